@@ -1,0 +1,260 @@
+//! Collector configuration: one [`Config`] assembled from defaults, then `SPOOR_*`
+//! environment variables, then command-line flags (a flag beats a variable beats a default).
+//!
+//! The environment is passed in as data ([`Config::load`] takes a lookup function), so tests
+//! build any configuration without touching the process environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Parser;
+use ipnet::IpNet;
+
+/// Everything the collector needs to start. Every field has a default that runs the demo.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server binds (`--listen`, `SPOOR_LISTEN`; default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// SQLite database file (`--db`, `SPOOR_DB`; default `data/spoor.db`). Its directory is
+    /// created when missing.
+    pub db: PathBuf,
+    /// Directory of static pages served at `/` (`--www`, `SPOOR_WWW`; default `www`): the demo
+    /// site.
+    pub www: PathBuf,
+    /// Directory holding the built beacon, `spoor.js` and `spoor_bg.wasm` (`--beacon`,
+    /// `SPOOR_BEACON`; default `beacon/pkg`, where `scripts/build-beacon.sh` writes them).
+    pub beacon: PathBuf,
+    /// Peers whose `X-Forwarded-Proto` header is believed (`--trusted-proxies`,
+    /// `SPOOR_TRUSTED_PROXIES`, comma-separated CIDRs; default none). Only they can tell the
+    /// collector that a request came over https, which makes its cookie `Secure`.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How events are batched into the store.
+    pub ingest: IngestConfig,
+}
+
+/// Tuning of the ingest queue and its batching writer.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestConfig {
+    /// Requests that may wait for the writer at once; beyond it `/collect` answers 503
+    /// (`--queue-capacity`, `SPOOR_QUEUE_CAPACITY`; default 1024).
+    pub queue_capacity: usize,
+    /// Most events committed in one transaction (`--batch-max-events`,
+    /// `SPOOR_BATCH_MAX_EVENTS`; default 500).
+    pub batch_max_events: usize,
+    /// Longest a request waits for others to share its transaction (`--batch-max-wait-ms`,
+    /// `SPOOR_BATCH_MAX_WAIT_MS`; default 5).
+    pub batch_max_wait: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            queue_capacity: 1024,
+            batch_max_events: 500,
+            batch_max_wait: Duration::from_millis(5),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db: PathBuf::from("data/spoor.db"),
+            www: PathBuf::from("www"),
+            beacon: PathBuf::from("beacon/pkg"),
+            trusted_proxies: Vec::new(),
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The command line did not parse (or asked for `--help`/`--version`): clap's own
+    /// message, which `main` prints with `exit()`.
+    #[error(transparent)]
+    Flags(#[from] clap::Error),
+    /// A value was given but is unusable.
+    #[error(transparent)]
+    Value(#[from] ConfigError),
+}
+
+/// A setting that could not be understood.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: cannot use {value:?}: {reason}")]
+pub struct ConfigError {
+    /// The flag or variable that carried the bad value.
+    pub source_name: String,
+    /// The value as given.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// Command-line flags; each one overrides its `SPOOR_*` variable.
+#[derive(Debug, Parser)]
+#[command(name = "spoor-collector", version, about = "Spoor analytics collector")]
+struct Flags {
+    /// Address to listen on [env: SPOOR_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long)]
+    listen: Option<String>,
+    /// SQLite database file [env: SPOOR_DB] [default: data/spoor.db]
+    #[arg(long)]
+    db: Option<String>,
+    /// Directory of the site served at / [env: SPOOR_WWW] [default: www]
+    #[arg(long)]
+    www: Option<String>,
+    /// Directory with the built spoor.js and spoor_bg.wasm [env: SPOOR_BEACON] [default: beacon/pkg]
+    #[arg(long)]
+    beacon: Option<String>,
+    /// Comma-separated CIDRs of trusted reverse proxies [env: SPOOR_TRUSTED_PROXIES]
+    #[arg(long)]
+    trusted_proxies: Option<String>,
+    /// Requests waiting for the writer before 503 [env: SPOOR_QUEUE_CAPACITY] [default: 1024]
+    #[arg(long)]
+    queue_capacity: Option<String>,
+    /// Most events per transaction [env: SPOOR_BATCH_MAX_EVENTS] [default: 500]
+    #[arg(long)]
+    batch_max_events: Option<String>,
+    /// Longest wait to fill a batch, in ms [env: SPOOR_BATCH_MAX_WAIT_MS] [default: 5]
+    #[arg(long)]
+    batch_max_wait_ms: Option<String>,
+}
+
+impl Config {
+    /// Builds the configuration from `args` (program name first, as in `std::env::args`) and
+    /// an environment lookup.
+    pub fn load<I, T>(args: I, env: impl Fn(&str) -> Option<String>) -> Result<Config, LoadError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let flags = Flags::try_parse_from(args)?;
+        let defaults = Config::default();
+        let pick = |flag: Option<String>, var: &str| -> Option<(String, String)> {
+            let name = var.to_lowercase().replace("spoor_", "--").replace('_', "-");
+            flag.map(|v| (name, v)).or_else(|| env(var).map(|v| (var.to_string(), v)))
+        };
+        let ingest = IngestConfig {
+            queue_capacity: parse_or(
+                pick(flags.queue_capacity, "SPOOR_QUEUE_CAPACITY"),
+                defaults.ingest.queue_capacity,
+                positive,
+            )?,
+            batch_max_events: parse_or(
+                pick(flags.batch_max_events, "SPOOR_BATCH_MAX_EVENTS"),
+                defaults.ingest.batch_max_events,
+                positive,
+            )?,
+            batch_max_wait: Duration::from_millis(parse_or(
+                pick(flags.batch_max_wait_ms, "SPOOR_BATCH_MAX_WAIT_MS"),
+                5,
+                |v: &u64| Ok(*v),
+            )?),
+        };
+        Ok(Config {
+            listen: parse_or(pick(flags.listen, "SPOOR_LISTEN"), defaults.listen, |a: &SocketAddr| {
+                Ok(*a)
+            })?,
+            db: pick(flags.db, "SPOOR_DB").map_or(defaults.db, |(_, v)| v.into()),
+            www: pick(flags.www, "SPOOR_WWW").map_or(defaults.www, |(_, v)| v.into()),
+            beacon: pick(flags.beacon, "SPOOR_BEACON").map_or(defaults.beacon, |(_, v)| v.into()),
+            trusted_proxies: match pick(flags.trusted_proxies, "SPOOR_TRUSTED_PROXIES") {
+                None => defaults.trusted_proxies,
+                Some((name, value)) => parse_cidrs(&value).map_err(|reason| ConfigError {
+                    source_name: name,
+                    value,
+                    reason,
+                })?,
+            },
+            ingest,
+        })
+    }
+}
+
+fn positive(v: &usize) -> Result<usize, String> {
+    if *v == 0 { Err("must be at least 1".into()) } else { Ok(*v) }
+}
+
+/// Parses `given` (the setting's name and raw value) or falls back to `default`;
+/// `check` refines the parsed value.
+fn parse_or<T, U>(
+    given: Option<(String, String)>,
+    default: U,
+    check: impl Fn(&T) -> Result<U, String>,
+) -> Result<U, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let Some((source_name, value)) = given else {
+        return Ok(default);
+    };
+    let parsed = value.trim().parse::<T>().map_err(|e| e.to_string());
+    parsed.and_then(|v| check(&v)).map_err(|reason| ConfigError { source_name, value, reason })
+}
+
+/// Parses a comma-separated list of CIDRs; a bare address means that one host.
+fn parse_cidrs(value: &str) -> Result<Vec<IpNet>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{s:?} is not an IP address or CIDR"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, LoadError> {
+        let env: HashMap<String, String> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let argv = std::iter::once("spoor-collector").chain(args.iter().copied());
+        Config::load(argv, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_run_the_demo() -> Result<(), LoadError> {
+        let c = load(&[], &[])?;
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.db, PathBuf::from("data/spoor.db"));
+        assert_eq!(c.www, PathBuf::from("www"));
+        assert!(c.trusted_proxies.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn flag_beats_environment_beats_default() -> Result<(), LoadError> {
+        let c = load(&["--db", "/tmp/a.db"], &[("SPOOR_DB", "/tmp/b.db"), ("SPOOR_WWW", "site")])?;
+        assert_eq!(c.db, PathBuf::from("/tmp/a.db"));
+        assert_eq!(c.www, PathBuf::from("site"));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let err = load(&[], &[("SPOOR_LISTEN", "nowhere")]).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("SPOOR_LISTEN")));
+        let err = load(&["--queue-capacity", "0"], &[]).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("--queue-capacity") && e.contains("at least 1")));
+    }
+
+    #[test]
+    fn trusted_proxies_accept_cidrs_and_hosts() -> Result<(), LoadError> {
+        let c = load(&["--trusted-proxies", "10.0.0.0/8, ::1"], &[])?;
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(load(&["--trusted-proxies", "10.0.0.0/99"], &[]).is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! Extractors that read identity inputs off a request.
+
+pub mod peer;

@@ -1,0 +1,103 @@
+//! [`Peer`]: who is on the other end of the connection — the client IP the collector uses
+//! for identity, and whether the request reached us over https.
+//!
+//! The IP is the socket peer. A reverse proxy's `X-Forwarded-Proto` / `Forwarded: proto=`
+//! is believed only when the peer is one of the configured trusted proxies, so a client
+//! cannot talk its way into anything. The address is used in memory only; it is never
+//! stored or logged.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use ipnet::IpNet;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The client as the collector sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// The client's address (never written anywhere).
+    pub ip: IpAddr,
+    /// Whether the request came over https.
+    pub https: bool,
+}
+
+impl Peer {
+    /// Reads the peer from the socket address and headers, believing forwarded headers
+    /// only from `trusted` proxies.
+    pub fn from_parts(socket: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Peer {
+        let ip = socket.ip();
+        let https = trusted.iter().any(|net| net.contains(&ip)) && forwarded_https(headers);
+        Peer { ip, https }
+    }
+}
+
+/// Whether a proxy's headers say the original request used https.
+fn forwarded_https(headers: &HeaderMap) -> bool {
+    let proto = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(p) = proto("x-forwarded-proto") {
+        return p.eq_ignore_ascii_case("https");
+    }
+    proto("forwarded").is_some_and(|f| {
+        f.split([';', ','])
+            .filter_map(|pair| pair.split_once('='))
+            .any(|(k, v)| k.trim().eq_ignore_ascii_case("proto") && v.trim_matches('"') == "https")
+    })
+}
+
+impl<S> FromRequestParts<S> for Peer
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ConnectInfo(socket) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or_else(|| AppError::Internal("server started without ConnectInfo".into()))?;
+        let state = AppState::from_ref(state);
+        Ok(Peer::from_parts(socket, &parts.headers, &state.config.trusted_proxies))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_socket_peer_is_the_client() {
+        let p = Peer::from_parts(addr("203.0.113.9:5000"), &HeaderMap::new(), &[]);
+        assert_eq!(p, Peer { ip: "203.0.113.9".parse().unwrap(), https: false });
+    }
+
+    #[test]
+    fn https_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
+        let h = headers(&[("x-forwarded-proto", "https")]);
+        assert!(Peer::from_parts(addr("127.0.0.1:1"), &h, &trusted).https);
+        assert!(!Peer::from_parts(addr("198.51.100.1:1"), &h, &trusted).https);
+        let f = headers(&[("forwarded", "for=192.0.2.60;proto=https;by=203.0.113.43")]);
+        assert!(Peer::from_parts(addr("127.0.0.1:1"), &f, &trusted).https);
+        let http = headers(&[("x-forwarded-proto", "http")]);
+        assert!(!Peer::from_parts(addr("127.0.0.1:1"), &http, &trusted).https);
+    }
+}

@@ -1,0 +1,48 @@
+//! The collector's own visitor cookie, `spoor_sid`.
+//!
+//! It is signed (HMAC, key kept in the store) so a client cannot claim another visitor, and
+//! `HttpOnly`, which makes it a server-set cookie: Safari's 7-day cap on script-written
+//! cookies does not apply. It has a name of its own because the beacon must be able to
+//! read and rewrite `spoor_id`, which a script cannot do to an `HttpOnly` cookie. It only
+//! reaches the collector when `/collect` is same-site with the page.
+
+use axum_extra::extract::cookie::{Cookie, SameSite, SignedCookieJar};
+use cookie::time::Duration;
+
+/// The cookie's name.
+pub const NAME: &str = "spoor_sid";
+/// How long the cookie lives: 400 days, the longest Chromium keeps any cookie.
+pub const MAX_AGE_DAYS: i64 = 400;
+
+/// The visitor id carried by a valid signed cookie, if the request has one. A tampered or
+/// unsigned cookie is ignored.
+pub fn visitor(jar: &SignedCookieJar) -> Option<String> {
+    jar.get(NAME).map(|c| c.value().to_string()).filter(|v| !v.is_empty())
+}
+
+/// The cookie that names `visitor`, with every attribute explicit. `secure` is set when the
+/// request came over https.
+pub fn cookie(visitor: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((NAME, visitor))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(Duration::days(MAX_AGE_DAYS))
+        .secure(secure)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_are_explicit() {
+        let text = cookie("v1".into(), false).to_string();
+        for part in ["spoor_sid=v1", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=34560000"] {
+            assert!(text.contains(part), "{text} lacks {part}");
+        }
+        assert!(!text.contains("Secure"));
+        assert!(cookie("v1".into(), true).to_string().contains("Secure"));
+    }
+}

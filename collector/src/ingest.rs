@@ -1,0 +1,195 @@
+//! From accepted request to durable row: a bounded queue and one batching writer.
+//!
+//! A handler hands its events to [`Ingest::submit`] and waits. The writer task takes the
+//! first waiting job, gathers more until it has `batch_max_events` events or
+//! `batch_max_wait` has passed, commits them all in one transaction, and only then answers
+//! every waiting handler. So one fsync serves many requests (group commit), and nothing is
+//! acknowledged before it is on disk. When the queue is full, `submit` fails at once with
+//! [`IngestError::Full`] rather than letting memory grow.
+//!
+//! Shutdown: when every [`Ingest`] handle is dropped the queue closes; the writer commits
+//! what is still queued and ends, which the owner awaits through the writer's join handle.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::IngestConfig;
+use crate::event::Event;
+use crate::store::{InsertOutcome, Store, StoreError};
+
+/// Why events were not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The queue is full; retry later.
+    #[error("ingest queue full")]
+    Full,
+    /// The writer has stopped (the collector is shutting down).
+    #[error("ingest writer stopped")]
+    Closed,
+    /// The store refused the batch; nothing of it was stored.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Events from one request and where to send the outcome.
+struct Job {
+    events: Vec<Event>,
+    done: oneshot::Sender<Result<InsertOutcome, Arc<StoreError>>>,
+}
+
+/// A handle for submitting events; cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Ingest {
+    /// Starts the writer over `store`. The returned handle ends when every [`Ingest`] clone
+    /// is dropped and the queue is drained.
+    pub fn start(store: Arc<dyn Store>, config: IngestConfig) -> (Ingest, JoinHandle<()>) {
+        let (queue, jobs) = mpsc::channel(config.queue_capacity);
+        let writer = tokio::spawn(write_batches(jobs, store, config));
+        (Ingest { queue }, writer)
+    }
+
+    /// Queues `events` and waits until they are committed. Returns how many were new.
+    pub async fn submit(&self, events: Vec<Event>) -> Result<InsertOutcome, IngestError> {
+        let (done, outcome) = oneshot::channel();
+        self.queue.try_send(Job { events, done }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => IngestError::Full,
+            mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
+        })?;
+        match outcome.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err(IngestError::Store(StoreError::Task(e.to_string()))),
+            Err(_) => Err(IngestError::Closed),
+        }
+    }
+
+    /// Jobs waiting in the queue now.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+}
+
+async fn write_batches(
+    mut jobs: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    config: IngestConfig,
+) {
+    while let Some(first) = jobs.recv().await {
+        let deadline = Instant::now() + config.batch_max_wait;
+        let mut count = first.events.len();
+        let mut batch = vec![first];
+        while count < config.batch_max_events {
+            match tokio::time::timeout_at(deadline, jobs.recv()).await {
+                Ok(Some(job)) => {
+                    count += job.events.len();
+                    batch.push(job);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        commit(&store, batch).await;
+    }
+    tracing::debug!("ingest queue closed and drained");
+}
+
+/// Commits every job of `batch` in one transaction and answers each with its own counts.
+async fn commit(store: &Arc<dyn Store>, batch: Vec<Job>) {
+    let (groups, waiters): (Vec<Vec<Event>>, Vec<_>) =
+        batch.into_iter().map(|j| (j.events, j.done)).unzip();
+    let store = Arc::clone(store);
+    let result = tokio::task::spawn_blocking(move || {
+        let slices: Vec<&[Event]> = groups.iter().map(Vec::as_slice).collect();
+        store.insert_groups(&slices)
+    })
+    .await
+    .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())));
+    match result {
+        Ok(outcomes) => {
+            for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
+                // A waiter that gave up (client gone) changes nothing: the rows are stored.
+                let _ = waiter.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "batch commit failed; none of it was acknowledged");
+            let e = Arc::new(e);
+            for waiter in waiters {
+                let _ = waiter.send(Err(Arc::clone(&e)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ClientEvent, EventKind};
+    use crate::identity::Evidence;
+    use crate::store::sqlite::SqliteStore;
+    use std::time::Duration;
+
+    fn event(id: u128) -> Event {
+        Event {
+            site: "demo".into(),
+            client: ClientEvent {
+                id: uuid::Uuid::from_u128(id),
+                kind: EventKind::Pageview,
+                url: "https://example.com/".into(),
+                hostname: "example.com".into(),
+                path: "/".into(),
+                referrer: None,
+                title: None,
+                client_id: None,
+                session: None,
+                ts: 1_780_000_000_000,
+            },
+            visitor: "v".into(),
+            evidence: Evidence::Fingerprint,
+            received: 1_780_000_000_000,
+        }
+    }
+
+    fn config(queue_capacity: usize) -> IngestConfig {
+        IngestConfig { queue_capacity, batch_max_events: 100, batch_max_wait: Duration::from_millis(20) }
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_share_a_commit_and_get_their_own_counts()
+    -> Result<(), IngestError> {
+        let store = Arc::new(SqliteStore::open_in_memory()?);
+        let (ingest, writer) = Ingest::start(store.clone(), config(16));
+        let (a, b, c) = tokio::join!(
+            ingest.submit(vec![event(1), event(2)]),
+            ingest.submit(vec![event(2), event(3)]),
+            ingest.submit(vec![event(4)]),
+        );
+        let stored: usize = [a?, b?, c?].iter().map(|o| o.stored).sum();
+        assert_eq!(stored, 4, "event 2 is stored once");
+        assert_eq!(store.summary("demo")?.events, 4);
+        drop(ingest);
+        writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn dropping_every_handle_drains_the_queue() -> Result<(), IngestError> {
+        let store = Arc::new(SqliteStore::open_in_memory()?);
+        let (ingest, writer) = Ingest::start(store.clone(), config(16));
+        let pending = tokio::spawn({
+            let ingest = ingest.clone();
+            async move { ingest.submit(vec![event(9)]).await }
+        });
+        drop(ingest);
+        let outcome = pending.await.map_err(|e| StoreError::Task(e.to_string()))??;
+        assert_eq!(outcome.stored, 1);
+        writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
+        assert_eq!(store.summary("demo")?.events, 1);
+        Ok(())
+    }
+}

@@ -1,0 +1,121 @@
+//! Spoor's collector: receives beacons, decides who sent them, stores them durably and
+//! answers reports.
+//!
+//! # Layout
+//! - [`config`]: the one [`Config`](config::Config), from defaults, `SPOOR_*` and flags.
+//! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/…`),
+//!   `assets` (the beacon and the demo site), `health` (`/healthz`).
+//! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
+//! - [`payload`]: the `/collect` wire format and its validation into [`event`]s.
+//! - [`identity`]: who sent an event — resolution order, fingerprints, salts, the cookie.
+//! - [`ingest`]: bounded queue and the batching writer (acknowledge after commit).
+//! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation.
+//! - [`error`]: [`AppError`](error::AppError), the HTTP error boundary.
+//! - [`state`]: [`AppState`](state::AppState), shared by handlers.
+//!
+//! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
+//! instance: its state and its writer task, and shuts them down in order.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod extract;
+pub mod identity;
+pub mod ingest;
+pub mod payload;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::Key;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::identity::salt::SaltCache;
+use crate::ingest::Ingest;
+use crate::routes::{api, assets, collect, health};
+use crate::state::AppState;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
+
+/// Name of the store secret that signs the server cookie.
+const COOKIE_KEY_SECRET: &str = "cookie-key";
+
+/// The collector's router over `state`.
+pub fn app(state: AppState) -> Router {
+    let assets = assets::router(&state.config.beacon, &state.config.www);
+    Router::new()
+        .route(
+            "/collect",
+            post(collect::collect).layer(DefaultBodyLimit::max(collect::MAX_BODY_BYTES)),
+        )
+        .route("/api/summary", get(api::summary))
+        .route("/healthz", get(health::healthz))
+        .merge(assets)
+        .with_state(state)
+}
+
+/// A collector ready to serve: its state and the writer task behind it.
+pub struct Collector {
+    state: AppState,
+    writer: JoinHandle<()>,
+}
+
+impl Collector {
+    /// Opens the SQLite store named in `config` and starts the ingest writer.
+    pub async fn open(config: Config) -> Result<Collector, StoreError> {
+        let path = config.db.clone();
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        Collector::with_store(config, Arc::new(store)).await
+    }
+
+    /// Starts a collector over any store (tests use an in-memory one).
+    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Collector, StoreError> {
+        let key_store = Arc::clone(&store);
+        let key_bytes = tokio::task::spawn_blocking(move || key_store.secret(COOKIE_KEY_SECRET))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        let cookie_key =
+            Key::try_from(key_bytes.as_slice()).map_err(|e| StoreError::Random(e.to_string()))?;
+        let (ingest, writer) = Ingest::start(Arc::clone(&store), config.ingest);
+        let state = AppState {
+            config: Arc::new(config),
+            salts: Arc::new(SaltCache::new(Arc::clone(&store))),
+            store,
+            ingest,
+            cookie_key,
+        };
+        Ok(Collector { state, writer })
+    }
+
+    /// The shared state (for tests that drive [`app`] directly).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish,
+    /// closes the ingest queue and waits for the writer to commit what it holds.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Collector { state, writer } = self;
+        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+        writer.await.map_err(std::io::Error::other)?;
+        tracing::info!("collector stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,61 @@
+//! `spoor-collector`: wires configuration, the listener and shutdown signals to the
+//! library's [`Collector`](spoor_collector::Collector). Everything else lives in the library.
+
+use anyhow::Context;
+use spoor_collector::Collector;
+use spoor_collector::config::{Config, LoadError};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let config = match Config::load(std::env::args_os(), |k| std::env::var(k).ok()) {
+        Ok(config) => config,
+        Err(LoadError::Flags(e)) => e.exit(),
+        Err(e) => return Err(e.into()),
+    };
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        db = %config.db.display(),
+        www = %config.www.display(),
+        beacon = %config.beacon.display(),
+        "spoor collector listening"
+    );
+    let collector = Collector::open(config).await.context("opening the store")?;
+    collector.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: draining the ingest queue");
+}

@@ -1,0 +1,6 @@
+//! The HTTP surface: one file per group of routes.
+
+pub mod api;
+pub mod assets;
+pub mod collect;
+pub mod health;

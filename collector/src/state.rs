@@ -1,0 +1,32 @@
+//! [`AppState`]: what every handler shares.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum_extra::extract::cookie::Key;
+
+use crate::config::Config;
+use crate::identity::salt::SaltCache;
+use crate::ingest::Ingest;
+use crate::store::Store;
+
+/// Shared state of the collector; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration the collector started with.
+    pub config: Arc<Config>,
+    /// Where events are read from for reports (writes go through `ingest`).
+    pub store: Arc<dyn Store>,
+    /// The queue to the batching writer.
+    pub ingest: Ingest,
+    /// Today's fingerprint salt.
+    pub salts: Arc<SaltCache>,
+    /// The key that signs the server cookie; persisted in the store.
+    pub cookie_key: Key,
+}
+
+impl FromRef<AppState> for Key {
+    fn from_ref(state: &AppState) -> Key {
+        state.cookie_key.clone()
+    }
+}

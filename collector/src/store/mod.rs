@@ -1,0 +1,89 @@
+//! Storage behind one trait, [`Store`], so the collector runs on the embedded SQLite store
+//! ([`sqlite::SqliteStore`]) and, later, on ClickHouse without the handlers knowing.
+//!
+//! The trait is synchronous: SQLite is a blocking library, and callers run store calls on
+//! tokio's blocking pool (`spawn_blocking`), which keeps the async workers free.
+
+pub mod sqlite;
+
+use serde::Serialize;
+
+use crate::event::Event;
+
+/// A store failed to do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database file or its directory could not be prepared.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The system's random source failed (needed for salts and keys).
+    #[error("random source: {0}")]
+    Random(String),
+    /// A blocking task running a store call died.
+    #[error("store task: {0}")]
+    Task(String),
+}
+
+/// How an insert went: events new to the store, and events whose id was already stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InsertOutcome {
+    /// Events written.
+    pub stored: usize,
+    /// Events skipped because their id was already stored.
+    pub duplicates: usize,
+}
+
+/// Headline numbers over everything stored for one site.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// The site asked about.
+    pub site: String,
+    /// Page views.
+    pub pageviews: u64,
+    /// Distinct visitors.
+    pub visitors: u64,
+    /// Distinct sessions the beacon reported.
+    pub sessions: u64,
+    /// All events of every kind.
+    pub events: u64,
+}
+
+/// What the collector needs from a store.
+pub trait Store: Send + Sync + 'static {
+    /// Writes every group of events in one transaction, all or nothing, and reports each
+    /// group's outcome in order. An event whose id is already stored (or appears earlier in
+    /// the same call) is skipped and counted as a duplicate. Returns only once the write is
+    /// durable.
+    fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError>;
+
+    /// Writes one group of events; see [`Store::insert_groups`].
+    fn insert_events(&self, events: &[Event]) -> Result<InsertOutcome, StoreError> {
+        Ok(self.insert_groups(&[events])?.into_iter().next().unwrap_or_default())
+    }
+
+    /// Counts over everything stored for `site`.
+    fn summary(&self, site: &str) -> Result<Summary, StoreError>;
+
+    /// The random salt of Unix day `day` (UTC), created on first use. Salts of days before
+    /// `day - 1` are deleted on the way, so no salt outlives two days.
+    fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError>;
+
+    /// A long-lived random secret of 64 bytes named `name`, created on first use (the
+    /// cookie signing key). Kept in the store so restarts and sibling collectors agree.
+    fn secret(&self, name: &str) -> Result<[u8; 64], StoreError>;
+}
+
+/// Fills `buf` from the operating system's random source.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], StoreError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Random(e.to_string()))?;
+    Ok(buf)
+}

@@ -1,0 +1,271 @@
+//! The embedded store: one SQLite file in WAL mode, nothing to install.
+//!
+//! Two connections: one writer (the ingest writer is its only busy user, so writes never
+//! contend) and one reader for queries, which WAL lets run while a write is in progress.
+//! `synchronous=FULL` makes a commit durable before it returns, which is what lets the
+//! collector acknowledge an event only once it is stored. Schema changes are numbered
+//! files in `collector/migrations/sqlite/`, applied in order and tracked in `user_version`.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{InsertOutcome, Store, StoreError, Summary, random_bytes};
+use crate::event::Event;
+
+/// Migrations in order; the n-th one brings the schema to `user_version` n.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_events.sql")];
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    /// The only connection that writes.
+    writer: Mutex<Connection>,
+    /// A read-only connection for queries; `None` for an in-memory store, whose single
+    /// connection serves both.
+    reader: Option<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, creating its directory too, and
+    /// brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let writer = Connection::open(path)?;
+        configure(&writer)?;
+        migrate(&writer)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(SqliteStore { writer: Mutex::new(writer), reader: Some(Mutex::new(reader)) })
+    }
+
+    /// A private in-memory store, for tests.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        migrate(&conn)?;
+        Ok(SqliteStore { writer: Mutex::new(conn), reader: None })
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-done transaction behind
+        // (rusqlite rolls back on drop), so a poisoned lock is safe to take over.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        match &self.reader {
+            Some(r) => r.lock().unwrap_or_else(|p| p.into_inner()),
+            None => self.writer(),
+        }
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "SQLite did not switch to WAL mode");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Reads a `count(…)` column, which SQLite returns as a signed integer.
+fn count(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    Ok(u64::try_from(row.get::<_, i64>(idx)?).unwrap_or(0))
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in (1i64..).zip(MIGRATIONS).skip_while(|(i, _)| *i <= version) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i)?;
+        tx.commit()?;
+        tracing::info!(version = i, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+/// Reads a fixed-size blob, creating it with random bytes if absent.
+fn get_or_create_blob<const N: usize>(
+    tx: &rusqlite::Transaction<'_>,
+    select: &str,
+    insert: &str,
+    key: impl rusqlite::ToSql + Copy,
+) -> Result<[u8; N], StoreError> {
+    let existing: Option<Vec<u8>> = tx.query_row(select, [key], |r| r.get(0)).optional()?;
+    if let Some(bytes) = existing {
+        if let Ok(value) = <[u8; N]>::try_from(bytes.as_slice()) {
+            return Ok(value);
+        }
+    }
+    let value = random_bytes::<N>()?;
+    tx.execute(insert, params![key, value.as_slice()])?;
+    Ok(value)
+}
+
+impl Store for SqliteStore {
+    fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(groups.len());
+        for events in groups {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO events (id, site, kind, ts, received, visitor, evidence,
+                     client_id, session, url, hostname, path, referrer, title)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?;
+            let mut stored = 0;
+            for e in *events {
+                let c = &e.client;
+                stored += stmt.execute(params![
+                    c.id.to_string(),
+                    e.site,
+                    c.kind.as_str(),
+                    c.ts,
+                    e.received,
+                    e.visitor,
+                    e.evidence.as_str(),
+                    c.client_id,
+                    c.session,
+                    c.url,
+                    c.hostname,
+                    c.path,
+                    c.referrer,
+                    c.title,
+                ])?;
+            }
+            outcomes.push(InsertOutcome { stored, duplicates: events.len() - stored });
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    fn summary(&self, site: &str) -> Result<Summary, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT count(*) FILTER (WHERE kind = 'pageview'),
+                    count(DISTINCT visitor), count(DISTINCT session), count(*)
+             FROM events WHERE site = ?1",
+        )?;
+        let summary = stmt.query_row([site], |r| {
+            Ok(Summary {
+                site: site.to_string(),
+                pageviews: count(r, 0)?,
+                visitors: count(r, 1)?,
+                sessions: count(r, 2)?,
+                events: count(r, 3)?,
+            })
+        })?;
+        Ok(summary)
+    }
+
+    fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM daily_salts WHERE day < ?1", [day - 1])?;
+        let salt = get_or_create_blob(
+            &tx,
+            "SELECT salt FROM daily_salts WHERE day = ?1",
+            "INSERT OR REPLACE INTO daily_salts (day, salt) VALUES (?1, ?2)",
+            day,
+        )?;
+        tx.commit()?;
+        Ok(salt)
+    }
+
+    fn secret(&self, name: &str) -> Result<[u8; 64], StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let secret = get_or_create_blob(
+            &tx,
+            "SELECT value FROM secrets WHERE name = ?1",
+            "INSERT OR REPLACE INTO secrets (name, value) VALUES (?1, ?2)",
+            name,
+        )?;
+        tx.commit()?;
+        Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ClientEvent, EventKind};
+    use crate::identity::Evidence;
+
+    fn event(id: u128, visitor: &str, session: &str) -> Event {
+        Event {
+            site: "demo".into(),
+            client: ClientEvent {
+                id: uuid::Uuid::from_u128(id),
+                kind: EventKind::Pageview,
+                url: "https://example.com/a".into(),
+                hostname: "example.com".into(),
+                path: "/a".into(),
+                referrer: None,
+                title: Some("A".into()),
+                client_id: Some(visitor.into()),
+                session: Some(session.into()),
+                ts: 1_780_000_000_000,
+            },
+            visitor: visitor.into(),
+            evidence: Evidence::ClientId,
+            received: 1_780_000_000_001,
+        }
+    }
+
+    #[test]
+    fn the_same_id_is_stored_once() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let first = store.insert_events(&[event(1, "v1", "s1"), event(2, "v1", "s1")])?;
+        assert_eq!(first, InsertOutcome { stored: 2, duplicates: 0 });
+        let again = store.insert_events(&[event(2, "v1", "s1"), event(3, "v2", "s2")])?;
+        assert_eq!(again, InsertOutcome { stored: 1, duplicates: 1 });
+        let s = store.summary("demo")?;
+        assert_eq!((s.pageviews, s.visitors, s.sessions, s.events), (3, 2, 2, 3));
+        assert_eq!(store.summary("other")?.events, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_store_survives_reopening_with_its_secrets() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io { path: "tmp".into(), source })?;
+        let path = dir.path().join("nested/dir/spoor.db");
+        let key = {
+            let store = SqliteStore::open(&path)?;
+            store.insert_events(&[event(1, "v1", "s1")])?;
+            store.secret("cookie-key")?
+        };
+        let store = SqliteStore::open(&path)?;
+        assert_eq!(store.secret("cookie-key")?, key);
+        assert_ne!(store.secret("other")?, key);
+        assert_eq!(store.summary("demo")?.pageviews, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn salts_older_than_two_days_are_deleted() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let d0 = store.daily_salt(100)?;
+        assert_eq!(d0, store.daily_salt(100)?);
+        let d1 = store.daily_salt(101)?;
+        assert_ne!(d0, d1);
+        let count = |s: &SqliteStore| -> Result<i64, StoreError> {
+            Ok(s.reader().query_row("SELECT count(*) FROM daily_salts", [], |r| r.get(0))?)
+        };
+        assert_eq!(count(&store)?, 2, "yesterday's salt is kept for a day");
+        store.daily_salt(102)?;
+        assert_eq!(count(&store)?, 2, "the salt of day 100 is gone on day 102");
+        Ok(())
+    }
+}
