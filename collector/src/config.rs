@@ -137,7 +137,8 @@ impl Config {
         let defaults = Config::default();
         let pick = |flag: Option<String>, var: &str| -> Option<(String, String)> {
             let name = var.to_lowercase().replace("spoor_", "--").replace('_', "-");
-            flag.map(|v| (name, v)).or_else(|| env(var).map(|v| (var.to_string(), v)))
+            flag.map(|v| (name, v))
+                .or_else(|| env(var).map(|v| (var.to_string(), v)))
         };
         let ingest = IngestConfig {
             queue_capacity: parse_or(
@@ -157,9 +158,11 @@ impl Config {
             )?),
         };
         Ok(Config {
-            listen: parse_or(pick(flags.listen, "SPOOR_LISTEN"), defaults.listen, |a: &SocketAddr| {
-                Ok(*a)
-            })?,
+            listen: parse_or(
+                pick(flags.listen, "SPOOR_LISTEN"),
+                defaults.listen,
+                |a: &SocketAddr| Ok(*a),
+            )?,
             db: pick(flags.db, "SPOOR_DB").map_or(defaults.db, |(_, v)| v.into()),
             www: pick(flags.www, "SPOOR_WWW").map_or(defaults.www, |(_, v)| v.into()),
             beacon: pick(flags.beacon, "SPOOR_BEACON").map_or(defaults.beacon, |(_, v)| v.into()),
@@ -177,7 +180,11 @@ impl Config {
 }
 
 fn positive(v: &usize) -> Result<usize, String> {
-    if *v == 0 { Err("must be at least 1".into()) } else { Ok(*v) }
+    if *v == 0 {
+        Err("must be at least 1".into())
+    } else {
+        Ok(*v)
+    }
 }
 
 /// Parses `given` (the setting's name and raw value) or falls back to `default`;
@@ -195,7 +202,13 @@ where
         return Ok(default);
     };
     let parsed = value.trim().parse::<T>().map_err(|e| e.to_string());
-    parsed.and_then(|v| check(&v)).map_err(|reason| ConfigError { source_name, value, reason })
+    parsed
+        .and_then(|v| check(&v))
+        .map_err(|reason| ConfigError {
+            source_name,
+            value,
+            reason,
+        })
 }
 
 /// Parses a comma-separated list of CIDRs; a bare address means that one host.
@@ -218,8 +231,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, LoadError> {
-        let env: HashMap<String, String> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let argv = std::iter::once("spoor-collector").chain(args.iter().copied());
         Config::load(argv, |k| env.get(k).cloned())
     }
@@ -236,7 +251,10 @@ mod tests {
 
     #[test]
     fn flag_beats_environment_beats_default() -> Result<(), LoadError> {
-        let c = load(&["--db", "/tmp/a.db"], &[("SPOOR_DB", "/tmp/b.db"), ("SPOOR_WWW", "site")])?;
+        let c = load(
+            &["--db", "/tmp/a.db"],
+            &[("SPOOR_DB", "/tmp/b.db"), ("SPOOR_WWW", "site")],
+        )?;
         assert_eq!(c.db, PathBuf::from("/tmp/a.db"));
         assert_eq!(c.www, PathBuf::from("site"));
         Ok(())
@@ -244,9 +262,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_source() {
-        let err = load(&[], &[("SPOOR_LISTEN", "nowhere")]).err().map(|e| e.to_string());
+        let err = load(&[], &[("SPOOR_LISTEN", "nowhere")])
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.starts_with("SPOOR_LISTEN")));
-        let err = load(&["--queue-capacity", "0"], &[]).err().map(|e| e.to_string());
+        let err = load(&["--queue-capacity", "0"], &[])
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("--queue-capacity") && e.contains("at least 1")));
     }
 

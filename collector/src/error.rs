@@ -49,9 +49,13 @@ impl From<StoreError> for AppError {
 impl From<IngestError> for AppError {
     fn from(e: IngestError) -> Self {
         match e {
-            IngestError::Full => AppError::Overloaded { retry_after_secs: 1 },
+            IngestError::Full => AppError::Overloaded {
+                retry_after_secs: 1,
+            },
             IngestError::Store(e) => AppError::Store(e),
-            IngestError::Closed => AppError::Overloaded { retry_after_secs: 5 },
+            IngestError::Closed => AppError::Overloaded {
+                retry_after_secs: 5,
+            },
         }
     }
 }
@@ -79,7 +83,9 @@ impl IntoResponse for AppError {
         }
         let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
         if let AppError::Overloaded { retry_after_secs } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }

@@ -58,10 +58,12 @@ impl Ingest {
     /// Queues `events` and waits until they are committed. Returns how many were new.
     pub async fn submit(&self, events: Vec<Event>) -> Result<InsertOutcome, IngestError> {
         let (done, outcome) = oneshot::channel();
-        self.queue.try_send(Job { events, done }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => IngestError::Full,
-            mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
-        })?;
+        self.queue
+            .try_send(Job { events, done })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => IngestError::Full,
+                mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
+            })?;
         match outcome.await {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(e)) => Err(IngestError::Store(StoreError::Task(e.to_string()))),
@@ -75,11 +77,7 @@ impl Ingest {
     }
 }
 
-async fn write_batches(
-    mut jobs: mpsc::Receiver<Job>,
-    store: Arc<dyn Store>,
-    config: IngestConfig,
-) {
+async fn write_batches(mut jobs: mpsc::Receiver<Job>, store: Arc<dyn Store>, config: IngestConfig) {
     while let Some(first) = jobs.recv().await {
         let deadline = Instant::now() + config.batch_max_wait;
         let mut count = first.events.len();
@@ -156,12 +154,16 @@ mod tests {
     }
 
     fn config(queue_capacity: usize) -> IngestConfig {
-        IngestConfig { queue_capacity, batch_max_events: 100, batch_max_wait: Duration::from_millis(20) }
+        IngestConfig {
+            queue_capacity,
+            batch_max_events: 100,
+            batch_max_wait: Duration::from_millis(20),
+        }
     }
 
     #[tokio::test]
-    async fn concurrent_requests_share_a_commit_and_get_their_own_counts()
-    -> Result<(), IngestError> {
+    async fn concurrent_requests_share_a_commit_and_get_their_own_counts() -> Result<(), IngestError>
+    {
         let store = Arc::new(SqliteStore::open_in_memory()?);
         let (ingest, writer) = Ingest::start(store.clone(), config(16));
         let (a, b, c) = tokio::join!(
@@ -186,7 +188,9 @@ mod tests {
             async move { ingest.submit(vec![event(9)]).await }
         });
         drop(ingest);
-        let outcome = pending.await.map_err(|e| StoreError::Task(e.to_string()))??;
+        let outcome = pending
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
         assert_eq!(outcome.stored, 1);
         writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
         assert_eq!(store.summary("demo")?.events, 1);

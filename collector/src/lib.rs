@@ -81,7 +81,10 @@ impl Collector {
     }
 
     /// Starts a collector over any store (tests use an in-memory one).
-    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Collector, StoreError> {
+    pub async fn with_store(
+        config: Config,
+        store: Arc<dyn Store>,
+    ) -> Result<Collector, StoreError> {
         let key_store = Arc::clone(&store);
         let key_bytes = tokio::task::spawn_blocking(move || key_store.secret(COOKIE_KEY_SECRET))
             .await
@@ -113,7 +116,9 @@ impl Collector {
     ) -> std::io::Result<()> {
         let Collector { state, writer } = self;
         let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+        axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await?;
         writer.await.map_err(std::io::Error::other)?;
         tracing::info!("collector stopped");
         Ok(())

@@ -17,8 +17,9 @@ async fn main() -> anyhow::Result<()> {
         Err(LoadError::Flags(e)) => e.exit(),
         Err(e) => return Err(e.into()),
     };
-    let listener =
-        TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(
         addr = %listener.local_addr()?,
         db = %config.db.display(),

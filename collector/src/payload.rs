@@ -73,7 +73,10 @@ pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, String> {
         .enumerate()
         .map(|(i, e)| validate_event(e, now_ms).map_err(|reason| format!("events[{i}].{reason}")))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Batch { site: wire.site, events })
+    Ok(Batch {
+        site: wire.site,
+        events,
+    })
 }
 
 fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
@@ -83,13 +86,20 @@ fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
     if e.url.len() > MAX_URL_LEN {
         return Err(format!("url: longer than {MAX_URL_LEN} bytes"));
     }
-    let parsed = url::Url::parse(&e.url).map_err(|err| format!("url: not an absolute URL ({err})"))?;
+    let parsed =
+        url::Url::parse(&e.url).map_err(|err| format!("url: not an absolute URL ({err})"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("url: scheme {:?} is not http or https", parsed.scheme()));
+        return Err(format!(
+            "url: scheme {:?} is not http or https",
+            parsed.scheme()
+        ));
     }
     let hostname = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
     if e.ts < MIN_TS_MS || e.ts > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
-        return Err(format!("ts: {} is not a plausible Unix time in milliseconds", e.ts));
+        return Err(format!(
+            "ts: {} is not a plausible Unix time in milliseconds",
+            e.ts
+        ));
     }
     let client_id = optional_token("visitor", e.visitor)?;
     let session = optional_token("session", e.session)?;
@@ -99,8 +109,14 @@ fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
         path: parsed.path().to_string(),
         hostname,
         url: e.url,
-        referrer: e.referrer.filter(|r| !r.is_empty()).map(|r| truncate_bytes(r, MAX_REFERRER_LEN)),
-        title: e.title.filter(|t| !t.is_empty()).map(|t| truncate_chars(&t, MAX_TITLE_CHARS)),
+        referrer: e
+            .referrer
+            .filter(|r| !r.is_empty())
+            .map(|r| truncate_bytes(r, MAX_REFERRER_LEN)),
+        title: e
+            .title
+            .filter(|t| !t.is_empty())
+            .map(|t| truncate_chars(&t, MAX_TITLE_CHARS)),
         client_id,
         session,
         ts: e.ts,
@@ -111,11 +127,15 @@ fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
 fn check_token(field: &str, value: &str, max: usize) -> Result<(), String> {
     let ok = !value.is_empty()
         && value.len() <= max
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if ok {
         Ok(())
     } else {
-        Err(format!("{field}: must be 1 to {max} characters of A-Z a-z 0-9 - _ ."))
+        Err(format!(
+            "{field}: must be 1 to {max} characters of A-Z a-z 0-9 - _ ."
+        ))
     }
 }
 
@@ -169,7 +189,10 @@ mod tests {
         let e = &batch.events[0];
         assert_eq!(e.id.to_string(), ID);
         assert_eq!(e.kind, EventKind::Pageview);
-        assert_eq!((e.hostname.as_str(), e.path.as_str()), ("example.com", "/pricing"));
+        assert_eq!(
+            (e.hostname.as_str(), e.path.as_str()),
+            ("example.com", "/pricing")
+        );
         assert_eq!(e.client_id.as_deref(), Some("v-1"));
         assert_eq!(e.session, None);
         Ok(())
@@ -180,15 +203,35 @@ mod tests {
         let cases = [
             ("{", "invalid JSON"),
             (r#"{"site":"demo"}"#, "missing field `events`"),
-            (r#"{"site":"demo","events":[]}"#, "events: the batch is empty"),
-            (&body(&pageview().replace(ID, "nope")), "events[0].id: \"nope\" is not a UUID"),
-            (&body(&pageview().replace("pageview", "x")), "events[0].type: unknown"),
-            (&body(&pageview().replace("https://example.com", "/rel")), "events[0].url"),
-            (&body(&pageview().replace("\"v-1\"", "\"a b\"")), "events[0].visitor"),
-            (&body(&pageview().replace(&NOW.to_string(), "5")), "events[0].ts"),
-            (&body(&pageview().replace(r#""url":"https://example.com/pricing?x=1#top","#, "")),
-             "missing field `url`"),
-            (&pageview().replace(r#""type""#, r#""site":"demo","type""#), "missing field `site`"),
+            (
+                r#"{"site":"demo","events":[]}"#,
+                "events: the batch is empty",
+            ),
+            (
+                &body(&pageview().replace(ID, "nope")),
+                "events[0].id: \"nope\" is not a UUID",
+            ),
+            (
+                &body(&pageview().replace("pageview", "x")),
+                "events[0].type: unknown",
+            ),
+            (
+                &body(&pageview().replace("https://example.com", "/rel")),
+                "events[0].url",
+            ),
+            (
+                &body(&pageview().replace("\"v-1\"", "\"a b\"")),
+                "events[0].visitor",
+            ),
+            (
+                &body(&pageview().replace(&NOW.to_string(), "5")),
+                "events[0].ts",
+            ),
+            (
+                &body(&pageview().replace(r#""url":"https://example.com/pricing?x=1#top","#, "")),
+                "missing field `url`",
+            ),
+            (r#"{"events":[]}"#, "missing field `site`"),
             (&body(&pageview()).replace("\"demo\"", "\"de mo\""), "site:"),
         ];
         for (input, want) in cases {
@@ -200,7 +243,9 @@ mod tests {
     #[test]
     fn too_many_events_are_refused() {
         let events = vec![pageview(); MAX_EVENTS_PER_BATCH + 1].join(",");
-        let got = parse_batch(body(&events).as_bytes(), NOW).err().unwrap_or_default();
+        let got = parse_batch(body(&events).as_bytes(), NOW)
+            .err()
+            .unwrap_or_default();
         assert!(got.contains("at most 100"), "{got}");
     }
 
@@ -212,8 +257,16 @@ mod tests {
             .replace("\"Pricing\"", &format!("\"{title}\""))
             .replace("https://search.example/", &referrer);
         let batch = parse_batch(body(&e).as_bytes(), NOW)?;
-        assert_eq!(batch.events[0].title.as_ref().map(|t| t.chars().count()), Some(300));
-        assert!(batch.events[0].referrer.as_ref().is_some_and(|r| r.len() <= MAX_REFERRER_LEN));
+        assert_eq!(
+            batch.events[0].title.as_ref().map(|t| t.chars().count()),
+            Some(300)
+        );
+        assert!(
+            batch.events[0]
+                .referrer
+                .as_ref()
+                .is_some_and(|r| r.len() <= MAX_REFERRER_LEN)
+        );
         Ok(())
     }
 

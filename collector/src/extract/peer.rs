@@ -37,7 +37,12 @@ impl Peer {
 
 /// Whether a proxy's headers say the original request used https.
 fn forwarded_https(headers: &HeaderMap) -> bool {
-    let proto = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let proto = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(p) = proto("x-forwarded-proto") {
         return p.eq_ignore_ascii_case("https");
     }
@@ -56,13 +61,16 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ConnectInfo(socket) = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .copied()
-            .ok_or_else(|| AppError::Internal("server started without ConnectInfo".into()))?;
+        // The extractor (not the raw extension) so `MockConnectInfo` works in tests.
+        let ConnectInfo(socket) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Internal("server started without ConnectInfo".into()))?;
         let state = AppState::from_ref(state);
-        Ok(Peer::from_parts(socket, &parts.headers, &state.config.trusted_proxies))
+        Ok(Peer::from_parts(
+            socket,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        ))
     }
 }
 
@@ -86,7 +94,13 @@ mod tests {
     #[test]
     fn the_socket_peer_is_the_client() {
         let p = Peer::from_parts(addr("203.0.113.9:5000"), &HeaderMap::new(), &[]);
-        assert_eq!(p, Peer { ip: "203.0.113.9".parse().unwrap(), https: false });
+        assert_eq!(
+            p,
+            Peer {
+                ip: "203.0.113.9".parse().unwrap(),
+                https: false
+            }
+        );
     }
 
     #[test]

@@ -71,18 +71,27 @@ mod tests {
         assert_ne!(base, visitor_id(&[2; 32], "demo", ip("203.0.113.7"), UA));
         assert_ne!(base, visitor_id(&[1; 32], "other", ip("203.0.113.7"), UA));
         assert_ne!(base, visitor_id(&[1; 32], "demo", ip("203.0.113.8"), UA));
-        assert_ne!(base, visitor_id(&[1; 32], "demo", ip("203.0.113.7"), "curl"));
+        assert_ne!(
+            base,
+            visitor_id(&[1; 32], "demo", ip("203.0.113.7"), "curl")
+        );
     }
 
     #[test]
     fn ipv6_is_taken_by_its_64() {
         let a = visitor_id(&[1; 32], "demo", ip("2001:db8:1:2:aaaa::1"), UA);
-        assert_eq!(a, visitor_id(&[1; 32], "demo", ip("2001:db8:1:2:bbbb::9"), UA));
+        assert_eq!(
+            a,
+            visitor_id(&[1; 32], "demo", ip("2001:db8:1:2:bbbb::9"), UA)
+        );
         assert_ne!(a, visitor_id(&[1; 32], "demo", ip("2001:db8:1:3::1"), UA));
     }
 
     #[test]
     fn mapped_ipv4_is_the_same_client() {
-        assert_eq!(network_key(ip("::ffff:198.51.100.1")), network_key(ip("198.51.100.1")));
+        assert_eq!(
+            network_key(ip("::ffff:198.51.100.1")),
+            network_key(ip("198.51.100.1"))
+        );
     }
 }

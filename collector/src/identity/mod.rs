@@ -50,11 +50,18 @@ pub fn resolve(
     fingerprint: impl FnOnce() -> String,
 ) -> Resolution {
     match (client_id, server_cookie) {
-        (Some(id), _) => Resolution { visitor: id.to_string(), evidence: Evidence::ClientId },
-        (None, Some(id)) => {
-            Resolution { visitor: id.to_string(), evidence: Evidence::ServerCookie }
-        }
-        (None, None) => Resolution { visitor: fingerprint(), evidence: Evidence::Fingerprint },
+        (Some(id), _) => Resolution {
+            visitor: id.to_string(),
+            evidence: Evidence::ClientId,
+        },
+        (None, Some(id)) => Resolution {
+            visitor: id.to_string(),
+            evidence: Evidence::ServerCookie,
+        },
+        (None, None) => Resolution {
+            visitor: fingerprint(),
+            evidence: Evidence::Fingerprint,
+        },
     }
 }
 
@@ -68,7 +75,10 @@ mod tests {
 
     #[test]
     fn client_id_comes_first() {
-        assert_eq!(resolve(Some("a"), Some("b"), fp).evidence, Evidence::ClientId);
+        assert_eq!(
+            resolve(Some("a"), Some("b"), fp).evidence,
+            Evidence::ClientId
+        );
         assert_eq!(resolve(Some("a"), Some("b"), fp).visitor, "a");
     }
 
@@ -76,7 +86,10 @@ mod tests {
     fn server_cookie_stands_in_for_a_missing_client_id() {
         assert_eq!(
             resolve(None, Some("b"), fp),
-            Resolution { visitor: "b".into(), evidence: Evidence::ServerCookie }
+            Resolution {
+                visitor: "b".into(),
+                evidence: Evidence::ServerCookie
+            }
         );
     }
 

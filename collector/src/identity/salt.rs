@@ -23,7 +23,10 @@ pub struct SaltCache {
 impl SaltCache {
     /// A cache over `store`, empty until first used.
     pub fn new(store: Arc<dyn Store>) -> SaltCache {
-        SaltCache { store, current: Mutex::new(None) }
+        SaltCache {
+            store,
+            current: Mutex::new(None),
+        }
     }
 
     /// The salt of the UTC day that contains `now_ms`.
@@ -55,7 +58,11 @@ mod tests {
         let day0 = 20_000 * DAY_MS;
         let a = cache.for_time(day0 + 5).await?;
         assert_eq!(a, cache.for_time(day0 + DAY_MS - 1).await?);
-        assert_eq!(a, store.daily_salt(20_000)?, "the cache agrees with the store");
+        assert_eq!(
+            a,
+            store.daily_salt(20_000)?,
+            "the cache agrees with the store"
+        );
         let b = cache.for_time(day0 + DAY_MS).await?;
         assert_ne!(a, b);
         Ok(())

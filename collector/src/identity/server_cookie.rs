@@ -17,7 +17,9 @@ pub const MAX_AGE_DAYS: i64 = 400;
 /// The visitor id carried by a valid signed cookie, if the request has one. A tampered or
 /// unsigned cookie is ignored.
 pub fn visitor(jar: &SignedCookieJar) -> Option<String> {
-    jar.get(NAME).map(|c| c.value().to_string()).filter(|v| !v.is_empty())
+    jar.get(NAME)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// The cookie that names `visitor`, with every attribute explicit. `secure` is set when the
@@ -39,7 +41,13 @@ mod tests {
     #[test]
     fn attributes_are_explicit() {
         let text = cookie("v1".into(), false).to_string();
-        for part in ["spoor_sid=v1", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=34560000"] {
+        for part in [
+            "spoor_sid=v1",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=34560000",
+        ] {
             assert!(text.contains(part), "{text} lacks {part}");
         }
         assert!(!text.contains("Secure"));

@@ -21,7 +21,10 @@ pub fn router(beacon_dir: &Path, www_dir: &Path) -> Router<AppState> {
     );
     Router::new()
         .route_service("/spoor.js", ServeFile::new(beacon_dir.join("spoor.js")))
-        .route_service("/spoor_bg.wasm", ServeFile::new(beacon_dir.join("spoor_bg.wasm")))
+        .route_service(
+            "/spoor_bg.wasm",
+            ServeFile::new(beacon_dir.join("spoor_bg.wasm")),
+        )
         .layer(no_cache)
         .fallback_service(ServeDir::new(www_dir))
 }

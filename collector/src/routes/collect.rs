@@ -32,7 +32,9 @@ pub async fn collect(
     check_content_type(&headers)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge { limit: MAX_BODY_BYTES }
+            AppError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            }
         } else {
             AppError::BadRequest(rejection.body_text())
         }
@@ -45,7 +47,9 @@ pub async fn collect(
         cookie_visitor.is_none() && batch.events.iter().any(|e| e.client_id.is_none());
     let fingerprint_visitor = if needs_fingerprint {
         let salt = state.salts.for_time(now).await?;
-        let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
         fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent.unwrap_or(""))
     } else {
         String::new()
@@ -55,9 +59,11 @@ pub async fn collect(
         .events
         .into_iter()
         .map(|client| {
-            let r = resolve(client.client_id.as_deref(), cookie_visitor.as_deref(), || {
-                fingerprint_visitor.clone()
-            });
+            let r = resolve(
+                client.client_id.as_deref(),
+                cookie_visitor.as_deref(),
+                || fingerprint_visitor.clone(),
+            );
             Event {
                 site: batch.site.clone(),
                 client,
@@ -81,10 +87,20 @@ pub async fn collect(
 /// `sendBeacon` sends a string as `text/plain` (which needs no CORS preflight); API clients
 /// may send `application/json`. Anything else is refused.
 fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
-    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "text/plain" | "application/json" => Ok(()),
-        _ => Err(AppError::UnsupportedMediaType(value.chars().take(100).collect())),
+        _ => Err(AppError::UnsupportedMediaType(
+            value.chars().take(100).collect(),
+        )),
     }
 }

@@ -7,7 +7,9 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 /// Liveness and store reachability.
-pub async fn healthz(State(state): State<AppState>) -> Result<(StatusCode, &'static str), AppError> {
+pub async fn healthz(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, &'static str), AppError> {
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || store.summary(""))
         .await

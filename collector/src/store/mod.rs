@@ -66,7 +66,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes one group of events; see [`Store::insert_groups`].
     fn insert_events(&self, events: &[Event]) -> Result<InsertOutcome, StoreError> {
-        Ok(self.insert_groups(&[events])?.into_iter().next().unwrap_or_default())
+        Ok(self
+            .insert_groups(&[events])?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
     }
 
     /// Counts over everything stored for `site`.

@@ -44,14 +44,20 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(SqliteStore { writer: Mutex::new(writer), reader: Some(Mutex::new(reader)) })
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            reader: Some(Mutex::new(reader)),
+        })
     }
 
     /// A private in-memory store, for tests.
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
         let conn = Connection::open_in_memory()?;
         migrate(&conn)?;
-        Ok(SqliteStore { writer: Mutex::new(conn), reader: None })
+        Ok(SqliteStore {
+            writer: Mutex::new(conn),
+            reader: None,
+        })
     }
 
     fn writer(&self) -> MutexGuard<'_, Connection> {
@@ -144,7 +150,10 @@ impl Store for SqliteStore {
                     c.title,
                 ])?;
             }
-            outcomes.push(InsertOutcome { stored, duplicates: events.len() - stored });
+            outcomes.push(InsertOutcome {
+                stored,
+                duplicates: events.len() - stored,
+            });
         }
         tx.commit()?;
         Ok(outcomes)
@@ -228,18 +237,36 @@ mod tests {
     fn the_same_id_is_stored_once() -> Result<(), StoreError> {
         let store = SqliteStore::open_in_memory()?;
         let first = store.insert_events(&[event(1, "v1", "s1"), event(2, "v1", "s1")])?;
-        assert_eq!(first, InsertOutcome { stored: 2, duplicates: 0 });
+        assert_eq!(
+            first,
+            InsertOutcome {
+                stored: 2,
+                duplicates: 0
+            }
+        );
         let again = store.insert_events(&[event(2, "v1", "s1"), event(3, "v2", "s2")])?;
-        assert_eq!(again, InsertOutcome { stored: 1, duplicates: 1 });
+        assert_eq!(
+            again,
+            InsertOutcome {
+                stored: 1,
+                duplicates: 1
+            }
+        );
         let s = store.summary("demo")?;
-        assert_eq!((s.pageviews, s.visitors, s.sessions, s.events), (3, 2, 2, 3));
+        assert_eq!(
+            (s.pageviews, s.visitors, s.sessions, s.events),
+            (3, 2, 2, 3)
+        );
         assert_eq!(store.summary("other")?.events, 0);
         Ok(())
     }
 
     #[test]
     fn a_file_store_survives_reopening_with_its_secrets() -> Result<(), StoreError> {
-        let dir = tempfile::tempdir().map_err(|source| StoreError::Io { path: "tmp".into(), source })?;
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
         let path = dir.path().join("nested/dir/spoor.db");
         let key = {
             let store = SqliteStore::open(&path)?;
@@ -261,7 +288,8 @@ mod tests {
         let d1 = store.daily_salt(101)?;
         assert_ne!(d0, d1);
         let count = |s: &SqliteStore| -> Result<i64, StoreError> {
-            Ok(s.reader().query_row("SELECT count(*) FROM daily_salts", [], |r| r.get(0))?)
+            Ok(s.reader()
+                .query_row("SELECT count(*) FROM daily_salts", [], |r| r.get(0))?)
         };
         assert_eq!(count(&store)?, 2, "yesterday's salt is kept for a day");
         store.daily_salt(102)?;

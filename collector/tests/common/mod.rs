@@ -1,0 +1,144 @@
+//! Shared helpers for handler tests: a collector over a real SQLite store in a temporary
+//! directory, driven through `tower::ServiceExt::oneshot` with a mock peer address.
+
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Request, Response, header};
+use http_body_util::BodyExt;
+use spoor_collector::config::Config;
+use spoor_collector::{Collector, app};
+use tower::ServiceExt;
+
+pub const NOW_ID: &str = "6f1c2d8e-3b7a-4c1e-9f00-0123456789ab";
+pub const CLIENT_IP: &str = "203.0.113.77";
+pub const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) SpoorTest/1.0";
+
+pub struct TestCollector {
+    pub router: Router,
+    pub db: PathBuf,
+    pub dir: tempfile::TempDir,
+    collector: Collector,
+}
+
+impl TestCollector {
+    /// A collector with its database, `www/` and `beacon/` directories in a temp dir.
+    pub async fn start() -> TestCollector {
+        TestCollector::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestCollector {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            db: dir.path().join("data/spoor.db"),
+            www: dir.path().join("www"),
+            beacon: dir.path().join("beacon"),
+            ..Config::default()
+        };
+        std::fs::create_dir_all(&config.www).unwrap();
+        std::fs::create_dir_all(&config.beacon).unwrap();
+        adjust(&mut config);
+        let db = config.db.clone();
+        let collector = Collector::open(config).await.unwrap();
+        let router = app(collector.state()).layer(MockConnectInfo(SocketAddr::new(
+            CLIENT_IP.parse().unwrap(),
+            40000,
+        )));
+        TestCollector {
+            router,
+            db,
+            dir,
+            collector,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Response<Body> {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// `POST /collect` with `body` as text/plain (unless `headers` name another content
+    /// type), plus extra headers.
+    pub async fn collect(&self, body: &str, headers: &[(&str, &str)]) -> Response<Body> {
+        let mut req = Request::post("/collect").header(header::USER_AGENT, UA);
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header(header::CONTENT_TYPE, "text/plain;charset=UTF-8");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    pub async fn get_json(&self, uri: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .send(Request::get(uri).body(Body::empty()).unwrap())
+            .await;
+        let status = resp.status().as_u16();
+        (status, json_body(resp).await)
+    }
+
+    /// Rows of `sql` (one text column) read straight from the database file.
+    pub fn column(&self, sql: &str) -> Vec<String> {
+        let conn = rusqlite::Connection::open(&self.db).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+}
+
+pub async fn body_bytes(resp: Response<Body>) -> Vec<u8> {
+    resp.into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec()
+}
+
+pub async fn json_body(resp: Response<Body>) -> serde_json::Value {
+    let bytes = body_bytes(resp).await;
+    serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn now_ms() -> i64 {
+    spoor_collector::clock::now_ms()
+}
+
+/// A one-event batch; `visitor` is the beacon's id (`None` sends JSON null).
+pub fn pageview(id: &str, path: &str, visitor: Option<&str>) -> String {
+    serde_json::json!({
+        "site": "demo",
+        "events": [{
+            "id": id, "type": "pageview", "url": format!("http://127.0.0.1:8080{path}"),
+            "referrer": null, "title": "Demo", "visitor": visitor, "session": "s-1",
+            "ts": now_ms(),
+        }]
+    })
+    .to_string()
+}
+
+/// A fresh random UUID-shaped id for events.
+pub fn event_id(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// The `name=value` part of the response's `Set-Cookie` for `name`, if any.
+pub fn set_cookie(resp: &Response<Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
