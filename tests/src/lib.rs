@@ -1,1 +1,250 @@
-//! placeholder
+//! Test support for Spoor's end-to-end tests: a real collector on a free loopback port, a
+//! real chromedriver, and real headless Chromium profiles.
+//!
+//! Everything started here is stopped by `Drop` as well as by the explicit `stop`/`close`
+//! calls, so a failing test leaves no process behind: chromedriver runs in its own process
+//! group, and the whole group (with the browsers it launched) is killed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use fantoccini::{Client, ClientBuilder};
+use spoor_collector::Collector;
+use spoor_collector::config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A collector serving the demo site and the built beacon on `127.0.0.1:<free port>`, with
+/// a fresh database in a temporary directory.
+pub struct RunningCollector {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The SQLite file it writes.
+    pub db: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl RunningCollector {
+    /// Starts the collector. Fails when the beacon has not been built.
+    pub async fn start() -> anyhow::Result<RunningCollector> {
+        let root = repo_root();
+        let beacon = root.join("beacon/pkg");
+        for file in ["spoor.js", "spoor_bg.wasm"] {
+            if !beacon.join(file).is_file() {
+                bail!(
+                    "{} is missing: run scripts/build-beacon.sh first",
+                    beacon.join(file).display()
+                );
+            }
+        }
+        let dir = tempfile::tempdir()?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        let config = Config {
+            listen: addr,
+            db: dir.path().join("spoor.db"),
+            www: root.join("www"),
+            beacon,
+            ..Config::default()
+        };
+        let db = config.db.clone();
+        let collector = Collector::open(config).await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(collector.serve(listener, async {
+            let _ = rx.await;
+        }));
+        Ok(RunningCollector {
+            base_url: format!("http://{addr}"),
+            db,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        })
+    }
+
+    /// `GET base_url + path` as JSON.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let url = format!("{}{path}", self.base_url);
+        let body = http_get(&url).await?;
+        serde_json::from_str(&body).with_context(|| format!("{url} answered {body:?}"))
+    }
+
+    /// Polls `/api/summary?site=demo` until `field` reaches `at_least`, or fails after
+    /// `timeout` with the last answer.
+    pub async fn wait_for_count(
+        &self,
+        field: &str,
+        at_least: u64,
+        timeout: Duration,
+    ) -> anyhow::Result<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let summary = self.get_json("/api/summary?site=demo").await?;
+            if summary[field].as_u64().unwrap_or(0) >= at_least {
+                return Ok(summary);
+            }
+            if Instant::now() > deadline {
+                bail!("{field} did not reach {at_least} within {timeout:?}: {summary}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the collector gracefully and waits for its writer to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RunningCollector {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET over loopback (the tests need no HTTP client crate for this).
+async fn http_get(url: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = tokio::net::TcpStream::connect(host).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("no HTTP header end")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("GET {url}: {head}");
+    }
+    Ok(body.to_string())
+}
+
+/// A chromedriver process on a free loopback port, in its own process group.
+pub struct ChromeDriver {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    child: Child,
+}
+
+impl ChromeDriver {
+    /// Starts `$CHROMEDRIVER` (default `/usr/bin/chromedriver`) and waits until it answers.
+    pub async fn start() -> anyhow::Result<ChromeDriver> {
+        use std::os::unix::process::CommandExt;
+        let binary =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {binary} (apt-get install chromium-driver)"))?;
+        let driver = ChromeDriver {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http_get(&format!("{}/status", driver.url)).await.is_err() {
+            if Instant::now() > deadline {
+                bail!("chromedriver did not answer on port {port}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(driver)
+    }
+
+    /// Opens a headless Chromium with a fresh, empty profile.
+    pub async fn browser(&self) -> anyhow::Result<Browser> {
+        let profile = tempfile::tempdir()?;
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1200,900",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": chromium_binary(), "args": args }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .context("opening a Chromium session")?;
+        Ok(Browser {
+            client,
+            _profile: profile,
+        })
+    }
+}
+
+fn chromium_binary() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // Kill the whole group: chromedriver and every browser it started.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser profile driven through WebDriver.
+pub struct Browser {
+    /// The WebDriver session.
+    pub client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Ends the session (the browser exits).
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.client.close().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Quick start, command 1: build everything (the wasm beacon included) and start the
+# collector on 127.0.0.1:8080 with the SQLite store data/spoor.db and the demo site from www/.
+# Extra arguments go to spoor-collector (see `--help`); SPOOR_* variables work too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+scripts/setup.sh
+scripts/build-beacon.sh
+cargo build --release --quiet -p spoor-collector
+echo "Spoor: open http://${SPOOR_LISTEN:-127.0.0.1:8080}/ (Ctrl-C stops)" >&2
+exec target/release/spoor-collector "$@"

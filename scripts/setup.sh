@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs what building and testing Spoor needs, on Debian 12 with rustup/cargo present.
+# Idempotent: each step checks first and stays quiet when its tool is already there.
+#   - Debian packages: chromium, chromium-driver (browser tests), binaryen (wasm-opt)
+#   - rustup: the wasm32-unknown-unknown target, clippy and rustfmt
+#   - cargo: wasm-pack, and wasm-bindgen-cli at exactly the version in Cargo.lock
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        log "root is needed for: $*"
+        exit 1
+    fi
+}
+
+# Runs a noisy install step, showing its output only if it fails.
+quietly() {
+    local out
+    out=$(mktemp)
+    if ! "$@" >"$out" 2>&1; then
+        cat "$out" >&2
+        rm -f "$out"
+        log "failed: $*"
+        exit 1
+    fi
+    rm -f "$out"
+}
+
+missing=()
+for pkg in chromium chromium-driver binaryen; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    quietly as_root apt-get update -q
+    quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "rustup target add wasm32-unknown-unknown"
+    quietly rustup target add wasm32-unknown-unknown
+fi
+for component in clippy rustfmt; do
+    if ! rustup component list --installed | grep -q "^$component"; then
+        log "rustup component add $component"
+        quietly rustup component add "$component"
+    fi
+done
+
+if ! command -v wasm-pack >/dev/null 2>&1; then
+    log "cargo install wasm-pack (about 2 minutes)"
+    quietly cargo install wasm-pack
+fi
+
+# wasm-bindgen's CLI must match the library version exactly; read it from Cargo.lock.
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ -z "$want" ]; then
+    log "cannot find wasm-bindgen in Cargo.lock"
+    exit 1
+fi
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$have" != "$want" ]; then
+    # No --locked: the registry here lacks a version its lock file pins (TOOLCHAIN.md).
+    log "cargo install wasm-bindgen-cli --version =$want (about 5 minutes)"
+    quietly cargo install wasm-bindgen-cli --version "=$want"
+fi
