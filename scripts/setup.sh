@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Spoor needs, on Debian 12 with rustup/cargo present.
 # Idempotent: each step checks first and stays quiet when its tool is already there.
-#   - Debian packages: chromium, chromium-driver (browser tests), binaryen (wasm-opt)
+#   - Debian packages: chromium, chromium-driver (browser tests)
+#   - npm: binaryen (wasm-opt) at the version package.json pins, into node_modules/; Debian's
+#     binaryen 108 corrupts wasm-bindgen output (see scripts/build-beacon.sh)
 #   - rustup: the wasm32-unknown-unknown target, clippy and rustfmt
 #   - cargo: wasm-pack, and wasm-bindgen-cli at exactly the version in Cargo.lock
 set -euo pipefail
@@ -35,7 +37,7 @@ quietly() {
 }
 
 missing=()
-for pkg in chromium chromium-driver binaryen; do
+for pkg in chromium chromium-driver; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
         missing+=("$pkg")
 done
@@ -43,6 +45,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     quietly as_root apt-get update -q
     quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+want_binaryen=$(sed -n 's/.*"binaryen": *"\([^"]*\)".*/\1/p' package.json)
+have_binaryen=$(node_modules/.bin/wasm-opt --version 2>/dev/null | grep -oE '[0-9]+' | head -n 1 || true)
+if [ "$have_binaryen" != "${want_binaryen%%.*}" ]; then
+    log "npm install (binaryen $want_binaryen for wasm-opt)"
+    # No lock file: npm resolves the exact version package.json pins.
+    quietly npm install --no-package-lock --no-audit --no-fund
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

@@ -124,25 +124,20 @@ impl Drop for RunningCollector {
     }
 }
 
-/// A minimal HTTP/1.1 GET over loopback (the tests need no HTTP client crate for this).
+/// `GET url` over plain HTTP; the body of a `200`, else an error. Bounded in time.
 async fn http_get(url: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut stream = tokio::net::TcpStream::connect(host).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("no HTTP header end")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("GET {url}: {head}");
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
+    let response =
+        tokio::time::timeout(Duration::from_secs(10), client.get(url.parse()?)).await??;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    if status != hyper::StatusCode::OK {
+        bail!("GET {url}: {status} {body}");
     }
-    Ok(body.to_string())
+    Ok(body)
 }
 
 /// A chromedriver process on a free loopback port, in its own process group.

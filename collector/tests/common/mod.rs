@@ -111,6 +111,14 @@ pub async fn json_body(resp: Response<Body>) -> serde_json::Value {
     serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
 }
 
+/// The `error` reason of a JSON error response ("" when there is none).
+pub async fn error_reason(resp: Response<Body>) -> String {
+    json_body(resp).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub fn now_ms() -> i64 {
     spoor_collector::clock::now_ms()
 }
