@@ -27,15 +27,22 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A collector serving the demo site and the built beacon on `127.0.0.1:<free port>`, with
-/// a fresh database in a temporary directory.
+/// a fresh database in a temporary directory. It can be stopped and started again on the
+/// same port and database, as an outage looks to a browser.
 pub struct RunningCollector {
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
     /// The SQLite file it writes.
     pub db: PathBuf,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    config: Config,
+    server: Option<Server>,
     _dir: tempfile::TempDir,
+}
+
+/// One serving run of the collector.
+struct Server {
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningCollector {
@@ -61,19 +68,41 @@ impl RunningCollector {
             beacon,
             ..Config::default()
         };
-        let db = config.db.clone();
-        let collector = Collector::open(config).await?;
-        let (tx, rx) = oneshot::channel::<()>();
+        let mut collector = RunningCollector {
+            base_url: format!("http://{addr}"),
+            db: config.db.clone(),
+            config,
+            server: None,
+            _dir: dir,
+        };
+        collector.serve(listener).await?;
+        Ok(collector)
+    }
+
+    async fn serve(&mut self, listener: TcpListener) -> anyhow::Result<()> {
+        let collector = Collector::open(self.config.clone()).await?;
+        let (shutdown, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(collector.serve(listener, async {
             let _ = rx.await;
         }));
-        Ok(RunningCollector {
-            base_url: format!("http://{addr}"),
-            db,
-            shutdown: Some(tx),
-            task: Some(task),
-            _dir: dir,
-        })
+        self.server = Some(Server { shutdown, task });
+        Ok(())
+    }
+
+    /// Stops serving (gracefully: what was acknowledged is committed); the port then
+    /// refuses connections until [`RunningCollector::resume`].
+    pub async fn pause(&mut self) -> anyhow::Result<()> {
+        if let Some(server) = self.server.take() {
+            let _ = server.shutdown.send(());
+            server.task.await??;
+        }
+        Ok(())
+    }
+
+    /// Serves again on the same port and database.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let listener = TcpListener::bind(self.config.listen).await?;
+        self.serve(listener).await
     }
 
     /// `GET base_url + path` as JSON.
@@ -104,22 +133,44 @@ impl RunningCollector {
         }
     }
 
+    /// Rows of `sql` read straight from the database, each as a JSON object keyed by
+    /// column name, so a test can print what it got when an assertion fails.
+    pub fn rows(&self, sql: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        let db = rusqlite::Connection::open(&self.db)?;
+        let mut stmt = db.prepare(sql)?;
+        let names: Vec<String> = stmt
+            .column_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let rows = stmt.query_map([], |row| {
+            let mut object = serde_json::Map::new();
+            for (i, name) in names.iter().enumerate() {
+                let value = match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => serde_json::Value::Null,
+                    rusqlite::types::ValueRef::Integer(n) => n.into(),
+                    rusqlite::types::ValueRef::Real(x) => x.into(),
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        String::from_utf8_lossy(t).into_owned().into()
+                    }
+                };
+                object.insert(name.clone(), value);
+            }
+            Ok(serde_json::Value::Object(object))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Stops the collector gracefully and waits for its writer to finish.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await??;
-        }
-        Ok(())
+        self.pause().await
     }
 }
 
 impl Drop for RunningCollector {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        if let Some(server) = self.server.take() {
+            let _ = server.shutdown.send(());
         }
     }
 }
@@ -180,6 +231,12 @@ impl ChromeDriver {
 
     /// Opens a headless Chromium with a fresh, empty profile.
     pub async fn browser(&self) -> anyhow::Result<Browser> {
+        self.browser_with_prefs(serde_json::json!({})).await
+    }
+
+    /// Opens a headless Chromium with a fresh profile and these Chromium preferences
+    /// (for example `{"enable_do_not_track": true}`).
+    pub async fn browser_with_prefs(&self, prefs: serde_json::Value) -> anyhow::Result<Browser> {
         let profile = tempfile::tempdir()?;
         let args = [
             "--headless=new",
@@ -200,7 +257,7 @@ impl ChromeDriver {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": chromium_binary(), "args": args }),
+            serde_json::json!({ "binary": chromium_binary(), "args": args, "prefs": prefs }),
         );
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)

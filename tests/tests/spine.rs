@@ -30,7 +30,10 @@ async fn page_views_from_two_profiles_reach_the_store_and_the_api() -> anyhow::R
     // The collector's own cookie reached the browser too, out of the page script's reach.
     let server = first.client.get_named_cookie("spoor_sid").await?;
     assert_eq!(server.http_only(), Some(true));
-    assert!(server.value().ends_with(&first_id), "signed value carries the visitor id");
+    assert!(
+        server.value().ends_with(&first_id),
+        "signed value carries the visitor id"
+    );
 
     // Profile two: a fresh browser, one page.
     let second = driver.browser().await?;
