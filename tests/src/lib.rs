@@ -138,11 +138,7 @@ impl RunningCollector {
     pub fn rows(&self, sql: &str) -> anyhow::Result<Vec<serde_json::Value>> {
         let db = rusqlite::Connection::open(&self.db)?;
         let mut stmt = db.prepare(sql)?;
-        let names: Vec<String> = stmt
-            .column_names()
-            .into_iter()
-            .map(str::to_string)
-            .collect();
+        let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
         let rows = stmt.query_map([], |row| {
             let mut object = serde_json::Map::new();
             for (i, name) in names.iter().enumerate() {
