@@ -1,32 +1,141 @@
 //! The event model: what the browser reported ([`ClientEvent`]) and what the collector
 //! stores once it has decided who sent it ([`Event`]).
+//!
+//! Every event carries the same page fields, the browser [`Context`] and the [`Utm`]
+//! campaign tags of its URL; what is particular to one type of event travels inside its
+//! [`EventKind`] variant, so an engagement without a scroll depth cannot be built.
+
+use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
 use crate::identity::Evidence;
 
-/// What kind of thing happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What kind of thing happened, with the data that comes with that kind.
+#[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     /// A page was shown.
     Pageview,
+    /// How long a page view was looked at and how far it was read.
+    Engagement(Engagement),
+    /// An event the site named itself, with optional properties.
+    Custom(Custom),
+    /// A click on a link that leaves the site.
+    Outbound {
+        /// Where the link goes: an absolute http(s) URL.
+        target: String,
+    },
+    /// A click on a link to a file.
+    Download {
+        /// The file's absolute http(s) URL.
+        target: String,
+    },
+    /// The site told who the visitor is after a login. Linking that user to the visitor's
+    /// other events is not done yet; the user id is stored with the event.
+    Identify {
+        /// The site's own user id.
+        user: String,
+    },
 }
 
 impl EventKind {
-    /// The name used on the wire and in the store.
-    pub fn as_str(self) -> &'static str {
+    /// The name used on the wire (`type`) and in the store (`kind`).
+    pub fn as_str(&self) -> &'static str {
         match self {
             EventKind::Pageview => "pageview",
+            EventKind::Engagement(_) => "engagement",
+            EventKind::Custom(_) => "custom",
+            EventKind::Outbound { .. } => "outbound",
+            EventKind::Download { .. } => "download",
+            EventKind::Identify { .. } => "identify",
         }
     }
+}
 
-    /// The kind named `s` on the wire, if it is one.
-    pub fn parse(s: &str) -> Option<EventKind> {
-        match s {
-            "pageview" => Some(EventKind::Pageview),
-            _ => None,
+/// The data of an [`EventKind::Engagement`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Engagement {
+    /// The id of the page view this engagement belongs to.
+    pub pageview: Uuid,
+    /// Milliseconds the page was visible, capped at one day.
+    pub visible_ms: u32,
+    /// Deepest scroll reached, in percent of the page (0 to 100).
+    pub scroll: u8,
+}
+
+/// The data of an [`EventKind::Custom`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Custom {
+    /// The event's name, chosen by the site.
+    pub name: String,
+    /// Flat properties; `None` when none were sent (or the object was empty).
+    pub props: Option<Props>,
+}
+
+/// The properties of a custom event: a flat map from key to scalar, kept in key order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Props(pub BTreeMap<String, PropValue>);
+
+impl Props {
+    /// The properties as a JSON object, the form in which they are stored.
+    pub fn to_json(&self) -> String {
+        let object = self
+            .0
+            .iter()
+            .map(|(key, value)| (key.clone(), value.to_json()))
+            .collect::<serde_json::Map<_, _>>();
+        serde_json::Value::Object(object).to_string()
+    }
+}
+
+/// One property value. Nested values and null are refused at the door, so a property is
+/// always one of these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropValue {
+    /// A string.
+    Text(String),
+    /// A number, exactly as sent (integer or float).
+    Number(serde_json::Number),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl PropValue {
+    /// The value as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            PropValue::Text(s) => serde_json::Value::String(s.clone()),
+            PropValue::Number(n) => serde_json::Value::Number(n.clone()),
+            PropValue::Bool(b) => serde_json::Value::Bool(*b),
         }
     }
+}
+
+/// What the browser said about itself. Each field is cosmetic: one that breaks its rule is
+/// dropped (`None`) and the event kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Screen size as `WIDTHxHEIGHT`, such as `1920x1080`.
+    pub screen: Option<String>,
+    /// The browser's language tag (`navigator.language`), such as `en-GB`.
+    pub lang: Option<String>,
+    /// The browser's IANA time zone, such as `Europe/Paris`.
+    pub tz: Option<String>,
+}
+
+/// Campaign tags read from the query of the event's URL (`utm_source=…`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Utm {
+    /// `utm_source`: who sent the traffic (`newsletter`, `google`).
+    pub source: Option<String>,
+    /// `utm_medium`: how (`email`, `cpc`).
+    pub medium: Option<String>,
+    /// `utm_campaign`: which campaign.
+    pub campaign: Option<String>,
+    /// `utm_term`: the paid search term.
+    pub term: Option<String>,
+    /// `utm_content`: which link or ad variant.
+    pub content: Option<String>,
 }
 
 /// One validated event, as the browser described it (identity is not resolved yet).
@@ -34,7 +143,7 @@ impl EventKind {
 pub struct ClientEvent {
     /// Client-generated idempotency key: the same id is stored once.
     pub id: Uuid,
-    /// What happened.
+    /// What happened, and its type's data.
     pub kind: EventKind,
     /// The page's full URL.
     pub url: String,
@@ -52,6 +161,10 @@ pub struct ClientEvent {
     pub session: Option<String>,
     /// When it happened, by the client's clock, in Unix milliseconds.
     pub ts: i64,
+    /// Screen, language and time zone, where valid.
+    pub context: Context,
+    /// Campaign tags from the page URL.
+    pub utm: Utm,
 }
 
 /// A batch that passed validation.

@@ -127,7 +127,7 @@ async fn commit(store: &Arc<dyn Store>, batch: Vec<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ClientEvent, EventKind};
+    use crate::event::{ClientEvent, Context, EventKind, Utm};
     use crate::identity::Evidence;
     use crate::store::sqlite::SqliteStore;
     use std::time::Duration;
@@ -146,6 +146,8 @@ mod tests {
                 client_id: None,
                 session: None,
                 ts: 1_780_000_000_000,
+                context: Context::default(),
+                utm: Utm::default(),
             },
             visitor: "v".into(),
             evidence: Evidence::Fingerprint,

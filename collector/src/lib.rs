@@ -6,7 +6,9 @@
 //! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/…`),
 //!   `assets` (the beacon and the demo site), `health` (`/healthz`).
 //! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
-//! - [`payload`]: the `/collect` wire format and its validation into [`event`]s.
+//! - [`payload`]: the `/collect` wire format and its validation into [`event`]s — each
+//!   type's fields, custom props, browser context and UTM tags from the page URL.
+//! - [`event`]: the event model; [`EventKind`](event::EventKind) carries each type's data.
 //! - [`identity`]: who sent an event — resolution order, fingerprints, salts, the cookie.
 //! - [`ingest`]: bounded queue and the batching writer (acknowledge after commit).
 //! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation.

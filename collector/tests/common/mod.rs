@@ -95,6 +95,27 @@ impl TestCollector {
             .map(Result::unwrap)
             .collect()
     }
+
+    /// The first row of `sql`, every column as text (integers printed, NULL as `None`),
+    /// read straight from the database file.
+    pub fn row(&self, sql: &str) -> Vec<Option<String>> {
+        use rusqlite::types::ValueRef;
+        let conn = rusqlite::Connection::open(&self.db).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        let width = stmt.column_count();
+        stmt.query_row([], |r| {
+            Ok((0..width)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(n) => Some(n.to_string()),
+                    ValueRef::Real(x) => Some(x.to_string()),
+                    ValueRef::Text(t) => Some(String::from_utf8(t.to_vec()).unwrap()),
+                    ValueRef::Blob(b) => Some(format!("{b:?}")),
+                })
+                .collect())
+        })
+        .unwrap()
+    }
 }
 
 pub async fn body_bytes(resp: Response<Body>) -> Vec<u8> {
@@ -134,6 +155,25 @@ pub fn pageview(id: &str, path: &str, visitor: Option<&str>) -> String {
         }]
     })
     .to_string()
+}
+
+/// One event of type `kind` on `url` by visitor `v-1` in session `s-1`, with `fields`
+/// (a JSON object) added or replacing the common ones.
+pub fn event(id: &str, kind: &str, url: &str, fields: serde_json::Value) -> serde_json::Value {
+    let mut event = serde_json::json!({
+        "id": id, "type": kind, "url": url, "referrer": null, "title": "Demo",
+        "visitor": "v-1", "session": "s-1", "ts": now_ms(),
+    });
+    let object = event.as_object_mut().unwrap();
+    for (key, value) in fields.as_object().unwrap() {
+        object.insert(key.clone(), value.clone());
+    }
+    event
+}
+
+/// A batch of `events` for site `demo`.
+pub fn batch(events: &[serde_json::Value]) -> String {
+    serde_json::json!({"site": "demo", "events": events}).to_string()
 }
 
 /// A fresh random UUID-shaped id for events.

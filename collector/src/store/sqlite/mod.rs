@@ -3,8 +3,12 @@
 //! Two connections: one writer (the ingest writer is its only busy user, so writes never
 //! contend) and one reader for queries, which WAL lets run while a write is in progress.
 //! `synchronous=FULL` makes a commit durable before it returns, which is what lets the
-//! collector acknowledge an event only once it is stored. Schema changes are numbered
-//! files in `collector/migrations/sqlite/`, applied in order and tracked in `user_version`.
+//! collector acknowledge an event only once it is stored.
+//!
+//! `migrate` brings the schema up to date; `insert` maps an event to its row.
+
+mod insert;
+mod migrate;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -13,9 +17,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{InsertOutcome, Store, StoreError, Summary, random_bytes};
 use crate::event::Event;
-
-/// Migrations in order; the n-th one brings the schema to `user_version` n.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_events.sql")];
+use migrate::migrate;
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -89,18 +91,6 @@ fn count(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     Ok(u64::try_from(row.get::<_, i64>(idx)?).unwrap_or(0))
 }
 
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in (1i64..).zip(MIGRATIONS).skip_while(|(i, _)| *i <= version) {
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i)?;
-        tx.commit()?;
-        tracing::info!(version = i, "applied SQLite migration");
-    }
-    Ok(())
-}
-
 /// Reads a fixed-size blob, creating it with random bytes if absent.
 fn get_or_create_blob<const N: usize>(
     tx: &rusqlite::Transaction<'_>,
@@ -121,42 +111,7 @@ fn get_or_create_blob<const N: usize>(
 
 impl Store for SqliteStore {
     fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction()?;
-        let mut outcomes = Vec::with_capacity(groups.len());
-        for events in groups {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events (id, site, kind, ts, received, visitor, evidence,
-                     client_id, session, url, hostname, path, referrer, title)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?;
-            let mut stored = 0;
-            for e in *events {
-                let c = &e.client;
-                stored += stmt.execute(params![
-                    c.id.to_string(),
-                    e.site,
-                    c.kind.as_str(),
-                    c.ts,
-                    e.received,
-                    e.visitor,
-                    e.evidence.as_str(),
-                    c.client_id,
-                    c.session,
-                    c.url,
-                    c.hostname,
-                    c.path,
-                    c.referrer,
-                    c.title,
-                ])?;
-            }
-            outcomes.push(InsertOutcome {
-                stored,
-                duplicates: events.len() - stored,
-            });
-        }
-        tx.commit()?;
-        Ok(outcomes)
+        insert::insert_groups(&mut self.writer(), groups)
     }
 
     fn summary(&self, site: &str) -> Result<Summary, StoreError> {
@@ -209,10 +164,11 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ClientEvent, EventKind};
+    use crate::event::{ClientEvent, Context, EventKind, Utm};
     use crate::identity::Evidence;
 
-    fn event(id: u128, visitor: &str, session: &str) -> Event {
+    /// A page view of site `demo` by `visitor` in `session`, with id `id`.
+    pub(super) fn event(id: u128, visitor: &str, session: &str) -> Event {
         Event {
             site: "demo".into(),
             client: ClientEvent {
@@ -226,6 +182,8 @@ mod tests {
                 client_id: Some(visitor.into()),
                 session: Some(session.into()),
                 ts: 1_780_000_000_000,
+                context: Context::default(),
+                utm: Utm::default(),
             },
             visitor: visitor.into(),
             evidence: Evidence::ClientId,

@@ -3,11 +3,31 @@
 //! [`parse_batch`] turns a request body into a site id and a list of [`ClientEvent`]s whose
 //! every field has been checked, or into a reason the client can act on. It is a pure
 //! function of the bytes and the current time, so it is tested without HTTP.
+//!
+//! This module owns the wire structs and the fields every event has. The rest is split by
+//! concept:
+//! - [`kind`]: the `type`, and the fields that come with each type;
+//! - [`props`]: the flat properties of a custom event;
+//! - [`context`]: screen, language and time zone;
+//! - [`utm`]: campaign tags read from the page URL;
+//! - `rules`: the checks several fields share (ids, labels, URLs, cutting text).
+//!
+//! A field that breaks its rule refuses the whole batch with a reason that names it
+//! (`events[3].props.color: …`). The context fields are the exception: they are cosmetic,
+//! so an invalid one is dropped and the event kept.
+
+pub mod context;
+pub mod kind;
+pub mod props;
+mod rules;
+pub mod utm;
 
 use serde::Deserialize;
+use serde_json::Value;
 use uuid::Uuid;
 
-use crate::event::{Batch, ClientEvent, EventKind};
+use crate::event::{Batch, ClientEvent};
+use rules::{check_http_url, check_token, optional_token, truncate_bytes, truncate_chars};
 
 /// Most events one batch may carry.
 pub const MAX_EVENTS_PER_BATCH: usize = 100;
@@ -35,6 +55,10 @@ struct BatchWire {
 
 /// One event as it arrives on the wire. Unknown fields are ignored, so newer beacons can
 /// talk to older collectors.
+///
+/// The fields after `ts` are kept as raw JSON and checked by hand: the context fields so
+/// that a bad one can be dropped rather than refuse the batch, the type's fields so that a
+/// wrong JSON type gets a reason naming the field. Absent and `null` are the same.
 #[derive(Debug, Deserialize)]
 struct EventWire {
     id: String,
@@ -50,6 +74,36 @@ struct EventWire {
     #[serde(default)]
     session: Option<String>,
     ts: i64,
+    /// Context: screen size.
+    #[serde(default)]
+    screen: Option<Value>,
+    /// Context: language tag.
+    #[serde(default)]
+    lang: Option<Value>,
+    /// Context: time zone.
+    #[serde(default)]
+    tz: Option<Value>,
+    /// `engagement`: the page view's event id.
+    #[serde(default)]
+    pageview: Option<Value>,
+    /// `engagement`: milliseconds visible.
+    #[serde(default)]
+    visible_ms: Option<Value>,
+    /// `engagement`: deepest scroll in percent.
+    #[serde(default)]
+    scroll: Option<Value>,
+    /// `custom`: the event name.
+    #[serde(default)]
+    name: Option<Value>,
+    /// `custom`: flat properties.
+    #[serde(default)]
+    props: Option<Value>,
+    /// `outbound` and `download`: the link's URL.
+    #[serde(default)]
+    target: Option<Value>,
+    /// `identify`: the site's user id.
+    #[serde(default)]
+    user: Option<Value>,
 }
 
 /// Parses and validates a `/collect` body. `now_ms` bounds the accepted timestamps.
@@ -80,20 +134,10 @@ pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, String> {
 }
 
 fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
-    let id = Uuid::try_parse(&e.id).map_err(|_| format!("id: {:?} is not a UUID", e.id))?;
-    let kind = EventKind::parse(&e.kind)
-        .ok_or_else(|| format!("type: unknown event type {:?}", truncate_chars(&e.kind, 40)))?;
-    if e.url.len() > MAX_URL_LEN {
-        return Err(format!("url: longer than {MAX_URL_LEN} bytes"));
-    }
-    let parsed =
-        url::Url::parse(&e.url).map_err(|err| format!("url: not an absolute URL ({err})"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "url: scheme {:?} is not http or https",
-            parsed.scheme()
-        ));
-    }
+    let id = Uuid::try_parse(&e.id)
+        .map_err(|_| format!("id: {:?} is not a UUID", truncate_chars(&e.id, 40)))?;
+    let kind = kind::parse(&e)?;
+    let parsed = check_http_url("url", &e.url)?;
     let hostname = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
     if e.ts < MIN_TS_MS || e.ts > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
         return Err(format!(
@@ -103,11 +147,13 @@ fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
     }
     let client_id = optional_token("visitor", e.visitor)?;
     let session = optional_token("session", e.session)?;
+    let context = context::parse(e.screen.as_ref(), e.lang.as_ref(), e.tz.as_ref());
     Ok(ClientEvent {
         id,
         kind,
         path: parsed.path().to_string(),
         hostname,
+        utm: utm::from_url(&parsed),
         url: e.url,
         referrer: e
             .referrer
@@ -120,51 +166,14 @@ fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
         client_id,
         session,
         ts: e.ts,
+        context,
     })
-}
-
-/// An id-like field: 1 to `max` characters of `A-Z a-z 0-9 - _ .`.
-fn check_token(field: &str, value: &str, max: usize) -> Result<(), String> {
-    let ok = !value.is_empty()
-        && value.len() <= max
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{field}: must be 1 to {max} characters of A-Z a-z 0-9 - _ ."
-        ))
-    }
-}
-
-fn optional_token(field: &str, value: Option<String>) -> Result<Option<String>, String> {
-    match value {
-        None => Ok(None),
-        Some(v) if v.is_empty() => Ok(None),
-        Some(v) => check_token(field, &v, MAX_ID_LEN).map(|()| Some(v)),
-    }
-}
-
-fn truncate_chars(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
-}
-
-fn truncate_bytes(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Context, EventKind, Utm};
     use proptest::prelude::*;
 
     const NOW: i64 = 1_780_000_000_000;
@@ -195,7 +204,64 @@ mod tests {
         );
         assert_eq!(e.client_id.as_deref(), Some("v-1"));
         assert_eq!(e.session, None);
+        assert_eq!(e.context, Context::default());
+        assert_eq!(e.utm, Utm::default());
         Ok(())
+    }
+
+    #[test]
+    fn context_is_kept_when_valid_and_dropped_when_not() -> Result<(), String> {
+        let with_context = |screen: &str, lang: &str, tz: &str| {
+            pageview().replace(
+                r#""ts":"#,
+                &format!(r#""screen":{screen},"lang":{lang},"tz":{tz},"ts":"#),
+            )
+        };
+        let good = with_context(r#""1920x1080""#, r#""de-CH""#, r#""Europe/Zurich""#);
+        let bad = with_context(r#""big""#, "42", r#""Europe/Zürich""#);
+        let batch = parse_batch(body(&format!("{good},{bad}")).as_bytes(), NOW)?;
+        assert_eq!(
+            batch.events[0].context,
+            Context {
+                screen: Some("1920x1080".into()),
+                lang: Some("de-CH".into()),
+                tz: Some("Europe/Zurich".into()),
+            }
+        );
+        assert_eq!(
+            batch.events[1].context,
+            Context::default(),
+            "invalid context is dropped and the event kept"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn utm_tags_come_from_the_url_of_every_event_type() -> Result<(), String> {
+        let url = "https://example.com/?utm_source=news&utm_campaign=spring%20sale";
+        let events = [
+            pageview(),
+            pageview().replace(r#""type":"pageview""#, r#""type":"custom","name":"signup""#),
+        ]
+        .map(|e| e.replace("https://example.com/pricing?x=1#top", url))
+        .join(",");
+        let batch = parse_batch(body(&events).as_bytes(), NOW)?;
+        for e in &batch.events {
+            assert_eq!(e.utm.source.as_deref(), Some("news"), "{}", e.kind.as_str());
+            assert_eq!(e.utm.campaign.as_deref(), Some("spring sale"));
+            assert_eq!(e.utm.medium, None);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_index_of_the_bad_event_is_named() {
+        let bad = pageview().replace(r#""type":"pageview""#, r#""type":"engagement""#);
+        let events = [pageview(), pageview(), bad].join(",");
+        let got = parse_batch(body(&events).as_bytes(), NOW)
+            .err()
+            .unwrap_or_default();
+        assert_eq!(got, "events[2].pageview: required for engagement events");
     }
 
     #[test]

@@ -1,0 +1,68 @@
+//! Schema versions: numbered files in `collector/migrations/sqlite/`, applied in order,
+//! each in its own transaction, with the schema's version kept in `PRAGMA user_version`.
+//! Migrations only add (tables, nullable columns, indexes), so a newer collector opens an
+//! older file and keeps every row.
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// Migrations in order; the n-th one brings the schema to `user_version` n.
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/sqlite/0001_events.sql"),
+    include_str!("../../../migrations/sqlite/0002_event_details.sql"),
+];
+
+/// Applies the migrations `conn`'s schema has not had yet.
+pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in (1i64..).zip(MIGRATIONS).skip_while(|(i, _)| *i <= version) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i)?;
+        tx.commit()?;
+        tracing::info!(version = i, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+
+    #[test]
+    fn a_version_1_file_gains_the_detail_columns_and_keeps_its_rows() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        let path = dir.path().join("spoor.db");
+        {
+            let conn = Connection::open(&path)?;
+            conn.execute_batch(MIGRATIONS[0])?;
+            conn.pragma_update(None, "user_version", 1)?;
+            conn.execute(
+                "INSERT INTO events (id, site, kind, ts, received, visitor, evidence, url,
+                     hostname, path)
+                 VALUES ('old', 'demo', 'pageview', 1, 2, 'v', 'client-id', 'https://e/',
+                     'e', '/')",
+                [],
+            )?;
+        }
+        let store = SqliteStore::open(&path)?;
+        let conn = store.reader();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let details: (Option<String>, Option<String>, Option<i64>) = conn.query_row(
+            "SELECT screen, utm_source, visible_ms FROM events WHERE id = 'old'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        assert_eq!(details, (None, None, None));
+        drop(conn);
+        assert_eq!(store.summary("demo")?.pageviews, 1);
+        Ok(())
+    }
+}
