@@ -2,8 +2,9 @@
 # Installs what building and testing Spoor needs, on Debian 12 with rustup/cargo present.
 # Idempotent: each step checks first and stays quiet when its tool is already there.
 #   - Debian packages: chromium, chromium-driver (browser tests)
-#   - npm: binaryen (wasm-opt) at the version package.json pins, into node_modules/; Debian's
-#     binaryen 108 corrupts wasm-bindgen output (see scripts/build-beacon.sh)
+#   - npm: the devDependencies package.json pins, into node_modules/: binaryen (wasm-opt;
+#     Debian's binaryen 108 corrupts wasm-bindgen output, see scripts/build-beacon.sh) and
+#     esbuild (bundles and minifies spoor.js)
 #   - rustup: the wasm32-unknown-unknown target, clippy and rustfmt
 #   - cargo: wasm-pack, and wasm-bindgen-cli at exactly the version in Cargo.lock
 set -euo pipefail
@@ -47,11 +48,27 @@ if [ ${#missing[@]} -gt 0 ]; then
     quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
+# Whether every devDependency in package.json is in node_modules at its pinned version.
+npm_dev_deps_installed() {
+    node -e '
+        const fs = require("fs");
+        const want = JSON.parse(fs.readFileSync("package.json", "utf8")).devDependencies || {};
+        for (const [name, version] of Object.entries(want)) {
+            const file = `node_modules/${name}/package.json`;
+            if (!fs.existsSync(file) || JSON.parse(fs.readFileSync(file, "utf8")).version !== version) {
+                process.exit(1);
+            }
+        }' 2>/dev/null
+}
+
 want_binaryen=$(sed -n 's/.*"binaryen": *"\([^"]*\)".*/\1/p' package.json)
 have_binaryen=$(node_modules/.bin/wasm-opt --version 2>/dev/null | grep -oE '[0-9]+' | head -n 1 || true)
-if [ "$have_binaryen" != "${want_binaryen%%.*}" ]; then
-    log "npm install (binaryen $want_binaryen for wasm-opt)"
-    # No lock file: npm resolves the exact version package.json pins.
+want_esbuild=$(sed -n 's/.*"esbuild": *"\([^"]*\)".*/\1/p' package.json)
+have_esbuild=$(node_modules/.bin/esbuild --version 2>/dev/null || true)
+if [ "$have_binaryen" != "${want_binaryen%%.*}" ] || [ "$have_esbuild" != "$want_esbuild" ] ||
+    ! npm_dev_deps_installed; then
+    log "npm install (package.json devDependencies: binaryen's wasm-opt, esbuild)"
+    # No lock file: npm resolves the exact versions package.json pins.
     quietly npm install --no-package-lock --no-audit --no-fund
 fi
 

@@ -4,7 +4,21 @@
 //! `script[data-site]` in the document. A page without one is not tracked.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Document, HtmlScriptElement, Url};
+use wasm_bindgen::prelude::wasm_bindgen;
+use web_sys::{Document, Url};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The element `script[data-site]` found: an HTML `<script>`, or an SVG one.
+    type ScriptTag;
+
+    /// `script.src`: the absolute URL the script was loaded from, `""` for an inline
+    /// script, `None` for an SVG `<script>` (it has no `src` property). Read structurally:
+    /// web-sys's `HtmlScriptElement::src` needs an `instanceof` check (one more import)
+    /// to be called safely.
+    #[wasm_bindgen(method, getter)]
+    fn src(this: &ScriptTag) -> Option<String>;
+}
 
 /// Where events go when the tag has no `data-endpoint`.
 pub const DEFAULT_ENDPOINT: &str = "/collect";
@@ -43,8 +57,8 @@ impl Config {
             script.get_attribute("data-endpoint"),
         )?;
         let src = script
-            .dyn_ref::<HtmlScriptElement>()
-            .map(HtmlScriptElement::src)
+            .unchecked_ref::<ScriptTag>()
+            .src()
             .unwrap_or_default();
         if !src.is_empty() {
             if let Ok(url) = Url::new_with_base(&config.endpoint, &src) {

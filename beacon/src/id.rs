@@ -9,7 +9,7 @@
 //! every visit.
 
 use wasm_bindgen::JsCast;
-use web_sys::HtmlDocument;
+use web_sys::{Document, HtmlDocument};
 
 use crate::storage::{BrowserStorage, KeyValue};
 
@@ -97,6 +97,7 @@ pub fn resolve(
 }
 
 /// The visitor id of this browser, created on first use (see [`resolve`]).
+/// [`crate::start`] does the same with the document and URL it has already read.
 pub fn visitor_id() -> String {
     resolve(
         &CookieJar::browser(),
@@ -113,18 +114,36 @@ pub struct CookieJar {
 }
 
 impl CookieJar {
+    /// The cookies of `document`; `secure` (an https page) adds the `Secure` attribute.
+    pub fn new(document: Document, secure: bool) -> Self {
+        // `cookie` is on every `Document` in today's browsers (web-sys files it under
+        // `HtmlDocument`); skipping the `instanceof` check saves an import.
+        Self {
+            document: Some(document.unchecked_into()),
+            secure,
+        }
+    }
+
     /// The current page's cookies; a no-op jar when there is no document.
     pub fn browser() -> Self {
         let window = web_sys::window();
         let secure = window
             .as_ref()
-            .and_then(|w| w.location().protocol().ok())
-            .is_some_and(|protocol| protocol == "https:");
-        let document = window
-            .and_then(|w| w.document())
-            .and_then(|d| d.dyn_into::<HtmlDocument>().ok());
-        Self { document, secure }
+            .and_then(|w| w.location().href().ok())
+            .is_some_and(|href| is_https(&href));
+        Self {
+            document: window
+                .and_then(|w| w.document())
+                .map(JsCast::unchecked_into),
+            secure,
+        }
     }
+}
+
+/// Whether a page URL is https. `href` starts with the scheme, lowercased: the same test
+/// as `location.protocol == "https:"`, without the extra getter.
+pub fn is_https(href: &str) -> bool {
+    href.starts_with("https:")
 }
 
 impl KeyValue for CookieJar {
@@ -191,6 +210,19 @@ mod tests {
             set_cookie_string("spoor_id", "abc", true),
             "spoor_id=abc; Max-Age=31536000; Path=/; SameSite=Lax; Secure"
         );
+    }
+
+    #[test]
+    fn https_is_read_from_the_url() {
+        assert!(is_https("https://example.com/"));
+        for url in [
+            "http://example.com/",
+            "file:///x",
+            "",
+            "http://https.example/",
+        ] {
+            assert!(!is_https(url), "{url:?}");
+        }
     }
 
     #[test]

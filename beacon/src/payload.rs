@@ -5,18 +5,16 @@
 //!   "referrer":null,"title":"…","visitor":"<id>","session":"<id>","ts":1780000000000}]}
 //! ```
 //!
-//! `collector/src/payload.rs` is the other half of this contract: `id` must be a UUID, `ts`
+//! The collector's `payload` module is the other half of this contract: `id` must be a UUID, `ts`
 //! whole Unix milliseconds, `visitor` and `session` 1–64 characters of
-//! `A-Z a-z 0-9 - _ .`. The JSON is made in the browser (serde-wasm-bindgen, then
-//! `JSON.stringify`), which keeps serde_json out of the wasm.
+//! `A-Z a-z 0-9 - _ .`. The JSON is written by [`crate::json`], byte for byte what
+//! `JSON.stringify` would make of the same object, with the keys in this order.
 
-use serde::Serialize;
-use serde_wasm_bindgen::Serializer;
-
+use crate::json::Writer;
 use crate::page::Page;
 
 /// One request body: events for one site.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Batch<'a> {
     /// The site id from `data-site`.
     pub site: &'a str,
@@ -25,21 +23,28 @@ pub struct Batch<'a> {
 }
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A page was shown.
     Pageview,
 }
 
+impl Kind {
+    /// The wire name, the event's `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pageview => "pageview",
+        }
+    }
+}
+
 /// One event.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Event<'a> {
     /// A fresh UUID v4: the collector stores an event id once, so a resent event is
     /// not counted twice.
     pub id: String,
     /// The kind of event, on the wire as `type`.
-    #[serde(rename = "type")]
     pub kind: Kind,
     /// The page's full URL.
     pub url: &'a str,
@@ -51,9 +56,7 @@ pub struct Event<'a> {
     pub visitor: &'a str,
     /// The session id (see [`crate::session`]).
     pub session: &'a str,
-    /// When it happened, in Unix milliseconds. Sent as a JS number, which
-    /// `JSON.stringify` prints as a plain integer.
-    #[serde(serialize_with = "as_js_number")]
+    /// When it happened, in Unix milliseconds.
     pub ts: u64,
 }
 
@@ -77,24 +80,35 @@ impl<'a> Event<'a> {
             ts,
         }
     }
-}
 
-/// Serializes a millisecond timestamp as an `f64`, which holds it exactly (below 2^53), and
-/// which `JSON.stringify` prints without fraction or exponent. serde-wasm-bindgen's own
-/// `u64` path would work too, but its out-of-range error message pulls `core::fmt` into
-/// the wasm (about 0.8 KB gzipped). (serde_json, in native tests, prints a trailing `.0`.)
-fn as_js_number<S: serde::Serializer>(ms: &u64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(*ms as f64)
+    /// Writes the event as a JSON object.
+    fn write(&self, json: &mut Writer) {
+        json.begin_object();
+        json.key("id").string(&self.id);
+        json.key("type").string(self.kind.as_str());
+        json.key("url").string(self.url);
+        json.key("referrer").string_or_null(self.referrer);
+        json.key("title").string(self.title);
+        json.key("visitor").string(self.visitor);
+        json.key("session").string(self.session);
+        json.key("ts").uint(self.ts);
+        json.end_object();
+    }
 }
-
-/// `None` becomes `null` (serde-wasm-bindgen's default, `undefined`, would drop the key).
-const SERIALIZER: Serializer = Serializer::new().serialize_missing_as_null(true);
 
 impl Batch<'_> {
-    /// The batch as a JSON string, made by the browser's `JSON.stringify`. Browser only.
-    pub fn to_json(&self) -> Option<String> {
-        let value = self.serialize(&SERIALIZER).ok()?;
-        js_sys::JSON::stringify(&value).ok()?.as_string()
+    /// The batch as a JSON string.
+    pub fn to_json(&self) -> String {
+        let mut json = Writer::with_capacity(256);
+        json.begin_object();
+        json.key("site").string(self.site);
+        json.key("events").begin_array();
+        for event in self.events {
+            event.write(&mut json);
+        }
+        json.end_array();
+        json.end_object();
+        json.finish()
     }
 }
 
@@ -107,7 +121,7 @@ mod tests {
         Page {
             url: "https://example.com/pricing?x=1#top".into(),
             referrer: referrer.map(Into::into),
-            title: "Pricing".into(),
+            title: "Pricing \"€\"\n".into(),
         }
     }
 
@@ -125,7 +139,7 @@ mod tests {
             site: "demo",
             events: &events,
         };
-        let got: Value = serde_json::to_value(&batch).unwrap();
+        let got: Value = serde_json::from_str(&batch.to_json()).unwrap();
         assert_eq!(
             got,
             json!({"site": "demo", "events": [{
@@ -133,19 +147,55 @@ mod tests {
                 "type": "pageview",
                 "url": "https://example.com/pricing?x=1#top",
                 "referrer": "https://search.example/",
-                "title": "Pricing",
+                "title": "Pricing \"€\"\n",
                 "visitor": "v-1",
                 "session": "s-1",
-                "ts": 1_780_000_000_000.0,
+                "ts": 1_780_000_000_000u64,
             }]})
         );
     }
 
     #[test]
-    fn a_missing_referrer_is_null() {
+    fn the_body_is_exact_and_a_missing_referrer_is_null() {
         let page = page(None);
-        let event = Event::pageview("e".into(), &page, "v", "s", 1);
-        let got: Value = serde_json::to_value(&event).unwrap();
-        assert_eq!(got["referrer"], Value::Null);
+        let events = [
+            Event::pageview("e1".into(), &page, "v", "s", 1),
+            Event::pageview("e2".into(), &page, "v", "s", 2),
+        ];
+        let body = Batch {
+            site: "d",
+            events: &events,
+        }
+        .to_json();
+        let event = |id: &str, ts: &str| {
+            [
+                r#"{"id":""#,
+                id,
+                r#"","type":"pageview","url":"https://example.com/pricing?x=1#top","#,
+                r#""referrer":null,"title":"Pricing \"€\"\n","visitor":"v","session":"s","ts":"#,
+                ts,
+                "}",
+            ]
+            .concat()
+        };
+        let expected = [
+            r#"{"site":"d","events":["#,
+            &event("e1", "1"),
+            ",",
+            &event("e2", "2"),
+            "]}",
+        ]
+        .concat();
+        assert_eq!(body, expected);
+    }
+
+    #[test]
+    fn an_empty_batch_is_valid_json() {
+        let body = Batch {
+            site: "d",
+            events: &[],
+        }
+        .to_json();
+        assert_eq!(body, r#"{"site":"d","events":[]}"#);
     }
 }

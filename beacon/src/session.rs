@@ -7,6 +7,7 @@
 //! own sessionization; this id is the browser's view, sent along as evidence.
 
 use crate::id::{is_valid, split_once_byte};
+use crate::json::{parse_decimal, push_decimal};
 use crate::storage::{BrowserStorage, KeyValue};
 
 /// sessionStorage key of the session entry.
@@ -24,7 +25,7 @@ pub fn is_expired(last_ms: u64, now_ms: u64) -> bool {
 /// Splits a stored entry into its id and last-activity time; `None` if malformed.
 pub fn parse(entry: &str) -> Option<(&str, u64)> {
     let (id, last_ms) = split_once_byte(entry, b':')?;
-    let last_ms = last_ms.parse().ok()?;
+    let last_ms = parse_decimal(last_ms)?;
     is_valid(id).then_some((id, last_ms))
 }
 
@@ -35,23 +36,6 @@ pub fn encode(id: &str, last_ms: u64) -> String {
     entry.push(':');
     push_decimal(&mut entry, last_ms);
     entry
-}
-
-/// Appends `n` in decimal: integer `Display` would pull `core::fmt` into the wasm.
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-        start -= 1;
-        if n == 0 {
-            break;
-        }
-    }
-    for &digit in digits.iter().skip(start) {
-        out.push(char::from(digit));
-    }
 }
 
 /// The session id at `now_ms`: the stored one if still active, else `create()`. Records

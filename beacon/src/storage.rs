@@ -40,7 +40,7 @@ impl BrowserStorage {
 
 /// Whether the storage area can be opened. gloo's `raw()` throws when it cannot, so it
 /// is only called after this says yes.
-fn available(area: fn(&Window) -> Result<Option<Storage>, JsValue>) -> bool {
+fn available(area: impl Fn(&Window) -> Result<Option<Storage>, JsValue>) -> bool {
     web_sys::window().is_some_and(|window| matches!(area(&window), Ok(Some(_))))
 }
 

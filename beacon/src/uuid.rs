@@ -5,6 +5,11 @@
 //! characters, version 4, RFC 4122 variant. Randomness comes from `crypto.getRandomValues`,
 //! which every browser that runs WebAssembly has, in secure and insecure contexts alike.
 
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+use crate::json::hex_digit;
+
 /// Formats 16 random bytes as a UUID v4 (`xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`),
 /// overwriting the version and variant bits.
 pub fn format_v4(mut bytes: [u8; 16]) -> String {
@@ -15,29 +20,25 @@ pub fn format_v4(mut bytes: [u8; 16]) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             out.push('-');
         }
-        out.push(hex_digit(byte >> 4));
-        out.push(hex_digit(byte & 0x0f));
+        out.push(char::from(hex_digit(byte >> 4)));
+        out.push(char::from(hex_digit(byte & 0x0f)));
     }
     out
 }
 
-/// The lowercase hex digit of a nibble (`0..16`).
-fn hex_digit(nibble: u8) -> char {
-    char::from(if nibble < 10 {
-        b'0' + nibble
-    } else {
-        b'a' + nibble - 10
-    })
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues(bytes)`, imported by its global name: one import, where
+    /// web-sys's `window.crypto` takes two. `Err` when it throws, or is missing.
+    #[wasm_bindgen(catch, js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(bytes: &mut [u8]) -> Result<(), JsValue>;
 }
 
 /// A new random UUID v4 from `crypto.getRandomValues`. Should the browser refuse, falls
 /// back to `Math.random`: a weaker id is better than no event.
 pub fn random_v4() -> String {
     let mut bytes = [0u8; 16];
-    let filled = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|crypto| crypto.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if !filled {
+    if get_random_values(&mut bytes).is_err() {
         for byte in &mut bytes {
             *byte = (js_sys::Math::random() * 256.0) as u8;
         }

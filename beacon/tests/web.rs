@@ -1,5 +1,6 @@
-//! Browser tests: the identity, session, config and payload code against the real
-//! `document.cookie`, Web Storage, DOM and `JSON.stringify` of headless Chromium.
+//! Browser tests: the identity, session, config, payload and transport code against the
+//! real `document.cookie`, Web Storage, DOM and `fetch` of headless Chromium; JSON strings
+//! are compared with what the browser's `JSON.stringify` makes of them.
 //!
 //! Run with `CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome beacon`.
 //! All tests share one page (and so one cookie jar and storage), and each starts and ends
@@ -205,8 +206,7 @@ fn the_json_body_matches_the_wire_contract() {
         site: "demo",
         events: &events,
     }
-    .to_json()
-    .unwrap();
+    .to_json();
     assert_eq!(
         body,
         r#"{"site":"demo","events":[{"id":"6f1c2d8e-3b7a-4c1e-9f00-0123456789ab","type":"pageview","url":"https://example.com/a?b=1","referrer":null,"title":"T \"quoted\"","visitor":"v-1","session":"s-1","ts":1780000000123}]}"#
@@ -219,7 +219,7 @@ fn when_send_beacon_refuses_fetch_with_keepalive_sends_the_body() {
     use wasm_bindgen::JsValue;
 
     let window = web_sys::window().unwrap();
-    let navigator = window.navigator();
+    let navigator: js_sys::Object = Reflect::get(&window, &"navigator".into()).unwrap().into();
     let original_fetch = Reflect::get(&window, &"fetch".into()).unwrap();
     // sendBeacon says no (as with a full queue); fetch records its call and fails.
     let refuse = Function::new_no_args("return false");
@@ -230,7 +230,9 @@ fn when_send_beacon_refuses_fetch_with_keepalive_sends_the_body() {
     );
     Reflect::set(&window, &"fetch".into(), &record).unwrap();
 
-    spoor_beacon::transport::send("/collect-test", "{\"x\":1}");
+    // The fetch options are made with JSON.parse: the body must come out unchanged.
+    let body = "{\"x\":\"a \\\"b\\\" \\\\ é\\n\u{1}\"}";
+    spoor_beacon::transport::send("/collect-test", body);
 
     Reflect::delete_property(&navigator, &"sendBeacon".into()).unwrap();
     Reflect::set(&window, &"fetch".into(), &original_fetch).unwrap();
@@ -242,11 +244,107 @@ fn when_send_beacon_refuses_fetch_with_keepalive_sends_the_body() {
     );
     let init = get(&call, "init");
     assert_eq!(get(&init, "method").as_string().as_deref(), Some("POST"));
-    assert_eq!(get(&init, "body").as_string().as_deref(), Some("{\"x\":1}"));
+    assert_eq!(get(&init, "body").as_string().as_deref(), Some(body));
     assert_eq!(get(&init, "keepalive").as_bool(), Some(true));
     let headers = get(&init, "headers");
     assert_eq!(
         get(&headers, "content-type").as_string().as_deref(),
         Some("text/plain")
     );
+}
+
+#[wasm_bindgen_test]
+fn json_strings_are_escaped_exactly_like_json_stringify() {
+    let ascii: String = (0u8..0x80).map(char::from).collect();
+    for s in [
+        ascii.as_str(),
+        "",
+        "plain",
+        "é ü € 😀 \u{2028}\u{2029} \u{feff}",
+        "</script>",
+    ] {
+        let mut ours = String::new();
+        spoor_beacon::json::push_string(&mut ours, s);
+        let browser = js_sys::JSON::stringify(&s.into()).unwrap();
+        assert_eq!(Some(ours), browser.as_string(), "{s:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn when_send_beacon_queues_the_body_fetch_is_not_called() {
+    use js_sys::{Function, Reflect};
+
+    let window = web_sys::window().unwrap();
+    let navigator: js_sys::Object = Reflect::get(&window, &"navigator".into()).unwrap().into();
+    let original_fetch = Reflect::get(&window, &"fetch".into()).unwrap();
+    let accept = Function::new_with_args(
+        "url, body",
+        "globalThis.spoorBeacon = {url, body}; return true;",
+    );
+    Reflect::set(&navigator, &"sendBeacon".into(), &accept).unwrap();
+    let fail = Function::new_no_args("throw new Error('fetch must not be called')");
+    Reflect::set(&window, &"fetch".into(), &fail).unwrap();
+
+    spoor_beacon::transport::send("/collect-test", "{}");
+
+    Reflect::delete_property(&navigator, &"sendBeacon".into()).unwrap();
+    Reflect::set(&window, &"fetch".into(), &original_fetch).unwrap();
+    let call = Reflect::get(&window, &"spoorBeacon".into()).unwrap();
+    let get = |key: &str| Reflect::get(&call, &key.into()).unwrap().as_string();
+    assert_eq!(get("url").as_deref(), Some("/collect-test"));
+    assert_eq!(get("body").as_deref(), Some("{}"));
+}
+
+#[wasm_bindgen_test]
+fn start_sends_one_pageview_with_the_stored_ids() {
+    use js_sys::{Function, Reflect};
+
+    clear();
+    let window = web_sys::window().unwrap();
+    let navigator: js_sys::Object = Reflect::get(&window, &"navigator".into()).unwrap().into();
+    let record = Function::new_with_args(
+        "url, body",
+        "(globalThis.spoorBeacons ||= []).push({url, body}); return true;",
+    );
+    Reflect::set(&navigator, &"sendBeacon".into(), &record).unwrap();
+    let doc = document();
+    let tag = doc.create_element("script").unwrap();
+    tag.set_attribute("type", "text/x-spoor-test").unwrap();
+    tag.set_attribute("data-site", "demo").unwrap();
+    doc.document_element().unwrap().append_child(&tag).unwrap();
+
+    spoor_beacon::start();
+
+    tag.remove();
+    Reflect::delete_property(&navigator, &"sendBeacon".into()).unwrap();
+    let calls = Reflect::get(&window, &"spoorBeacons".into()).unwrap();
+    let calls: js_sys::Array = calls.into();
+    assert_eq!(calls.length(), 1);
+    let call = calls.get(0);
+    let get = |key: &str| {
+        Reflect::get(&call, &key.into())
+            .unwrap()
+            .as_string()
+            .unwrap()
+    };
+    assert_eq!(get("url"), "/collect");
+    let body: serde_json::Value = serde_json::from_str(&get("body")).unwrap();
+    assert_eq!(body["site"], "demo");
+    let events = body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert!(is_uuid_v4(event["id"].as_str().unwrap()));
+    assert_eq!(event["type"], "pageview");
+    assert_eq!(
+        event["url"].as_str(),
+        window.location().href().ok().as_deref()
+    );
+    assert_eq!(event["title"].as_str(), Some(doc.title().as_str()));
+    assert_eq!(event["visitor"].as_str(), cookie_id().as_deref());
+    assert_eq!(event["visitor"].as_str(), stored_id().as_deref());
+    let session = session_storage().get_item(session::KEY).unwrap().unwrap();
+    let (session_id, last_ms) = session::parse(&session).unwrap();
+    assert_eq!(event["session"].as_str(), Some(session_id));
+    assert_eq!(event["ts"].as_u64(), Some(last_ms));
+    clear();
 }
