@@ -12,6 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use ipnet::IpNet;
 
+use crate::extract::forwarded::ForwardedHeader;
+
 /// Everything the collector needs to start. Every field has a default that runs the demo.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +32,10 @@ pub struct Config {
     /// `SPOOR_TRUSTED_PROXIES`, comma-separated CIDRs; default none). Only they can tell the
     /// collector that a request came over https, which makes its cookie `Secure`.
     pub trusted_proxies: Vec<IpNet>,
+    /// The header trusted proxies append the client address to (`--client-ip-header`,
+    /// `SPOOR_CLIENT_IP_HEADER`: `x-forwarded-for` (default) or `forwarded`). Only this
+    /// one is read: a proxy passes the other through from the client unchanged.
+    pub client_ip_header: ForwardedHeader,
     /// How events are batched into the store.
     pub ingest: IngestConfig,
 }
@@ -66,6 +72,7 @@ impl Default for Config {
             www: PathBuf::from("www"),
             beacon: PathBuf::from("beacon/pkg"),
             trusted_proxies: Vec::new(),
+            client_ip_header: ForwardedHeader::default(),
             ingest: IngestConfig::default(),
         }
     }
@@ -114,6 +121,10 @@ struct Flags {
     /// Comma-separated CIDRs of trusted reverse proxies [env: SPOOR_TRUSTED_PROXIES]
     #[arg(long)]
     trusted_proxies: Option<String>,
+    /// Header trusted proxies write the client address to: x-forwarded-for or forwarded
+    /// [env: SPOOR_CLIENT_IP_HEADER] [default: x-forwarded-for]
+    #[arg(long)]
+    client_ip_header: Option<String>,
     /// Requests waiting for the writer before 503 [env: SPOOR_QUEUE_CAPACITY] [default: 1024]
     #[arg(long)]
     queue_capacity: Option<String>,
@@ -174,6 +185,11 @@ impl Config {
                     reason,
                 })?,
             },
+            client_ip_header: parse_or(
+                pick(flags.client_ip_header, "SPOOR_CLIENT_IP_HEADER"),
+                defaults.client_ip_header,
+                |h: &ForwardedHeader| Ok(*h),
+            )?,
             ingest,
         })
     }
@@ -277,6 +293,9 @@ mod tests {
         let c = load(&["--trusted-proxies", "10.0.0.0/8, ::1"], &[])?;
         assert_eq!(c.trusted_proxies.len(), 2);
         assert!(load(&["--trusted-proxies", "10.0.0.0/99"], &[]).is_err());
+        let c = load(&[], &[("SPOOR_CLIENT_IP_HEADER", "Forwarded")])?;
+        assert_eq!(c.client_ip_header, ForwardedHeader::Forwarded);
+        assert!(load(&["--client-ip-header", "x-real-ip"], &[]).is_err());
         Ok(())
     }
 }

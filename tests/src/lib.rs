@@ -48,6 +48,11 @@ struct Server {
 impl RunningCollector {
     /// Starts the collector. Fails when the beacon has not been built.
     pub async fn start() -> anyhow::Result<RunningCollector> {
+        RunningCollector::start_with(|_| {}).await
+    }
+
+    /// Starts the collector with `adjust` applied to its configuration (all but `listen`).
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<RunningCollector> {
         let root = repo_root();
         let beacon = root.join("beacon/pkg");
         for file in ["spoor.js", "spoor_bg.wasm"] {
@@ -61,13 +66,15 @@ impl RunningCollector {
         let dir = tempfile::tempdir()?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
-        let config = Config {
+        let mut config = Config {
             listen: addr,
             db: dir.path().join("spoor.db"),
             www: root.join("www"),
             beacon,
             ..Config::default()
         };
+        adjust(&mut config);
+        config.listen = addr; // the port is the one already bound
         let mut collector = RunningCollector {
             base_url: format!("http://{addr}"),
             db: config.db.clone(),

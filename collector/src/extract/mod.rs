@@ -1,3 +1,4 @@
 //! Extractors that read identity inputs off a request.
 
+pub mod forwarded;
 pub mod peer;

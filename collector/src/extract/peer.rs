@@ -1,10 +1,11 @@
 //! [`Peer`]: who is on the other end of the connection — the client IP the collector uses
 //! for identity, and whether the request reached us over https.
 //!
-//! The IP is the socket peer. A reverse proxy's `X-Forwarded-Proto` / `Forwarded: proto=`
-//! is believed only when the peer is one of the configured trusted proxies, so a client
-//! cannot talk its way into anything. The address is used in memory only; it is never
-//! stored or logged.
+//! The IP is the socket peer, unless the peer is a configured trusted proxy: then it is the
+//! right-most untrusted hop of the configured forwarding header (see [`super::forwarded`]).
+//! A proxy's `X-Forwarded-Proto` / `Forwarded: proto=` is likewise believed only from a
+//! trusted proxy, so a client cannot talk its way into anything. The address is used in
+//! memory only; it is never stored or logged.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -13,6 +14,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use ipnet::IpNet;
 
+use super::forwarded::{self, ForwardedHeader};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -26,12 +28,26 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Reads the peer from the socket address and headers, believing forwarded headers
-    /// only from `trusted` proxies.
-    pub fn from_parts(socket: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Peer {
-        let ip = socket.ip();
-        let https = trusted.iter().any(|net| net.contains(&ip)) && forwarded_https(headers);
-        Peer { ip, https }
+    /// Reads the peer from the socket address and headers, believing forwarding headers
+    /// (`header` for the address) only from `trusted` proxies.
+    pub fn from_parts(
+        socket: SocketAddr,
+        headers: &HeaderMap,
+        trusted: &[IpNet],
+        header: ForwardedHeader,
+    ) -> Peer {
+        let peer = socket.ip();
+        if !forwarded::is_trusted(peer, trusted) {
+            return Peer {
+                ip: forwarded::client_ip(peer, &[], trusted),
+                https: false,
+            };
+        }
+        let ip = forwarded::client_ip(peer, &forwarded::hops(headers, header), trusted);
+        Peer {
+            ip,
+            https: forwarded_https(headers),
+        }
     }
 }
 
@@ -70,6 +86,7 @@ where
             socket,
             &parts.headers,
             &state.config.trusted_proxies,
+            state.config.client_ip_header,
         ))
     }
 }
@@ -87,13 +104,16 @@ mod tests {
         h
     }
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()
     }
 
     #[test]
     fn the_socket_peer_is_the_client() {
-        let p = Peer::from_parts(addr("203.0.113.9:5000"), &HeaderMap::new(), &[]);
+        let h = headers(&[("x-forwarded-for", "1.2.3.4")]);
+        let p = Peer::from_parts(addr("203.0.113.9:5000"), &h, &[], XFF);
         assert_eq!(
             p,
             Peer {
@@ -107,11 +127,30 @@ mod tests {
     fn https_is_believed_only_from_trusted_proxies() {
         let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
         let h = headers(&[("x-forwarded-proto", "https")]);
-        assert!(Peer::from_parts(addr("127.0.0.1:1"), &h, &trusted).https);
-        assert!(!Peer::from_parts(addr("198.51.100.1:1"), &h, &trusted).https);
+        assert!(Peer::from_parts(addr("127.0.0.1:1"), &h, &trusted, XFF).https);
+        assert!(!Peer::from_parts(addr("198.51.100.1:1"), &h, &trusted, XFF).https);
         let f = headers(&[("forwarded", "for=192.0.2.60;proto=https;by=203.0.113.43")]);
-        assert!(Peer::from_parts(addr("127.0.0.1:1"), &f, &trusted).https);
+        assert!(Peer::from_parts(addr("127.0.0.1:1"), &f, &trusted, XFF).https);
         let http = headers(&[("x-forwarded-proto", "http")]);
-        assert!(!Peer::from_parts(addr("127.0.0.1:1"), &http, &trusted).https);
+        assert!(!Peer::from_parts(addr("127.0.0.1:1"), &http, &trusted, XFF).https);
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_forwarded_client_is_used() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, 198.51.100.7")]);
+        let p = Peer::from_parts(addr("127.0.0.1:1"), &h, &trusted, XFF);
+        assert_eq!(p.ip, "198.51.100.7".parse::<IpAddr>().unwrap());
+        let f = Peer::from_parts(
+            addr("127.0.0.1:1"),
+            &h,
+            &trusted,
+            ForwardedHeader::Forwarded,
+        );
+        assert_eq!(
+            f.ip,
+            "127.0.0.1".parse::<IpAddr>().unwrap(),
+            "the other header is ignored"
+        );
     }
 }
