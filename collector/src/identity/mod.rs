@@ -6,8 +6,13 @@
 //! cookie; else a provisional visitor from a keyed hash of (daily salt, site, IP, user agent).
 //! The response then sets the server cookie to the resolved visitor, so a browser that loses
 //! its client id (or never runs the beacon) keeps its visitor while the cookie lives.
+//!
+//! [`graph`] holds the person model that issue #4 builds on: links between visitor ids
+//! with their evidence, persons as connected components, and the chain of links that
+//! explains a merge. The resolver does not record links yet.
 
 pub mod fingerprint;
+pub mod graph;
 pub mod salt;
 pub mod server_cookie;
 
