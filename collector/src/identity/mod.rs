@@ -9,10 +9,13 @@
 //!
 //! [`graph`] holds the person model that issue #4 builds on: links between visitor ids
 //! with their evidence, persons as connected components, and the chain of links that
-//! explains a merge. The resolver does not record links yet.
+//! explains a merge. [`resolver`] is the full rule of issue #4 (server cookie first, NAT
+//! guard, recovery, login, reset) as a pure function; `/collect` does not use it yet,
+//! because the store keeps no link or fingerprint memory so far.
 
 pub mod fingerprint;
 pub mod graph;
+pub mod resolver;
 pub mod salt;
 pub mod server_cookie;
 

@@ -1,0 +1,304 @@
+//! The full resolution rule of issue #4, as a pure function: from the signals one event
+//! carries and what the store remembers about them, to a visitor, the evidence that chose
+//! it, the server cookie to set, and the links to record between visitor ids.
+//!
+//! Order of evidence:
+//! 1. a `reset` (logout on a shared device) starts a new visitor from the beacon's new id and
+//!    links it to nothing — not even by network;
+//! 2. a valid signed server cookie names the visitor; a different client id from the same
+//!    browser is linked to it (`client-id`). A provisional (`fp_…`) cookie yields to a
+//!    real client id instead, since the real id outlives the daily fingerprint;
+//! 3. the beacon's client id. A client id never seen before, arriving without a server
+//!    cookie where exactly one visitor was seen behind the same fingerprint today, is
+//!    probably that visitor after a cookie wipe: a low-confidence `recovery` link (off in
+//!    strict mode);
+//! 4. no id at all: the provisional fingerprint visitor, linked (`fingerprint`) to the one
+//!    id visitor seen behind that fingerprint today — only while there is exactly one. With
+//!    two or more (NAT, an office, carrier-grade NAT), nothing is attached to anyone, and
+//!    earlier fingerprint links of that fingerprint are to be withdrawn.
+//!
+//! `identify(user)` adds a `login` link between the visitor and the user's node, which joins
+//! every device the user logged in on into one person (see [`super::graph`]).
+//!
+//! Not wired into `/collect` yet: the store keeps no link or fingerprint memory so far.
+
+use super::Evidence;
+use super::fingerprint::PREFIX;
+use super::graph::LinkKind;
+
+/// Prefix of the graph node that stands for a logged-in user.
+pub const USER_PREFIX: &str = "user:";
+
+/// What one event says about who sent it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signals<'a> {
+    /// The visitor named by a valid signed server cookie.
+    pub server_cookie: Option<&'a str>,
+    /// The beacon's own visitor id.
+    pub client_id: Option<&'a str>,
+    /// The site's user id, on an `identify` event.
+    pub user: Option<&'a str>,
+    /// The event is the beacon's `reset()` after a logout.
+    pub reset: bool,
+    /// Today's provisional visitor id for this network and user agent (`fp_…`).
+    pub fingerprint: &'a str,
+}
+
+/// What the store remembers that bears on this event.
+#[derive(Debug, Clone, Default)]
+pub struct Memory {
+    /// The client id has been seen before.
+    pub client_id_known: bool,
+    /// Distinct id-carrying visitors seen behind this fingerprint today.
+    pub behind_fingerprint: Vec<String>,
+}
+
+/// Tuning of the rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Link a new client id to the single recent visitor behind its fingerprint.
+    pub recovery: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { recovery: true }
+    }
+}
+
+/// A link the store should record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLink {
+    /// One visitor id (or `user:` node).
+    pub a: String,
+    /// The other.
+    pub b: String,
+    /// The evidence.
+    pub kind: LinkKind,
+    /// How sure, 0 to 1.
+    pub confidence: f32,
+}
+
+/// What to do with the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The visitor the event is counted for.
+    pub visitor: String,
+    /// Which evidence chose it.
+    pub evidence: Evidence,
+    /// The visitor the server cookie should name from now on.
+    pub cookie: String,
+    /// Links to record.
+    pub links: Vec<NewLink>,
+    /// Remember that this id visitor was seen behind the fingerprint today.
+    pub observe_fingerprint: bool,
+    /// The fingerprint just became ambiguous: withdraw its earlier fingerprint links.
+    pub withdraw_fingerprint_links: bool,
+}
+
+fn link(a: &str, b: &str, kind: LinkKind, confidence: f32) -> NewLink {
+    NewLink {
+        a: a.to_string(),
+        b: b.to_string(),
+        kind,
+        confidence,
+    }
+}
+
+/// Applies the rule; see the module docs.
+pub fn resolve(signals: &Signals<'_>, memory: &Memory, options: Options) -> Outcome {
+    let fp = signals.fingerprint;
+    let mut links = Vec::new();
+    let (visitor, evidence) = match (signals.reset, signals.server_cookie, signals.client_id) {
+        (true, _, Some(id)) => (id.to_string(), Evidence::ClientId),
+        (true, _, None) => (fp.to_string(), Evidence::Fingerprint),
+        (false, Some(cookie), Some(id)) if cookie.starts_with(PREFIX) && cookie != id => {
+            links.push(link(id, cookie, LinkKind::ServerCookie, 0.9));
+            (id.to_string(), Evidence::ClientId)
+        }
+        (false, Some(cookie), client) => {
+            if let Some(id) = client.filter(|id| *id != cookie) {
+                links.push(link(id, cookie, LinkKind::ClientId, 0.95));
+            }
+            (cookie.to_string(), Evidence::ServerCookie)
+        }
+        (false, None, Some(id)) => {
+            if options.recovery && !memory.client_id_known {
+                if let [only] = memory.behind_fingerprint.as_slice() {
+                    if only != id {
+                        links.push(link(id, only, LinkKind::Recovery, 0.5));
+                    }
+                }
+            }
+            (id.to_string(), Evidence::ClientId)
+        }
+        (false, None, None) => {
+            if let [only] = memory.behind_fingerprint.as_slice() {
+                links.push(link(fp, only, LinkKind::Fingerprint, 0.6));
+            }
+            (fp.to_string(), Evidence::Fingerprint)
+        }
+    };
+    if let Some(user) = signals.user {
+        let mut node = String::with_capacity(USER_PREFIX.len() + user.len());
+        node.push_str(USER_PREFIX);
+        node.push_str(user);
+        links.push(link(&visitor, &node, LinkKind::Login, 1.0));
+    }
+    let is_id_visitor = !visitor.starts_with(PREFIX);
+    let newly_ambiguous = is_id_visitor
+        && !signals.reset
+        && memory.behind_fingerprint.len() == 1
+        && !memory.behind_fingerprint.contains(&visitor);
+    Outcome {
+        cookie: visitor.clone(),
+        visitor,
+        evidence,
+        links,
+        // A reset visitor is kept out of the fingerprint's memory, so the next person on
+        // the shared device is never joined to the last one by network.
+        observe_fingerprint: is_id_visitor && !signals.reset,
+        withdraw_fingerprint_links: newly_ambiguous,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FP: &str = "fp_00112233445566778899aabbccddeeff";
+
+    fn memory(known: bool, behind: &[&str]) -> Memory {
+        Memory {
+            client_id_known: known,
+            behind_fingerprint: behind.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn signals<'a>(cookie: Option<&'a str>, client: Option<&'a str>) -> Signals<'a> {
+        Signals {
+            server_cookie: cookie,
+            client_id: client,
+            fingerprint: FP,
+            ..Signals::default()
+        }
+    }
+
+    fn kinds(o: &Outcome) -> Vec<LinkKind> {
+        o.links.iter().map(|l| l.kind).collect()
+    }
+
+    #[test]
+    fn the_server_cookie_wins_and_a_different_client_id_is_linked() {
+        let o = resolve(
+            &signals(Some("a"), Some("b")),
+            &memory(true, &[]),
+            Options::default(),
+        );
+        assert_eq!(
+            (o.visitor.as_str(), o.evidence),
+            ("a", Evidence::ServerCookie)
+        );
+        assert_eq!(o.links, [link("b", "a", LinkKind::ClientId, 0.95)]);
+        let same = resolve(
+            &signals(Some("a"), Some("a")),
+            &memory(true, &[]),
+            Options::default(),
+        );
+        assert!(same.links.is_empty());
+    }
+
+    #[test]
+    fn a_provisional_cookie_yields_to_a_real_client_id() {
+        let o = resolve(
+            &signals(Some(FP), Some("c")),
+            &memory(false, &[]),
+            Options::default(),
+        );
+        assert_eq!((o.visitor.as_str(), o.cookie.as_str()), ("c", "c"));
+        assert_eq!(kinds(&o), [LinkKind::ServerCookie]);
+    }
+
+    #[test]
+    fn a_new_client_id_behind_one_known_visitor_is_a_recovery_unless_strict() {
+        let m = memory(false, &["old"]);
+        let o = resolve(&signals(None, Some("new")), &m, Options::default());
+        assert_eq!(o.links, [link("new", "old", LinkKind::Recovery, 0.5)]);
+        let strict = resolve(&signals(None, Some("new")), &m, Options { recovery: false });
+        assert!(strict.links.is_empty());
+        let known = resolve(
+            &signals(None, Some("new")),
+            &memory(true, &["old"]),
+            Options::default(),
+        );
+        assert!(known.links.is_empty(), "a known id is not a lost cookie");
+        let crowd = resolve(
+            &signals(None, Some("new")),
+            &memory(false, &["x", "y"]),
+            Options::default(),
+        );
+        assert!(crowd.links.is_empty(), "ambiguous fingerprint");
+    }
+
+    #[test]
+    fn cookieless_hits_attach_only_while_the_fingerprint_is_unambiguous() {
+        let one = resolve(
+            &signals(None, None),
+            &memory(false, &["a"]),
+            Options::default(),
+        );
+        assert_eq!(
+            (one.visitor.as_str(), one.evidence),
+            (FP, Evidence::Fingerprint)
+        );
+        assert_eq!(one.links, [link(FP, "a", LinkKind::Fingerprint, 0.6)]);
+        assert!(
+            !one.observe_fingerprint,
+            "a provisional visitor is not remembered as an id"
+        );
+        let nat = resolve(
+            &signals(None, None),
+            &memory(false, &["a", "b"]),
+            Options::default(),
+        );
+        assert!(nat.links.is_empty());
+    }
+
+    #[test]
+    fn a_second_id_behind_a_fingerprint_withdraws_its_links() {
+        let o = resolve(
+            &signals(Some("b"), Some("b")),
+            &memory(true, &["a"]),
+            Options::default(),
+        );
+        assert!(o.withdraw_fingerprint_links && o.observe_fingerprint);
+        let again = resolve(
+            &signals(Some("a"), Some("a")),
+            &memory(true, &["a"]),
+            Options::default(),
+        );
+        assert!(!again.withdraw_fingerprint_links);
+    }
+
+    #[test]
+    fn login_links_the_visitor_to_the_user() {
+        let s = Signals {
+            user: Some("u42"),
+            ..signals(Some("a"), Some("a"))
+        };
+        let o = resolve(&s, &memory(true, &[]), Options::default());
+        assert_eq!(o.links, [link("a", "user:u42", LinkKind::Login, 1.0)]);
+    }
+
+    #[test]
+    fn reset_starts_a_visitor_linked_to_nobody() {
+        let s = Signals {
+            reset: true,
+            ..signals(Some("previous"), Some("fresh"))
+        };
+        let o = resolve(&s, &memory(false, &["previous"]), Options::default());
+        assert_eq!((o.visitor.as_str(), o.cookie.as_str()), ("fresh", "fresh"));
+        assert!(o.links.is_empty());
+        assert!(!o.observe_fingerprint && !o.withdraw_fingerprint_links);
+    }
+}
