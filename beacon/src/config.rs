@@ -1,71 +1,62 @@
-//! The beacon's configuration, read from the attributes of its own script tag.
+//! The beacon's configuration, from the attributes of its script tag.
 //!
-//! Module scripts have no `document.currentScript`, so the tag is found as the first
-//! `script[data-site]` in the document. A page without one is not tracked.
+//! The loader (beacon/js/loader.js) finds the tag (`script[data-site]`: module scripts
+//! have no `document.currentScript`), resolves `data-endpoint` against the script's URL
+//! (the collector that serves `spoor.js` also serves `/collect`) and passes the rest here.
+//!
+//! | attribute | meaning |
+//! | --- | --- |
+//! | `data-site` | the site id; required, a page without it is not tracked |
+//! | `data-endpoint` | where events are posted (default `/collect`, next to `spoor.js`) |
+//! | `data-hash="true"` | the site routes by `#fragment`: a hash change is a page view |
+//! | `data-downloads="pdf,zip"` | file extensions counted as downloads (default [`crate::links::DEFAULT_DOWNLOADS`]) |
+//! | `data-consent="required"` | nothing stored and no ids until `spoor.consent(true)` |
+//! | `data-respect-dnt` | Do Not Track or Global Privacy Control stops the beacon |
 
-use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::wasm_bindgen;
-use web_sys::{Document, Url};
+use crate::links::DEFAULT_DOWNLOADS;
 
-#[wasm_bindgen]
-extern "C" {
-    /// The element `script[data-site]` found: an HTML `<script>`, or an SVG one.
-    type ScriptTag;
+/// Flag bit: `data-consent="required"`.
+pub const CONSENT_REQUIRED: u32 = 1;
+/// Flag bit: `data-respect-dnt` is present.
+pub const RESPECT_DNT: u32 = 2;
+/// Flag bit: the browser sends Do Not Track or Global Privacy Control.
+pub const DNT_SIGNAL: u32 = 4;
+/// Flag bit: `data-hash="true"`.
+pub const HASH_ROUTING: u32 = 8;
 
-    /// `script.src`: the absolute URL the script was loaded from, `""` for an inline
-    /// script, `None` for an SVG `<script>` (it has no `src` property). Read structurally:
-    /// web-sys's `HtmlScriptElement::src` needs an `instanceof` check (one more import)
-    /// to be called safely.
-    #[wasm_bindgen(method, getter)]
-    fn src(this: &ScriptTag) -> Option<String>;
-}
-
-/// Where events go when the tag has no `data-endpoint`.
-pub const DEFAULT_ENDPOINT: &str = "/collect";
-
-/// What the site owner wrote on the script tag.
+/// What the site owner wrote on the script tag (and the browser's DNT signal).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `data-site`: the site id the collector files events under.
+    /// `data-site`.
     pub site: String,
-    /// `data-endpoint`: the URL events are posted to. Read from the page, a relative
-    /// value is resolved against the script's own URL (see [`Config::from_document`]).
-    pub endpoint: String,
+    /// The `*_REQUIRED`/`RESPECT_*`/`DNT_SIGNAL`/`HASH_ROUTING` bits.
+    pub flags: u32,
+    /// `data-downloads`, comma-separated extensions.
+    pub downloads: String,
 }
 
 impl Config {
-    /// Builds a config from the raw attribute values. `None` when there is no site: an
-    /// empty `data-site` counts as none. An empty `data-endpoint` means the default.
-    pub fn from_attributes(site: Option<String>, endpoint: Option<String>) -> Option<Self> {
-        let site = site.filter(|s| !s.is_empty())?;
-        let endpoint = endpoint
-            .filter(|e| !e.is_empty())
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.into());
-        Some(Self { site, endpoint })
+    /// A config from the loader's values; `None` without a site. An empty download list
+    /// means the default one.
+    pub fn new(site: String, flags: u32, downloads: String) -> Option<Self> {
+        if site.is_empty() {
+            return None;
+        }
+        let downloads = if downloads.is_empty() {
+            DEFAULT_DOWNLOADS.into()
+        } else {
+            downloads
+        };
+        Some(Self {
+            site,
+            flags,
+            downloads,
+        })
     }
 
-    /// Reads the config from the first `<script data-site>` in `document`.
-    ///
-    /// A relative endpoint is resolved against the script's `src`, not against the page:
-    /// the collector that serves `spoor.js` also serves `/collect`, so a site that embeds
-    /// `https://collector.example/spoor.js` posts to `https://collector.example/collect`.
-    /// When both are on one origin the two readings agree.
-    pub fn from_document(document: &Document) -> Option<Self> {
-        let script = document.query_selector("script[data-site]").ok()??;
-        let mut config = Self::from_attributes(
-            script.get_attribute("data-site"),
-            script.get_attribute("data-endpoint"),
-        )?;
-        let src = script
-            .unchecked_ref::<ScriptTag>()
-            .src()
-            .unwrap_or_default();
-        if !src.is_empty() {
-            if let Ok(url) = Url::new_with_base(&config.endpoint, &src) {
-                config.endpoint = url.href();
-            }
-        }
-        Some(config)
+    /// Whether flag bit `bit` is set.
+    pub fn has(&self, bit: u32) -> bool {
+        self.flags & bit != 0
     }
 }
 
@@ -73,36 +64,19 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn some(s: &str) -> Option<String> {
-        Some(s.into())
-    }
-
     #[test]
     fn site_is_required() {
-        assert_eq!(Config::from_attributes(None, some("/e")), None);
-        assert_eq!(Config::from_attributes(some(""), None), None);
+        assert_eq!(Config::new(String::new(), 0, String::new()), None);
     }
 
     #[test]
-    fn endpoint_defaults_to_collect() {
-        for endpoint in [None, some("")] {
-            let config = Config::from_attributes(some("demo"), endpoint);
-            assert_eq!(
-                config,
-                Some(Config {
-                    site: "demo".into(),
-                    endpoint: "/collect".into()
-                })
-            );
-        }
-    }
-
-    #[test]
-    fn endpoint_is_kept_when_given() {
-        let config = Config::from_attributes(some("demo"), some("https://c.example/in"));
-        assert_eq!(
-            config.map(|c| c.endpoint),
-            Some("https://c.example/in".into())
-        );
+    fn downloads_default_and_flags_read() {
+        let config = Config::new("demo".into(), CONSENT_REQUIRED | HASH_ROUTING, "".into());
+        let config = config.unwrap();
+        assert_eq!(config.downloads, DEFAULT_DOWNLOADS);
+        assert!(config.has(CONSENT_REQUIRED) && config.has(HASH_ROUTING));
+        assert!(!config.has(RESPECT_DNT));
+        let config = Config::new("demo".into(), 0, "zip".into()).unwrap();
+        assert_eq!(config.downloads, "zip");
     }
 }

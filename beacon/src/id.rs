@@ -97,7 +97,6 @@ pub fn resolve(
 }
 
 /// The visitor id of this browser, created on first use (see [`resolve`]).
-/// [`crate::start`] does the same with the document and URL it has already read.
 pub fn visitor_id() -> String {
     resolve(
         &CookieJar::browser(),
@@ -120,6 +119,16 @@ impl CookieJar {
         // `HtmlDocument`); skipping the `instanceof` check saves an import.
         Self {
             document: Some(document.unchecked_into()),
+            secure,
+        }
+    }
+
+    /// The current page's cookies; `secure` (an https page) adds the `Secure` attribute.
+    pub fn new_for(secure: bool) -> Self {
+        Self {
+            document: web_sys::window()
+                .and_then(|w| w.document())
+                .map(JsCast::unchecked_into),
             secure,
         }
     }
@@ -156,6 +165,14 @@ impl KeyValue for CookieJar {
     fn set(&self, key: &str, value: &str) {
         if let Some(document) = &self.document {
             let _ = document.set_cookie(&set_cookie_string(key, value, self.secure));
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        if let Some(document) = &self.document {
+            let mut cookie = String::from(key);
+            cookie.push_str("=; Max-Age=0; Path=/");
+            let _ = document.set_cookie(&cookie);
         }
     }
 }

@@ -105,6 +105,14 @@ impl Writer {
         self
     }
 
+    /// Writes `text` as a value, unchanged: the caller vouches that it is a JSON literal
+    /// (a number or `true`/`false`, see [`crate::props`]) or a complete JSON text.
+    pub fn raw(&mut self, text: &str) -> &mut Self {
+        self.separate();
+        self.out.push_str(text);
+        self
+    }
+
     /// Writes `null`.
     pub fn null(&mut self) -> &mut Self {
         self.separate();

@@ -4,44 +4,74 @@
 //! <script type="module" src="/spoor.js" data-site="demo" data-endpoint="/collect"></script>
 //! ```
 //!
-//! `spoor.js` is the wasm-bindgen `--target web` glue bundled with a three-line loader
-//! (`beacon/js/loader.js`, built by `scripts/build-beacon.sh`); loading it runs
-//! [`start`], which sends one page view.
+//! # How the work is split between JS and Rust
+//!
+//! `spoor.js` is wasm-bindgen's `--target web` glue bundled with the loader
+//! (`beacon/js/loader.js`, by `scripts/build-beacon.sh`). The loader does everything that
+//! is wiring to the browser: it reads the script tag and the DNT/GPC signals, defines
+//! `window.spoor` (queueing calls made before the wasm is ready and replaying them),
+//! patches `history.pushState`/`replaceState`, listens to `popstate`, `hashchange`,
+//! `navigatesuccess`, `pageshow`, `visibilitychange`, `pagehide`, `scroll`, `click`,
+//! `auxclick` and `online`, keeps the visible-time and scroll counters, and performs the
+//! requests (`fetch`, `sendBeacon`) that the Rust side asks for.
+//!
+//! Why: each of those is a JS callback. Made in Rust, every one is a wasm-bindgen
+//! `Closure` (about 0.4 KB gzipped each, plus an import per browser call), where the
+//! loader spends a few dozen bytes. Rust keeps everything that is a decision or state:
+//! config, visitor id, session, consent and opt-out, the navigation dedupe rule, the
+//! engagement rule, link classification, the event envelope and JSON, props limits,
+//! batching, the size-bounded retry queue and the backoff — all plain Rust with native
+//! unit tests, reached through the few exports below. No wasm-bindgen closure is used.
 //!
 //! # Layout
 //!
-//! - [`config`]: reads `data-site` / `data-endpoint` from the script tag.
-//! - [`storage`]: the [`storage::KeyValue`] trait over Web Storage, so the identity and
-//!   session rules are plain Rust, tested natively.
+//! - [`beacon`]: the state on one page, applying the rules below to the browser's stores.
+//! - [`config`]: the script tag's attributes.
+//! - [`privacy`]: Do Not Track, consent mode and opt-out decisions.
+//! - [`navigation`]: which navigations are page views; when engagement is due.
+//! - [`links`]: outbound links and downloads.
+//! - [`props`]: custom event names and props trimmed to the collector's limits.
+//! - [`payload`]: one event's JSON (the `/collect` wire format).
+//! - [`queue`]: the bounded localStorage queue and its batches.
+//! - [`delivery`]: status outcomes and jittered exponential backoff.
+//! - [`storage`]: the [`storage::KeyValue`] trait over Web Storage and the cookie jar.
 //! - [`id`]: the visitor id: `spoor_id` cookie, mirrored in localStorage.
 //! - [`session`]: the session id in sessionStorage, with a 30-minute inactivity rule.
 //! - [`uuid`]: random UUID v4 strings (event ids, new visitor and session ids).
-//! - [`page`]: what the beacon reads about the current page.
-//! - [`payload`]: the `/collect` wire format (the collector's `payload` module validates it).
-//! - [`json`]: the small JSON writer behind it.
-//! - [`transport`]: `navigator.sendBeacon`, with a `fetch` keepalive fallback.
+//! - [`json`]: the small JSON writer.
 //!
 //! # Size
 //!
 //! Every visitor downloads this crate, so it has a budget (`beacon/size-budget`, checked by
 //! `scripts/beacon-size.sh`; figures in `docs/BENCHMARKS.md`). It avoids `format!` and
 //! `core::fmt`, panicking paths (`unwrap`, indexing, slicing, `parse`) and serde: JSON is
-//! written by [`json`]. It uses a small allocator, and imports browser functions by their
-//! global names where web-sys would need an object first (`navigator.sendBeacon`,
-//! `crypto.getRandomValues`, `fetch`): every import costs bytes in both the wasm and the
-//! glue. Browser calls fail soft: a missing API means "send nothing", never a panic.
+//! written by [`json`]. It uses a small allocator, and every import costs bytes in both
+//! the wasm and the glue. Browser calls fail soft: a missing API means "send nothing",
+//! never a panic.
 
+pub mod beacon;
 pub mod config;
+pub mod delivery;
 pub mod id;
 pub mod json;
-pub mod page;
+pub mod links;
+pub mod navigation;
 pub mod payload;
+pub mod privacy;
+pub mod props;
+pub mod queue;
 pub mod session;
 pub mod storage;
-pub mod transport;
 pub mod uuid;
 
+use std::cell::RefCell;
+
+use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
+
+use crate::beacon::Beacon;
+use crate::config::Config;
+use crate::payload::Context;
 
 /// The allocator: lol_alloc's free list (sorted, coalescing, O(length of the list) per
 /// call) is about 3 KB gzipped smaller than Rust's default, dlmalloc; the beacon's few
@@ -54,47 +84,144 @@ use wasm_bindgen::prelude::wasm_bindgen;
 static ALLOC: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
-use crate::config::Config;
-use crate::id::CookieJar;
-use crate::page::Page;
-use crate::payload::{Batch, Event};
-use crate::storage::BrowserStorage;
-
-/// Entry point, run by the glue when the module loads: sends the page view.
-///
-/// Does nothing when the page has no `<script data-site>` (for example inside the
-/// wasm-bindgen-test harness), so loading the module alone has no effect.
-#[wasm_bindgen(start)]
-pub fn start() {
-    // `None` means some browser API was missing: there is nothing useful to do about it.
-    let _ = track_pageview();
+thread_local! {
+    /// The page's beacon, once [`boot`] has run with a site.
+    static BEACON: RefCell<Option<Beacon>> = const { RefCell::new(None) };
 }
 
-/// Reads the configuration, the visitor and session ids and the page, then sends one
-/// `pageview` event.
-fn track_pageview() -> Option<()> {
-    let window = web_sys::window()?;
-    let document = window.document()?;
-    let config = Config::from_document(&document)?;
-    let page = Page::read(&window, &document)?;
-    let now = now_ms();
-    let cookies = CookieJar::new(document, id::is_https(&page.url));
-    let visitor = id::resolve(&cookies, &BrowserStorage::local(), uuid::random_v4);
-    let session = session::session_id(now);
-    let events = [Event::pageview(
-        uuid::random_v4(),
-        &page,
-        &visitor,
-        &session,
-        now,
-    )];
-    let body = Batch {
-        site: &config.site,
-        events: &events,
+/// Runs `f` on the beacon; nothing before [`boot`] (or without a site).
+/// `try_borrow_mut`: the loader never re-enters, and `borrow_mut`'s panic path costs
+/// formatting code.
+fn with<R>(f: impl FnOnce(&mut Beacon) -> R) -> Option<R> {
+    BEACON.with(|cell| cell.try_borrow_mut().ok()?.as_mut().map(f))
+}
+
+/// Starts the beacon and records the first page view. `flags` are the
+/// [`config`] bits; `referrer` is `document.referrer`. Plain arguments, called once: an
+/// options object would need a JS object and a getter import per field.
+#[allow(clippy::too_many_arguments)]
+#[wasm_bindgen]
+pub fn boot(
+    site: String,
+    flags: u32,
+    downloads: String,
+    url: String,
+    title: String,
+    referrer: String,
+    screen: String,
+    lang: String,
+    tz: String,
+) {
+    let Some(config) = Config::new(site, flags, downloads) else {
+        return;
+    };
+    let context = Context {
+        url: url.clone(),
+        referrer: (!referrer.is_empty()).then_some(referrer),
+        title: title.clone(),
+        visitor: None,
+        screen,
+        lang,
+        tz,
+    };
+    let host = links::host(&url).unwrap_or_default().into();
+    let mut beacon = Beacon::new(config, context, host);
+    beacon.page(url, title, false, 0, 0);
+    BEACON.with(|cell| {
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = Some(beacon);
+        }
+    });
+}
+
+/// A navigation (see [`Beacon::page`]); whether a view was recorded.
+#[wasm_bindgen]
+pub fn page(url: String, title: String, restored: bool, visible_ms: f64, scroll: u32) -> bool {
+    with(|b| b.page(url, title, restored, visible_ms as u64, scroll)).unwrap_or(false)
+}
+
+/// The page hides (see [`Beacon::engage`]).
+#[wasm_bindgen]
+pub fn engage(visible_ms: f64, scroll: u32) {
+    with(|b| b.engage(visible_ms as u64, scroll));
+}
+
+/// A click on a link (see [`Beacon::link`]).
+#[wasm_bindgen]
+pub fn link(href: &str) {
+    with(|b| b.link(href));
+}
+
+/// One prop of the next custom event: a string, or (`literal`) a number or boolean.
+#[wasm_bindgen]
+pub fn prop(key: &str, value: &str, literal: bool) {
+    with(|b| b.props.add(key, value, literal));
+}
+
+/// `spoor.track(name, props)` (after [`prop`] for each prop), or with `identify`,
+/// `spoor.identify(name)`. One export for both: each export costs glue and wasm.
+#[wasm_bindgen]
+pub fn custom(name: &str, identify: bool) {
+    with(|b| {
+        if identify {
+            b.identify(name)
+        } else {
+            b.track(name)
+        }
+    });
+}
+
+/// `spoor.reset()` ([`RESET`]), `spoor.consent(false)` ([`DENY`]) and `(true)`
+/// ([`GRANT`]), `spoor.optOut()` ([`OPT_OUT`]), `spoor.optIn()` ([`OPT_IN`]).
+#[wasm_bindgen]
+pub fn control(op: u32) {
+    with(|b| match op {
+        RESET => b.reset(),
+        DENY => b.consent(false),
+        GRANT => b.consent(true),
+        OPT_OUT => b.opt_out(),
+        OPT_IN => b.opt_in(),
+        _ => {}
+    });
+}
+
+/// [`control`]: `spoor.reset()`.
+pub const RESET: u32 = 0;
+/// [`control`]: `spoor.consent(false)`.
+pub const DENY: u32 = 1;
+/// [`control`]: `spoor.consent(true)`.
+pub const GRANT: u32 = 2;
+/// [`control`]: `spoor.optOut()`.
+pub const OPT_OUT: u32 = 3;
+/// [`control`]: `spoor.optIn()`.
+pub const OPT_IN: u32 = 4;
+
+/// The next body to send (see [`Beacon::next`]), `undefined` when there is none. A
+/// `JsValue`: returning `Option<String>` costs a 0.6 KB multivalue shim in the wasm.
+#[wasm_bindgen]
+pub fn next(hiding: bool) -> JsValue {
+    match with(|b| b.next(hiding)).flatten() {
+        Some(body) => JsValue::from_str(&body),
+        None => JsValue::UNDEFINED,
     }
-    .to_json();
-    transport::send(&config.endpoint, &body);
-    Some(())
+}
+
+/// The status of the batch in flight (see [`Beacon::ack`]).
+#[wasm_bindgen]
+pub fn ack(status: u16) {
+    with(|b| b.ack(status));
+}
+
+/// The browser came online.
+#[wasm_bindgen]
+pub fn online() {
+    with(Beacon::online);
+}
+
+/// Whether requests may carry cookies (and so sendBeacon may be used).
+#[wasm_bindgen]
+pub fn creds() -> bool {
+    with(|b| b.stores()).unwrap_or(false)
 }
 
 /// `Date.now()` as whole milliseconds. The float-to-int cast saturates, so a nonsense

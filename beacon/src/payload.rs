@@ -1,115 +1,88 @@
-//! The `/collect` wire format: a batch of events for one site, as JSON.
+//! The `/collect` wire format of one event, as a JSON object.
 //!
 //! ```json
-//! {"site":"demo","events":[{"id":"<uuid v4>","type":"pageview","url":"https://…",
-//!   "referrer":null,"title":"…","visitor":"<id>","session":"<id>","ts":1780000000000}]}
+//! {"id":"<uuid v4>","type":"pageview","url":"https://…","referrer":null,"title":"…",
+//!  "visitor":"<id>","session":"<id>","ts":1780000000000,"screen":"1920x1080",
+//!  "lang":"en-GB","tz":"Europe/London"}
 //! ```
 //!
-//! The collector's `payload` module is the other half of this contract: `id` must be a UUID, `ts`
-//! whole Unix milliseconds, `visitor` and `session` 1–64 characters of
-//! `A-Z a-z 0-9 - _ .`. The JSON is written by [`crate::json`], byte for byte what
-//! `JSON.stringify` would make of the same object, with the keys in this order.
+//! followed by the fields of its type (`pageview` for an engagement, `name` and `props`
+//! for a custom event, …). docs/API.md and the collector's `payload` module are the other
+//! half of this contract. The `id` comes first: [`crate::queue`] reads it back from the
+//! stored line. Batches are assembled by [`crate::queue::Queue::batch`].
 
 use crate::json::Writer;
-use crate::page::Page;
 
-/// One request body: events for one site.
-#[derive(Debug)]
-pub struct Batch<'a> {
-    /// The site id from `data-site`.
-    pub site: &'a str,
-    /// The events, oldest first.
-    pub events: &'a [Event<'a>],
-}
+/// Longest URL the collector accepts, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A page was shown.
-    Pageview,
-}
-
-impl Kind {
-    /// The wire name, the event's `type`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pageview => "pageview",
-        }
-    }
-}
-
-/// One event.
-#[derive(Debug)]
-pub struct Event<'a> {
-    /// A fresh UUID v4: the collector stores an event id once, so a resent event is
-    /// not counted twice.
-    pub id: String,
-    /// The kind of event, on the wire as `type`.
-    pub kind: Kind,
+/// What every event says about where and who it came from.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
     /// The page's full URL.
-    pub url: &'a str,
-    /// The referrer; `null` when there is none.
-    pub referrer: Option<&'a str>,
+    pub url: String,
+    /// `document.referrer` on the first page of a session; `None` otherwise.
+    pub referrer: Option<String>,
     /// The page title.
-    pub title: &'a str,
-    /// The visitor id (see [`crate::id`]).
-    pub visitor: &'a str,
-    /// The session id (see [`crate::session`]).
-    pub session: &'a str,
-    /// When it happened, in Unix milliseconds.
-    pub ts: u64,
+    pub title: String,
+    /// The visitor id; `None` without storage consent.
+    pub visitor: Option<String>,
+    /// Screen size, `WIDTHxHEIGHT`.
+    pub screen: String,
+    /// `navigator.language`.
+    pub lang: String,
+    /// The IANA time zone.
+    pub tz: String,
 }
 
-impl<'a> Event<'a> {
-    /// A page view of `page` with event id `id`, at `ts` (Unix ms).
-    pub fn pageview(
-        id: String,
-        page: &'a Page,
-        visitor: &'a str,
-        session: &'a str,
-        ts: u64,
-    ) -> Self {
-        Self {
-            id,
-            kind: Kind::Pageview,
-            url: &page.url,
-            referrer: page.referrer.as_deref(),
-            title: &page.title,
-            visitor,
-            session,
-            ts,
-        }
+/// `url` as the collector accepts it: http(s) only, cut to [`MAX_URL_BYTES`] at a
+/// character boundary. `None` for other schemes (`file:`, `about:`).
+pub fn sendable_url(url: &str) -> Option<&str> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return None;
     }
-
-    /// Writes the event as a JSON object.
-    fn write(&self, json: &mut Writer) {
-        json.begin_object();
-        json.key("id").string(&self.id);
-        json.key("type").string(self.kind.as_str());
-        json.key("url").string(self.url);
-        json.key("referrer").string_or_null(self.referrer);
-        json.key("title").string(self.title);
-        json.key("visitor").string(self.visitor);
-        json.key("session").string(self.session);
-        json.key("ts").uint(self.ts);
-        json.end_object();
+    let mut end = url.len().min(MAX_URL_BYTES);
+    while !url.is_char_boundary(end) {
+        end -= 1;
     }
+    url.get(..end)
 }
 
-impl Batch<'_> {
-    /// The batch as a JSON string.
-    pub fn to_json(&self) -> String {
-        let mut json = Writer::with_capacity(256);
-        json.begin_object();
-        json.key("site").string(self.site);
-        json.key("events").begin_array();
-        for event in self.events {
-            event.write(&mut json);
+/// One event's JSON: the common fields from `context`, then `fields` writes its own.
+/// (`dyn`, not generic: one copy of this code for every event type saves about 2 KB.)
+/// `None` when the page URL cannot be sent.
+pub fn event(
+    id: &str,
+    kind: &str,
+    context: &Context,
+    session: Option<&str>,
+    ts: u64,
+    fields: &dyn Fn(&mut Writer),
+) -> Option<String> {
+    let mut json = Writer::with_capacity(384);
+    json.begin_object();
+    json.key("id").string(id);
+    json.key("type").string(kind);
+    json.key("url").string(sendable_url(&context.url)?);
+    json.key("referrer")
+        .string_or_null(context.referrer.as_deref());
+    json.key("title").string(&context.title);
+    json.key("visitor")
+        .string_or_null(context.visitor.as_deref());
+    json.key("session").string_or_null(session);
+    json.key("ts").uint(ts);
+    for (key, value) in [
+        ("screen", &context.screen),
+        ("lang", &context.lang),
+        ("tz", &context.tz),
+    ] {
+        if !value.is_empty() {
+            json.key(key).string(value);
         }
-        json.end_array();
-        json.end_object();
-        json.finish()
     }
+    fields(&mut json);
+    json.end_object();
+    Some(json.finish())
 }
 
 #[cfg(test)]
@@ -117,85 +90,60 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn page(referrer: Option<&str>) -> Page {
-        Page {
+    fn context() -> Context {
+        Context {
             url: "https://example.com/pricing?x=1#top".into(),
-            referrer: referrer.map(Into::into),
+            referrer: Some("https://search.example/".into()),
             title: "Pricing \"€\"\n".into(),
+            visitor: Some("v-1".into()),
+            screen: "1920x1080".into(),
+            lang: "en-GB".into(),
+            tz: "Europe/London".into(),
         }
     }
 
     #[test]
-    fn a_pageview_batch_has_the_wire_field_names() {
-        let page = page(Some("https://search.example/"));
-        let events = [Event::pageview(
-            "6f1c2d8e-3b7a-4c1e-9f00-0123456789ab".into(),
-            &page,
-            "v-1",
-            "s-1",
-            1_780_000_000_000,
-        )];
-        let batch = Batch {
-            site: "demo",
-            events: &events,
-        };
-        let got: Value = serde_json::from_str(&batch.to_json()).unwrap();
+    fn an_event_has_the_wire_field_names() {
+        let got = event("e-1", "custom", &context(), Some("s-1"), 17, &|json| {
+            json.key("name").string("star");
+        })
+        .unwrap();
+        assert!(got.starts_with(r#"{"id":"e-1","#), "the id comes first");
+        let got: Value = serde_json::from_str(&got).unwrap();
         assert_eq!(
             got,
-            json!({"site": "demo", "events": [{
-                "id": "6f1c2d8e-3b7a-4c1e-9f00-0123456789ab",
-                "type": "pageview",
-                "url": "https://example.com/pricing?x=1#top",
-                "referrer": "https://search.example/",
-                "title": "Pricing \"€\"\n",
-                "visitor": "v-1",
-                "session": "s-1",
-                "ts": 1_780_000_000_000u64,
-            }]})
+            json!({
+                "id": "e-1", "type": "custom", "url": "https://example.com/pricing?x=1#top",
+                "referrer": "https://search.example/", "title": "Pricing \"€\"\n",
+                "visitor": "v-1", "session": "s-1", "ts": 17, "screen": "1920x1080",
+                "lang": "en-GB", "tz": "Europe/London", "name": "star",
+            })
         );
     }
 
     #[test]
-    fn the_body_is_exact_and_a_missing_referrer_is_null() {
-        let page = page(None);
-        let events = [
-            Event::pageview("e1".into(), &page, "v", "s", 1),
-            Event::pageview("e2".into(), &page, "v", "s", 2),
-        ];
-        let body = Batch {
-            site: "d",
-            events: &events,
-        }
-        .to_json();
-        let event = |id: &str, ts: &str| {
-            [
-                r#"{"id":""#,
-                id,
-                r#"","type":"pageview","url":"https://example.com/pricing?x=1#top","#,
-                r#""referrer":null,"title":"Pricing \"€\"\n","visitor":"v","session":"s","ts":"#,
-                ts,
-                "}",
-            ]
-            .concat()
+    fn without_ids_or_context_the_fields_are_null_or_absent() {
+        let context = Context {
+            url: "http://a.example/".into(),
+            ..Context::default()
         };
-        let expected = [
-            r#"{"site":"d","events":["#,
-            &event("e1", "1"),
-            ",",
-            &event("e2", "2"),
-            "]}",
-        ]
-        .concat();
-        assert_eq!(body, expected);
+        let got = event("e", "pageview", &context, None, 1, &|_| {}).unwrap();
+        assert_eq!(
+            got,
+            r#"{"id":"e","type":"pageview","url":"http://a.example/","referrer":null,"title":"","visitor":null,"session":null,"ts":1}"#
+        );
     }
 
     #[test]
-    fn an_empty_batch_is_valid_json() {
-        let body = Batch {
-            site: "d",
-            events: &[],
-        }
-        .to_json();
-        assert_eq!(body, r#"{"site":"d","events":[]}"#);
+    fn urls_are_checked_and_cut() {
+        assert_eq!(sendable_url("file:///x"), None);
+        let long = ["https://a.example/", &"é".repeat(2000)].concat();
+        let cut = sendable_url(&long).unwrap();
+        assert!(cut.len() <= MAX_URL_BYTES && cut.len() >= MAX_URL_BYTES - 1);
+        let context = Context {
+            url: "about:blank".into(),
+            ..Context::default()
+        };
+        assert_eq!(event("e", "pageview", &context, None, 1, &|_| {}), None);
     }
 }

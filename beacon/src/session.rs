@@ -41,18 +41,28 @@ pub fn encode(id: &str, last_ms: u64) -> String {
 /// The session id at `now_ms`: the stored one if still active, else `create()`. Records
 /// `now_ms` as the last activity.
 pub fn resolve(storage: &impl KeyValue, now_ms: u64, create: impl FnOnce() -> String) -> String {
-    let stored = storage.get(KEY);
-    let id = match stored.as_deref().and_then(parse) {
-        Some((id, last_ms)) if !is_expired(last_ms, now_ms) => id.to_owned(),
-        _ => create(),
-    };
-    storage.set(KEY, &encode(&id, now_ms));
-    id
+    touch(storage, now_ms, create).0
 }
 
-/// This tab's session id at `now_ms` (see [`resolve`]).
-pub fn session_id(now_ms: u64) -> String {
-    resolve(&BrowserStorage::session(), now_ms, crate::uuid::random_v4)
+/// [`resolve`], also telling whether the session is new (the referrer is sent only on a
+/// session's first page).
+pub fn touch(
+    storage: &impl KeyValue,
+    now_ms: u64,
+    create: impl FnOnce() -> String,
+) -> (String, bool) {
+    let stored = storage.get(KEY);
+    let (id, new) = match stored.as_deref().and_then(parse) {
+        Some((id, last_ms)) if !is_expired(last_ms, now_ms) => (id.to_owned(), false),
+        _ => (create(), true),
+    };
+    storage.set(KEY, &encode(&id, now_ms));
+    (id, new)
+}
+
+/// This tab's session at `now_ms`, and whether it is new (see [`touch`]).
+pub fn current(now_ms: u64) -> (String, bool) {
+    touch(&BrowserStorage::session(), now_ms, crate::uuid::random_v4)
 }
 
 #[cfg(test)]
@@ -99,6 +109,16 @@ mod tests {
         let later = later + IDLE_LIMIT_MS - 1;
         assert_eq!(resolve(&storage, later, || "s-2".into()), "s-1");
         assert_eq!(storage.get(KEY), Some(encode("s-1", later)));
+    }
+
+    #[test]
+    fn touch_tells_a_new_session() {
+        let storage = MemoryStorage::default();
+        assert_eq!(touch(&storage, T0, || "s-1".into()), ("s-1".into(), true));
+        assert_eq!(
+            touch(&storage, T0 + 1, || "s-2".into()),
+            ("s-1".into(), false)
+        );
     }
 
     #[test]

@@ -5,13 +5,16 @@
 //! jar all look alike: get a string, set a string. [`BrowserStorage`] wraps a Web Storage
 //! area; `MemoryStorage` (tests only) stands in for it natively.
 //!
+//! The areas come from gloo-storage's raw handles (`LocalStorage::raw()`,
+//! `SessionStorage::raw()`): its typed JSON path would pull serde_json into the wasm.
+//!
 //! Browsers may refuse storage (disabled cookies and site data, some private modes,
-//! sandboxed frames): reading `window.localStorage` then throws. [`BrowserStorage`] checks
-//! first and becomes a no-op, so the beacon still sends; an id then lives as long as the
-//! stores that do work keep it (one page, if none does).
+//! sandboxed frames): reading `window.localStorage` then throws, and gloo's `raw()` would
+//! throw with it. [`BrowserStorage`] asks first and becomes a no-op, so the beacon still
+//! sends; an id then lives as long as the stores that do work keep it (one page, if none
+//! does).
 
 use gloo_storage::{LocalStorage, SessionStorage, Storage as _};
-use wasm_bindgen::JsValue;
 use web_sys::{Storage, Window};
 
 /// A string key-value store. Writes are best effort: a full or refused store drops them.
@@ -20,6 +23,8 @@ pub trait KeyValue {
     fn get(&self, key: &str) -> Option<String>;
     /// Stores `value` under `key`, replacing any previous value.
     fn set(&self, key: &str, value: &str);
+    /// Removes `key`.
+    fn remove(&self, key: &str);
 }
 
 /// A Web Storage area (`localStorage` or `sessionStorage`), or nothing when the browser
@@ -38,9 +43,8 @@ impl BrowserStorage {
     }
 }
 
-/// Whether the storage area can be opened. gloo's `raw()` throws when it cannot, so it
-/// is only called after this says yes.
-fn available(area: impl Fn(&Window) -> Result<Option<Storage>, JsValue>) -> bool {
+/// Whether the storage area opens; gloo's `raw()` is called only after this says yes.
+fn available(area: fn(&Window) -> Result<Option<Storage>, wasm_bindgen::JsValue>) -> bool {
     web_sys::window().is_some_and(|window| matches!(area(&window), Ok(Some(_))))
 }
 
@@ -53,6 +57,12 @@ impl KeyValue for BrowserStorage {
         if let Some(storage) = &self.0 {
             // Fails when the quota is exceeded; the id then lives in the cookie alone.
             let _ = storage.set_item(key, value);
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        if let Some(storage) = &self.0 {
+            let _ = storage.remove_item(key);
         }
     }
 }
@@ -80,5 +90,9 @@ impl KeyValue for MemoryStorage {
 
     fn set(&self, key: &str, value: &str) {
         self.0.borrow_mut().insert(key.into(), value.into());
+    }
+
+    fn remove(&self, key: &str) {
+        self.0.borrow_mut().remove(key);
     }
 }

@@ -1,6 +1,5 @@
-//! Browser tests: the identity, session, config, payload and transport code against the
-//! real `document.cookie`, Web Storage, DOM and `fetch` of headless Chromium; JSON strings
-//! are compared with what the browser's `JSON.stringify` makes of them.
+//! Browser tests: the identity and session rules, the queue's persistence and the privacy
+//! switches against the real `document.cookie` and Web Storage of headless Chromium.
 //!
 //! Run with `CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome beacon`.
 //! All tests share one page (and so one cookie jar and storage), and each starts and ends
@@ -10,10 +9,11 @@
 // `#[wasm_bindgen_test]` functions or their helpers.)
 #![allow(clippy::unwrap_used)]
 
-use spoor_beacon::config::Config;
-use spoor_beacon::page::Page;
-use spoor_beacon::payload::{Batch, Event};
-use spoor_beacon::{id, session};
+use spoor_beacon::beacon::Beacon;
+use spoor_beacon::config::{self, Config};
+use spoor_beacon::payload::Context;
+use spoor_beacon::privacy::{CONSENT_KEY, OPT_OUT_KEY};
+use spoor_beacon::{id, queue, session};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Document, HtmlDocument, Storage};
@@ -67,6 +67,9 @@ fn clear() {
     delete_cookie();
     local_storage().remove_item(id::KEY).unwrap();
     session_storage().remove_item(session::KEY).unwrap();
+    for key in [queue::KEY, CONSENT_KEY, OPT_OUT_KEY] {
+        local_storage().remove_item(key).unwrap();
+    }
     assert_eq!(cookie_id(), None);
 }
 
@@ -128,223 +131,189 @@ fn a_cleared_cookie_and_storage_give_a_new_id() {
 fn a_session_lasts_until_thirty_idle_minutes() {
     clear();
     let t0 = 1_780_000_000_000;
-    let first = session::session_id(t0);
+    let first = session::current(t0).0;
     assert!(is_uuid_v4(&first));
     let stored = session_storage().get_item(session::KEY).unwrap();
     assert_eq!(stored, Some(session::encode(&first, t0)));
     let later = t0 + session::IDLE_LIMIT_MS - 1;
-    assert_eq!(session::session_id(later), first);
-    let renewed = session::session_id(later + session::IDLE_LIMIT_MS);
+    assert_eq!(session::current(later).0, first);
+    let renewed = session::current(later + session::IDLE_LIMIT_MS).0;
     assert!(is_uuid_v4(&renewed));
     assert_ne!(renewed, first);
     clear();
 }
 
+const PAGE: &str = "http://127.0.0.1:8000/app.html";
+
+/// A beacon for site `demo` with the given config flag bits, as on a fresh page load.
+fn beacon(flags: u32) -> Beacon {
+    let config = Config::new("demo".into(), flags, String::new()).unwrap();
+    let context = Context {
+        url: PAGE.into(),
+        title: "App".into(),
+        referrer: Some("https://search.example/".into()),
+        ..Context::default()
+    };
+    Beacon::new(config, context, "127.0.0.1:8000".into())
+}
+
+fn view(b: &mut Beacon, query: &str) -> bool {
+    b.page([PAGE, query].concat(), "App".into(), false, 0, 0)
+}
+
+fn stored_queue() -> Option<String> {
+    local_storage().get_item(queue::KEY).unwrap()
+}
+
 #[wasm_bindgen_test]
-fn start_without_a_site_tag_does_nothing() {
+fn the_queue_survives_a_reload_until_acknowledged() {
     clear();
-    spoor_beacon::start();
+    let mut first = beacon(0);
+    assert!(view(&mut first, ""));
+    assert!(view(&mut first, "?view=map"));
+    first.track("star");
+    assert_eq!(first.queued().len(), 3);
+    assert!(stored_queue().unwrap().contains("view=map"));
+    let body = first.next(false).unwrap();
+    first.ack(503);
+    assert_eq!(first.queued().len(), 3, "503 keeps the batch");
+    drop(first);
+
+    // The next page load adopts the stored queue and sends it again.
+    let mut second = beacon(0);
+    assert_eq!(second.queued().len(), 3);
+    let again = second.next(false).unwrap();
+    assert_eq!(again, body, "the same events, ids included");
+    second.ack(204);
+    assert!(second.queued().is_empty());
+    assert_eq!(stored_queue(), None, "an empty queue is removed");
+    clear();
+}
+
+#[wasm_bindgen_test]
+fn statuses_backoff_and_hiding_decide_what_is_sent() {
+    clear();
+    let mut b = beacon(0);
+    assert!(view(&mut b, ""));
+    assert!(b.next(true).is_some());
+    assert!(b.next(true).is_none(), "one batch while hiding");
+    assert_eq!(
+        b.queued().len(),
+        1,
+        "sendBeacon cannot confirm: still queued"
+    );
+    assert!(
+        b.next(true).is_none(),
+        "a second hide event sends nothing new"
+    );
+    b.track("later");
+    assert!(b.next(true).is_some(), "a new event: the queue goes again");
+    assert!(b.next(true).is_none());
+    assert!(b.next(false).is_some());
+    b.ack(400);
+    assert!(b.queued().is_empty(), "400 is not retried");
+    b.track("again");
+    assert!(b.next(false).is_some());
+    b.ack(429);
+    assert_eq!(b.queued().len(), 1, "429 is retried");
+    assert!(b.next(false).is_none(), "not before the backoff");
+    b.online();
+    assert!(b.next(false).is_some(), "coming online retries at once");
+    clear();
+}
+
+#[wasm_bindgen_test]
+fn consent_mode_writes_nothing_before_consent() {
+    clear();
+    let mut b = beacon(config::CONSENT_REQUIRED);
+    assert!(view(&mut b, ""));
+    b.track("star");
+    assert!(!b.stores());
     assert_eq!(cookie_id(), None);
     assert_eq!(stored_id(), None);
-}
+    assert_eq!(stored_queue(), None);
+    assert_eq!(session_storage().get_item(session::KEY).unwrap(), None);
+    let body = b.next(false).unwrap();
+    assert!(body.contains(r#""visitor":null,"session":null"#), "{body}");
 
-/// Adds a `<script>` that the browser neither fetches nor runs (its type is not
-/// JavaScript) with the given attributes, reads the config, and removes the tag.
-fn config_from_tag(attributes: &[(&str, &str)]) -> Option<Config> {
-    let doc = document();
-    let tag = doc.create_element("script").unwrap();
-    tag.set_attribute("type", "text/x-spoor-test").unwrap();
-    for (name, value) in attributes {
-        tag.set_attribute(name, value).unwrap();
-    }
-    doc.document_element().unwrap().append_child(&tag).unwrap();
-    let config = Config::from_document(&doc);
-    tag.remove();
-    config
-}
+    b.consent(true);
+    let id = cookie_id().unwrap();
+    assert!(is_uuid_v4(&id));
+    assert_eq!(stored_id(), Some(id.clone()));
+    assert!(stored_queue().is_some(), "the queue is stored from now on");
+    assert!(view(&mut b, "?after"));
+    let last = &b.queued().last().unwrap().json;
+    assert!(last.contains(&id), "{last}");
+    drop(b);
+    let b = beacon(config::CONSENT_REQUIRED);
+    assert!(b.stores(), "consent is remembered");
 
-#[wasm_bindgen_test]
-fn config_comes_from_the_script_tag() {
-    assert_eq!(config_from_tag(&[]), None);
-    let local = config_from_tag(&[("data-site", "demo")]).unwrap();
-    assert_eq!(local.site, "demo");
-    assert_eq!(
-        local.endpoint, "/collect",
-        "no src: left for the page to resolve"
-    );
-    let remote = config_from_tag(&[
-        ("data-site", "demo"),
-        ("src", "https://collector.example/spoor.js"),
-    ])
-    .unwrap();
-    assert_eq!(remote.endpoint, "https://collector.example/collect");
-    let custom = config_from_tag(&[
-        ("data-site", "demo"),
-        ("src", "https://collector.example/js/spoor.js"),
-        ("data-endpoint", "https://in.example/e"),
-    ])
-    .unwrap();
-    assert_eq!(custom.endpoint, "https://in.example/e");
-}
-
-#[wasm_bindgen_test]
-fn the_json_body_matches_the_wire_contract() {
-    let page = Page {
-        url: "https://example.com/a?b=1".into(),
-        referrer: None,
-        title: "T \"quoted\"".into(),
-    };
-    let ts = 1_780_000_000_123;
-    let events = [Event::pageview(
-        "6f1c2d8e-3b7a-4c1e-9f00-0123456789ab".into(),
-        &page,
-        "v-1",
-        "s-1",
-        ts,
-    )];
-    let body = Batch {
-        site: "demo",
-        events: &events,
-    }
-    .to_json();
-    assert_eq!(
-        body,
-        r#"{"site":"demo","events":[{"id":"6f1c2d8e-3b7a-4c1e-9f00-0123456789ab","type":"pageview","url":"https://example.com/a?b=1","referrer":null,"title":"T \"quoted\"","visitor":"v-1","session":"s-1","ts":1780000000123}]}"#
-    );
-}
-
-#[wasm_bindgen_test]
-fn when_send_beacon_refuses_fetch_with_keepalive_sends_the_body() {
-    use js_sys::{Function, Reflect};
-    use wasm_bindgen::JsValue;
-
-    let window = web_sys::window().unwrap();
-    let navigator: js_sys::Object = Reflect::get(&window, &"navigator".into()).unwrap().into();
-    let original_fetch = Reflect::get(&window, &"fetch".into()).unwrap();
-    // sendBeacon says no (as with a full queue); fetch records its call and fails.
-    let refuse = Function::new_no_args("return false");
-    Reflect::set(&navigator, &"sendBeacon".into(), &refuse).unwrap();
-    let record = Function::new_with_args(
-        "url, init",
-        "globalThis.spoorFetch = {url, init}; return Promise.reject(new Error('offline'));",
-    );
-    Reflect::set(&window, &"fetch".into(), &record).unwrap();
-
-    // The fetch options are made with JSON.parse: the body must come out unchanged.
-    let body = "{\"x\":\"a \\\"b\\\" \\\\ é\\n\u{1}\"}";
-    spoor_beacon::transport::send("/collect-test", body);
-
-    Reflect::delete_property(&navigator, &"sendBeacon".into()).unwrap();
-    Reflect::set(&window, &"fetch".into(), &original_fetch).unwrap();
-    let call = Reflect::get(&window, &"spoorFetch".into()).unwrap();
-    let get = |target: &JsValue, key: &str| Reflect::get(target, &key.into()).unwrap();
-    assert_eq!(
-        get(&call, "url").as_string().as_deref(),
-        Some("/collect-test")
-    );
-    let init = get(&call, "init");
-    assert_eq!(get(&init, "method").as_string().as_deref(), Some("POST"));
-    assert_eq!(get(&init, "body").as_string().as_deref(), Some(body));
-    assert_eq!(get(&init, "keepalive").as_bool(), Some(true));
-    let headers = get(&init, "headers");
-    assert_eq!(
-        get(&headers, "content-type").as_string().as_deref(),
-        Some("text/plain")
-    );
-}
-
-#[wasm_bindgen_test]
-fn json_strings_are_escaped_exactly_like_json_stringify() {
-    let ascii: String = (0u8..0x80).map(char::from).collect();
-    for s in [
-        ascii.as_str(),
-        "",
-        "plain",
-        "é ü € 😀 \u{2028}\u{2029} \u{feff}",
-        "</script>",
-    ] {
-        let mut ours = String::new();
-        spoor_beacon::json::push_string(&mut ours, s);
-        let browser = js_sys::JSON::stringify(&s.into()).unwrap();
-        assert_eq!(Some(ours), browser.as_string(), "{s:?}");
-    }
-}
-
-#[wasm_bindgen_test]
-fn when_send_beacon_queues_the_body_fetch_is_not_called() {
-    use js_sys::{Function, Reflect};
-
-    let window = web_sys::window().unwrap();
-    let navigator: js_sys::Object = Reflect::get(&window, &"navigator".into()).unwrap().into();
-    let original_fetch = Reflect::get(&window, &"fetch".into()).unwrap();
-    let accept = Function::new_with_args(
-        "url, body",
-        "globalThis.spoorBeacon = {url, body}; return true;",
-    );
-    Reflect::set(&navigator, &"sendBeacon".into(), &accept).unwrap();
-    let fail = Function::new_no_args("throw new Error('fetch must not be called')");
-    Reflect::set(&window, &"fetch".into(), &fail).unwrap();
-
-    spoor_beacon::transport::send("/collect-test", "{}");
-
-    Reflect::delete_property(&navigator, &"sendBeacon".into()).unwrap();
-    Reflect::set(&window, &"fetch".into(), &original_fetch).unwrap();
-    let call = Reflect::get(&window, &"spoorBeacon".into()).unwrap();
-    let get = |key: &str| Reflect::get(&call, &key.into()).unwrap().as_string();
-    assert_eq!(get("url").as_deref(), Some("/collect-test"));
-    assert_eq!(get("body").as_deref(), Some("{}"));
-}
-
-#[wasm_bindgen_test]
-fn start_sends_one_pageview_with_the_stored_ids() {
-    use js_sys::{Function, Reflect};
-
+    let mut b = b;
+    b.consent(false);
+    assert_eq!(cookie_id(), None);
+    assert_eq!(stored_id(), None);
+    assert_eq!(stored_queue(), None);
+    assert_eq!(local_storage().get_item(CONSENT_KEY).unwrap(), None);
     clear();
-    let window = web_sys::window().unwrap();
-    let navigator: js_sys::Object = Reflect::get(&window, &"navigator".into()).unwrap().into();
-    let record = Function::new_with_args(
-        "url, body",
-        "(globalThis.spoorBeacons ||= []).push({url, body}); return true;",
-    );
-    Reflect::set(&navigator, &"sendBeacon".into(), &record).unwrap();
-    let doc = document();
-    let tag = doc.create_element("script").unwrap();
-    tag.set_attribute("type", "text/x-spoor-test").unwrap();
-    tag.set_attribute("data-site", "demo").unwrap();
-    doc.document_element().unwrap().append_child(&tag).unwrap();
+}
 
-    spoor_beacon::start();
+#[wasm_bindgen_test]
+fn opt_out_stops_everything_until_opt_in() {
+    clear();
+    let mut b = beacon(0);
+    assert!(view(&mut b, ""));
+    assert!(cookie_id().is_some());
+    b.opt_out();
+    assert_eq!(cookie_id(), None);
+    assert_eq!(stored_id(), None);
+    assert_eq!(stored_queue(), None);
+    assert!(!view(&mut b, "?x"));
+    assert!(b.queued().is_empty());
+    drop(b);
 
-    tag.remove();
-    Reflect::delete_property(&navigator, &"sendBeacon".into()).unwrap();
-    let calls = Reflect::get(&window, &"spoorBeacons".into()).unwrap();
-    let calls: js_sys::Array = calls.into();
-    assert_eq!(calls.length(), 1);
-    let call = calls.get(0);
-    let get = |key: &str| {
-        Reflect::get(&call, &key.into())
-            .unwrap()
-            .as_string()
-            .unwrap()
-    };
-    assert_eq!(get("url"), "/collect");
-    let body: serde_json::Value = serde_json::from_str(&get("body")).unwrap();
-    assert_eq!(body["site"], "demo");
-    let events = body["events"].as_array().unwrap();
-    assert_eq!(events.len(), 1);
-    let event = &events[0];
-    assert!(is_uuid_v4(event["id"].as_str().unwrap()));
-    assert_eq!(event["type"], "pageview");
-    assert_eq!(
-        event["url"].as_str(),
-        window.location().href().ok().as_deref()
+    let mut b = beacon(0);
+    assert!(!view(&mut b, ""), "the opt-out is remembered");
+    assert_eq!(cookie_id(), None);
+    b.opt_in();
+    assert_eq!(local_storage().get_item(OPT_OUT_KEY).unwrap(), None);
+    assert!(view(&mut b, "?y"));
+    assert!(cookie_id().is_some());
+    clear();
+}
+
+#[wasm_bindgen_test]
+fn do_not_track_is_honoured_when_asked() {
+    clear();
+    let mut b = beacon(config::RESPECT_DNT | config::DNT_SIGNAL);
+    assert!(!view(&mut b, ""));
+    assert!(b.queued().is_empty());
+    assert_eq!(cookie_id(), None);
+    assert_eq!(stored_id(), None);
+    let mut b = beacon(config::DNT_SIGNAL);
+    assert!(
+        view(&mut b, ""),
+        "without data-respect-dnt the signal is not used"
     );
-    assert_eq!(event["title"].as_str(), Some(doc.title().as_str()));
-    assert_eq!(event["visitor"].as_str(), cookie_id().as_deref());
-    assert_eq!(event["visitor"].as_str(), stored_id().as_deref());
-    let session = session_storage().get_item(session::KEY).unwrap().unwrap();
-    let (session_id, last_ms) = session::parse(&session).unwrap();
-    assert_eq!(event["session"].as_str(), Some(session_id));
-    assert_eq!(event["ts"].as_u64(), Some(last_ms));
+    clear();
+}
+
+#[wasm_bindgen_test]
+fn the_referrer_goes_with_a_sessions_first_page_only() {
+    clear();
+    let mut b = beacon(0);
+    assert!(view(&mut b, ""));
+    assert!(b.queued()[0].json.contains("search.example"));
+    assert!(view(&mut b, "?next"));
+    assert!(b.queued()[1].json.contains(r#""referrer":null"#));
+    let mut reload = beacon(0);
+    assert!(view(&mut reload, ""));
+    assert!(
+        reload
+            .queued()
+            .last()
+            .unwrap()
+            .json
+            .contains(r#""referrer":null"#)
+    );
     clear();
 }
