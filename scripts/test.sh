@@ -23,6 +23,9 @@ cargo clippy -p spoor-beacon --target wasm32-unknown-unknown --all-targets -- -D
 step "build the beacon"
 scripts/build-beacon.sh
 
+step "beacon size against beacon/size-budget"
+scripts/beacon-size.sh
+
 step "cargo test --workspace (unit, handler and end-to-end tests)"
 cargo test --workspace
 
