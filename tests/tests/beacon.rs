@@ -5,11 +5,39 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
-use spoor_e2e::{ChromeDriver, RunningCollector};
+use spoor_e2e::{Browser, ChromeDriver, RunningCollector};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// Longer than the beacon's flush timer and first retry, so "nothing more arrived" means it.
 const SETTLE: Duration = Duration::from_secs(3);
+
+/// A collector, a chromedriver and one fresh browser that has loaded `path` and whose page
+/// view is stored. Destructure it binding `_driver` (not `..`, which would drop chromedriver
+/// and with it the browser).
+struct Scene {
+    collector: RunningCollector,
+    // Kept alive for the browser; dropping it kills chromedriver and its browsers.
+    _driver: ChromeDriver,
+    browser: Browser,
+    base: String,
+}
+
+impl Scene {
+    async fn open(path: &str) -> anyhow::Result<Scene> {
+        let collector = RunningCollector::start().await?;
+        let driver = ChromeDriver::start().await?;
+        let base = collector.base_url.clone();
+        let browser = driver.browser().await?;
+        browser.client.goto(&format!("{base}{path}")).await?;
+        collector.wait_for_count("pageviews", 1, WAIT).await?;
+        Ok(Scene {
+            collector,
+            _driver: driver,
+            browser,
+            base,
+        })
+    }
+}
 
 async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
     client.find(Locator::Css(css)).await?.click().await?;
@@ -44,14 +72,13 @@ fn urls(events: &[&Value], base: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spa_navigation_counts_each_view_once_and_in_order() -> anyhow::Result<()> {
-    let collector = RunningCollector::start().await?;
-    let driver = ChromeDriver::start().await?;
-    let base = collector.base_url.clone();
-    let browser = driver.browser().await?;
+    let Scene {
+        collector,
+        browser,
+        base,
+        _driver,
+    } = Scene::open("/app.html").await?;
     let b = &browser.client;
-
-    b.goto(&format!("{base}/app.html")).await?;
-    collector.wait_for_count("pageviews", 1, WAIT).await?;
     click(b, "nav a[href='/app.html?view=map']").await?; // pushState
     click(b, "nav a[href='/app.html?view=settings']").await?; // pushState
     click(b, "#sort").await?; // replaceState that changes the query
@@ -91,14 +118,13 @@ async fn spa_navigation_counts_each_view_once_and_in_order() -> anyhow::Result<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engagement_arrives_with_visible_time_and_scroll_depth() -> anyhow::Result<()> {
-    let collector = RunningCollector::start().await?;
-    let driver = ChromeDriver::start().await?;
-    let base = collector.base_url.clone();
-    let browser = driver.browser().await?;
+    let Scene {
+        collector,
+        browser,
+        base,
+        _driver,
+    } = Scene::open("/app.html").await?;
     let b = &browser.client;
-
-    b.goto(&format!("{base}/app.html")).await?;
-    collector.wait_for_count("pageviews", 1, WAIT).await?;
     script(
         b,
         "window.scrollTo(0, document.documentElement.scrollHeight)",
@@ -139,14 +165,13 @@ async fn engagement_arrives_with_visible_time_and_scroll_depth() -> anyhow::Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_events_downloads_and_outbound_clicks_arrive() -> anyhow::Result<()> {
-    let collector = RunningCollector::start().await?;
-    let driver = ChromeDriver::start().await?;
-    let base = collector.base_url.clone();
-    let browser = driver.browser().await?;
+    let Scene {
+        collector,
+        browser,
+        base,
+        _driver,
+    } = Scene::open("/app.html").await?;
     let b = &browser.client;
-
-    b.goto(&format!("{base}/app.html")).await?;
-    collector.wait_for_count("pageviews", 1, WAIT).await?;
     click(b, "#star").await?;
     click(b, "#download").await?;
     // The link has `download`, but should a browser still open the PDF, come back to it.
@@ -183,14 +208,13 @@ async fn custom_events_downloads_and_outbound_clicks_arrive() -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_made_during_an_outage_arrive_once_after_a_reload() -> anyhow::Result<()> {
-    let mut collector = RunningCollector::start().await?;
-    let driver = ChromeDriver::start().await?;
-    let base = collector.base_url.clone();
-    let browser = driver.browser().await?;
+    let Scene {
+        mut collector,
+        browser,
+        base,
+        _driver,
+    } = Scene::open("/app.html").await?;
     let b = &browser.client;
-
-    b.goto(&format!("{base}/app.html")).await?;
-    collector.wait_for_count("pageviews", 1, WAIT).await?;
     collector.pause().await?;
     click(b, "nav a[href='/app.html?view=map']").await?;
     click(b, "#star").await?;
@@ -224,14 +248,13 @@ async fn events_made_during_an_outage_arrive_once_after_a_reload() -> anyhow::Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_mode_writes_nothing_before_consent() -> anyhow::Result<()> {
-    let collector = RunningCollector::start().await?;
-    let driver = ChromeDriver::start().await?;
-    let base = collector.base_url.clone();
-    let browser = driver.browser().await?;
+    let Scene {
+        collector,
+        browser,
+        base,
+        _driver,
+    } = Scene::open("/privacy/consent.html").await?;
     let b = &browser.client;
-
-    b.goto(&format!("{base}/privacy/consent.html")).await?;
-    collector.wait_for_count("pageviews", 1, WAIT).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cookies: Vec<String> = b
         .get_all_cookies()
