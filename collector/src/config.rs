@@ -13,6 +13,7 @@ use clap::Parser;
 use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
+use crate::session::UtcOffset;
 
 /// Everything the collector needs to start. Every field has a default that runs the demo.
 #[derive(Debug, Clone)]
@@ -38,6 +39,14 @@ pub struct Config {
     pub client_ip_header: ForwardedHeader,
     /// How events are batched into the store.
     pub ingest: IngestConfig,
+    /// The site's time zone as a fixed offset from UTC (`--site-timezone`,
+    /// `SPOOR_SITE_TIMEZONE`: `UTC` (default), minutes east of UTC such as `-300`, or
+    /// `±HH:MM` such as `+05:30`). Sessions end at its midnight. A fixed offset does not
+    /// follow daylight-saving time.
+    pub site_timezone: UtcOffset,
+    /// Inactivity after which a visitor's next event starts a new session
+    /// (`--session-idle-minutes`, `SPOOR_SESSION_IDLE_MINUTES`; default 30).
+    pub session_idle: Duration,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -74,6 +83,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             client_ip_header: ForwardedHeader::default(),
             ingest: IngestConfig::default(),
+            site_timezone: UtcOffset::UTC,
+            session_idle: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -134,6 +145,13 @@ struct Flags {
     /// Longest wait to fill a batch, in ms [env: SPOOR_BATCH_MAX_WAIT_MS] [default: 5]
     #[arg(long)]
     batch_max_wait_ms: Option<String>,
+    /// Site time zone for session days: UTC, minutes east of UTC, or ±HH:MM
+    /// [env: SPOOR_SITE_TIMEZONE] [default: UTC]
+    #[arg(long)]
+    site_timezone: Option<String>,
+    /// Minutes of inactivity that end a session [env: SPOOR_SESSION_IDLE_MINUTES] [default: 30]
+    #[arg(long)]
+    session_idle_minutes: Option<String>,
 }
 
 impl Config {
@@ -191,6 +209,24 @@ impl Config {
                 |h: &ForwardedHeader| Ok(*h),
             )?,
             ingest,
+            site_timezone: parse_or(
+                pick(flags.site_timezone, "SPOOR_SITE_TIMEZONE"),
+                defaults.site_timezone,
+                |o: &UtcOffset| Ok(*o),
+            )?,
+            session_idle: Duration::from_secs(
+                60 * parse_or(
+                    pick(flags.session_idle_minutes, "SPOOR_SESSION_IDLE_MINUTES"),
+                    30,
+                    |m: &u64| {
+                        if *m == 0 {
+                            Err("must be at least 1".into())
+                        } else {
+                            Ok(*m)
+                        }
+                    },
+                )?,
+            ),
         })
     }
 }
@@ -262,6 +298,32 @@ mod tests {
         assert_eq!(c.db, PathBuf::from("data/spoor.db"));
         assert_eq!(c.www, PathBuf::from("www"));
         assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.site_timezone, UtcOffset::UTC);
+        Ok(())
+    }
+
+    #[test]
+    fn the_session_idle_time_is_in_minutes() -> Result<(), LoadError> {
+        assert_eq!(load(&[], &[])?.session_idle, Duration::from_secs(1800));
+        let c = load(&[], &[("SPOOR_SESSION_IDLE_MINUTES", "45")])?;
+        assert_eq!(c.session_idle, Duration::from_secs(2700));
+        assert!(load(&["--session-idle-minutes", "0"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_site_timezone_is_a_fixed_offset() -> Result<(), LoadError> {
+        let c = load(&[], &[("SPOOR_SITE_TIMEZONE", "-05:00")])?;
+        assert_eq!(c.site_timezone.minutes(), -300);
+        let c = load(
+            &["--site-timezone", "330"],
+            &[("SPOOR_SITE_TIMEZONE", "UTC")],
+        )?;
+        assert_eq!(c.site_timezone.minutes(), 330);
+        let err = load(&["--site-timezone", "Europe/Paris"], &[])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("--site-timezone")));
         Ok(())
     }
 

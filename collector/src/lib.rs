@@ -10,8 +10,11 @@
 //!   type's fields, custom props, browser context and UTM tags from the page URL.
 //! - [`event`]: the event model; [`EventKind`](event::EventKind) carries each type's data.
 //! - [`identity`]: who sent an event — resolution order, fingerprints, salts, the cookie.
+//! - [`session`]: server-side sessions — the pure rules that assign each event to a visit
+//!   (idle timeout, midnight in the site's time zone, new campaign; bounce, duration).
 //! - [`ingest`]: bounded queue and the batching writer (acknowledge after commit).
-//! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation.
+//! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation, which
+//!   sessionizes each new event in the transaction that stores it.
 //! - [`error`]: [`AppError`](error::AppError), the HTTP error boundary.
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //!
@@ -27,6 +30,7 @@ pub mod identity;
 pub mod ingest;
 pub mod payload;
 pub mod routes;
+pub mod session;
 pub mod state;
 pub mod store;
 
@@ -45,6 +49,7 @@ use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
 use crate::routes::{api, assets, collect, health};
+use crate::session::SessionRules;
 use crate::state::AppState;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -73,12 +78,18 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Opens the SQLite store named in `config` and starts the ingest writer.
+    /// Opens the SQLite store named in `config`, cutting sessions in the configured site
+    /// time zone, and starts the ingest writer.
     pub async fn open(config: Config) -> Result<Collector, StoreError> {
         let path = config.db.clone();
+        let rules = SessionRules {
+            offset: config.site_timezone,
+            idle_timeout: config.session_idle,
+        };
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+            .map_err(|e| StoreError::Task(e.to_string()))??
+            .with_session_rules(rules);
         Collector::with_store(config, Arc::new(store)).await
     }
 

@@ -27,9 +27,18 @@ async fn summary_counts_pageviews_visitors_and_sessions_per_site() {
     assert_eq!(json["site"], "demo");
     assert_eq!(json["pageviews"], 3);
     assert_eq!(json["visitors"], 2);
-    assert_eq!(json["sessions"], 1);
+    // Server sessions: visitor a's two page views are one visit, b's one is another.
+    assert_eq!(json["sessions"], 2);
+    assert_eq!(
+        json["bounce_rate"], 0.5,
+        "b viewed one page and did nothing else"
+    );
+    assert!(json["mean_duration_ms"].is_u64());
     let (_, other) = c.get_json("/api/summary?site=other").await;
     assert_eq!(other["pageviews"], 0);
+    assert_eq!(other["sessions"], 0);
+    assert_eq!(other["bounce_rate"], 0.0);
+    assert_eq!(other["mean_duration_ms"], 0);
 }
 
 #[tokio::test]

@@ -15,8 +15,8 @@ pub struct SummaryParams {
     site: Option<String>,
 }
 
-/// `GET /api/summary?site=…`: page views, visitors, sessions and events over everything
-/// stored for the site.
+/// `GET /api/summary?site=…`: page views, visitors, server sessions (with their bounce
+/// rate and mean duration) and events over everything stored for the site.
 pub async fn summary(
     State(state): State<AppState>,
     Query(params): Query<SummaryParams>,

@@ -42,7 +42,7 @@ pub struct InsertOutcome {
 }
 
 /// Headline numbers over everything stored for one site.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     /// The site asked about.
     pub site: String,
@@ -50,18 +50,24 @@ pub struct Summary {
     pub pageviews: u64,
     /// Distinct visitors.
     pub visitors: u64,
-    /// Distinct sessions the beacon reported.
+    /// Server sessions (see [`session`](crate::session)); events stored before sessions
+    /// existed belong to none.
     pub sessions: u64,
     /// All events of every kind.
     pub events: u64,
+    /// Share of sessions that bounced, from 0 to 1 (0 when there are none).
+    pub bounce_rate: f64,
+    /// Mean session duration in milliseconds, rounded (0 when there are none).
+    pub mean_duration_ms: u64,
 }
 
 /// What the collector needs from a store.
 pub trait Store: Send + Sync + 'static {
     /// Writes every group of events in one transaction, all or nothing, and reports each
     /// group's outcome in order. An event whose id is already stored (or appears earlier in
-    /// the same call) is skipped and counted as a duplicate. Returns only once the write is
-    /// durable.
+    /// the same call) is skipped and counted as a duplicate. Each new event is assigned to
+    /// its visitor's server session ([`session`](crate::session)) in the same transaction.
+    /// Returns only once the write is durable.
     fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError>;
 
     /// Writes one group of events; see [`Store::insert_groups`].

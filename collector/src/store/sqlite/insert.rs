@@ -1,17 +1,22 @@
 //! How an [`Event`] becomes a row of the `events` table: the columns every event fills, and
-//! the columns of each type ([`KindColumns`]), which the other types leave NULL.
+//! the columns of each type ([`KindColumns`]), which the other types leave NULL. Each new
+//! event is also given its server session ([`SessionWriter`]) in the same transaction.
 
 use rusqlite::{Connection, params};
 
+use super::sessions::SessionWriter;
 use crate::event::{Event, EventKind};
+use crate::session::SessionRules;
 use crate::store::{InsertOutcome, StoreError};
 
 /// Writes `groups` in one transaction; see [`Store::insert_groups`](crate::store::Store::insert_groups).
 pub(super) fn insert_groups(
     conn: &mut Connection,
+    rules: &SessionRules,
     groups: &[&[Event]],
 ) -> Result<Vec<InsertOutcome>, StoreError> {
     let tx = conn.transaction()?;
+    let mut sessions = SessionWriter::new(rules);
     let mut outcomes = Vec::with_capacity(groups.len());
     for events in groups {
         let mut stmt = tx.prepare_cached(
@@ -19,16 +24,19 @@ pub(super) fn insert_groups(
                  client_id, session, url, hostname, path, referrer, title,
                  screen, lang, tz,
                  utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-                 name, props, target, pageview_id, visible_ms, scroll, user_id)
+                 name, props, target, pageview_id, visible_ms, scroll, user_id, session_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
                  ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                 ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+                 ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
         )?;
         let mut stored = 0;
         for e in *events {
             let c = &e.client;
             let k = KindColumns::of(&c.kind);
-            stored += stmt.execute(params![
+            // Decided before the insert so the row carries its session id; kept only when
+            // the row is new (a duplicate neither counts nor moves its session).
+            let assignment = sessions.assign(&tx, e)?;
+            let inserted = stmt.execute(params![
                 c.id.to_string(),
                 e.site,
                 c.kind.as_str(),
@@ -58,13 +66,19 @@ pub(super) fn insert_groups(
                 k.visible_ms,
                 k.scroll,
                 k.user_id,
+                assignment.session().id.to_string(),
             ])?;
+            if inserted == 1 {
+                sessions.record(e, assignment);
+            }
+            stored += inserted;
         }
         outcomes.push(InsertOutcome {
             stored,
             duplicates: events.len() - stored,
         });
     }
+    sessions.flush(&tx)?;
     tx.commit()?;
     Ok(outcomes)
 }

@@ -11,6 +11,7 @@ use crate::store::StoreError;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_events.sql"),
     include_str!("../../../migrations/sqlite/0002_event_details.sql"),
+    include_str!("../../../migrations/sqlite/0003_sessions.sql"),
 ];
 
 /// Applies the migrations `conn`'s schema has not had yet.
@@ -33,7 +34,8 @@ mod tests {
     use crate::store::sqlite::SqliteStore;
 
     #[test]
-    fn a_version_1_file_gains_the_detail_columns_and_keeps_its_rows() -> Result<(), StoreError> {
+    fn a_version_1_file_gains_the_detail_columns_and_sessions_and_keeps_its_rows()
+    -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
             path: "tmp".into(),
             source,
@@ -61,8 +63,14 @@ mod tests {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         assert_eq!(details, (None, None, None));
+        let session: Option<String> =
+            conn.query_row("SELECT session_id FROM events WHERE id = 'old'", [], |r| {
+                r.get(0)
+            })?;
+        assert_eq!(session, None, "old events belong to no server session");
         drop(conn);
-        assert_eq!(store.summary("demo")?.pageviews, 1);
+        let summary = store.summary("demo")?;
+        assert_eq!((summary.pageviews, summary.sessions), (1, 0));
         Ok(())
     }
 }

@@ -5,10 +5,12 @@
 //! `synchronous=FULL` makes a commit durable before it returns, which is what lets the
 //! collector acknowledge an event only once it is stored.
 //!
-//! `migrate` brings the schema up to date; `insert` maps an event to its row.
+//! `migrate` brings the schema up to date; `insert` maps an event to its row; `sessions`
+//! keeps the `sessions` table up to date as events are inserted.
 
 mod insert;
 mod migrate;
+mod sessions;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -17,6 +19,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{InsertOutcome, Store, StoreError, Summary, random_bytes};
 use crate::event::Event;
+use crate::session::SessionRules;
 use migrate::migrate;
 
 /// The SQLite implementation of [`Store`].
@@ -26,6 +29,8 @@ pub struct SqliteStore {
     /// A read-only connection for queries; `None` for an in-memory store, whose single
     /// connection serves both.
     reader: Option<Mutex<Connection>>,
+    /// How inserted events are cut into sessions.
+    rules: SessionRules,
 }
 
 impl SqliteStore {
@@ -49,6 +54,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             reader: Some(Mutex::new(reader)),
+            rules: SessionRules::default(),
         })
     }
 
@@ -59,7 +65,13 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(conn),
             reader: None,
+            rules: SessionRules::default(),
         })
+    }
+
+    /// The store with sessions cut by `rules` instead of the defaults (30 minutes, UTC).
+    pub fn with_session_rules(self, rules: SessionRules) -> SqliteStore {
+        SqliteStore { rules, ..self }
     }
 
     fn writer(&self) -> MutexGuard<'_, Connection> {
@@ -111,26 +123,37 @@ fn get_or_create_blob<const N: usize>(
 
 impl Store for SqliteStore {
     fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
-        insert::insert_groups(&mut self.writer(), groups)
+        insert::insert_groups(&mut self.writer(), &self.rules, groups)
     }
 
     fn summary(&self, site: &str) -> Result<Summary, StoreError> {
         let conn = self.reader();
-        let mut stmt = conn.prepare_cached(
-            "SELECT count(*) FILTER (WHERE kind = 'pageview'),
-                    count(DISTINCT visitor), count(DISTINCT session), count(*)
+        let mut events = conn.prepare_cached(
+            "SELECT count(*) FILTER (WHERE kind = 'pageview'), count(DISTINCT visitor), count(*)
              FROM events WHERE site = ?1",
         )?;
-        let summary = stmt.query_row([site], |r| {
-            Ok(Summary {
-                site: site.to_string(),
-                pageviews: count(r, 0)?,
-                visitors: count(r, 1)?,
-                sessions: count(r, 2)?,
-                events: count(r, 3)?,
-            })
+        let (pageviews, visitors, events) =
+            events.query_row([site], |r| Ok((count(r, 0)?, count(r, 1)?, count(r, 2)?)))?;
+        let mut sessions = conn.prepare_cached(
+            "SELECT count(*), coalesce(sum(bounce), 0), coalesce(avg(duration_ms), 0.0)
+             FROM sessions WHERE site = ?1",
+        )?;
+        let (sessions, bounces, mean_duration) = sessions.query_row([site], |r| {
+            Ok((count(r, 0)?, count(r, 1)?, r.get::<_, f64>(2)?))
         })?;
-        Ok(summary)
+        Ok(Summary {
+            site: site.to_string(),
+            pageviews,
+            visitors,
+            sessions,
+            events,
+            bounce_rate: if sessions == 0 {
+                0.0
+            } else {
+                bounces as f64 / sessions as f64
+            },
+            mean_duration_ms: mean_duration.round().max(0.0) as u64,
+        })
     }
 
     fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError> {

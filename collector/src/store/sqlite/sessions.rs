@@ -1,0 +1,257 @@
+//! Sessionizing inside the insert transaction: each new event is given to
+//! [`session::assign`](crate::session::assign) with its visitor's latest session, and the
+//! sessions it touched are written back before the commit.
+//!
+//! A batch reads each visitor's latest session once (one indexed lookup on
+//! `(site, visitor, last_ts)`), keeps it in memory while the batch runs, and writes every
+//! touched session once at the end, so a visitor's ten events cost one read and one write.
+
+use std::collections::HashMap;
+
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Transaction, params};
+use uuid::Uuid;
+
+use crate::event::Event;
+use crate::session::{self, Assignment, Campaign, Hit, Session, SessionRules};
+use crate::store::{StoreError, random_bytes};
+
+/// `(site, visitor)`.
+type VisitorKey = (String, String);
+
+/// Sessions read and changed by one transaction.
+pub(super) struct SessionWriter<'r> {
+    rules: &'r SessionRules,
+    /// Each visitor's latest session (`None`: the visitor has none yet).
+    latest: HashMap<VisitorKey, Option<Session>>,
+    /// Sessions to write at the end, by id.
+    touched: HashMap<Uuid, (VisitorKey, Session)>,
+}
+
+impl<'r> SessionWriter<'r> {
+    pub(super) fn new(rules: &'r SessionRules) -> SessionWriter<'r> {
+        SessionWriter {
+            rules,
+            latest: HashMap::new(),
+            touched: HashMap::new(),
+        }
+    }
+
+    /// Where `event` would go; nothing changes until [`SessionWriter::record`].
+    pub(super) fn assign(
+        &mut self,
+        tx: &Transaction<'_>,
+        event: &Event,
+    ) -> Result<Assignment, StoreError> {
+        let key = (event.site.clone(), event.visitor.clone());
+        let current = match self.latest.get(&key) {
+            Some(cached) => cached.clone(),
+            None => {
+                let loaded = load_latest(tx, &key)?;
+                self.latest.insert(key, loaded.clone());
+                loaded
+            }
+        };
+        let c = &event.client;
+        let campaign = Campaign {
+            source: c.utm.source.clone(),
+            medium: c.utm.medium.clone(),
+            campaign: c.utm.campaign.clone(),
+        };
+        let hit = Hit {
+            ts: c.ts,
+            kind: &c.kind,
+            path: &c.path,
+            campaign: &campaign,
+        };
+        let mut failed = None;
+        let assignment = session::assign(self.rules, current.as_ref(), &hit, || {
+            random_bytes::<16>()
+                .map(|b| uuid::Builder::from_random_bytes(b).into_uuid())
+                .unwrap_or_else(|e| {
+                    failed = Some(e);
+                    Uuid::nil()
+                })
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(assignment),
+        }
+    }
+
+    /// Keeps `assignment` of `event` (which was stored) for the write-back.
+    pub(super) fn record(&mut self, event: &Event, assignment: Assignment) {
+        let key = (event.site.clone(), event.visitor.clone());
+        let session = match assignment {
+            Assignment::Continue(s) | Assignment::Start(s) => s,
+        };
+        let latest = self.latest.entry(key.clone()).or_default();
+        // A started session that ends before the latest one (a late event) does not
+        // replace it; on equal last times the newer session is the latest, as in the
+        // lookup's `rowid DESC`.
+        if latest
+            .as_ref()
+            .is_none_or(|l| l.id == session.id || session.last_ts >= l.last_ts)
+        {
+            *latest = Some(session.clone());
+        }
+        self.touched.insert(session.id, (key, session));
+    }
+
+    /// Writes every touched session.
+    pub(super) fn flush(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO sessions (id, site, visitor, start_ts, last_ts, entry_path, exit_path,
+                 pageviews, events, duration_ms, bounce, engaged,
+                 utm_source, utm_medium, utm_campaign, day)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             ON CONFLICT (id) DO UPDATE SET
+                 start_ts = excluded.start_ts, last_ts = excluded.last_ts,
+                 entry_path = excluded.entry_path, exit_path = excluded.exit_path,
+                 pageviews = excluded.pageviews, events = excluded.events,
+                 duration_ms = excluded.duration_ms, bounce = excluded.bounce,
+                 engaged = excluded.engaged",
+        )?;
+        // Written in start order, so that sessions created by this batch get rowids in the
+        // order the lookup's tie-break expects.
+        let mut touched: Vec<_> = self.touched.into_values().collect();
+        touched.sort_by_key(|(_, s)| (s.last_ts, s.start_ts));
+        for ((site, visitor), s) in touched {
+            stmt.execute(params![
+                s.id.to_string(),
+                site,
+                visitor,
+                s.start_ts,
+                s.last_ts,
+                s.entry_path,
+                s.exit_path,
+                s.pageviews,
+                s.events,
+                s.duration_ms(),
+                s.bounce(),
+                s.engaged,
+                s.campaign.source,
+                s.campaign.medium,
+                s.campaign.campaign,
+                s.day,
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+/// The visitor's session with the latest last event (the newest one on a tie).
+fn load_latest(tx: &Transaction<'_>, key: &VisitorKey) -> Result<Option<Session>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, start_ts, last_ts, entry_path, exit_path, pageviews, events, engaged,
+                utm_source, utm_medium, utm_campaign, day
+         FROM sessions WHERE site = ?1 AND visitor = ?2
+         ORDER BY last_ts DESC, rowid DESC LIMIT 1",
+    )?;
+    let session = stmt
+        .query_row(params![key.0, key.1], |r| {
+            let id: String = r.get(0)?;
+            Ok(Session {
+                id: Uuid::parse_str(&id).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e))
+                })?,
+                start_ts: r.get(1)?,
+                last_ts: r.get(2)?,
+                entry_path: r.get(3)?,
+                exit_path: r.get(4)?,
+                pageviews: r.get(5)?,
+                events: r.get(6)?,
+                engaged: r.get(7)?,
+                campaign: Campaign {
+                    source: r.get(8)?,
+                    medium: r.get(9)?,
+                    campaign: r.get(10)?,
+                },
+                day: r.get(11)?,
+            })
+        })
+        .optional()?;
+    Ok(session)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::sqlite::tests::event;
+    use crate::store::{Store, StoreError};
+
+    const MIN: i64 = 60_000;
+
+    /// `(entry, exit, pageviews, events, duration_ms, bounce)` of a session.
+    type Row = (String, String, i64, i64, i64, bool);
+
+    /// Every session, by start.
+    fn sessions(store: &SqliteStore) -> Result<Vec<Row>, StoreError> {
+        let conn = store.reader();
+        let mut stmt = conn.prepare(
+            "SELECT entry_path, exit_path, pageviews, events, duration_ms, bounce
+             FROM sessions ORDER BY start_ts, rowid",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn at(id: u128, visitor: &str, ts: i64, path: &str) -> crate::event::Event {
+        let mut e = event(id, visitor, "beacon-session");
+        e.client.ts = ts;
+        e.client.path = path.into();
+        e
+    }
+
+    #[test]
+    fn a_session_continues_across_batches_and_duplicates_count_once() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let t = 1_780_000_000_000;
+        store.insert_events(&[at(1, "v", t, "/a")])?;
+        store.insert_events(&[at(1, "v", t, "/a"), at(2, "v", t + MIN, "/b")])?;
+        store.insert_groups(&[
+            &[at(2, "v", t + MIN, "/b")],
+            &[at(3, "v", t + 2 * MIN, "/c")],
+        ])?;
+        let expected = ("/a".into(), "/c".into(), 3, 3, 2 * MIN, false);
+        assert_eq!(sessions(&store)?, [expected]);
+        let ids = store.reader().query_row(
+            "SELECT count(DISTINCT session_id), count(*) FROM events",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )?;
+        assert_eq!(ids, (1, 3));
+        Ok(())
+    }
+
+    #[test]
+    fn a_late_event_that_fits_nowhere_does_not_become_the_latest() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let t = 1_780_000_000_000;
+        store.insert_events(&[at(1, "v", t, "/a"), at(2, "v", t - 40 * MIN, "/old")])?;
+        store.insert_events(&[at(3, "v", t + MIN, "/b"), at(4, "w", t, "/w")])?;
+        assert_eq!(
+            sessions(&store)?,
+            [
+                ("/old".into(), "/old".into(), 1, 1, 0, true),
+                ("/a".into(), "/b".into(), 2, 2, MIN, false),
+                ("/w".into(), "/w".into(), 1, 1, 0, true),
+            ]
+        );
+        let s = store.summary("demo")?;
+        assert_eq!((s.sessions, s.mean_duration_ms), (3, 20_000));
+        assert!((s.bounce_rate - 2.0 / 3.0).abs() < 1e-9);
+        Ok(())
+    }
+}
