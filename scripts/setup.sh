@@ -46,6 +46,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     quietly as_root apt-get update -q
     quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    # Debian starts nginx's system service on install (where policy-rc.d allows it); the
+    # tests run their own nginx on free loopback ports, so stop the service again.
+    if [[ " ${missing[*]} " == *" nginx "* ]]; then
+        as_root service nginx stop >/dev/null 2>&1 || true
+    fi
 fi
 
 # Whether every devDependency in package.json is in node_modules at its pinned version.
