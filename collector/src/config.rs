@@ -47,6 +47,10 @@ pub struct Config {
     /// Inactivity after which a visitor's next event starts a new session
     /// (`--session-idle-minutes`, `SPOOR_SESSION_IDLE_MINUTES`; default 30).
     pub session_idle: Duration,
+    /// Turn cookie-loss recovery off: a new client id is never linked to the one visitor
+    /// seen behind its network fingerprint (`--strict-identity`, `SPOOR_STRICT_IDENTITY`
+    /// `true`/`false`; default false, recovery on).
+    pub strict_identity: bool,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -85,6 +89,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             site_timezone: UtcOffset::UTC,
             session_idle: Duration::from_secs(30 * 60),
+            strict_identity: false,
         }
     }
 }
@@ -152,6 +157,10 @@ struct Flags {
     /// Minutes of inactivity that end a session [env: SPOOR_SESSION_IDLE_MINUTES] [default: 30]
     #[arg(long)]
     session_idle_minutes: Option<String>,
+    /// Never link a new client id to the visitor behind its fingerprint (no recovery)
+    /// [env: SPOOR_STRICT_IDENTITY] [default: false]
+    #[arg(long)]
+    strict_identity: bool,
 }
 
 impl Config {
@@ -227,6 +236,12 @@ impl Config {
                     },
                 )?,
             ),
+            strict_identity: flags.strict_identity
+                || parse_or(
+                    pick(None, "SPOOR_STRICT_IDENTITY"),
+                    defaults.strict_identity,
+                    |b: &bool| Ok(*b),
+                )?,
         })
     }
 }
@@ -299,6 +314,16 @@ mod tests {
         assert_eq!(c.www, PathBuf::from("www"));
         assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.site_timezone, UtcOffset::UTC);
+        Ok(())
+    }
+
+    #[test]
+    fn strict_identity_is_off_by_default_and_set_by_flag_or_env() -> Result<(), LoadError> {
+        assert!(!load(&[], &[])?.strict_identity);
+        assert!(load(&["--strict-identity"], &[])?.strict_identity);
+        assert!(load(&[], &[("SPOOR_STRICT_IDENTITY", "true")])?.strict_identity);
+        assert!(!load(&[], &[("SPOOR_STRICT_IDENTITY", "false")])?.strict_identity);
+        assert!(load(&[], &[("SPOOR_STRICT_IDENTITY", "maybe")]).is_err());
         Ok(())
     }
 

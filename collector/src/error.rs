@@ -16,6 +16,9 @@ pub enum AppError {
     /// The request is malformed; the message says what to fix.
     #[error("{0}")]
     BadRequest(String),
+    /// The thing asked for does not exist; the message names it.
+    #[error("{0}")]
+    NotFound(String),
     /// The body is larger than the collector accepts.
     #[error("body larger than {limit} bytes")]
     PayloadTooLarge {
@@ -65,6 +68,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Overloaded { .. } | AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

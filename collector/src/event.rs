@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::identity::Evidence;
+use crate::identity::resolver::NewLink;
 
 /// What kind of thing happened, with the data that comes with that kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +31,8 @@ pub enum EventKind {
         /// The file's absolute http(s) URL.
         target: String,
     },
-    /// The site told who the visitor is after a login. Linking that user to the visitor's
-    /// other events is not done yet; the user id is stored with the event.
+    /// The site told who the visitor is after a login. The user id is stored with the
+    /// event, and a `login` link joins every visitor that logged in as it (one person).
     Identify {
         /// The site's own user id.
         user: String,
@@ -159,6 +160,9 @@ pub struct ClientEvent {
     pub client_id: Option<String>,
     /// The beacon's session id, if it had one.
     pub session: Option<String>,
+    /// The beacon sent this event right after `spoor.reset()` (a logout on a shared
+    /// device): its visitor starts afresh, linked to nobody.
+    pub reset: bool,
     /// When it happened, by the client's clock, in Unix milliseconds.
     pub ts: i64,
     /// Screen, language and time zone, where valid.
@@ -189,4 +193,20 @@ pub struct Event {
     pub evidence: Evidence,
     /// When the collector received it, in Unix milliseconds.
     pub received: i64,
+    /// What identity resolution asks the store to remember along with the event.
+    pub identity: IdentityEffects,
+}
+
+/// The side effects of resolving one event's identity, applied by the store in the
+/// transaction that stores the event, and only if the event is new.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdentityEffects {
+    /// Today's fingerprint (`fp_…`) of the request that carried the event.
+    pub fingerprint: String,
+    /// Links between visitor ids to record.
+    pub links: Vec<NewLink>,
+    /// Remember that the event's visitor was seen behind `fingerprint` today.
+    pub observe_fingerprint: bool,
+    /// Deactivate the earlier `fingerprint` links of `fingerprint` (it became ambiguous).
+    pub withdraw_fingerprint_links: bool,
 }

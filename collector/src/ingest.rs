@@ -145,12 +145,14 @@ mod tests {
                 title: None,
                 client_id: None,
                 session: None,
+                reset: false,
                 ts: 1_780_000_000_000,
                 context: Context::default(),
                 utm: Utm::default(),
             },
             visitor: "v".into(),
             evidence: Evidence::Fingerprint,
+            identity: crate::event::IdentityEffects::default(),
             received: 1_780_000_000_000,
         }
     }
@@ -175,7 +177,12 @@ mod tests {
         );
         let stored: usize = [a?, b?, c?].iter().map(|o| o.stored).sum();
         assert_eq!(stored, 4, "event 2 is stored once");
-        assert_eq!(store.summary("demo")?.events, 4);
+        assert_eq!(
+            store
+                .summary("demo", crate::identity::graph::Mode::Inclusive)?
+                .events,
+            4
+        );
         drop(ingest);
         writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(())
@@ -195,7 +202,12 @@ mod tests {
             .map_err(|e| StoreError::Task(e.to_string()))??;
         assert_eq!(outcome.stored, 1);
         writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
-        assert_eq!(store.summary("demo")?.events, 1);
+        assert_eq!(
+            store
+                .summary("demo", crate::identity::graph::Mode::Inclusive)?
+                .events,
+            1
+        );
         Ok(())
     }
 }

@@ -3,18 +3,21 @@
 //!
 //! # Layout
 //! - [`config`]: the one [`Config`](config::Config), from defaults, `SPOOR_*` and flags.
-//! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/…`),
-//!   `assets` (the beacon and the demo site), `health` (`/healthz`).
+//! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/summary`),
+//!   `persons` (`/api/persons/…`, `/api/links/…`), `assets` (the beacon and the demo
+//!   site), `health` (`/healthz`).
 //! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
 //! - [`payload`]: the `/collect` wire format and its validation into [`event`]s — each
 //!   type's fields, custom props, browser context and UTM tags from the page URL.
 //! - [`event`]: the event model; [`EventKind`](event::EventKind) carries each type's data.
-//! - [`identity`]: who sent an event — resolution order, fingerprints, salts, the cookie.
+//! - [`identity`]: who sent an event — resolution order, fingerprints, salts, the cookie,
+//!   and persons (links between visitor ids, union-find).
 //! - [`session`]: server-side sessions — the pure rules that assign each event to a visit
 //!   (idle timeout, midnight in the site's time zone, new campaign; bounce, duration).
 //! - [`ingest`]: bounded queue and the batching writer (acknowledge after commit).
 //! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation, which
-//!   sessionizes each new event in the transaction that stores it.
+//!   sessionizes each new event and records its identity links in the transaction that
+//!   stores it.
 //! - [`error`]: [`AppError`](error::AppError), the HTTP error boundary.
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //!
@@ -40,7 +43,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum_extra::extract::cookie::Key;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -48,7 +51,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
-use crate::routes::{api, assets, collect, health};
+use crate::routes::{api, assets, collect, health, persons};
 use crate::session::SessionRules;
 use crate::state::AppState;
 use crate::store::sqlite::SqliteStore;
@@ -66,6 +69,8 @@ pub fn app(state: AppState) -> Router {
             post(collect::collect).layer(DefaultBodyLimit::max(collect::MAX_BODY_BYTES)),
         )
         .route("/api/summary", get(api::summary))
+        .route("/api/persons/{visitor}", get(persons::person))
+        .route("/api/links/{id}", delete(persons::delete_link))
         .route("/healthz", get(health::healthz))
         .merge(assets)
         .with_state(state)

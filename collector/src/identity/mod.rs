@@ -1,17 +1,15 @@
-//! Who sent an event. [`resolve`] is a pure function from the evidence a request carries to
-//! a visitor id and the kind of evidence that decided it; the evidence is stored with every
-//! event so a report can say why an event belongs to a visitor.
+//! Who sent an event, and which visitor ids are one person.
 //!
-//! First cut, in this order: the beacon's client id; else the collector's signed server
-//! cookie; else a provisional visitor from a keyed hash of (daily salt, site, IP, user agent).
-//! The response then sets the server cookie to the resolved visitor, so a browser that loses
-//! its client id (or never runs the beacon) keeps its visitor while the cookie lives.
+//! - [`resolver`]: the resolution rule (server cookie first, provisional ids yield, NAT
+//!   guard, recovery, login, reset) as a pure function; `/collect` runs it with the
+//!   fingerprint and link memory the store keeps.
+//! - [`graph`]: links between visitor ids with their evidence, persons as connected
+//!   components, and the chain of links that explains a merge.
+//! - [`fingerprint`], [`salt`]: the cookieless visitor id and its daily salt.
+//! - [`server_cookie`]: the collector's signed `HttpOnly` cookie.
 //!
-//! [`graph`] holds the person model that issue #4 builds on: links between visitor ids
-//! with their evidence, persons as connected components, and the chain of links that
-//! explains a merge. [`resolver`] is the full rule of issue #4 (server cookie first, NAT
-//! guard, recovery, login, reset) as a pure function; `/collect` does not use it yet,
-//! because the store keeps no link or fingerprint memory so far.
+//! [`Evidence`] is stored with every event, so a report can say why an event belongs to
+//! its visitor.
 
 pub mod fingerprint;
 pub mod graph;
@@ -38,78 +36,5 @@ impl Evidence {
             Evidence::ServerCookie => "server-cookie",
             Evidence::Fingerprint => "fingerprint",
         }
-    }
-}
-
-/// A resolved visitor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolution {
-    /// The visitor id events are counted by.
-    pub visitor: String,
-    /// Why it is this visitor.
-    pub evidence: Evidence,
-}
-
-/// Picks the visitor for one event. `fingerprint` is only called when no id is present,
-/// since computing it needs the day's salt.
-pub fn resolve(
-    client_id: Option<&str>,
-    server_cookie: Option<&str>,
-    fingerprint: impl FnOnce() -> String,
-) -> Resolution {
-    match (client_id, server_cookie) {
-        (Some(id), _) => Resolution {
-            visitor: id.to_string(),
-            evidence: Evidence::ClientId,
-        },
-        (None, Some(id)) => Resolution {
-            visitor: id.to_string(),
-            evidence: Evidence::ServerCookie,
-        },
-        (None, None) => Resolution {
-            visitor: fingerprint(),
-            evidence: Evidence::Fingerprint,
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fp() -> String {
-        "fp_x".into()
-    }
-
-    #[test]
-    fn client_id_comes_first() {
-        assert_eq!(
-            resolve(Some("a"), Some("b"), fp).evidence,
-            Evidence::ClientId
-        );
-        assert_eq!(resolve(Some("a"), Some("b"), fp).visitor, "a");
-    }
-
-    #[test]
-    fn server_cookie_stands_in_for_a_missing_client_id() {
-        assert_eq!(
-            resolve(None, Some("b"), fp),
-            Resolution {
-                visitor: "b".into(),
-                evidence: Evidence::ServerCookie
-            }
-        );
-    }
-
-    #[test]
-    fn fingerprint_only_without_any_id() {
-        let mut called = false;
-        let r = resolve(Some("a"), None, || {
-            called = true;
-            fp()
-        });
-        assert!(!called);
-        assert_eq!(r.visitor, "a");
-        assert_eq!(resolve(None, None, fp).evidence, Evidence::Fingerprint);
     }
 }

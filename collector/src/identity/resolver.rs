@@ -6,7 +6,8 @@
 //! 1. a `reset` (logout on a shared device) starts a new visitor from the beacon's new id and
 //!    links it to nothing — not even by network;
 //! 2. a valid signed server cookie names the visitor; a different client id from the same
-//!    browser is linked to it (`client-id`). A provisional (`fp_…`) cookie yields to a
+//!    browser is linked to it (`client-id`). When the cookie and the client id agree, the
+//!    evidence reported is `client-id` (the beacon's id is the visitor). A provisional (`fp_…`) cookie yields to a
 //!    real client id instead, since the real id outlives the daily fingerprint;
 //! 3. the beacon's client id. A client id never seen before, arriving without a server
 //!    cookie where exactly one visitor was seen behind the same fingerprint today, is
@@ -20,7 +21,8 @@
 //! `identify(user)` adds a `login` link between the visitor and the user's node, which joins
 //! every device the user logged in on into one person (see [`super::graph`]).
 //!
-//! Not wired into `/collect` yet: the store keeps no link or fingerprint memory so far.
+//! `/collect` builds the [`Signals`], reads the [`Memory`] from the store and hands the
+//! [`Outcome`]'s links and flags to the writer with the event.
 
 use super::Evidence;
 use super::fingerprint::PREFIX;
@@ -116,12 +118,15 @@ pub fn resolve(signals: &Signals<'_>, memory: &Memory, options: Options) -> Outc
             links.push(link(id, cookie, LinkKind::ServerCookie, 0.9));
             (id.to_string(), Evidence::ClientId)
         }
-        (false, Some(cookie), client) => {
-            if let Some(id) = client.filter(|id| *id != cookie) {
+        (false, Some(cookie), client) => match client {
+            // Both ids agree: the beacon's own id is the evidence reported.
+            Some(id) if id == cookie => (cookie.to_string(), Evidence::ClientId),
+            Some(id) => {
                 links.push(link(id, cookie, LinkKind::ClientId, 0.95));
+                (cookie.to_string(), Evidence::ServerCookie)
             }
-            (cookie.to_string(), Evidence::ServerCookie)
-        }
+            None => (cookie.to_string(), Evidence::ServerCookie),
+        },
         (false, None, Some(id)) => {
             if options.recovery && !memory.client_id_known {
                 if let [only] = memory.behind_fingerprint.as_slice() {
@@ -206,6 +211,7 @@ mod tests {
             Options::default(),
         );
         assert!(same.links.is_empty());
+        assert_eq!(same.evidence, Evidence::ClientId, "agreeing ids: client-id");
     }
 
     #[test]

@@ -104,6 +104,9 @@ struct EventWire {
     /// `identify`: the site's user id.
     #[serde(default)]
     user: Option<Value>,
+    /// Any type: sent right after `spoor.reset()`; a boolean.
+    #[serde(default)]
+    reset: Option<Value>,
 }
 
 /// Parses and validates a `/collect` body. `now_ms` bounds the accepted timestamps.
@@ -147,8 +150,14 @@ fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
     }
     let client_id = optional_token("visitor", e.visitor)?;
     let session = optional_token("session", e.session)?;
+    let reset = match &e.reset {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("reset: must be a boolean".into()),
+    };
     let context = context::parse(e.screen.as_ref(), e.lang.as_ref(), e.tz.as_ref());
     Ok(ClientEvent {
+        reset,
         id,
         kind,
         path: parsed.path().to_string(),

@@ -1,8 +1,13 @@
 //! `POST /collect`: a batch of events from the beacon.
 //!
 //! Validate the whole batch (any bad event refuses it with a 400 that names the field),
-//! resolve each event's visitor, hand the batch to the ingest writer and answer `204` only
-//! once it is committed. The response refreshes the signed server cookie.
+//! resolve each event's visitor with [`resolver`](crate::identity::resolver) (signals from
+//! the request, memory from the store), hand the batch and the resolution's side effects to
+//! the ingest writer and answer `204` only once it is committed. The response sets the
+//! signed server cookie to the visitor the last event resolved to; within the batch, each
+//! event is read against the cookie the previous one left.
+
+use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,9 +17,11 @@ use axum_extra::extract::cookie::SignedCookieJar;
 
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::event::Event;
+use crate::event::{Batch, Event, EventKind, IdentityEffects};
 use crate::extract::peer::Peer;
-use crate::identity::{fingerprint, resolve, server_cookie};
+use crate::identity::resolver::{Memory, Options, Signals, resolve};
+use crate::identity::salt::DAY_MS;
+use crate::identity::{fingerprint, server_cookie};
 use crate::payload::parse_batch;
 use crate::state::AppState;
 
@@ -43,45 +50,86 @@ pub async fn collect(
     let batch = parse_batch(&body, now).map_err(AppError::BadRequest)?;
 
     let cookie_visitor = server_cookie::visitor(&jar);
-    let needs_fingerprint =
-        cookie_visitor.is_none() && batch.events.iter().any(|e| e.client_id.is_none());
-    let fingerprint_visitor = if needs_fingerprint {
-        let salt = state.salts.for_time(now).await?;
-        let user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
-        fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent.unwrap_or(""))
-    } else {
-        String::new()
+    let salt = state.salts.for_time(now).await?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
+    let memories = read_memories(&state, &batch, &fingerprint, now).await?;
+    let options = Options {
+        recovery: !state.config.strict_identity,
     };
 
-    let events: Vec<Event> = batch
-        .events
-        .into_iter()
-        .map(|client| {
-            let r = resolve(
-                client.client_id.as_deref(),
-                cookie_visitor.as_deref(),
-                || fingerprint_visitor.clone(),
-            );
-            Event {
-                site: batch.site.clone(),
-                client,
-                visitor: r.visitor,
-                evidence: r.evidence,
-                received: now,
-            }
-        })
-        .collect();
-    let last_visitor = events.last().map(|e| e.visitor.clone());
+    // Within a batch the cookie moves on as the response will move it, so the events after
+    // a `reset` (or after a provisional cookie yielded) are read against the new visitor.
+    let mut cookie = cookie_visitor;
+    let mut events = Vec::with_capacity(batch.events.len());
+    for client in batch.events {
+        let user = match &client.kind {
+            EventKind::Identify { user } => Some(user.as_str()),
+            _ => None,
+        };
+        let signals = Signals {
+            server_cookie: cookie.as_deref(),
+            client_id: client.client_id.as_deref(),
+            user,
+            reset: client.reset,
+            fingerprint: &fingerprint,
+        };
+        let memory = memories.get(&client.client_id).cloned().unwrap_or_default();
+        let outcome = resolve(&signals, &memory, options);
+        cookie = Some(outcome.cookie.clone());
+        events.push(Event {
+            site: batch.site.clone(),
+            visitor: outcome.visitor,
+            evidence: outcome.evidence,
+            received: now,
+            identity: IdentityEffects {
+                fingerprint: fingerprint.clone(),
+                links: outcome.links,
+                observe_fingerprint: outcome.observe_fingerprint,
+                withdraw_fingerprint_links: outcome.withdraw_fingerprint_links,
+            },
+            client,
+        });
+    }
     let outcome = state.ingest.submit(events).await?;
     tracing::debug!(site = %batch.site, stored = outcome.stored, duplicates = outcome.duplicates, "batch committed");
 
-    let jar = match last_visitor {
+    let jar = match cookie {
         Some(visitor) => jar.add(server_cookie::cookie(visitor, peer.https)),
         None => jar,
     };
     Ok((jar, StatusCode::NO_CONTENT))
+}
+
+/// What the store remembers for each distinct client id of the batch (all behind the same
+/// fingerprint), read in one blocking task: one query per distinct client id.
+async fn read_memories(
+    state: &AppState,
+    batch: &Batch,
+    fingerprint: &str,
+    now: i64,
+) -> Result<HashMap<Option<String>, Memory>, AppError> {
+    let mut ids: Vec<Option<String>> = batch.events.iter().map(|e| e.client_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let store = state.store.clone();
+    let site = batch.site.clone();
+    let fingerprint = fingerprint.to_string();
+    let day = now.div_euclid(DAY_MS);
+    tokio::task::spawn_blocking(move || {
+        ids.into_iter()
+            .map(|id| {
+                let memory = store.identity_memory(&site, id.as_deref(), &fingerprint, day)?;
+                Ok((id, memory))
+            })
+            .collect::<Result<HashMap<_, _>, crate::store::StoreError>>()
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(AppError::from)
 }
 
 /// `sendBeacon` sends a string as `text/plain` (which needs no CORS preflight); API clients

@@ -4,3 +4,4 @@ pub mod api;
 pub mod assets;
 pub mod collect;
 pub mod health;
+pub mod persons;

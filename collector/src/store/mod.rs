@@ -9,6 +9,8 @@ pub mod sqlite;
 use serde::Serialize;
 
 use crate::event::Event;
+use crate::identity::graph::{Link, Mode};
+use crate::identity::resolver::Memory;
 
 /// A store failed to do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,9 @@ pub struct Summary {
     pub pageviews: u64,
     /// Distinct visitors.
     pub visitors: u64,
+    /// Distinct persons among those visitors: visitors joined by active identity links
+    /// (see [`graph`](crate::identity::graph)), under the requested reading.
+    pub persons: u64,
     /// Server sessions (see [`session`](crate::session)); events stored before sessions
     /// existed belong to none.
     pub sessions: u64,
@@ -61,12 +66,80 @@ pub struct Summary {
     pub mean_duration_ms: u64,
 }
 
+/// One link as reports show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkView {
+    /// The link's id (`DELETE /api/links/{id}` undoes it).
+    pub id: i64,
+    /// One visitor id (or `user:` node).
+    pub a: String,
+    /// The other.
+    pub b: String,
+    /// The evidence: `server-cookie`, `client-id`, `fingerprint`, `login`, `recovery`.
+    pub kind: &'static str,
+    /// How sure, 0 to 1.
+    pub confidence: f32,
+    /// When it was recorded, Unix ms.
+    pub at_ms: i64,
+    /// False once undone or withdrawn.
+    pub active: bool,
+}
+
+impl From<&Link> for LinkView {
+    fn from(l: &Link) -> LinkView {
+        LinkView {
+            id: l.id,
+            a: l.a.clone(),
+            b: l.b.clone(),
+            kind: l.kind.as_str(),
+            confidence: l.confidence,
+            at_ms: l.at_ms,
+            active: l.active,
+        }
+    }
+}
+
+/// One event in a person's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    /// The event id.
+    pub id: String,
+    /// Client time, Unix ms.
+    pub ts: i64,
+    /// The event type.
+    pub kind: String,
+    /// The page path.
+    pub path: String,
+    /// The visitor it was counted for.
+    pub visitor: String,
+    /// The evidence that chose that visitor.
+    pub evidence: String,
+}
+
+/// A person: visitor ids joined by links, with the evidence and their events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Person {
+    /// The site.
+    pub site: String,
+    /// The person's id: the smallest node id in it.
+    pub person: String,
+    /// Its visitor ids, sorted.
+    pub visitors: Vec<String>,
+    /// The site user ids that logged in as it, sorted.
+    pub users: Vec<String>,
+    /// Every link touching its members, active or not, oldest first.
+    pub links: Vec<LinkView>,
+    /// Its newest events (at most 1000), oldest first.
+    pub timeline: Vec<TimelineEntry>,
+}
+
 /// What the collector needs from a store.
 pub trait Store: Send + Sync + 'static {
     /// Writes every group of events in one transaction, all or nothing, and reports each
     /// group's outcome in order. An event whose id is already stored (or appears earlier in
     /// the same call) is skipped and counted as a duplicate. Each new event is assigned to
-    /// its visitor's server session ([`session`](crate::session)) in the same transaction.
+    /// its visitor's server session ([`session`](crate::session)) in the same transaction,
+    /// and its [`IdentityEffects`](crate::event::IdentityEffects) are applied there too.
     /// Returns only once the write is durable.
     fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError>;
 
@@ -79,8 +152,24 @@ pub trait Store: Send + Sync + 'static {
             .unwrap_or_default())
     }
 
-    /// Counts over everything stored for `site`.
-    fn summary(&self, site: &str) -> Result<Summary, StoreError>;
+    /// Counts over everything stored for `site`; `persons` under `mode`.
+    fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError>;
+
+    /// What the store remembers that bears on resolving an event of `site` with
+    /// `client_id` behind `fingerprint` on Unix day `day` (UTC).
+    fn identity_memory(
+        &self,
+        site: &str,
+        client_id: Option<&str>,
+        fingerprint: &str,
+        day: i64,
+    ) -> Result<Memory, StoreError>;
+
+    /// The person `visitor` belongs to under `mode`, or `None` for an unknown visitor.
+    fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError>;
+
+    /// Deactivates link `id` (persons are recomputed without it); false if unknown.
+    fn deactivate_link(&self, id: i64) -> Result<bool, StoreError>;
 
     /// The random salt of Unix day `day` (UTC), created on first use. Salts of days before
     /// `day - 1` are deleted on the way, so no salt outlives two days.

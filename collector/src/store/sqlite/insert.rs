@@ -1,9 +1,11 @@
 //! How an [`Event`] becomes a row of the `events` table: the columns every event fills, and
 //! the columns of each type ([`KindColumns`]), which the other types leave NULL. Each new
-//! event is also given its server session ([`SessionWriter`]) in the same transaction.
+//! event is also given its server session ([`SessionWriter`]) and has its identity side
+//! effects applied (links, fingerprint observations) in the same transaction.
 
 use rusqlite::{Connection, params};
 
+use super::identity;
 use super::sessions::SessionWriter;
 use crate::event::{Event, EventKind};
 use crate::session::SessionRules;
@@ -70,6 +72,7 @@ pub(super) fn insert_groups(
             ])?;
             if inserted == 1 {
                 sessions.record(e, assignment);
+                identity::apply(&tx, e)?;
             }
             stored += inserted;
         }
@@ -188,7 +191,7 @@ mod tests {
         );
         drop(stmt);
         drop(conn);
-        let s = store.summary("demo")?;
+        let s = store.summary("demo", crate::identity::graph::Mode::Inclusive)?;
         assert_eq!((s.pageviews, s.events), (1, 5));
         Ok(())
     }

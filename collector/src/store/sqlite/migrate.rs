@@ -12,6 +12,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_events.sql"),
     include_str!("../../../migrations/sqlite/0002_event_details.sql"),
     include_str!("../../../migrations/sqlite/0003_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0004_identity.sql"),
 ];
 
 /// Applies the migrations `conn`'s schema has not had yet.
@@ -69,7 +70,7 @@ mod tests {
             })?;
         assert_eq!(session, None, "old events belong to no server session");
         drop(conn);
-        let summary = store.summary("demo")?;
+        let summary = store.summary("demo", crate::identity::graph::Mode::Inclusive)?;
         assert_eq!((summary.pageviews, summary.sessions), (1, 0));
         Ok(())
     }

@@ -6,8 +6,10 @@
 //! collector acknowledge an event only once it is stored.
 //!
 //! `migrate` brings the schema up to date; `insert` maps an event to its row; `sessions`
-//! keeps the `sessions` table up to date as events are inserted.
+//! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
+//! and fingerprint observations and answers the person queries.
 
+mod identity;
 mod insert;
 mod migrate;
 mod sessions;
@@ -17,8 +19,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{InsertOutcome, Store, StoreError, Summary, random_bytes};
+use super::{InsertOutcome, Person, Store, StoreError, Summary, random_bytes};
 use crate::event::Event;
+use crate::identity::graph::Mode;
+use crate::identity::resolver::Memory;
 use crate::session::SessionRules;
 use migrate::migrate;
 
@@ -126,7 +130,7 @@ impl Store for SqliteStore {
         insert::insert_groups(&mut self.writer(), &self.rules, groups)
     }
 
-    fn summary(&self, site: &str) -> Result<Summary, StoreError> {
+    fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError> {
         let conn = self.reader();
         let mut events = conn.prepare_cached(
             "SELECT count(*) FILTER (WHERE kind = 'pageview'), count(DISTINCT visitor), count(*)
@@ -141,10 +145,12 @@ impl Store for SqliteStore {
         let (sessions, bounces, mean_duration) = sessions.query_row([site], |r| {
             Ok((count(r, 0)?, count(r, 1)?, r.get::<_, f64>(2)?))
         })?;
+        let persons = identity::persons(&conn, site, mode)?;
         Ok(Summary {
             site: site.to_string(),
             pageviews,
             visitors,
+            persons,
             sessions,
             events,
             bounce_rate: if sessions == 0 {
@@ -156,10 +162,30 @@ impl Store for SqliteStore {
         })
     }
 
+    fn identity_memory(
+        &self,
+        site: &str,
+        client_id: Option<&str>,
+        fingerprint: &str,
+        day: i64,
+    ) -> Result<Memory, StoreError> {
+        identity::memory(&self.reader(), site, client_id, fingerprint, day)
+    }
+
+    fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError> {
+        identity::person(&self.reader(), site, visitor, mode)
+    }
+
+    fn deactivate_link(&self, id: i64) -> Result<bool, StoreError> {
+        identity::deactivate_link(&self.writer(), id)
+    }
+
     fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM daily_salts WHERE day < ?1", [day - 1])?;
+        // Observations of fingerprints no salt can recompute any more go with the salts.
+        tx.execute("DELETE FROM fingerprint_seen WHERE day < ?1", [day - 1])?;
         let salt = get_or_create_blob(
             &tx,
             "SELECT salt FROM daily_salts WHERE day = ?1",
@@ -204,12 +230,14 @@ mod tests {
                 title: Some("A".into()),
                 client_id: Some(visitor.into()),
                 session: Some(session.into()),
+                reset: false,
                 ts: 1_780_000_000_000,
                 context: Context::default(),
                 utm: Utm::default(),
             },
             visitor: visitor.into(),
             evidence: Evidence::ClientId,
+            identity: crate::event::IdentityEffects::default(),
             received: 1_780_000_000_001,
         }
     }
@@ -233,12 +261,12 @@ mod tests {
                 duplicates: 1
             }
         );
-        let s = store.summary("demo")?;
+        let s = store.summary("demo", Mode::Inclusive)?;
         assert_eq!(
             (s.pageviews, s.visitors, s.sessions, s.events),
             (3, 2, 2, 3)
         );
-        assert_eq!(store.summary("other")?.events, 0);
+        assert_eq!(store.summary("other", Mode::Inclusive)?.events, 0);
         Ok(())
     }
 
@@ -257,7 +285,7 @@ mod tests {
         let store = SqliteStore::open(&path)?;
         assert_eq!(store.secret("cookie-key")?, key);
         assert_ne!(store.secret("other")?, key);
-        assert_eq!(store.summary("demo")?.pageviews, 1);
+        assert_eq!(store.summary("demo", Mode::Inclusive)?.pageviews, 1);
         Ok(())
     }
 

@@ -249,7 +249,7 @@ mod tests {
                 ("/w".into(), "/w".into(), 1, 1, 0, true),
             ]
         );
-        let s = store.summary("demo")?;
+        let s = store.summary("demo", crate::identity::graph::Mode::Inclusive)?;
         assert_eq!((s.sessions, s.mean_duration_ms), (3, 20_000));
         assert!((s.bounce_rate - 2.0 / 3.0).abs() < 1e-9);
         Ok(())

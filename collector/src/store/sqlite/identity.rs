@@ -1,0 +1,396 @@
+//! Identity memory in SQLite: what the resolver needs to know about a client id and a
+//! fingerprint ([`memory`]), the side effects of a resolution written with its event
+//! ([`apply`]), and the reads behind persons: links, person counts and one person's
+//! visitors, links and timeline.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+
+use crate::event::Event;
+use crate::identity::graph::{Link, LinkKind, Mode, Persons};
+use crate::identity::resolver::{Memory, USER_PREFIX};
+use crate::identity::salt::DAY_MS;
+use crate::store::{Person, StoreError, TimelineEntry};
+
+/// Most events a person's timeline returns (the newest ones).
+pub const TIMELINE_CAP: usize = 1000;
+
+/// What the store remembers about `client_id` and `fingerprint` on `day` (Unix day, UTC).
+pub(super) fn memory(
+    conn: &Connection,
+    site: &str,
+    client_id: Option<&str>,
+    fingerprint: &str,
+    day: i64,
+) -> Result<Memory, StoreError> {
+    let client_id_known = match client_id {
+        None => false,
+        Some(id) => conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2)
+                     OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2)
+                     OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND b = ?2)",
+            )?
+            .query_row(params![site, id], |r| r.get::<_, bool>(0))?,
+    };
+    let behind_fingerprint = conn
+        .prepare_cached(
+            "SELECT visitor FROM fingerprint_seen
+             WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor",
+        )?
+        .query_map(params![site, day, fingerprint], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Memory {
+        client_id_known,
+        behind_fingerprint,
+    })
+}
+
+/// Writes the identity side effects of a new event `e`: withdraws the fingerprint's links
+/// when it became ambiguous, then records the links (each pair and kind once) and the
+/// fingerprint observation.
+pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
+    let fx = &e.identity;
+    if fx.withdraw_fingerprint_links && !fx.fingerprint.is_empty() {
+        tx.prepare_cached(
+            "UPDATE links SET active = 0
+             WHERE site = ?1 AND fingerprint = ?2 AND kind = 'fingerprint' AND active = 1",
+        )?
+        .execute(params![e.site, fx.fingerprint])?;
+    }
+    for link in &fx.links {
+        let fingerprint = matches!(link.kind, LinkKind::Fingerprint | LinkKind::Recovery)
+            .then_some(fx.fingerprint.as_str());
+        // The same evidence seen again (every event of a logged-in visitor, say) adds no
+        // second link; nor does it bring back a link that was undone.
+        tx.prepare_cached(
+            "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
+             WHERE NOT EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2 AND b = ?3 AND kind = ?4)
+               AND NOT EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?3 AND b = ?2 AND kind = ?4)",
+        )?
+        .execute(params![
+            e.site,
+            link.a,
+            link.b,
+            link.kind.as_str(),
+            f64::from(link.confidence),
+            e.received,
+            fingerprint,
+        ])?;
+    }
+    if fx.observe_fingerprint && !fx.fingerprint.is_empty() {
+        tx.prepare_cached(
+            "INSERT INTO fingerprint_seen (site, day, fingerprint, visitor, last_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET last_ms = max(last_ms, excluded.last_ms)",
+        )?
+        .execute(params![
+            e.site,
+            e.received.div_euclid(DAY_MS),
+            fx.fingerprint,
+            e.visitor,
+            e.received,
+        ])?;
+    }
+    Ok(())
+}
+
+fn kind_from_str(s: &str) -> Option<LinkKind> {
+    [
+        LinkKind::ServerCookie,
+        LinkKind::ClientId,
+        LinkKind::Fingerprint,
+        LinkKind::Login,
+        LinkKind::Recovery,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == s)
+}
+
+/// Every link of `site`, active or not, oldest first. Rows of an unknown kind are skipped.
+pub(super) fn links(conn: &Connection, site: &str) -> Result<Vec<Link>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, a, b, kind, confidence, at_ms, active FROM links WHERE site = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([site], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, f64>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, bool>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, a, b, kind, confidence, at_ms, active) = row?;
+        if let Some(kind) = kind_from_str(&kind) {
+            out.push(Link {
+                id,
+                a,
+                b,
+                kind,
+                confidence: confidence as f32,
+                at_ms,
+                active,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Distinct persons among the visitors of `site`'s events, joined by its links under `mode`.
+pub(super) fn persons(conn: &Connection, site: &str, mode: Mode) -> Result<u64, StoreError> {
+    let persons = Persons::from_links(&links(conn, site)?, mode);
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT visitor FROM events WHERE site = ?1")?;
+    let visitors = stmt
+        .query_map([site], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(persons.count(visitors.iter().map(String::as_str)) as u64)
+}
+
+/// The person `visitor` belongs to on `site` under `mode`, or `None` when the store knows
+/// nothing of that visitor (no event, no link).
+pub(super) fn person(
+    conn: &Connection,
+    site: &str,
+    visitor: &str,
+    mode: Mode,
+) -> Result<Option<Person>, StoreError> {
+    let all = links(conn, site)?;
+    let persons = Persons::from_links(&all, mode);
+    let me = persons.person_of(visitor);
+    let mut members = BTreeSet::from([visitor.to_string()]);
+    for l in &all {
+        for node in [&l.a, &l.b] {
+            if persons.person_of(node) == me {
+                members.insert(node.clone());
+            }
+        }
+    }
+    let (users, visitors): (Vec<String>, Vec<String>) = members
+        .iter()
+        .cloned()
+        .partition(|m| m.starts_with(USER_PREFIX));
+    let links: Vec<Link> = all
+        .into_iter()
+        .filter(|l| members.contains(&l.a) || members.contains(&l.b))
+        .collect();
+    let timeline = timeline(conn, site, &visitors)?;
+    if timeline.is_empty() && links.is_empty() {
+        let known: Option<i64> = conn
+            .prepare_cached("SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2 LIMIT 1")?
+            .query_row(params![site, visitor], |r| r.get(0))
+            .optional()?;
+        if known.is_none() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Person {
+        site: site.to_string(),
+        person: me.to_string(),
+        visitors,
+        users: users
+            .into_iter()
+            .map(|u| u[USER_PREFIX.len()..].to_string())
+            .collect(),
+        links: links.iter().map(Into::into).collect(),
+        timeline,
+    }))
+}
+
+/// The newest [`TIMELINE_CAP`] events of `visitors`, oldest first.
+fn timeline(
+    conn: &Connection,
+    site: &str,
+    visitors: &[String],
+) -> Result<Vec<TimelineEntry>, StoreError> {
+    let mut out = Vec::new();
+    // Chunks keep each statement under SQLite's limit on bound parameters.
+    for chunk in visitors.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT id, ts, kind, path, visitor, evidence FROM events
+             WHERE site = ? AND visitor IN ({marks}) ORDER BY ts DESC, id DESC LIMIT {TIMELINE_CAP}"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let args = std::iter::once(site).chain(chunk.iter().map(String::as_str));
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok(TimelineEntry {
+                id: r.get(0)?,
+                ts: r.get(1)?,
+                kind: r.get(2)?,
+                path: r.get(3)?,
+                visitor: r.get(4)?,
+                evidence: r.get(5)?,
+            })
+        })?;
+        for row in rows {
+            out.push(row?);
+        }
+    }
+    out.sort_by(|x, y| (y.ts, &y.id).cmp(&(x.ts, &x.id)));
+    out.truncate(TIMELINE_CAP);
+    out.reverse();
+    Ok(out)
+}
+
+/// Deactivates link `id`; false when there is no such link.
+pub(super) fn deactivate_link(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    let exists: Option<i64> = conn
+        .prepare_cached("SELECT id FROM links WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    if exists.is_none() {
+        return Ok(false);
+    }
+    conn.execute("UPDATE links SET active = 0 WHERE id = ?1", [id])?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::IdentityEffects;
+    use crate::identity::resolver::NewLink;
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::sqlite::tests::event;
+
+    const FP: &str = "fp_1";
+
+    fn with(id: u128, visitor: &str, fx: IdentityEffects) -> Event {
+        Event {
+            identity: fx,
+            ..event(id, visitor, "s")
+        }
+    }
+
+    fn observed() -> IdentityEffects {
+        IdentityEffects {
+            fingerprint: FP.into(),
+            observe_fingerprint: true,
+            ..IdentityEffects::default()
+        }
+    }
+
+    fn new_link(a: &str, b: &str, kind: LinkKind) -> NewLink {
+        NewLink {
+            a: a.into(),
+            b: b.into(),
+            kind,
+            confidence: 0.6,
+        }
+    }
+
+    fn day() -> i64 {
+        event(0, "", "").received.div_euclid(DAY_MS)
+    }
+
+    #[test]
+    fn memory_knows_ids_from_events_and_links_and_who_is_behind_a_fingerprint()
+    -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let d = day();
+        let m = store.identity_memory("demo", Some("a"), FP, d)?;
+        assert!(!m.client_id_known && m.behind_fingerprint.is_empty());
+        let linked = IdentityEffects {
+            links: vec![new_link("b", "a", LinkKind::ClientId)],
+            ..observed()
+        };
+        store.insert_events(&[with(1, "a", linked)])?;
+        assert!(
+            store
+                .identity_memory("demo", Some("a"), FP, d)?
+                .client_id_known
+        );
+        let b = store.identity_memory("demo", Some("b"), FP, d)?;
+        assert!(b.client_id_known, "an id seen only in a link is known");
+        assert_eq!(b.behind_fingerprint, ["a"]);
+        assert!(
+            store
+                .identity_memory("demo", Some("b"), FP, d + 1)?
+                .behind_fingerprint
+                .is_empty()
+        );
+        assert!(
+            !store
+                .identity_memory("other", Some("a"), FP, d)?
+                .client_id_known
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_duplicate_event_records_nothing_twice_and_withdrawal_keeps_other_links()
+    -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let attach = IdentityEffects {
+            fingerprint: FP.into(),
+            links: vec![new_link(FP, "a", LinkKind::Fingerprint)],
+            ..IdentityEffects::default()
+        };
+        let login = IdentityEffects {
+            links: vec![new_link("a", "user:u", LinkKind::Login)],
+            ..observed()
+        };
+        store.insert_events(&[with(1, "a", login), with(2, FP, attach.clone())])?;
+        store.insert_events(&[with(2, FP, attach)])?;
+        let again = IdentityEffects {
+            links: vec![new_link("user:u", "a", LinkKind::Login)],
+            ..observed()
+        };
+        store.insert_events(&[with(9, "a", again)])?;
+        let all = links(&store.reader(), "demo")?;
+        assert_eq!(
+            all.len(),
+            2,
+            "neither the duplicate nor the same login added a link"
+        );
+        assert_eq!(store.summary("demo", Mode::Inclusive)?.persons, 1);
+        let withdraw = IdentityEffects {
+            withdraw_fingerprint_links: true,
+            ..observed()
+        };
+        store.insert_events(&[with(3, "b", withdraw)])?;
+        let all = links(&store.reader(), "demo")?;
+        let active: Vec<_> = all.iter().map(|l| (l.kind, l.active)).collect();
+        assert_eq!(
+            active,
+            [(LinkKind::Login, true), (LinkKind::Fingerprint, false)]
+        );
+        assert_eq!(store.summary("demo", Mode::Inclusive)?.persons, 3);
+        assert!(store.deactivate_link(all[0].id)?);
+        assert!(!store.deactivate_link(9999)?);
+        let person = store.person("demo", "a", Mode::Inclusive)?;
+        assert_eq!(person.map(|p| p.visitors), Some(vec!["a".to_string()]));
+        assert!(store.person("demo", "nobody", Mode::Inclusive)?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn fingerprint_observations_go_with_their_salt() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let d = day();
+        store.insert_events(&[with(1, "a", observed())])?;
+        store.daily_salt(d + 1)?;
+        assert_eq!(
+            store
+                .identity_memory("demo", None, FP, d)?
+                .behind_fingerprint,
+            ["a"]
+        );
+        store.daily_salt(d + 2)?;
+        assert!(
+            store
+                .identity_memory("demo", None, FP, d)?
+                .behind_fingerprint
+                .is_empty()
+        );
+        Ok(())
+    }
+}
