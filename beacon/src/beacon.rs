@@ -127,6 +127,7 @@ impl Beacon {
         if let Some(json) =
             payload::event(&id, kind, &self.context, session.as_deref(), now, fields)
         {
+            self.context.reset = false;
             self.queue.push(Entry { id, json });
             self.new_since_hide = true;
             self.save();
@@ -235,13 +236,16 @@ impl Beacon {
         }
     }
 
-    /// `spoor.reset()` (a logout): a new anonymous visitor id and a new session.
+    /// `spoor.reset()` (a logout): a new anonymous visitor id and a new session. The next
+    /// event carries `"reset": true` so the collector does not join the new visitor to the
+    /// last one through its own cookie.
     pub fn reset(&mut self) {
         if self.stores() {
             self.cookies.remove(id::KEY);
             self.local.remove(id::KEY);
             self.session.remove(session::KEY);
             self.resolve_visitor();
+            self.context.reset = true;
         }
     }
 

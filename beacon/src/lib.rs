@@ -123,6 +123,7 @@ pub fn boot(
         screen,
         lang,
         tz,
+        reset: false,
     };
     let host = links::host(&url).unwrap_or_default().into();
     let mut beacon = Beacon::new(config, context, host);

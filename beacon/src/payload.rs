@@ -33,6 +33,9 @@ pub struct Context {
     pub lang: String,
     /// The IANA time zone.
     pub tz: String,
+    /// The next event is the first after `spoor.reset()`: it carries `"reset": true`, so
+    /// the collector starts a new visitor instead of following its cookie of the last one.
+    pub reset: bool,
 }
 
 /// `url` as the collector accepts it: http(s) only, cut to [`MAX_URL_BYTES`] at a
@@ -80,6 +83,9 @@ pub fn event(
             json.key(key).string(value);
         }
     }
+    if context.reset {
+        json.key("reset").raw("true");
+    }
     fields(&mut json);
     json.end_object();
     Some(json.finish())
@@ -99,6 +105,7 @@ mod tests {
             screen: "1920x1080".into(),
             lang: "en-GB".into(),
             tz: "Europe/London".into(),
+            reset: false,
         }
     }
 
@@ -132,6 +139,19 @@ mod tests {
             got,
             r#"{"id":"e","type":"pageview","url":"http://a.example/","referrer":null,"title":"","visitor":null,"session":null,"ts":1}"#
         );
+    }
+
+    #[test]
+    fn the_first_event_after_a_reset_says_so() {
+        let after_reset = Context {
+            reset: true,
+            ..context()
+        };
+        let got = event("e", "pageview", &after_reset, None, 1, &|_| {}).unwrap();
+        let got: Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(got["reset"], true);
+        let plain = event("e", "pageview", &context(), None, 1, &|_| {}).unwrap();
+        assert!(!plain.contains("reset"));
     }
 
     #[test]

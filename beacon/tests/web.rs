@@ -191,6 +191,30 @@ fn the_queue_survives_a_reload_until_acknowledged() {
 }
 
 #[wasm_bindgen_test]
+fn the_first_event_after_a_reset_is_marked_and_has_the_new_id() {
+    clear();
+    let mut b = beacon(0);
+    assert!(view(&mut b, ""));
+    let before = cookie_id().unwrap();
+    b.reset();
+    let after = cookie_id().unwrap();
+    assert_ne!(after, before, "a new visitor id");
+    assert!(view(&mut b, "?view=map"));
+    assert!(view(&mut b, "?view=settings"));
+    let stored = stored_queue().unwrap();
+    assert_eq!(stored.matches(r#""reset":true"#).count(), 1, "{stored}");
+    let marked = stored
+        .lines()
+        .find(|l| l.contains(r#""reset":true"#))
+        .unwrap();
+    assert!(
+        marked.contains("view=map") && marked.contains(&after),
+        "{marked}"
+    );
+    clear();
+}
+
+#[wasm_bindgen_test]
 fn statuses_backoff_and_hiding_decide_what_is_sent() {
     clear();
     let mut b = beacon(0);

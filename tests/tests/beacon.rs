@@ -312,3 +312,53 @@ async fn do_not_track_sends_nothing_when_the_site_asks() -> anyhow::Result<()> {
     plain.close().await?;
     collector.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_logout_reset_the_device_starts_a_person_of_its_own() -> anyhow::Result<()> {
+    let Scene {
+        collector,
+        browser,
+        base: _,
+        _driver,
+    } = Scene::open("/app.html").await?;
+    let b = &browser.client;
+    script(b, "spoor.identify('alice')").await?;
+    script(b, "spoor.reset()").await?;
+    click(b, "nav a[href='/app.html?view=map']").await?;
+    click(b, "nav a[href='/app.html?view=settings']").await?;
+    let summary = collector.wait_for_count("pageviews", 3, WAIT).await?;
+    tokio::time::sleep(SETTLE).await;
+    let new_id = b.get_named_cookie("spoor_id").await?.value().to_string();
+    browser.close().await?;
+
+    let all = events(&collector)?;
+    let views = of_kind(&all, "pageview");
+    let visitors: Vec<&str> = views
+        .iter()
+        .map(|e| e["visitor"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(visitors.len(), 3, "{all:#?}");
+    assert_ne!(
+        visitors[0], new_id,
+        "the first view was the logged-in visitor's"
+    );
+    assert_eq!(
+        visitors[1..],
+        [new_id.as_str(), new_id.as_str()],
+        "{all:#?}"
+    );
+    let links = collector.rows("SELECT a, b, kind FROM links")?;
+    assert!(
+        links
+            .iter()
+            .all(|l| l["a"] != new_id.as_str() && l["b"] != new_id.as_str()),
+        "the new visitor is linked to nobody: {links:?}"
+    );
+    let summary = collector
+        .get_json("/api/summary?site=demo")
+        .await
+        .unwrap_or(summary);
+    assert_eq!(summary["visitors"], 2, "{summary}");
+    assert_eq!(summary["persons"], 2, "{summary}");
+    collector.stop().await
+}
