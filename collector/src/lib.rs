@@ -20,6 +20,8 @@
 //!   stores it.
 //! - [`error`]: [`AppError`](error::AppError), the HTTP error boundary.
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
+//! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
+//!   [`Clock`](clock::Clock) a simulation drives.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
@@ -48,6 +50,7 @@ use axum_extra::extract::cookie::Key;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
@@ -103,6 +106,16 @@ impl Collector {
         config: Config,
         store: Arc<dyn Store>,
     ) -> Result<Collector, StoreError> {
+        Collector::with_store_and_clock(config, store, Clock::wall()).await
+    }
+
+    /// Starts a collector over any store that reads the time from `clock` (the accuracy
+    /// simulator replays a month of traffic on a manual clock).
+    pub async fn with_store_and_clock(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Clock,
+    ) -> Result<Collector, StoreError> {
         let key_store = Arc::clone(&store);
         let key_bytes = tokio::task::spawn_blocking(move || key_store.secret(COOKIE_KEY_SECRET))
             .await
@@ -116,6 +129,7 @@ impl Collector {
             store,
             ingest,
             cookie_key,
+            clock,
         };
         Ok(Collector { state, writer })
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum_extra::extract::cookie::Key;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub salts: Arc<SaltCache>,
     /// The key that signs the server cookie; persisted in the store.
     pub cookie_key: Key,
+    /// Where `/collect` reads "now": the wall clock, or a simulated one.
+    pub clock: Clock,
 }
 
 impl FromRef<AppState> for Key {

@@ -15,7 +15,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum_extra::extract::cookie::SignedCookieJar;
 
-use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::event::{Batch, Event, EventKind, IdentityEffects};
 use crate::extract::peer::Peer;
@@ -46,7 +45,7 @@ pub async fn collect(
             AppError::BadRequest(rejection.body_text())
         }
     })?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let batch = parse_batch(&body, now).map_err(AppError::BadRequest)?;
 
     let cookie_visitor = server_cookie::visitor(&jar);

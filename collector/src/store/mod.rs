@@ -168,6 +168,10 @@ pub trait Store: Send + Sync + 'static {
     /// The person `visitor` belongs to under `mode`, or `None` for an unknown visitor.
     fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError>;
 
+    /// Every event of `site` with the person its visitor belongs to under `mode`, as
+    /// `(event id, person id)` (the accuracy simulator scores these against its truth).
+    fn event_persons(&self, site: &str, mode: Mode) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Deactivates link `id` (persons are recomputed without it); false if unknown.
     fn deactivate_link(&self, id: i64) -> Result<bool, StoreError>;
 

@@ -153,6 +153,26 @@ pub(super) fn persons(conn: &Connection, site: &str, mode: Mode) -> Result<u64, 
     Ok(persons.count(visitors.iter().map(String::as_str)) as u64)
 }
 
+/// Every event id of `site` with the person of its visitor under `mode`.
+pub(super) fn event_persons(
+    conn: &Connection,
+    site: &str,
+    mode: Mode,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let persons = Persons::from_links(&links(conn, site)?, mode);
+    let mut stmt = conn.prepare_cached("SELECT id, visitor FROM events WHERE site = ?1")?;
+    let rows = stmt.query_map([site], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, visitor) = row?;
+        let person = persons.person_of(&visitor).to_string();
+        out.push((id, person));
+    }
+    Ok(out)
+}
+
 /// The person `visitor` belongs to on `site` under `mode`, or `None` when the store knows
 /// nothing of that visitor (no event, no link).
 pub(super) fn person(

@@ -176,6 +176,10 @@ impl Store for SqliteStore {
         identity::person(&self.reader(), site, visitor, mode)
     }
 
+    fn event_persons(&self, site: &str, mode: Mode) -> Result<Vec<(String, String)>, StoreError> {
+        identity::event_persons(&self.reader(), site, mode)
+    }
+
     fn deactivate_link(&self, id: i64) -> Result<bool, StoreError> {
         identity::deactivate_link(&self.writer(), id)
     }

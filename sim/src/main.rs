@@ -1,0 +1,32 @@
+//! `spoor-sim`: runs every scenario and prints one table (scenario × scheme: precision,
+//! recall, F1, count error). It reports; it does not assert targets.
+
+use std::time::Instant;
+
+use spoor_sim::run::run;
+use spoor_sim::scenario;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let started = Instant::now();
+    println!("| scenario | people | page views | scheme | precision | recall | F1 | count error |");
+    println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+    for params in scenario::all() {
+        let report = run(&params).await?;
+        for (scheme, s) in &report.scores {
+            println!(
+                "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:+.1}% |",
+                report.name,
+                report.people,
+                report.pageviews,
+                scheme.name(),
+                s.precision,
+                s.recall,
+                s.f1,
+                s.count_error * 100.0
+            );
+        }
+    }
+    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
