@@ -10,9 +10,11 @@
 //!    evidence reported is `client-id` (the beacon's id is the visitor). A provisional (`fp_…`) cookie yields to a
 //!    real client id instead, since the real id outlives the daily fingerprint;
 //! 3. the beacon's client id. A client id never seen before, arriving without a server
-//!    cookie where exactly one visitor was seen behind the same fingerprint today, is
-//!    probably that visitor after a cookie wipe: a low-confidence `recovery` link (off in
-//!    strict mode);
+//!    cookie where exactly one visitor was seen behind the same fingerprint today, and
+//!    within the last [`RECOVERY_WINDOW_MS`], is probably that visitor after a cookie wipe:
+//!    a low-confidence `recovery` link (off in strict mode). The window keeps a stranger's
+//!    first visit hours later behind a shared address (carrier-grade NAT) from being
+//!    taken for a wipe;
 //! 4. no id at all: the provisional fingerprint visitor, linked (`fingerprint`) to the one
 //!    id visitor seen behind that fingerprint today — only while there is exactly one. With
 //!    two or more (NAT, an office, carrier-grade NAT), nothing is attached to anyone, and
@@ -44,6 +46,8 @@ pub struct Signals<'a> {
     pub reset: bool,
     /// Today's provisional visitor id for this network and user agent (`fp_…`).
     pub fingerprint: &'a str,
+    /// The collector's time now, Unix ms.
+    pub now_ms: i64,
 }
 
 /// What the store remembers that bears on this event.
@@ -53,7 +57,14 @@ pub struct Memory {
     pub client_id_known: bool,
     /// Distinct id-carrying visitors seen behind this fingerprint today.
     pub behind_fingerprint: Vec<String>,
+    /// When an id visitor was last seen behind this fingerprint (the latest of them),
+    /// collector time in Unix ms.
+    pub last_seen_ms: Option<i64>,
 }
+
+/// How recently the one visitor behind a fingerprint must have been seen for a new client
+/// id there to count as that visitor after a cookie wipe (30 minutes).
+pub const RECOVERY_WINDOW_MS: i64 = 30 * 60 * 1000;
 
 /// Tuning of the rule.
 #[derive(Debug, Clone, Copy)]
@@ -128,7 +139,10 @@ pub fn resolve(signals: &Signals<'_>, memory: &Memory, options: Options) -> Outc
             None => (cookie.to_string(), Evidence::ServerCookie),
         },
         (false, None, Some(id)) => {
-            if options.recovery && !memory.client_id_known {
+            let recent = memory
+                .last_seen_ms
+                .is_some_and(|t| signals.now_ms.saturating_sub(t) <= RECOVERY_WINDOW_MS);
+            if options.recovery && !memory.client_id_known && recent {
                 if let [only] = memory.behind_fingerprint.as_slice() {
                     if only != id {
                         links.push(link(id, only, LinkKind::Recovery, 0.5));
@@ -177,6 +191,7 @@ mod tests {
         Memory {
             client_id_known: known,
             behind_fingerprint: behind.iter().map(|s| s.to_string()).collect(),
+            last_seen_ms: (!behind.is_empty()).then_some(0),
         }
     }
 
@@ -223,6 +238,24 @@ mod tests {
         );
         assert_eq!((o.visitor.as_str(), o.cookie.as_str()), ("c", "c"));
         assert_eq!(kinds(&o), [LinkKind::ServerCookie]);
+    }
+
+    #[test]
+    fn no_recovery_when_the_visitor_behind_the_fingerprint_was_seen_long_ago() {
+        let s = Signals {
+            now_ms: RECOVERY_WINDOW_MS + 1,
+            ..signals(None, Some("new"))
+        };
+        let o = resolve(&s, &memory(false, &["old"]), Options::default());
+        assert!(o.links.is_empty(), "{:?}", o.links);
+        let s = Signals {
+            now_ms: RECOVERY_WINDOW_MS,
+            ..signals(None, Some("new"))
+        };
+        assert_eq!(
+            kinds(&resolve(&s, &memory(false, &["old"]), Options::default())),
+            [LinkKind::Recovery]
+        );
     }
 
     #[test]

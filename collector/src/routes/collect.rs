@@ -75,6 +75,7 @@ pub async fn collect(
             user,
             reset: client.reset,
             fingerprint: &fingerprint,
+            now_ms: now,
         };
         let memory = memories.get(&client.client_id).cloned().unwrap_or_default();
         let outcome = resolve(&signals, &memory, options);

@@ -34,16 +34,20 @@ pub(super) fn memory(
             )?
             .query_row(params![site, id], |r| r.get::<_, bool>(0))?,
     };
-    let behind_fingerprint = conn
+    let seen = conn
         .prepare_cached(
-            "SELECT visitor FROM fingerprint_seen
+            "SELECT visitor, last_ms FROM fingerprint_seen
              WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor",
         )?
-        .query_map(params![site, day, fingerprint], |r| r.get::<_, String>(0))?
+        .query_map(params![site, day, fingerprint], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
+    let last_seen_ms = seen.iter().map(|(_, t)| *t).max();
     Ok(Memory {
         client_id_known,
-        behind_fingerprint,
+        behind_fingerprint: seen.into_iter().map(|(v, _)| v).collect(),
+        last_seen_ms,
     })
 }
 
