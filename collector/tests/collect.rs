@@ -99,7 +99,26 @@ async fn https_through_a_trusted_proxy_makes_the_cookie_secure() {
             &[("x-forwarded-proto", "https")],
         )
         .await;
-    assert!(set_cookie(&resp, "spoor_sid").unwrap().contains("Secure"));
+    let cookie = set_cookie(&resp, "__Host-spoor_sid").expect("the __Host- cookie over https");
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(
+        set_cookie(&resp, "spoor_sid").is_none(),
+        "not the plain name as well"
+    );
+
+    // A later request carrying the __Host- cookie is recognised.
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let next = c
+        .collect(
+            &pageview(&event_id(2), "/b", None),
+            &[("x-forwarded-proto", "https"), ("cookie", &pair)],
+        )
+        .await;
+    assert_eq!(next.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        c.column("SELECT visitor || ' ' || evidence FROM events WHERE path = '/b'"),
+        ["v server-cookie"]
+    );
 }
 
 #[tokio::test]

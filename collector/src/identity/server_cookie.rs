@@ -5,27 +5,35 @@
 //! cookies does not apply. It has a name of its own because the beacon must be able to
 //! read and rewrite `spoor_id`, which a script cannot do to an `HttpOnly` cookie. It only
 //! reaches the collector when `/collect` is same-site with the page.
+//!
+//! Over https it is named `__Host-spoor_sid`: browsers accept that prefix only with
+//! `Secure`, `Path=/` and no `Domain`, so no other host or plain-http page of the site can
+//! plant or overwrite it. Both names are read, the prefixed one first.
 
 use axum_extra::extract::cookie::{Cookie, SameSite, SignedCookieJar};
 use cookie::time::Duration;
 
-/// The cookie's name.
+/// The cookie's name over plain http.
 pub const NAME: &str = "spoor_sid";
+/// The cookie's name over https.
+pub const HOST_NAME: &str = "__Host-spoor_sid";
 /// How long the cookie lives: 400 days, the longest Chromium keeps any cookie.
 pub const MAX_AGE_DAYS: i64 = 400;
 
 /// The visitor id carried by a valid signed cookie, if the request has one. A tampered or
 /// unsigned cookie is ignored.
 pub fn visitor(jar: &SignedCookieJar) -> Option<String> {
-    jar.get(NAME)
+    [HOST_NAME, NAME]
+        .into_iter()
+        .filter_map(|name| jar.get(name))
         .map(|c| c.value().to_string())
-        .filter(|v| !v.is_empty())
+        .find(|v| !v.is_empty())
 }
 
 /// The cookie that names `visitor`, with every attribute explicit. `secure` is set when the
 /// request came over https.
 pub fn cookie(visitor: String, secure: bool) -> Cookie<'static> {
-    Cookie::build((NAME, visitor))
+    Cookie::build((if secure { HOST_NAME } else { NAME }, visitor))
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
@@ -51,6 +59,11 @@ mod tests {
             assert!(text.contains(part), "{text} lacks {part}");
         }
         assert!(!text.contains("Secure"));
-        assert!(cookie("v1".into(), true).to_string().contains("Secure"));
+        let https = cookie("v1".into(), true).to_string();
+        assert!(
+            https.starts_with("__Host-spoor_sid=v1") && https.contains("Secure"),
+            "{https}"
+        );
+        assert!(!https.contains("Domain"));
     }
 }
