@@ -8,6 +8,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# Test output is also collected here, so the run ends with one line that sums it up.
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
 step "setup"
 scripts/setup.sh
 
@@ -27,7 +31,12 @@ step "beacon size against beacon/size-budget"
 scripts/beacon-size.sh
 
 step "cargo test --workspace (unit, handler and end-to-end tests)"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee -a "$results"
 
 step "wasm-pack test --headless --chrome beacon"
-CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" wasm-pack test --headless --chrome beacon
+CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" wasm-pack test --headless --chrome beacon 2>&1 |
+    tee -a "$results"
+
+# Every "test result: ok. N passed; M failed" line, summed (failures stopped the run above).
+awk '/test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
+     END { printf "\nsummary: %d passed, %d failed\n", p, f }' "$results"
