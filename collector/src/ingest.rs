@@ -70,11 +70,6 @@ impl Ingest {
             Err(_) => Err(IngestError::Closed),
         }
     }
-
-    /// Jobs waiting in the queue now.
-    pub fn queue_depth(&self) -> usize {
-        self.queue.max_capacity() - self.queue.capacity()
-    }
 }
 
 async fn write_batches(mut jobs: mpsc::Receiver<Job>, store: Arc<dyn Store>, config: IngestConfig) {
