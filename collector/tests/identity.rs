@@ -239,3 +239,63 @@ async fn strict_identity_turns_recovery_off() {
         assert_eq!(persons(&c, "inclusive").await, expected, "strict={strict}");
     }
 }
+
+#[tokio::test]
+async fn an_address_shared_yesterday_gives_no_recovery_today() {
+    use spoor_collector::clock::Clock;
+    use spoor_collector::config::Config;
+    use spoor_collector::identity::graph::Mode;
+    use spoor_collector::store::Store;
+    use spoor_collector::store::sqlite::SqliteStore;
+    use spoor_collector::{Collector, app};
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    const DAY: i64 = 86_400_000;
+    let day0 = now_ms().div_euclid(DAY) * DAY - 5 * DAY;
+    for (crowd_yesterday, expected_persons) in [(false, 1), (true, 3)] {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let clock = Clock::manual(day0 + 10 * 3_600_000);
+        let collector =
+            Collector::with_store_and_clock(Config::default(), Arc::clone(&store), clock.clone())
+                .await
+                .unwrap();
+        let router = app(collector.state());
+        let mut n = 0;
+        let mut send = |visitor: &str| {
+            n += 1;
+            let body = batch(&[event(
+                &event_id(n),
+                "pageview",
+                "http://127.0.0.1:8080/",
+                json!({"visitor": visitor, "ts": clock.now_ms()}),
+            )]);
+            let mut req = Request::post("/collect")
+                .header(header::USER_AGENT, UA)
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from(body))
+                .unwrap();
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(OFFICE.parse().unwrap(), 40000)));
+            router.clone().oneshot(req)
+        };
+        // Yesterday: one visitor behind the office address, or two (hours apart, so the
+        // colleague is not taken for the regular after a cookie wipe).
+        send("regular").await.unwrap();
+        if crowd_yesterday {
+            clock.set(day0 + 13 * 3_600_000);
+            send("colleague").await.unwrap();
+        }
+        // This morning the regular comes first; ten minutes later a new id shows up there.
+        clock.set(day0 + DAY + 9 * 3_600_000);
+        send("regular").await.unwrap();
+        clock.set(day0 + DAY + 9 * 3_600_000 + 600_000);
+        let resp = send("newcomer").await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let persons = store.summary("demo", Mode::Inclusive).unwrap().persons;
+        assert_eq!(
+            persons, expected_persons,
+            "crowd yesterday: {crowd_yesterday} (recovery only for a lone regular)"
+        );
+    }
+}

@@ -33,6 +33,10 @@ pub struct Sent {
     pub user_agent: &'static str,
     /// When, Unix ms.
     pub at_ms: i64,
+    /// The browser that sent it (its index in the scenario).
+    pub browser: usize,
+    /// Its visit logged in (`identify`).
+    pub login: bool,
 }
 
 /// One browser's state between visits.
@@ -111,6 +115,8 @@ impl Browser {
                 ip: visit.ip,
                 user_agent: self.spec.user_agent,
                 at_ms: ts,
+                browser: self.index,
+                login: visit.login.is_some(),
             });
             if i == 0 {
                 if let Some(user) = &visit.login {

@@ -13,13 +13,18 @@ async fn main() -> anyhow::Result<()> {
     println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
     for params in scenario::all() {
         let report = run(&params).await?;
-        for (scheme, s) in &report.scores {
+        let rows = report
+            .scores
+            .iter()
+            .map(|(scheme, s)| (scheme.name(), s))
+            .chain([("(ceiling: daily salt)", &report.ceiling)]);
+        for (name, s) in rows {
             println!(
                 "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:+.1}% |",
                 report.name,
                 report.people,
                 report.pageviews,
-                scheme.name(),
+                name,
                 s.precision,
                 s.recall,
                 s.f1,

@@ -11,7 +11,7 @@ use spoor_collector::store::Store;
 use spoor_collector::store::sqlite::SqliteStore;
 use spoor_collector::{Collector, app};
 
-use crate::baselines::Scheme;
+use crate::baselines::{Scheme, daily_salt_ceiling};
 use crate::browser::{Browser, SITE, Sent};
 use crate::scenario::{Params, START_MS, generate};
 use crate::score::{Scores, bcubed};
@@ -27,6 +27,9 @@ pub struct Report {
     pub pageviews: usize,
     /// Scores per scheme.
     pub scores: Vec<(Scheme, Scores)>,
+    /// The scores of [`daily_salt_ceiling`]: no scheme that forgets cookieless browsers
+    /// daily does better.
+    pub ceiling: Scores,
 }
 
 /// Generates `params`' traffic, sends it through a fresh in-memory collector and scores it.
@@ -77,6 +80,7 @@ pub async fn run(params: &Params) -> anyhow::Result<Report> {
         });
         scores.push((scheme, bcubed(pairs)));
     }
+    let ceiling = bcubed(sent.iter().map(|s| s.person).zip(daily_salt_ceiling(&sent)));
     let mut people: Vec<u32> = sent.iter().map(|s| s.person).collect();
     people.sort_unstable();
     people.dedup();
@@ -85,5 +89,6 @@ pub async fn run(params: &Params) -> anyhow::Result<Report> {
         people: people.len(),
         pageviews: sent.len(),
         scores,
+        ceiling,
     })
 }

@@ -20,6 +20,12 @@
 //!    two or more (NAT, an office, carrier-grade NAT), nothing is attached to anyone, and
 //!    earlier fingerprint links of that fingerprint are to be withdrawn.
 //!
+//! The NAT guard also looks one day back: when the same network and user agent was shared
+//! by two or more id visitors yesterday ([`Memory::shared_yesterday`], read through
+//! yesterday's salt while it still exists), it is a shared address, and neither recovery
+//! nor a fingerprint link is made today even while only one visitor has shown up so far —
+//! the first person of the morning behind a carrier-grade NAT is not everyone's anchor.
+//!
 //! `identify(user)` adds a `login` link between the visitor and the user's node, which joins
 //! every device the user logged in on into one person (see [`super::graph`]).
 //!
@@ -60,6 +66,8 @@ pub struct Memory {
     /// When an id visitor was last seen behind this fingerprint (the latest of them),
     /// collector time in Unix ms.
     pub last_seen_ms: Option<i64>,
+    /// The same network and user agent was behind two or more id visitors yesterday.
+    pub shared_yesterday: bool,
 }
 
 /// How recently the one visitor behind a fingerprint must have been seen for a new client
@@ -142,7 +150,7 @@ pub fn resolve(signals: &Signals<'_>, memory: &Memory, options: Options) -> Outc
             let recent = memory
                 .last_seen_ms
                 .is_some_and(|t| signals.now_ms.saturating_sub(t) <= RECOVERY_WINDOW_MS);
-            if options.recovery && !memory.client_id_known && recent {
+            if options.recovery && !memory.client_id_known && recent && !memory.shared_yesterday {
                 if let [only] = memory.behind_fingerprint.as_slice() {
                     if only != id {
                         links.push(link(id, only, LinkKind::Recovery, 0.5));
@@ -152,7 +160,10 @@ pub fn resolve(signals: &Signals<'_>, memory: &Memory, options: Options) -> Outc
             (id.to_string(), Evidence::ClientId)
         }
         (false, None, None) => {
-            if let [only] = memory.behind_fingerprint.as_slice() {
+            if let (false, [only]) = (
+                memory.shared_yesterday,
+                memory.behind_fingerprint.as_slice(),
+            ) {
                 links.push(link(fp, only, LinkKind::Fingerprint, 0.6));
             }
             (fp.to_string(), Evidence::Fingerprint)
@@ -192,6 +203,7 @@ mod tests {
             client_id_known: known,
             behind_fingerprint: behind.iter().map(|s| s.to_string()).collect(),
             last_seen_ms: (!behind.is_empty()).then_some(0),
+            shared_yesterday: false,
         }
     }
 
@@ -301,6 +313,19 @@ mod tests {
             Options::default(),
         );
         assert!(nat.links.is_empty());
+    }
+
+    #[test]
+    fn an_address_shared_yesterday_gets_neither_recovery_nor_fingerprint_links() {
+        let shared = Memory {
+            shared_yesterday: true,
+            ..memory(false, &["first-of-the-morning"])
+        };
+        let newcomer = resolve(&signals(None, Some("new")), &shared, Options::default());
+        assert!(newcomer.links.is_empty(), "{:?}", newcomer.links);
+        let cookieless = resolve(&signals(None, None), &shared, Options::default());
+        assert!(cookieless.links.is_empty(), "{:?}", cookieless.links);
+        assert_eq!(cookieless.visitor, FP);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! Salts are random, one per UTC day, kept in the store (so every collector sharing a store
 //! hashes alike) and deleted by the store two days later, after which yesterday's
-//! fingerprints can no longer be recomputed by anyone. [`SaltCache`] keeps today's salt in
-//! memory so a request costs no store round trip.
+//! fingerprints can no longer be recomputed by anyone. [`SaltCache`] keeps today's and
+//! yesterday's salts in memory so a request costs no store round trip. (Yesterday's salt
+//! lets the NAT guard ask whether the same network and user agent was shared by several
+//! visitors yesterday; see [`resolver`](super::resolver).)
 
 use std::sync::{Arc, Mutex};
 
@@ -12,12 +14,15 @@ use crate::store::{Store, StoreError};
 /// Milliseconds in a UTC day.
 pub const DAY_MS: i64 = 86_400_000;
 
-/// Today's salt, fetched from the store once per day.
+/// How many days' salts [`SaltCache`] holds: today's and yesterday's.
+const CACHED_DAYS: usize = 2;
+
+/// Recent days' salts, each fetched from the store once.
 pub struct SaltCache {
     /// Where salts are created and kept.
     store: Arc<dyn Store>,
-    /// The day number (Unix days, UTC) and salt last fetched.
-    current: Mutex<Option<(i64, [u8; 32])>>,
+    /// Day numbers (Unix days, UTC) and their salts, newest last, at most [`CACHED_DAYS`].
+    recent: Mutex<Vec<(i64, [u8; 32])>>,
 }
 
 impl SaltCache {
@@ -25,23 +30,42 @@ impl SaltCache {
     pub fn new(store: Arc<dyn Store>) -> SaltCache {
         SaltCache {
             store,
-            current: Mutex::new(None),
+            recent: Mutex::new(Vec::with_capacity(CACHED_DAYS + 1)),
         }
     }
 
     /// The salt of the UTC day that contains `now_ms`.
     pub async fn for_time(&self, now_ms: i64) -> Result<[u8; 32], StoreError> {
-        let day = now_ms.div_euclid(DAY_MS);
-        if let Some((d, salt)) = *self.current.lock().unwrap_or_else(|p| p.into_inner()) {
-            if d == day {
-                return Ok(salt);
-            }
+        self.for_day(now_ms.div_euclid(DAY_MS)).await
+    }
+
+    /// The salt of the UTC day before the one that contains `now_ms`.
+    pub async fn for_day_before(&self, now_ms: i64) -> Result<[u8; 32], StoreError> {
+        self.for_day(now_ms.div_euclid(DAY_MS) - 1).await
+    }
+
+    async fn for_day(&self, day: i64) -> Result<[u8; 32], StoreError> {
+        let cached = self
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(d, _)| *d == day)
+            .map(|(_, salt)| *salt);
+        if let Some(salt) = cached {
+            return Ok(salt);
         }
         let store = Arc::clone(&self.store);
         let salt = tokio::task::spawn_blocking(move || store.daily_salt(day))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some((day, salt));
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if !recent.iter().any(|(d, _)| *d == day) {
+            recent.push((day, salt));
+            recent.sort_by_key(|(d, _)| *d);
+            let excess = recent.len().saturating_sub(CACHED_DAYS);
+            recent.drain(..excess);
+        }
         Ok(salt)
     }
 }
@@ -65,6 +89,8 @@ mod tests {
         );
         let b = cache.for_time(day0 + DAY_MS).await?;
         assert_ne!(a, b);
+        assert_eq!(a, cache.for_day_before(day0 + DAY_MS).await?);
+        assert_eq!(b, cache.for_time(day0 + DAY_MS + 1).await?);
         Ok(())
     }
 }

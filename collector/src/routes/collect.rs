@@ -55,7 +55,9 @@ pub async fn collect(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
-    let memories = read_memories(&state, &batch, &fingerprint, now).await?;
+    let yesterday_salt = state.salts.for_day_before(now).await?;
+    let yesterday = fingerprint::visitor_id(&yesterday_salt, &batch.site, peer.ip, user_agent);
+    let memories = read_memories(&state, &batch, [&fingerprint, &yesterday], now).await?;
     let options = Options {
         recovery: !state.config.strict_identity,
     };
@@ -105,11 +107,12 @@ pub async fn collect(
 }
 
 /// What the store remembers for each distinct client id of the batch (all behind the same
-/// fingerprint), read in one blocking task: one query per distinct client id.
+/// fingerprint, given as `[today's, yesterday's]` hash), read in one blocking task: one
+/// query per distinct client id, and one look at yesterday's fingerprint.
 async fn read_memories(
     state: &AppState,
     batch: &Batch,
-    fingerprint: &str,
+    [fingerprint, yesterday]: [&str; 2],
     now: i64,
 ) -> Result<HashMap<Option<String>, Memory>, AppError> {
     let mut ids: Vec<Option<String>> = batch.events.iter().map(|e| e.client_id.clone()).collect();
@@ -117,13 +120,20 @@ async fn read_memories(
     ids.dedup();
     let store = state.store.clone();
     let site = batch.site.clone();
-    let fingerprint = fingerprint.to_string();
+    let (fingerprint, yesterday) = (fingerprint.to_string(), yesterday.to_string());
     let day = now.div_euclid(DAY_MS);
     tokio::task::spawn_blocking(move || {
+        let shared_yesterday = store.fingerprint_shared(&site, &yesterday, day - 1)?;
         ids.into_iter()
             .map(|id| {
                 let memory = store.identity_memory(&site, id.as_deref(), &fingerprint, day)?;
-                Ok((id, memory))
+                Ok((
+                    id,
+                    Memory {
+                        shared_yesterday,
+                        ..memory
+                    },
+                ))
             })
             .collect::<Result<HashMap<_, _>, crate::store::StoreError>>()
     })

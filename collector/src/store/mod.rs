@@ -179,6 +179,15 @@ pub trait Store: Send + Sync + 'static {
     /// `day - 1` are deleted on the way, so no salt outlives two days.
     fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError>;
 
+    /// Whether two or more distinct id visitors were seen behind `fingerprint` (a hash under
+    /// the salt of Unix day `day`) on that day: the NAT guard's look back at yesterday.
+    fn fingerprint_shared(
+        &self,
+        site: &str,
+        fingerprint: &str,
+        day: i64,
+    ) -> Result<bool, StoreError>;
+
     /// A long-lived random secret of 64 bytes named `name`, created on first use (the
     /// cookie signing key). Kept in the store so restarts and sibling collectors agree.
     fn secret(&self, name: &str) -> Result<[u8; 64], StoreError>;

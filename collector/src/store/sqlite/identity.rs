@@ -48,7 +48,23 @@ pub(super) fn memory(
         client_id_known,
         behind_fingerprint: seen.into_iter().map(|(v, _)| v).collect(),
         last_seen_ms,
+        shared_yesterday: false,
     })
+}
+
+/// Whether two or more distinct id visitors were seen behind `fingerprint` on `day`.
+pub(super) fn fingerprint_shared(
+    conn: &Connection,
+    site: &str,
+    fingerprint: &str,
+    day: i64,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(DISTINCT visitor) >= 2 FROM fingerprint_seen
+             WHERE site = ?1 AND day = ?2 AND fingerprint = ?3",
+        )?
+        .query_row(params![site, day, fingerprint], |r| r.get::<_, bool>(0))?)
 }
 
 /// Writes the identity side effects of a new event `e`: withdraws the fingerprint's links
@@ -346,6 +362,23 @@ mod tests {
                 .identity_memory("other", Some("a"), FP, d)?
                 .client_id_known
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_fingerprint_is_shared_once_two_id_visitors_were_seen_behind_it() -> Result<(), StoreError>
+    {
+        let store = SqliteStore::open_in_memory()?;
+        let d = day();
+        store.insert_events(&[with(1, "a", observed()), with(2, "a", observed())])?;
+        assert!(
+            !store.fingerprint_shared("demo", FP, d)?,
+            "one visitor, twice"
+        );
+        store.insert_events(&[with(3, "b", observed())])?;
+        assert!(store.fingerprint_shared("demo", FP, d)?);
+        assert!(!store.fingerprint_shared("demo", FP, d + 1)?, "per day");
+        assert!(!store.fingerprint_shared("other", FP, d)?, "per site");
         Ok(())
     }
 

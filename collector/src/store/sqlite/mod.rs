@@ -172,6 +172,15 @@ impl Store for SqliteStore {
         identity::memory(&self.reader(), site, client_id, fingerprint, day)
     }
 
+    fn fingerprint_shared(
+        &self,
+        site: &str,
+        fingerprint: &str,
+        day: i64,
+    ) -> Result<bool, StoreError> {
+        identity::fingerprint_shared(&self.reader(), site, fingerprint, day)
+    }
+
     fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError> {
         identity::person(&self.reader(), site, visitor, mode)
     }
