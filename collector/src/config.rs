@@ -13,7 +13,7 @@ use clap::Parser;
 use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
-use crate::session::UtcOffset;
+use crate::session::SiteZone;
 
 /// Everything the collector needs to start. Every field has a default that runs the demo.
 #[derive(Debug, Clone)]
@@ -39,11 +39,11 @@ pub struct Config {
     pub client_ip_header: ForwardedHeader,
     /// How events are batched into the store.
     pub ingest: IngestConfig,
-    /// The site's time zone as a fixed offset from UTC (`--site-timezone`,
-    /// `SPOOR_SITE_TIMEZONE`: `UTC` (default), minutes east of UTC such as `-300`, or
-    /// `±HH:MM` such as `+05:30`). Sessions end at its midnight. A fixed offset does not
-    /// follow daylight-saving time.
-    pub site_timezone: UtcOffset,
+    /// The site's time zone (`--site-timezone`, `SPOOR_SITE_TIMEZONE`: an IANA zone such as
+    /// `Europe/Paris`, which follows daylight-saving time, or a fixed offset: `UTC`
+    /// (default), minutes east of UTC such as `-300`, or `±HH:MM` such as `+05:30`).
+    /// Sessions end at its midnight.
+    pub site_timezone: SiteZone,
     /// Inactivity after which a visitor's next event starts a new session
     /// (`--session-idle-minutes`, `SPOOR_SESSION_IDLE_MINUTES`; default 30).
     pub session_idle: Duration,
@@ -87,7 +87,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             client_ip_header: ForwardedHeader::default(),
             ingest: IngestConfig::default(),
-            site_timezone: UtcOffset::UTC,
+            site_timezone: SiteZone::default(),
             session_idle: Duration::from_secs(30 * 60),
             strict_identity: false,
         }
@@ -221,7 +221,7 @@ impl Config {
             site_timezone: parse_or(
                 pick(flags.site_timezone, "SPOOR_SITE_TIMEZONE"),
                 defaults.site_timezone,
-                |o: &UtcOffset| Ok(*o),
+                |z: &SiteZone| Ok(z.clone()),
             )?,
             session_idle: Duration::from_secs(
                 60 * parse_or(
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(c.db, PathBuf::from("data/spoor.db"));
         assert_eq!(c.www, PathBuf::from("www"));
         assert!(c.trusted_proxies.is_empty());
-        assert_eq!(c.site_timezone, UtcOffset::UTC);
+        assert_eq!(c.site_timezone, SiteZone::default());
         Ok(())
     }
 
@@ -337,15 +337,17 @@ mod tests {
     }
 
     #[test]
-    fn the_site_timezone_is_a_fixed_offset() -> Result<(), LoadError> {
+    fn the_site_timezone_is_a_zone_name_or_a_fixed_offset() -> Result<(), LoadError> {
         let c = load(&[], &[("SPOOR_SITE_TIMEZONE", "-05:00")])?;
-        assert_eq!(c.site_timezone.minutes(), -300);
+        assert_eq!(c.site_timezone.to_string(), "-05:00");
         let c = load(
             &["--site-timezone", "330"],
             &[("SPOOR_SITE_TIMEZONE", "UTC")],
         )?;
-        assert_eq!(c.site_timezone.minutes(), 330);
-        let err = load(&["--site-timezone", "Europe/Paris"], &[])
+        assert_eq!(c.site_timezone.to_string(), "+05:30");
+        let c = load(&["--site-timezone", "Europe/Paris"], &[])?;
+        assert_eq!(c.site_timezone.to_string(), "Europe/Paris");
+        let err = load(&["--site-timezone", "Europe/Atlantis"], &[])
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.starts_with("--site-timezone")));

@@ -91,7 +91,7 @@ impl Collector {
     pub async fn open(config: Config) -> Result<Collector, StoreError> {
         let path = config.db.clone();
         let rules = SessionRules {
-            offset: config.site_timezone,
+            zone: config.site_timezone.clone(),
             idle_timeout: config.session_idle,
         };
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))

@@ -7,8 +7,9 @@
 //! - the visitor has no session yet;
 //! - it comes `idle_timeout` (default 30 minutes) or more after the session's last event
 //!   (a gap of exactly 30 minutes cuts);
-//! - its local day, in the site's time zone ([`UtcOffset`]), is not the session's day
-//!   (sessions end at midnight);
+//! - its local day, in the site's time zone ([`SiteZone`]: an IANA zone, which follows
+//!   daylight-saving time, or a fixed offset), is not the session's day (sessions end at
+//!   local midnight);
 //! - it carries a campaign — any of `utm_source`, `utm_medium`, `utm_campaign` — that is
 //!   not the session's campaign (all three compared). An event without campaign tags
 //!   continues the session, whatever its campaign.
@@ -31,12 +32,14 @@
 //! **Duration** is the last event's time minus the first's, in milliseconds.
 
 mod offset;
+mod zone;
 
 use std::time::Duration;
 
 use uuid::Uuid;
 
 pub use offset::UtcOffset;
+pub use zone::SiteZone;
 
 use crate::event::EventKind;
 
@@ -44,19 +47,19 @@ use crate::event::EventKind;
 pub const ENGAGED_VISIBLE_MS: u32 = 10_000;
 
 /// How sessions are cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRules {
     /// Inactivity after which the next event starts a new session (default 30 minutes).
     pub idle_timeout: Duration,
     /// The site's time zone; a session ends at its midnight (default UTC).
-    pub offset: UtcOffset,
+    pub zone: SiteZone,
 }
 
 impl Default for SessionRules {
     fn default() -> Self {
         SessionRules {
             idle_timeout: Duration::from_secs(30 * 60),
-            offset: UtcOffset::UTC,
+            zone: SiteZone::default(),
         }
     }
 }
@@ -176,7 +179,7 @@ pub fn assign(
     hit: &Hit<'_>,
     new_id: impl FnOnce() -> Uuid,
 ) -> Assignment {
-    let day = rules.offset.day_of(hit.ts);
+    let day = rules.zone.day_of(hit.ts);
     let Some(current) = current else {
         return Assignment::Start(start(hit, day, new_id()));
     };

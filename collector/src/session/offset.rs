@@ -1,10 +1,7 @@
-//! The site's time zone, as a fixed offset from UTC: it decides which local day an event
-//! falls on, and so where the midnight session cut is.
-//!
-//! A fixed offset, not an IANA zone: there is no per-site configuration yet, and a zone
-//! database (`chrono-tz`, `jiff` with a bundled tzdb) is a large dependency for one
-//! setting. The cost is that daylight-saving changes are not followed: a site in
-//! `Europe/Paris` configured as `+01:00` cuts its summer sessions at 01:00 local time.
+//! A fixed offset from UTC, one of the two forms of a site's time zone
+//! ([`SiteZone`](super::SiteZone)); it does not follow daylight-saving time: a site in
+//! `Europe/Paris` configured as `+01:00` cuts its summer sessions at 01:00 local time, which
+//! is why an IANA zone name is the better setting.
 
 use std::fmt;
 use std::str::FromStr;

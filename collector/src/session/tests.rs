@@ -92,7 +92,7 @@ fn sessions_end_at_midnight_in_the_sites_time_zone() {
     // UTC−05:00: local midnight is 05:00Z, so 04:50Z and 05:10Z are different local days,
     // while 23:50Z and 00:10Z are the same one.
     let rules = SessionRules {
-        offset: UtcOffset::from_minutes(-300).unwrap_or_default(),
+        zone: SiteZone::Fixed(UtcOffset::from_minutes(-300).unwrap_or_default()),
         ..SessionRules::default()
     };
     let five_am = NOON - 7 * 60 * MIN;
@@ -265,7 +265,7 @@ proptest! {
     #[test]
     fn in_order_sessions_never_overlap_and_hold_every_event_once(hits in hits_strategy()) {
         let rules = SessionRules {
-            offset: UtcOffset::from_minutes(-90).unwrap_or_default(),
+            zone: SiteZone::Fixed(UtcOffset::from_minutes(-90).unwrap_or_default()),
             ..SessionRules::default()
         };
         let (sessions, placed) = run(&rules, &hits);
@@ -278,7 +278,7 @@ proptest! {
         for (i, s) in sessions.iter().enumerate() {
             let mine: Vec<_> = placed.iter().zip(&hits).filter(|(p, _)| **p == i).collect();
             prop_assert_eq!(mine.len(), s.events as usize);
-            prop_assert!(mine.iter().all(|(_, h)| rules.offset.day_of(h.0) == s.day));
+            prop_assert!(mine.iter().all(|(_, h)| rules.zone.day_of(h.0) == s.day));
             prop_assert!(mine.windows(2).all(|w| w[1].1.0 - w[0].1.0 < 30 * MIN));
             prop_assert_eq!(s.duration_ms(), mine[mine.len() - 1].1.0 - mine[0].1.0);
         }
