@@ -365,4 +365,105 @@ mod tests {
         assert!(o.links.is_empty());
         assert!(!o.observe_fingerprint && !o.withdraw_fingerprint_links);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Ids from a small alphabet, so cookies, client ids and remembered visitors collide
+        /// often; `fp` stands for the provisional id.
+        fn id() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(FP.to_string()),
+                "[abc]".prop_map(|s| s.to_string()),
+                Just("fp_other".to_string()),
+            ]
+        }
+
+        fn case() -> impl Strategy<
+            Value = (
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                bool,
+                Memory,
+                bool,
+            ),
+        > {
+            (
+                proptest::option::of(id()),
+                proptest::option::of("[abc]".prop_map(|s| s.to_string())),
+                proptest::option::of("u[12]".prop_map(|s| s.to_string())),
+                any::<bool>(),
+                (
+                    any::<bool>(),
+                    proptest::collection::vec("[abc]".prop_map(|s| s.to_string()), 0..3),
+                    proptest::option::of(0i64..2 * RECOVERY_WINDOW_MS),
+                    any::<bool>(),
+                )
+                    .prop_map(|(known, mut behind, last, shared)| {
+                        behind.sort();
+                        behind.dedup();
+                        Memory {
+                            client_id_known: known,
+                            last_seen_ms: last.filter(|_| !behind.is_empty()),
+                            behind_fingerprint: behind,
+                            shared_yesterday: shared,
+                        }
+                    }),
+                any::<bool>(),
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn the_rule_keeps_its_promises(
+                (cookie, client, user, reset, memory, recovery) in case(),
+                now in 0i64..2 * RECOVERY_WINDOW_MS,
+            ) {
+                let s = Signals {
+                    server_cookie: cookie.as_deref(),
+                    client_id: client.as_deref(),
+                    user: user.as_deref(),
+                    reset,
+                    fingerprint: FP,
+                    now_ms: now,
+                };
+                let o = resolve(&s, &memory, Options { recovery });
+                // The cookie always names the visitor the event was counted for.
+                prop_assert_eq!(&o.cookie, &o.visitor);
+                // No link joins a node to itself.
+                prop_assert!(o.links.iter().all(|l| l.a != l.b), "{:?}", o.links);
+                let kinds: Vec<LinkKind> = o.links.iter().map(|l| l.kind).collect();
+                // Network evidence never links across a shared address, nor after reset.
+                let network = kinds
+                    .iter()
+                    .any(|k| matches!(k, LinkKind::Fingerprint | LinkKind::Recovery));
+                if memory.behind_fingerprint.len() != 1 || memory.shared_yesterday || reset {
+                    prop_assert!(!network, "{:?} with {:?}", kinds, memory);
+                }
+                if !recovery {
+                    prop_assert!(!kinds.contains(&LinkKind::Recovery));
+                }
+                // A reset links nothing but the login it may carry, and is not remembered.
+                if reset {
+                    prop_assert!(kinds.iter().all(|k| *k == LinkKind::Login));
+                    prop_assert!(!o.observe_fingerprint);
+                }
+                // A login is always recorded, to the user's node.
+                if let Some(u) = &user {
+                    let node = format!("{USER_PREFIX}{u}");
+                    prop_assert!(o.links.iter().any(|l| l.kind == LinkKind::Login && l.b == node));
+                }
+                // The beacon's id, when sent, is the visitor unless a real cookie names it.
+                if let (Some(id), false) = (&client, cookie.as_deref().is_some_and(|c| !c.starts_with(PREFIX))) {
+                    prop_assert_eq!(&o.visitor, id);
+                }
+                // Without any id, the event is the provisional visitor's.
+                if client.is_none() && (cookie.is_none() || reset) {
+                    prop_assert_eq!(o.visitor.as_str(), FP);
+                }
+            }
+        }
+    }
 }
