@@ -73,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/summary", get(api::summary))
         .route("/api/persons/{visitor}", get(persons::person))
+        .route("/api/persons/{visitor}/explain", get(persons::explain))
         .route("/api/links/{id}", delete(persons::delete_link))
         .route("/healthz", get(health::healthz))
         .merge(assets)

@@ -143,6 +143,19 @@ async fn logging_in_on_two_devices_makes_one_person_until_a_link_is_undone() {
     assert_eq!(person["timeline"].as_array().unwrap().len(), 4);
     assert_eq!(person["timeline"][0]["evidence"], "client-id");
 
+    let (status, why) = c
+        .get_json("/api/persons/d1/explain?site=demo&other=d2")
+        .await;
+    assert_eq!(status, 200, "{why}");
+    assert_eq!(why["same_person"], true);
+    let chain: Vec<(&str, &str)> = why["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["b"].as_str().unwrap()))
+        .collect();
+    assert_eq!(chain, [("login", "user:u1"), ("login", "user:u1")]);
+
     let id = person["links"][0]["id"].as_i64().unwrap();
     let undo = |uri: String| Request::delete(uri).body(Body::empty()).unwrap();
     let resp = c.send(undo(format!("/api/links/{id}"))).await;
@@ -150,6 +163,15 @@ async fn logging_in_on_two_devices_makes_one_person_until_a_link_is_undone() {
     assert_eq!(persons(&c, "inclusive").await, 2);
     let (_, person) = c.get_json("/api/persons/d2?site=demo").await;
     assert_eq!(person["links"][0]["active"], false);
+    let (_, why) = c
+        .get_json("/api/persons/d1/explain?site=demo&other=d2")
+        .await;
+    assert_eq!(
+        (&why["same_person"], &why["chain"]),
+        (&json!(false), &json!([]))
+    );
+    let (status, _) = c.get_json("/api/persons/d1/explain?site=demo").await;
+    assert_eq!(status, 400, "other is required");
     let missing = c.send(undo("/api/links/999".into())).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert!(!error_reason(missing).await.is_empty());

@@ -59,6 +59,16 @@ pub enum Mode {
     Inclusive,
 }
 
+impl Mode {
+    /// The name the API uses: `strict` or `inclusive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Strict => "strict",
+            Mode::Inclusive => "inclusive",
+        }
+    }
+}
+
 /// One piece of evidence that visitor ids `a` and `b` are one person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {

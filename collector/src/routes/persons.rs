@@ -4,12 +4,12 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::api::{identity_mode, required_site};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::Person;
+use crate::store::{LinkView, Person};
 
 /// Query string of `/api/persons/{visitor}`.
 #[derive(Debug, Deserialize)]
@@ -41,6 +41,59 @@ pub async fn person(
             visitor.chars().take(64).collect::<String>()
         ))
     })
+}
+
+/// Query string of `/api/persons/{visitor}/explain`.
+#[derive(Debug, Deserialize)]
+pub struct ExplainParams {
+    /// The site the visitors belong to.
+    site: Option<String>,
+    /// The other visitor id.
+    other: Option<String>,
+    /// Which links count: `strict` or `inclusive` (default).
+    identity: Option<String>,
+}
+
+/// Why two visitors are, or are not, one person.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    /// The visitor in the path.
+    pub visitor: String,
+    /// The visitor asked about.
+    pub other: String,
+    /// The reading of the link graph used.
+    pub identity: &'static str,
+    /// Whether they are one person under that reading.
+    pub same_person: bool,
+    /// A shortest chain of active links from `visitor` to `other`, each with its evidence,
+    /// confidence and time (empty when they are not one person, or are the same id).
+    pub chain: Vec<LinkView>,
+}
+
+/// `GET /api/persons/{visitor}/explain?site=…&other=…&identity=…`: whether `visitor` and
+/// `other` are counted as one person, and the chain of evidence that joins them.
+pub async fn explain(
+    State(state): State<AppState>,
+    Path(visitor): Path<String>,
+    Query(params): Query<ExplainParams>,
+) -> Result<Json<Explanation>, AppError> {
+    let mode = identity_mode(params.identity.as_deref())?;
+    let site = required_site(params.site)?;
+    let other = params.other.filter(|o| !o.is_empty()).ok_or_else(|| {
+        AppError::BadRequest("other: the visitor to compare with is required".into())
+    })?;
+    let store = state.store.clone();
+    let (a, b) = (visitor.clone(), other.clone());
+    let chain = tokio::task::spawn_blocking(move || store.explain(&site, &a, &b, mode))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(Json(Explanation {
+        visitor,
+        other,
+        identity: mode.as_str(),
+        same_person: chain.is_some(),
+        chain: chain.unwrap_or_default(),
+    }))
 }
 
 /// `DELETE /api/links/{id}`: deactivates a link, so persons are counted without it.

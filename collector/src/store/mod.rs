@@ -168,6 +168,17 @@ pub trait Store: Send + Sync + 'static {
     /// The person `visitor` belongs to under `mode`, or `None` for an unknown visitor.
     fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError>;
 
+    /// Why `a` and `b` (visitor ids, or `user:` nodes) are one person under `mode`: a
+    /// shortest chain of active links from `a` to `b` (empty when `a == b`), or `None`
+    /// when they are different persons.
+    fn explain(
+        &self,
+        site: &str,
+        a: &str,
+        b: &str,
+        mode: Mode,
+    ) -> Result<Option<Vec<LinkView>>, StoreError>;
+
     /// Every event of `site` with the person its visitor belongs to under `mode`, as
     /// `(event id, person id)` (the accuracy simulator scores these against its truth).
     fn event_persons(&self, site: &str, mode: Mode) -> Result<Vec<(String, String)>, StoreError>;

@@ -19,9 +19,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{InsertOutcome, Person, Store, StoreError, Summary, random_bytes};
+use super::{InsertOutcome, LinkView, Person, Store, StoreError, Summary, random_bytes};
 use crate::event::Event;
-use crate::identity::graph::Mode;
+use crate::identity::graph::{self, Mode};
 use crate::identity::resolver::Memory;
 use crate::session::SessionRules;
 use migrate::migrate;
@@ -183,6 +183,18 @@ impl Store for SqliteStore {
 
     fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError> {
         identity::person(&self.reader(), site, visitor, mode)
+    }
+
+    fn explain(
+        &self,
+        site: &str,
+        a: &str,
+        b: &str,
+        mode: Mode,
+    ) -> Result<Option<Vec<LinkView>>, StoreError> {
+        let links = identity::links(&self.reader(), site)?;
+        Ok(graph::explain(&links, mode, a, b)
+            .map(|chain| chain.into_iter().map(LinkView::from).collect()))
     }
 
     fn event_persons(&self, site: &str, mode: Mode) -> Result<Vec<(String, String)>, StoreError> {
