@@ -66,10 +66,11 @@ const COOKIE_KEY_SECRET: &str = "cookie-key";
 /// The collector's router over `state`.
 pub fn app(state: AppState) -> Router {
     let assets = assets::router(&state.config.beacon, &state.config.www);
+    let body_limit = state.config.limits.max_body_bytes;
     Router::new()
         .route(
             "/collect",
-            post(collect::collect).layer(DefaultBodyLimit::max(collect::MAX_BODY_BYTES)),
+            post(collect::collect).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/api/summary", get(api::summary))
         .route("/api/persons/{visitor}", get(persons::person))

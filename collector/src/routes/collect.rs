@@ -21,11 +21,8 @@ use crate::extract::peer::Peer;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
 use crate::identity::{fingerprint, server_cookie};
-use crate::payload::parse_batch;
+use crate::payload::parse_envelope;
 use crate::state::AppState;
-
-/// Largest body `/collect` reads; a larger one is answered `413` before it is read in full.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Receives a batch; see the module docs.
 pub async fn collect(
@@ -39,14 +36,23 @@ pub async fn collect(
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
+                limit: state.config.limits.max_body_bytes,
             }
         } else {
             AppError::BadRequest(rejection.body_text())
         }
     })?;
     let now = state.clock.now_ms();
-    let batch = parse_batch(&body, now).map_err(AppError::BadRequest)?;
+    let envelope = parse_envelope(&body, now, &state.config.limits)
+        .map_err(|rejection| AppError::BadRequest(rejection.reason))?;
+    let batch = Batch {
+        site: envelope.site,
+        events: envelope
+            .events
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|failure| AppError::BadRequest(failure.reason))?,
+    };
 
     let cookie_visitor = server_cookie::visitor(&jar);
     let salt = state.salts.for_time(now).await?;
