@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use crate::extract::forwarded::ForwardedHeader;
 use crate::payload::Limits;
 use crate::session::UtcOffset;
+use crate::sites::Sites;
 
 /// Everything the collector needs to start. Every field has a default that runs the demo.
 #[derive(Debug, Clone)]
@@ -55,6 +56,10 @@ pub struct Config {
     /// How much one `/collect` request may carry; each limit has its own flag and variable
     /// (see [`Limits`]).
     pub limits: Limits,
+    /// The sites counted, each with its hostnames (`--sites`, `SPOOR_SITES`:
+    /// `id=host,host;id=host`, `*.name` for subdomains; default `demo=localhost,127.0.0.1`).
+    /// Events of other sites, of pages on other hosts or from other origins are refused.
+    pub sites: Sites,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -95,6 +100,7 @@ impl Default for Config {
             session_idle: Duration::from_secs(30 * 60),
             strict_identity: false,
             limits: Limits::default(),
+            sites: Sites::default(),
         }
     }
 }
@@ -195,6 +201,10 @@ struct Flags {
     /// How old an event may be, in ms [env: SPOOR_MAX_EVENT_AGE_MS] [default: 2592000000]
     #[arg(long)]
     max_event_age_ms: Option<String>,
+    /// Sites and their hostnames: id=host,host;id=host [env: SPOOR_SITES]
+    /// [default: demo=localhost,127.0.0.1]
+    #[arg(long)]
+    sites: Option<String>,
 }
 
 impl Config {
@@ -331,6 +341,11 @@ impl Config {
                     |b: &bool| Ok(*b),
                 )?,
             limits,
+            sites: parse_or(
+                pick(flags.sites, "SPOOR_SITES"),
+                defaults.sites,
+                |s: &Sites| Ok(s.clone()),
+            )?,
         })
     }
 }
@@ -508,6 +523,22 @@ mod tests {
         );
         assert!(load(&["--max-json-depth", "3"], &[]).is_err());
         assert!(load(&[], &[("SPOOR_MAX_EVENT_AGE_MS", "-1")]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn sites_default_to_the_demo_and_are_configurable() -> Result<(), LoadError> {
+        assert_eq!(
+            load(&[], &[])?.sites.to_string(),
+            "demo=localhost,127.0.0.1"
+        );
+        let c = load(
+            &[],
+            &[("SPOOR_SITES", "shop=shop.example;blog=blog.example")],
+        )?;
+        assert!(c.sites.get("blog").is_some() && c.sites.get("demo").is_none());
+        let err = load(&["--sites", "shop"], &[]).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("--sites")));
         Ok(())
     }
 }

@@ -22,12 +22,15 @@
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
 //!   [`Clock`](clock::Clock) a simulation drives.
+//! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`,
+//!   answering only those sites' origins.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
 
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod event;
 pub mod extract;
@@ -36,6 +39,7 @@ pub mod ingest;
 pub mod payload;
 pub mod routes;
 pub mod session;
+pub mod sites;
 pub mod state;
 pub mod store;
 
@@ -70,7 +74,12 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route(
             "/collect",
-            post(collect::collect).layer(DefaultBodyLimit::max(body_limit)),
+            post(collect::collect)
+                .layer(DefaultBodyLimit::max(body_limit))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    cors::layer,
+                )),
         )
         .route("/api/summary", get(api::summary))
         .route("/api/persons/{visitor}", get(persons::person))

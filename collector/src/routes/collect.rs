@@ -16,12 +16,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum_extra::extract::cookie::SignedCookieJar;
 
 use crate::error::AppError;
-use crate::event::{Batch, Event, EventKind, IdentityEffects};
+use crate::event::{Batch, ClientEvent, Event, EventKind, IdentityEffects};
 use crate::extract::peer::Peer;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
 use crate::identity::{fingerprint, server_cookie};
-use crate::payload::parse_envelope;
+use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope};
+use crate::sites::Site;
 use crate::state::AppState;
 
 /// Receives a batch; see the module docs.
@@ -45,11 +46,20 @@ pub async fn collect(
     let now = state.clock.now_ms();
     let envelope = parse_envelope(&body, now, &state.config.limits)
         .map_err(|rejection| AppError::BadRequest(rejection.reason))?;
+    let site = state.config.sites.get(&envelope.site).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "site: {:?} is not a configured site",
+            envelope.site
+        ))
+    })?;
+    check_origin(&headers, site)?;
     let batch = Batch {
         site: envelope.site,
         events: envelope
             .events
             .into_iter()
+            .enumerate()
+            .map(|(i, event)| event.and_then(|e| check_hostname(i, e, site)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|failure| AppError::BadRequest(failure.reason))?,
     };
@@ -136,6 +146,44 @@ async fn read_memories(
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?
     .map_err(AppError::from)
+}
+
+/// A browser names the page's origin on every cross-origin request (and on same-origin
+/// POSTs); when it does, it must be one of the site's hosts.
+fn check_origin(headers: &HeaderMap, site: &Site) -> Result<(), AppError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    if site.allows_origin(origin) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "origin: {:?} is not one of site {:?}'s hosts",
+            origin.chars().take(100).collect::<String>(),
+            site.id
+        )))
+    }
+}
+
+/// An event counts for the site only if its page is on one of the site's hosts.
+fn check_hostname(
+    index: usize,
+    event: ClientEvent,
+    site: &Site,
+) -> Result<ClientEvent, EventFailure> {
+    if site.allows_host(&event.hostname) {
+        return Ok(event);
+    }
+    Err(EventFailure {
+        index,
+        code: "hostname",
+        reason: format!(
+            "events[{index}].url: host {:?} is not one of site {:?}'s hosts",
+            event.hostname, site.id
+        ),
+        raw: event.url.chars().take(MAX_FAILED_RAW_BYTES).collect(),
+    })
 }
 
 /// `sendBeacon` sends a string as `text/plain` (which needs no CORS preflight); API clients
