@@ -13,7 +13,9 @@ use clap::Parser;
 use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
+use crate::payload::Limits;
 use crate::session::SiteZone;
+use crate::sites::Sites;
 
 /// Everything the collector needs to start. Every field has a default that runs the demo.
 #[derive(Debug, Clone)]
@@ -51,6 +53,13 @@ pub struct Config {
     /// seen behind its network fingerprint (`--strict-identity`, `SPOOR_STRICT_IDENTITY`
     /// `true`/`false`; default false, recovery on).
     pub strict_identity: bool,
+    /// How much one `/collect` request may carry; each limit has its own flag and variable
+    /// (see [`Limits`]).
+    pub limits: Limits,
+    /// The sites counted, each with its hostnames (`--sites`, `SPOOR_SITES`:
+    /// `id=host,host;id=host`, `*.name` for subdomains; default `demo=localhost,127.0.0.1`).
+    /// Events of other sites, of pages on other hosts or from other origins are refused.
+    pub sites: Sites,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -90,6 +99,8 @@ impl Default for Config {
             site_timezone: SiteZone::default(),
             session_idle: Duration::from_secs(30 * 60),
             strict_identity: false,
+            limits: Limits::default(),
+            sites: Sites::default(),
         }
     }
 }
@@ -161,6 +172,39 @@ struct Flags {
     /// [env: SPOOR_STRICT_IDENTITY] [default: false]
     #[arg(long)]
     strict_identity: bool,
+    /// Largest /collect body in bytes [env: SPOOR_MAX_BODY_BYTES] [default: 65536]
+    #[arg(long)]
+    max_body_bytes: Option<String>,
+    /// Most events per batch [env: SPOOR_MAX_EVENTS_PER_BATCH] [default: 100]
+    #[arg(long)]
+    max_events_per_batch: Option<String>,
+    /// Longest page URL or link target in bytes [env: SPOOR_MAX_URL_BYTES] [default: 2048]
+    #[arg(long)]
+    max_url_bytes: Option<String>,
+    /// Longest title kept, in characters [env: SPOOR_MAX_TITLE_CHARS] [default: 300]
+    #[arg(long)]
+    max_title_chars: Option<String>,
+    /// Most keys in a custom event's props [env: SPOOR_MAX_PROPS] [default: 20]
+    #[arg(long)]
+    max_props: Option<String>,
+    /// Longest string property value, in characters [env: SPOOR_MAX_PROP_VALUE_CHARS]
+    /// [default: 256]
+    #[arg(long)]
+    max_prop_value_chars: Option<String>,
+    /// Deepest JSON nesting in a body [env: SPOOR_MAX_JSON_DEPTH] [default: 8]
+    #[arg(long)]
+    max_json_depth: Option<String>,
+    /// How far ahead of the server clock an event may be, in ms
+    /// [env: SPOOR_MAX_CLOCK_AHEAD_MS] [default: 86400000]
+    #[arg(long)]
+    max_clock_ahead_ms: Option<String>,
+    /// How old an event may be, in ms [env: SPOOR_MAX_EVENT_AGE_MS] [default: 2592000000]
+    #[arg(long)]
+    max_event_age_ms: Option<String>,
+    /// Sites and their hostnames: id=host,host;id=host [env: SPOOR_SITES]
+    /// [default: demo=localhost,127.0.0.1]
+    #[arg(long)]
+    sites: Option<String>,
 }
 
 impl Config {
@@ -194,6 +238,60 @@ impl Config {
                 5,
                 |v: &u64| Ok(*v),
             )?),
+        };
+        let d = defaults.limits;
+        let limits = Limits {
+            max_body_bytes: parse_or(
+                pick(flags.max_body_bytes, "SPOOR_MAX_BODY_BYTES"),
+                d.max_body_bytes,
+                positive,
+            )?,
+            max_events: parse_or(
+                pick(flags.max_events_per_batch, "SPOOR_MAX_EVENTS_PER_BATCH"),
+                d.max_events,
+                positive,
+            )?,
+            max_url_bytes: parse_or(
+                pick(flags.max_url_bytes, "SPOOR_MAX_URL_BYTES"),
+                d.max_url_bytes,
+                positive,
+            )?,
+            max_title_chars: parse_or(
+                pick(flags.max_title_chars, "SPOOR_MAX_TITLE_CHARS"),
+                d.max_title_chars,
+                positive,
+            )?,
+            max_props: parse_or(
+                pick(flags.max_props, "SPOOR_MAX_PROPS"),
+                d.max_props,
+                |v: &usize| Ok(*v),
+            )?,
+            max_prop_value_chars: parse_or(
+                pick(flags.max_prop_value_chars, "SPOOR_MAX_PROP_VALUE_CHARS"),
+                d.max_prop_value_chars,
+                positive,
+            )?,
+            max_json_depth: parse_or(
+                pick(flags.max_json_depth, "SPOOR_MAX_JSON_DEPTH"),
+                d.max_json_depth,
+                |v: &usize| {
+                    if *v < 4 {
+                        Err("must be at least 4 (the wire format nests 4 deep)".into())
+                    } else {
+                        Ok(*v)
+                    }
+                },
+            )?,
+            max_clock_ahead_ms: parse_or(
+                pick(flags.max_clock_ahead_ms, "SPOOR_MAX_CLOCK_AHEAD_MS"),
+                d.max_clock_ahead_ms,
+                non_negative,
+            )?,
+            max_event_age_ms: parse_or(
+                pick(flags.max_event_age_ms, "SPOOR_MAX_EVENT_AGE_MS"),
+                d.max_event_age_ms,
+                non_negative,
+            )?,
         };
         Ok(Config {
             listen: parse_or(
@@ -242,7 +340,21 @@ impl Config {
                     defaults.strict_identity,
                     |b: &bool| Ok(*b),
                 )?,
+            limits,
+            sites: parse_or(
+                pick(flags.sites, "SPOOR_SITES"),
+                defaults.sites,
+                |s: &Sites| Ok(s.clone()),
+            )?,
         })
+    }
+}
+
+fn non_negative(v: &i64) -> Result<i64, String> {
+    if *v < 0 {
+        Err("must not be negative".into())
+    } else {
+        Ok(*v)
     }
 }
 
@@ -385,6 +497,50 @@ mod tests {
         let c = load(&[], &[("SPOOR_CLIENT_IP_HEADER", "Forwarded")])?;
         assert_eq!(c.client_ip_header, ForwardedHeader::Forwarded);
         assert!(load(&["--client-ip-header", "x-real-ip"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn limits_default_to_the_documented_values_and_are_set_by_flag_or_env() -> Result<(), LoadError>
+    {
+        let d = load(&[], &[])?.limits;
+        assert_eq!(d, Limits::default());
+        assert_eq!((d.max_body_bytes, d.max_events), (65536, 100));
+        let c = load(
+            &["--max-body-bytes", "1024", "--max-json-depth", "5"],
+            &[
+                ("SPOOR_MAX_EVENTS_PER_BATCH", "7"),
+                ("SPOOR_MAX_PROPS", "0"),
+            ],
+        )?
+        .limits;
+        assert_eq!(
+            (
+                c.max_body_bytes,
+                c.max_json_depth,
+                c.max_events,
+                c.max_props
+            ),
+            (1024, 5, 7, 0)
+        );
+        assert!(load(&["--max-json-depth", "3"], &[]).is_err());
+        assert!(load(&[], &[("SPOOR_MAX_EVENT_AGE_MS", "-1")]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn sites_default_to_the_demo_and_are_configurable() -> Result<(), LoadError> {
+        assert_eq!(
+            load(&[], &[])?.sites.to_string(),
+            "demo=localhost,127.0.0.1"
+        );
+        let c = load(
+            &[],
+            &[("SPOOR_SITES", "shop=shop.example;blog=blog.example")],
+        )?;
+        assert!(c.sites.get("blog").is_some() && c.sites.get("demo").is_none());
+        let err = load(&["--sites", "shop"], &[]).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("--sites")));
         Ok(())
     }
 }

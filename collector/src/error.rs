@@ -41,6 +41,15 @@ pub enum AppError {
     /// A bug or a broken invariant: logged in full, answered as a generic 500.
     #[error("internal error")]
     Internal(String),
+    /// The request is well formed but not allowed (an origin that is not the site's).
+    #[error("{0}")]
+    Forbidden(String),
+    /// This client sent too many requests; it may retry after a pause.
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Suggested pause, sent as `Retry-After`.
+        retry_after_secs: u32,
+    },
 }
 
 impl From<StoreError> for AppError {
@@ -73,6 +82,8 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Overloaded { .. } | AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }
@@ -86,7 +97,9 @@ impl IntoResponse for AppError {
             _ => tracing::debug!(status = status.as_u16(), reason = %self, "request refused"),
         }
         let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
-        if let AppError::Overloaded { retry_after_secs } = self {
+        if let AppError::Overloaded { retry_after_secs }
+        | AppError::RateLimited { retry_after_secs } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

@@ -22,12 +22,15 @@
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
 //!   [`Clock`](clock::Clock) a simulation drives.
+//! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`,
+//!   answering only those sites' origins.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
 
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod event;
 pub mod extract;
@@ -36,6 +39,7 @@ pub mod ingest;
 pub mod payload;
 pub mod routes;
 pub mod session;
+pub mod sites;
 pub mod state;
 pub mod store;
 
@@ -66,10 +70,16 @@ const COOKIE_KEY_SECRET: &str = "cookie-key";
 /// The collector's router over `state`.
 pub fn app(state: AppState) -> Router {
     let assets = assets::router(&state.config.beacon, &state.config.www);
+    let body_limit = state.config.limits.max_body_bytes;
     Router::new()
         .route(
             "/collect",
-            post(collect::collect).layer(DefaultBodyLimit::max(collect::MAX_BODY_BYTES)),
+            post(collect::collect)
+                .layer(DefaultBodyLimit::max(body_limit))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    cors::layer,
+                )),
         )
         .route("/api/summary", get(api::summary))
         .route("/api/persons/{visitor}", get(persons::person))

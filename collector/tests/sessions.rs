@@ -25,6 +25,17 @@ fn engagement(n: u32, visitor: &str, ts: i64, path: &str, visible_ms: u32) -> Va
     at(n, visitor, "engagement", ts, path, fields)
 }
 
+/// A collector that accepts the fixed dataset time `T`, however long ago it now is.
+async fn start_for_dataset(
+    adjust: impl FnOnce(&mut spoor_collector::config::Config),
+) -> TestCollector {
+    TestCollector::start_with(|config| {
+        config.limits.max_event_age_ms = now_ms() - T + 86_400_000;
+        adjust(config);
+    })
+    .await
+}
+
 async fn post(c: &TestCollector, events: &[Value]) {
     let resp = c.collect(&batch(events), &[]).await;
     let status = resp.status();
@@ -38,7 +49,7 @@ async fn post(c: &TestCollector, events: &[Value]) {
 
 #[tokio::test]
 async fn summary_reports_server_sessions_bounce_rate_and_mean_duration() {
-    let c = TestCollector::start().await;
+    let c = start_for_dataset(|_| {}).await;
     let none = || json!({});
     // a: two page views and a short engagement in 90 s: one session, 90 000 ms, no bounce.
     post(
@@ -110,14 +121,14 @@ async fn sessions_end_at_midnight_in_the_configured_time_zone() {
         at(1, "a", "pageview", before, "/", json!({})),
         at(2, "a", "pageview", after, "/next", json!({})),
     ];
-    let utc = TestCollector::start().await;
+    let utc = start_for_dataset(|_| {}).await;
     post(&utc, &events).await;
     assert_eq!(
         utc.get_json("/api/summary?site=demo").await.1["sessions"],
         1
     );
 
-    let dubai = TestCollector::start_with(|config| {
+    let dubai = start_for_dataset(|config| {
         config.site_timezone = "+04:00".parse().unwrap();
     })
     .await;

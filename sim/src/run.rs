@@ -41,6 +41,10 @@ pub async fn run(params: &Params) -> anyhow::Result<Report> {
     // Visits are replayed one at a time, so no request would ever share a transaction:
     // waiting for company only slows the replay down.
     config.ingest.batch_max_wait = std::time::Duration::ZERO;
+    // The simulated browsers visit one site, on its own host.
+    config.sites = format!("{}=shop.example", crate::browser::SITE)
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
     let collector =
         Collector::with_store_and_clock(config, Arc::clone(&store), clock.clone()).await?;
     let router = app(collector.state());

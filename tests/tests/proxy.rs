@@ -92,7 +92,7 @@ async fn post_from(from: &str, to: SocketAddr, spoof: Option<&str>, n: u32) -> a
     let mut stream = socket.connect(to).await?;
     let now = spoor_collector::clock::now_ms();
     let body = format!(
-        r#"{{"site":"demo","events":[{{"id":"00000000-0000-4000-8000-{n:012x}","type":"pageview","url":"http://demo.example/p{n}","ts":{now}}}]}}"#
+        r#"{{"site":"demo","events":[{{"id":"00000000-0000-4000-8000-{n:012x}","type":"pageview","url":"http://127.0.0.1/p{n}","ts":{now},"screen":"1280x720"}}]}}"#
     );
     let spoof = spoof
         .map(|s| format!("X-Forwarded-For: {s}\r\n"))

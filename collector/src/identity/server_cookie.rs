@@ -66,4 +66,21 @@ mod tests {
         );
         assert!(!https.contains("Domain"));
     }
+
+    proptest::proptest! {
+        /// Fault test 5: whatever a client puts in its `Cookie` header, reading the
+        /// visitor never panics, and only a cookie this key signed yields one.
+        #[test]
+        fn reading_any_cookie_header_never_panics(header in "\\PC{0,200}", raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            use axum::http::{HeaderMap, HeaderValue};
+            use axum_extra::extract::cookie::Key;
+            let key = Key::from(&[7u8; 64]);
+            for value in [HeaderValue::from_str(&header).ok(), HeaderValue::from_bytes(&raw).ok()].into_iter().flatten() {
+                let mut headers = HeaderMap::new();
+                headers.insert(axum::http::header::COOKIE, value);
+                let jar = SignedCookieJar::from_headers(&headers, key.clone());
+                proptest::prop_assert_eq!(visitor(&jar), None);
+            }
+        }
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::EventWire;
+use super::limits::Limits;
 use super::props;
 use super::rules::{check_http_url, check_label, json_type, truncate_chars};
 use crate::event::{Custom, Engagement, EventKind};
@@ -22,13 +23,17 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_USER_CHARS: usize = 128;
 
 /// The kind named by the event's `type`, with that type's fields checked.
-pub(super) fn parse(e: &EventWire) -> Result<EventKind, String> {
+pub(super) fn parse(e: &EventWire, limits: &Limits) -> Result<EventKind, String> {
     let kind = match e.kind.as_str() {
         "pageview" => EventKind::Pageview,
         "engagement" => EventKind::Engagement(engagement(e)?),
-        "custom" => EventKind::Custom(custom(e)?),
-        "outbound" => EventKind::Outbound { target: target(e)? },
-        "download" => EventKind::Download { target: target(e)? },
+        "custom" => EventKind::Custom(custom(e, limits)?),
+        "outbound" => EventKind::Outbound {
+            target: target(e, limits)?,
+        },
+        "download" => EventKind::Download {
+            target: target(e, limits)?,
+        },
         "identify" => {
             let user = string(required(&e.user, "user", e)?, "user")?;
             check_label("user", user, MAX_USER_CHARS)?;
@@ -70,11 +75,11 @@ fn engagement(e: &EventWire) -> Result<Engagement, String> {
     })
 }
 
-fn custom(e: &EventWire) -> Result<Custom, String> {
+fn custom(e: &EventWire, limits: &Limits) -> Result<Custom, String> {
     let name = string(required(&e.name, "name", e)?, "name")?;
     check_label("name", name, MAX_NAME_CHARS)?;
     let props = match &e.props {
-        Some(value) => props::parse(value)?,
+        Some(value) => props::parse(value, limits)?,
         None => None,
     };
     Ok(Custom {
@@ -84,9 +89,9 @@ fn custom(e: &EventWire) -> Result<Custom, String> {
 }
 
 /// The `target` of an outbound or download event, as sent.
-fn target(e: &EventWire) -> Result<String, String> {
+fn target(e: &EventWire, limits: &Limits) -> Result<String, String> {
     let target = string(required(&e.target, "target", e)?, "target")?;
-    check_http_url("target", target)?;
+    check_http_url("target", target, limits.max_url_bytes)?;
     Ok(target.to_string())
 }
 

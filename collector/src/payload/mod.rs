@@ -1,23 +1,29 @@
 //! The `/collect` wire format and its validation.
 //!
-//! [`parse_batch`] turns a request body into a site id and a list of [`ClientEvent`]s whose
-//! every field has been checked, or into a reason the client can act on. It is a pure
-//! function of the bytes and the current time, so it is tested without HTTP.
+//! [`parse_envelope`] turns a request body into a site id and, for each event, either a
+//! [`ClientEvent`] whose every field has been checked or an [`EventFailure`] with a reason
+//! the client can act on. A body that is not a batch at all (not JSON, nested too deep, no
+//! events, too many events, a bad site id) is a [`Rejection`] of the whole request. It is a
+//! pure function of the bytes, the current time and the [`Limits`], so it is tested
+//! without HTTP. [`parse_batch`] is the strict reading (any bad event fails the batch) with
+//! the default limits.
 //!
 //! This module owns the wire structs and the fields every event has. The rest is split by
 //! concept:
+//! - [`limits`]: how much a request may carry, and the nesting-depth pre-check;
 //! - [`kind`]: the `type`, and the fields that come with each type;
 //! - [`props`]: the flat properties of a custom event;
 //! - [`context`]: screen, language and time zone;
 //! - [`utm`]: campaign tags read from the page URL;
 //! - `rules`: the checks several fields share (ids, labels, URLs, cutting text).
 //!
-//! A field that breaks its rule refuses the whole batch with a reason that names it
+//! A field that breaks its rule fails its event with a reason that names it
 //! (`events[3].props.color: …`). The context fields are the exception: they are cosmetic,
 //! so an invalid one is dropped and the event kept.
 
 pub mod context;
 pub mod kind;
+pub mod limits;
 pub mod props;
 mod rules;
 pub mod utm;
@@ -27,37 +33,43 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::event::{Batch, ClientEvent};
+pub use limits::Limits;
 use rules::{check_http_url, check_token, optional_token, truncate_bytes, truncate_chars};
 
-/// Most events one batch may carry.
+/// Most events one batch may carry, by default ([`Limits::max_events`]).
 pub const MAX_EVENTS_PER_BATCH: usize = 100;
-/// Longest page URL accepted; a longer one is refused.
+/// Longest page URL accepted by default ([`Limits::max_url_bytes`]); a longer one fails.
 pub const MAX_URL_LEN: usize = 2048;
-/// Longest referrer kept; a longer one is cut.
-pub const MAX_REFERRER_LEN: usize = 2048;
-/// Longest title kept, in characters; a longer one is cut.
+/// Longest referrer kept by default (the URL limit); a longer one is cut.
+pub const MAX_REFERRER_LEN: usize = MAX_URL_LEN;
+/// Longest title kept by default, in characters ([`Limits::max_title_chars`]); a longer
+/// one is cut.
 pub const MAX_TITLE_CHARS: usize = 300;
 /// Longest client id or session id accepted.
 pub const MAX_ID_LEN: usize = 64;
 /// Longest site id accepted.
 pub const MAX_SITE_LEN: usize = 64;
-/// How far in the future a client clock may be before its events are refused (1 day).
+/// How far in the future a client clock may be before its events fail, by default
+/// ([`Limits::max_clock_ahead_ms`], 1 day).
 pub const MAX_CLOCK_AHEAD_MS: i64 = 86_400_000;
 /// Earliest timestamp accepted (2020-01-01T00:00:00Z): older ones are a broken clock.
 pub const MIN_TS_MS: i64 = 1_577_836_800_000;
+/// Longest piece of a failed event's JSON kept for the operator, in bytes.
+pub const MAX_FAILED_RAW_BYTES: usize = 4096;
 
-/// A batch as it arrives on the wire.
+/// A batch as it arrives on the wire: the events are read one by one, so one bad event
+/// does not hide the good ones beside it.
 #[derive(Debug, Deserialize)]
 struct BatchWire {
     site: String,
-    events: Vec<EventWire>,
+    events: Vec<Value>,
 }
 
 /// One event as it arrives on the wire. Unknown fields are ignored, so newer beacons can
 /// talk to older collectors.
 ///
 /// The fields after `ts` are kept as raw JSON and checked by hand: the context fields so
-/// that a bad one can be dropped rather than refuse the batch, the type's fields so that a
+/// that a bad one can be dropped rather than fail the event, the type's fields so that a
 /// wrong JSON type gets a reason naming the field. Absent and `null` are the same.
 #[derive(Debug, Deserialize)]
 struct EventWire {
@@ -109,51 +121,136 @@ struct EventWire {
     reset: Option<Value>,
 }
 
-/// Parses and validates a `/collect` body. `now_ms` bounds the accepted timestamps.
-/// The error is a reason meant for the client, naming the offending field.
-pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, String> {
-    let wire: BatchWire =
-        serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
-    check_token("site", &wire.site, MAX_SITE_LEN)?;
-    if wire.events.is_empty() {
-        return Err("events: the batch is empty".into());
-    }
-    if wire.events.len() > MAX_EVENTS_PER_BATCH {
-        return Err(format!(
-            "events: {} events in one batch, at most {MAX_EVENTS_PER_BATCH} allowed",
-            wire.events.len()
+/// Why a whole request was refused: a stable `code` for metrics and a reason for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// `invalid_json`, `too_deep`, `empty_batch`, `too_many_events` or `invalid_site`.
+    pub code: &'static str,
+    /// What to fix, for the client.
+    pub reason: String,
+}
+
+/// One event of a batch that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFailure {
+    /// Its index in the batch.
+    pub index: usize,
+    /// A stable code: `invalid_event` (a field broke its rule), `timestamp` (`ts` out of
+    /// bounds) or, set by the handler, `hostname` (a page not of the site).
+    pub code: &'static str,
+    /// What to fix, naming the field (`events[3].props.color: …`).
+    pub reason: String,
+    /// The event's JSON, cut to [`MAX_FAILED_RAW_BYTES`], for the operator.
+    pub raw: String,
+}
+
+/// A batch whose envelope is sound; each event is checked on its own.
+#[derive(Debug)]
+pub struct Envelope {
+    /// The site id (checked as a token, not yet against the configured sites).
+    pub site: String,
+    /// Each event in order: checked, or why not.
+    pub events: Vec<Result<ClientEvent, EventFailure>>,
+    /// Whether any event carries a `screen` field, which only a running beacon fills: a
+    /// batch without one was not sent by the beacon.
+    pub from_beacon: bool,
+}
+
+/// Parses a `/collect` body under `limits`; `now_ms` bounds the accepted timestamps.
+pub fn parse_envelope(body: &[u8], now_ms: i64, limits: &Limits) -> Result<Envelope, Rejection> {
+    let reject = |code, reason| Rejection { code, reason };
+    if limits::too_deep(body, limits.max_json_depth) {
+        return Err(reject(
+            "too_deep",
+            format!("JSON nested deeper than {} levels", limits.max_json_depth),
         ));
     }
+    let wire: BatchWire = serde_json::from_slice(body)
+        .map_err(|e| reject("invalid_json", format!("invalid JSON body: {e}")))?;
+    check_token("site", &wire.site, MAX_SITE_LEN).map_err(|r| reject("invalid_site", r))?;
+    if wire.events.is_empty() {
+        return Err(reject("empty_batch", "events: the batch is empty".into()));
+    }
+    if wire.events.len() > limits.max_events {
+        return Err(reject(
+            "too_many_events",
+            format!(
+                "events: {} events in one batch, at most {} allowed",
+                wire.events.len(),
+                limits.max_events
+            ),
+        ));
+    }
+    let from_beacon = wire
+        .events
+        .iter()
+        .any(|e| e.get("screen").is_some_and(|s| !s.is_null()));
     let events = wire
         .events
         .into_iter()
         .enumerate()
-        .map(|(i, e)| validate_event(e, now_ms).map_err(|reason| format!("events[{i}].{reason}")))
+        .map(|(index, value)| {
+            let fail = |code, reason: String| EventFailure {
+                index,
+                code,
+                reason: format!("events[{index}]{reason}"),
+                raw: truncate_bytes(value.to_string(), MAX_FAILED_RAW_BYTES),
+            };
+            let wire = EventWire::deserialize(&value)
+                .map_err(|e| fail("invalid_event", format!(": {e}")))?;
+            validate_event(wire, now_ms, limits).map_err(|(code, r)| fail(code, format!(".{r}")))
+        })
+        .collect();
+    Ok(Envelope {
+        site: wire.site,
+        events,
+        from_beacon,
+    })
+}
+
+/// Parses and validates a `/collect` body under the default limits, strictly: any bad
+/// event fails the batch. The error is a reason meant for the client, naming the field.
+pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, String> {
+    let envelope = parse_envelope(body, now_ms, &Limits::default()).map_err(|r| r.reason)?;
+    let events = envelope
+        .events
+        .into_iter()
+        .map(|e| e.map_err(|f| f.reason))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Batch {
-        site: wire.site,
+        site: envelope.site,
         events,
     })
 }
 
-fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
+fn validate_event(
+    e: EventWire,
+    now_ms: i64,
+    limits: &Limits,
+) -> Result<ClientEvent, (&'static str, String)> {
+    let invalid = |r: String| ("invalid_event", r);
     let id = Uuid::try_parse(&e.id)
-        .map_err(|_| format!("id: {:?} is not a UUID", truncate_chars(&e.id, 40)))?;
-    let kind = kind::parse(&e)?;
-    let parsed = check_http_url("url", &e.url)?;
+        .map_err(|_| invalid(format!("id: {:?} is not a UUID", truncate_chars(&e.id, 40))))?;
+    let kind = kind::parse(&e, limits).map_err(invalid)?;
+    let parsed = check_http_url("url", &e.url, limits.max_url_bytes).map_err(invalid)?;
     let hostname = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
-    if e.ts < MIN_TS_MS || e.ts > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
-        return Err(format!(
-            "ts: {} is not a plausible Unix time in milliseconds",
-            e.ts
+    let earliest = MIN_TS_MS.max(now_ms.saturating_sub(limits.max_event_age_ms));
+    if e.ts < earliest || e.ts > now_ms.saturating_add(limits.max_clock_ahead_ms) {
+        return Err((
+            "timestamp",
+            format!(
+                "ts: {} is not a plausible Unix time in milliseconds (accepted: {earliest} to {})",
+                e.ts,
+                now_ms.saturating_add(limits.max_clock_ahead_ms)
+            ),
         ));
     }
-    let client_id = optional_token("visitor", e.visitor)?;
-    let session = optional_token("session", e.session)?;
+    let client_id = optional_token("visitor", e.visitor).map_err(invalid)?;
+    let session = optional_token("session", e.session).map_err(invalid)?;
     let reset = match &e.reset {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("reset: must be a boolean".into()),
+        Some(_) => return Err(invalid("reset: must be a boolean".into())),
     };
     let context = context::parse(e.screen.as_ref(), e.lang.as_ref(), e.tz.as_ref());
     Ok(ClientEvent {
@@ -167,11 +264,11 @@ fn validate_event(e: EventWire, now_ms: i64) -> Result<ClientEvent, String> {
         referrer: e
             .referrer
             .filter(|r| !r.is_empty())
-            .map(|r| truncate_bytes(r, MAX_REFERRER_LEN)),
+            .map(|r| truncate_bytes(r, limits.max_url_bytes)),
         title: e
             .title
             .filter(|t| !t.is_empty())
-            .map(|t| truncate_chars(&t, MAX_TITLE_CHARS)),
+            .map(|t| truncate_chars(&t, limits.max_title_chars)),
         client_id,
         session,
         ts: e.ts,

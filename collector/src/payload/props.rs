@@ -8,28 +8,31 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::limits::Limits;
 use super::rules::{json_type, label_rule, truncate_chars};
 use crate::event::{PropValue, Props};
 
-/// Most keys one event's props may have.
+/// Most keys one event's props may have, by default ([`Limits::max_props`]).
 pub const MAX_PROPS: usize = 20;
 /// Longest property key, in characters.
 pub const MAX_PROP_KEY_CHARS: usize = 64;
-/// Longest string property value, in characters.
+/// Longest string property value, in characters, by default
+/// ([`Limits::max_prop_value_chars`]).
 pub const MAX_PROP_VALUE_CHARS: usize = 256;
 
 /// The props of a custom event; `None` for an empty object. Reasons name the key
 /// (`props.color: …`).
-pub(super) fn parse(value: &Value) -> Result<Option<Props>, String> {
+pub(super) fn parse(value: &Value, limits: &Limits) -> Result<Option<Props>, String> {
+    let (max_props, max_value_chars) = (limits.max_props, limits.max_prop_value_chars);
     let Some(object) = value.as_object() else {
         return Err(format!(
             "props: must be an object of strings, numbers and booleans, not {}",
             json_type(value)
         ));
     };
-    if object.len() > MAX_PROPS {
+    if object.len() > max_props {
         return Err(format!(
-            "props: {} keys, at most {MAX_PROPS} allowed",
+            "props: {} keys, at most {max_props} allowed",
             object.len()
         ));
     }
@@ -43,9 +46,9 @@ pub(super) fn parse(value: &Value) -> Result<Option<Props>, String> {
         })?;
         // The key passed its rule, so it is safe to print as it is.
         let value = match value {
-            Value::String(s) if s.chars().count() > MAX_PROP_VALUE_CHARS => {
+            Value::String(s) if s.chars().count() > max_value_chars => {
                 return Err(format!(
-                    "props.{key}: longer than {MAX_PROP_VALUE_CHARS} characters"
+                    "props.{key}: longer than {max_value_chars} characters"
                 ));
             }
             Value::String(s) => PropValue::Text(s.clone()),
@@ -77,6 +80,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    fn parse(value: &Value) -> Result<Option<Props>, String> {
+        super::parse(value, &Limits::default())
+    }
 
     fn reason(value: Value) -> String {
         parse(&value).err().unwrap_or_default()

@@ -4,12 +4,12 @@
 
 use serde_json::Value;
 
-use super::{MAX_ID_LEN, MAX_URL_LEN};
+use super::MAX_ID_LEN;
 
-/// An absolute `http` or `https` URL of at most [`MAX_URL_LEN`] bytes.
-pub(super) fn check_http_url(field: &str, value: &str) -> Result<url::Url, String> {
-    if value.len() > MAX_URL_LEN {
-        return Err(format!("{field}: longer than {MAX_URL_LEN} bytes"));
+/// An absolute `http` or `https` URL of at most `max` bytes.
+pub(super) fn check_http_url(field: &str, value: &str, max: usize) -> Result<url::Url, String> {
+    if value.len() > max {
+        return Err(format!("{field}: longer than {max} bytes"));
     }
     let parsed =
         url::Url::parse(value).map_err(|err| format!("{field}: not an absolute URL ({err})"))?;

@@ -16,16 +16,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum_extra::extract::cookie::SignedCookieJar;
 
 use crate::error::AppError;
-use crate::event::{Batch, Event, EventKind, IdentityEffects};
+use crate::event::{Batch, ClientEvent, Event, EventKind, IdentityEffects};
 use crate::extract::peer::Peer;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
 use crate::identity::{fingerprint, server_cookie};
-use crate::payload::parse_batch;
+use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope};
+use crate::sites::Site;
 use crate::state::AppState;
-
-/// Largest body `/collect` reads; a larger one is answered `413` before it is read in full.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Receives a batch; see the module docs.
 pub async fn collect(
@@ -39,14 +37,32 @@ pub async fn collect(
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
+                limit: state.config.limits.max_body_bytes,
             }
         } else {
             AppError::BadRequest(rejection.body_text())
         }
     })?;
     let now = state.clock.now_ms();
-    let batch = parse_batch(&body, now).map_err(AppError::BadRequest)?;
+    let envelope = parse_envelope(&body, now, &state.config.limits)
+        .map_err(|rejection| AppError::BadRequest(rejection.reason))?;
+    let site = state.config.sites.get(&envelope.site).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "site: {:?} is not a configured site",
+            envelope.site
+        ))
+    })?;
+    check_origin(&headers, site)?;
+    let batch = Batch {
+        site: envelope.site,
+        events: envelope
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| event.and_then(|e| check_hostname(i, e, site)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|failure| AppError::BadRequest(failure.reason))?,
+    };
 
     let cookie_visitor = server_cookie::visitor(&jar);
     let salt = state.salts.for_time(now).await?;
@@ -140,6 +156,44 @@ async fn read_memories(
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?
     .map_err(AppError::from)
+}
+
+/// A browser names the page's origin on every cross-origin request (and on same-origin
+/// POSTs); when it does, it must be one of the site's hosts.
+fn check_origin(headers: &HeaderMap, site: &Site) -> Result<(), AppError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    if site.allows_origin(origin) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "origin: {:?} is not one of site {:?}'s hosts",
+            origin.chars().take(100).collect::<String>(),
+            site.id
+        )))
+    }
+}
+
+/// An event counts for the site only if its page is on one of the site's hosts.
+fn check_hostname(
+    index: usize,
+    event: ClientEvent,
+    site: &Site,
+) -> Result<ClientEvent, EventFailure> {
+    if site.allows_host(&event.hostname) {
+        return Ok(event);
+    }
+    Err(EventFailure {
+        index,
+        code: "hostname",
+        reason: format!(
+            "events[{index}].url: host {:?} is not one of site {:?}'s hosts",
+            event.hostname, site.id
+        ),
+        raw: event.url.chars().take(MAX_FAILED_RAW_BYTES).collect(),
+    })
 }
 
 /// `sendBeacon` sends a string as `text/plain` (which needs no CORS preflight); API clients
