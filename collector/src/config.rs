@@ -14,6 +14,7 @@ use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
 use crate::session::UtcOffset;
+use crate::store::sqlite::Synchronous;
 
 /// Everything the collector needs to start. Every field has a default that runs the demo.
 #[derive(Debug, Clone)]
@@ -51,6 +52,20 @@ pub struct Config {
     /// seen behind its network fingerprint (`--strict-identity`, `SPOOR_STRICT_IDENTITY`
     /// `true`/`false`; default false, recovery on).
     pub strict_identity: bool,
+    /// Durability of a commit (`--sqlite-synchronous`, `SPOOR_SQLITE_SYNCHRONOUS`: `full`
+    /// (default) or `normal`); see `docs/OPERATIONS.md`.
+    pub sqlite_synchronous: Synchronous,
+    /// Cap on the database file's size in SQLite pages of 4 KiB (`--sqlite-max-pages`,
+    /// `SPOOR_SQLITE_MAX_PAGES`; default none). When reached, `/collect` answers 503 until
+    /// retention or erasure frees pages.
+    pub sqlite_max_pages: Option<u64>,
+    /// After SIGTERM or Ctrl-C, how long in-flight requests and the queue get to be committed
+    /// before the collector gives up on them and exits 1 (`--shutdown-deadline-ms`,
+    /// `SPOOR_SHUTDOWN_DEADLINE_MS`; default 10000).
+    pub shutdown_deadline: Duration,
+    /// Age after which events are purged (`--retention-days`, `SPOOR_RETENTION_DAYS`;
+    /// default 762, about 25 months). Checked hourly.
+    pub retention: Duration,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -65,6 +80,11 @@ pub struct IngestConfig {
     /// Longest a request waits for others to share its transaction (`--batch-max-wait-ms`,
     /// `SPOOR_BATCH_MAX_WAIT_MS`; default 5).
     pub batch_max_wait: Duration,
+    /// Longest a request waits for its batch to be committed before it is answered 503 with
+    /// `Retry-After` (`--store-deadline-ms`, `SPOOR_STORE_DEADLINE_MS`; default 5000). The
+    /// events may still be committed after that; the client's retry is then deduplicated.
+    /// Also SQLite's busy timeout.
+    pub store_deadline: Duration,
 }
 
 impl Default for IngestConfig {
@@ -73,9 +93,14 @@ impl Default for IngestConfig {
             queue_capacity: 1024,
             batch_max_events: 500,
             batch_max_wait: Duration::from_millis(5),
+            store_deadline: Duration::from_secs(5),
         }
     }
 }
+
+/// Default retention: 25 months of 30.5 days.
+const RETENTION_DAYS_DEFAULT: u64 = 762;
+const DAY_SECS: u64 = 24 * 60 * 60;
 
 impl Default for Config {
     fn default() -> Self {
@@ -90,6 +115,10 @@ impl Default for Config {
             site_timezone: UtcOffset::UTC,
             session_idle: Duration::from_secs(30 * 60),
             strict_identity: false,
+            sqlite_synchronous: Synchronous::Full,
+            sqlite_max_pages: None,
+            shutdown_deadline: Duration::from_secs(10),
+            retention: Duration::from_secs(RETENTION_DAYS_DEFAULT * DAY_SECS),
         }
     }
 }
@@ -161,6 +190,22 @@ struct Flags {
     /// [env: SPOOR_STRICT_IDENTITY] [default: false]
     #[arg(long)]
     strict_identity: bool,
+    /// Longest a request waits for its commit before 503, in ms; also SQLite's busy timeout
+    /// [env: SPOOR_STORE_DEADLINE_MS] [default: 5000]
+    #[arg(long)]
+    store_deadline_ms: Option<String>,
+    /// Commit durability: full or normal [env: SPOOR_SQLITE_SYNCHRONOUS] [default: full]
+    #[arg(long)]
+    sqlite_synchronous: Option<String>,
+    /// Cap on the database size in pages [env: SPOOR_SQLITE_MAX_PAGES] [default: none]
+    #[arg(long)]
+    sqlite_max_pages: Option<String>,
+    /// Time to drain after SIGTERM, in ms [env: SPOOR_SHUTDOWN_DEADLINE_MS] [default: 10000]
+    #[arg(long)]
+    shutdown_deadline_ms: Option<String>,
+    /// Days after which events are purged [env: SPOOR_RETENTION_DAYS] [default: 762]
+    #[arg(long)]
+    retention_days: Option<String>,
 }
 
 impl Config {
@@ -193,6 +238,11 @@ impl Config {
                 pick(flags.batch_max_wait_ms, "SPOOR_BATCH_MAX_WAIT_MS"),
                 5,
                 |v: &u64| Ok(*v),
+            )?),
+            store_deadline: Duration::from_millis(parse_or(
+                pick(flags.store_deadline_ms, "SPOOR_STORE_DEADLINE_MS"),
+                5000,
+                positive_u64,
             )?),
         };
         Ok(Config {
@@ -242,11 +292,39 @@ impl Config {
                     defaults.strict_identity,
                     |b: &bool| Ok(*b),
                 )?,
+            sqlite_synchronous: parse_or(
+                pick(flags.sqlite_synchronous, "SPOOR_SQLITE_SYNCHRONOUS"),
+                defaults.sqlite_synchronous,
+                |s: &Synchronous| Ok(*s),
+            )?,
+            sqlite_max_pages: parse_or(
+                pick(flags.sqlite_max_pages, "SPOOR_SQLITE_MAX_PAGES"),
+                defaults.sqlite_max_pages,
+                |p: &u64| positive_u64(p).map(Some),
+            )?,
+            shutdown_deadline: Duration::from_millis(parse_or(
+                pick(flags.shutdown_deadline_ms, "SPOOR_SHUTDOWN_DEADLINE_MS"),
+                10_000,
+                positive_u64,
+            )?),
+            retention: Duration::from_secs(DAY_SECS.saturating_mul(parse_or(
+                pick(flags.retention_days, "SPOOR_RETENTION_DAYS"),
+                RETENTION_DAYS_DEFAULT,
+                positive_u64,
+            )?)),
         })
     }
 }
 
 fn positive(v: &usize) -> Result<usize, String> {
+    if *v == 0 {
+        Err("must be at least 1".into())
+    } else {
+        Ok(*v)
+    }
+}
+
+fn positive_u64(v: &u64) -> Result<u64, String> {
     if *v == 0 {
         Err("must be at least 1".into())
     } else {
@@ -373,6 +451,32 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("--queue-capacity") && e.contains("at least 1")));
+    }
+
+    #[test]
+    fn durability_shutdown_and_retention_settings() -> Result<(), LoadError> {
+        let c = load(&[], &[])?;
+        assert_eq!(c.sqlite_synchronous, Synchronous::Full);
+        assert_eq!(c.sqlite_max_pages, None);
+        assert_eq!(c.ingest.store_deadline, Duration::from_secs(5));
+        assert_eq!(c.shutdown_deadline, Duration::from_secs(10));
+        assert_eq!(c.retention, Duration::from_secs(762 * 86_400));
+        let c = load(
+            &["--sqlite-synchronous", "normal", "--retention-days", "30"],
+            &[
+                ("SPOOR_SQLITE_MAX_PAGES", "100"),
+                ("SPOOR_STORE_DEADLINE_MS", "250"),
+                ("SPOOR_SHUTDOWN_DEADLINE_MS", "2000"),
+            ],
+        )?;
+        assert_eq!(c.sqlite_synchronous, Synchronous::Normal);
+        assert_eq!(c.sqlite_max_pages, Some(100));
+        assert_eq!(c.ingest.store_deadline, Duration::from_millis(250));
+        assert_eq!(c.shutdown_deadline, Duration::from_secs(2));
+        assert_eq!(c.retention, Duration::from_secs(30 * 86_400));
+        assert!(load(&["--sqlite-synchronous", "off"], &[]).is_err());
+        assert!(load(&["--retention-days", "0"], &[]).is_err());
+        Ok(())
     }
 
     #[test]

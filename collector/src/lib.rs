@@ -57,7 +57,7 @@ use crate::ingest::Ingest;
 use crate::routes::{api, assets, collect, health, persons};
 use crate::session::SessionRules;
 use crate::state::AppState;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::{SqliteOptions, SqliteStore};
 use crate::store::{Store, StoreError};
 
 /// Name of the store secret that signs the server cookie.
@@ -94,7 +94,12 @@ impl Collector {
             offset: config.site_timezone,
             idle_timeout: config.session_idle,
         };
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        let options = SqliteOptions {
+            synchronous: config.sqlite_synchronous,
+            busy_timeout: config.ingest.store_deadline,
+            max_pages: config.sqlite_max_pages,
+        };
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??
             .with_session_rules(rules);
