@@ -16,6 +16,7 @@ use crate::extract::forwarded::ForwardedHeader;
 use crate::payload::Limits;
 use crate::session::SiteZone;
 use crate::sites::Sites;
+use crate::store::sqlite::Synchronous;
 
 /// Everything the collector needs to start. Every field has a default that runs the demo.
 #[derive(Debug, Clone)]
@@ -60,6 +61,20 @@ pub struct Config {
     /// `id=host,host;id=host`, `*.name` for subdomains; default `demo=localhost,127.0.0.1`).
     /// Events of other sites, of pages on other hosts or from other origins are refused.
     pub sites: Sites,
+    /// Durability of a commit (`--sqlite-synchronous`, `SPOOR_SQLITE_SYNCHRONOUS`: `full`
+    /// (default) or `normal`); see `docs/OPERATIONS.md`.
+    pub sqlite_synchronous: Synchronous,
+    /// Cap on the database file's size in SQLite pages of 4 KiB (`--sqlite-max-pages`,
+    /// `SPOOR_SQLITE_MAX_PAGES`; default none). When reached, `/collect` answers 503 until
+    /// retention or erasure frees pages.
+    pub sqlite_max_pages: Option<u64>,
+    /// After SIGTERM or Ctrl-C, how long in-flight requests and the queue get to be committed
+    /// before the collector gives up on them and exits 1 (`--shutdown-deadline-ms`,
+    /// `SPOOR_SHUTDOWN_DEADLINE_MS`; default 10000).
+    pub shutdown_deadline: Duration,
+    /// Age after which events are purged (`--retention-days`, `SPOOR_RETENTION_DAYS`;
+    /// default 762, about 25 months). Checked hourly.
+    pub retention: Duration,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -74,6 +89,11 @@ pub struct IngestConfig {
     /// Longest a request waits for others to share its transaction (`--batch-max-wait-ms`,
     /// `SPOOR_BATCH_MAX_WAIT_MS`; default 5).
     pub batch_max_wait: Duration,
+    /// Longest a request waits for its batch to be committed before it is answered 503 with
+    /// `Retry-After` (`--store-deadline-ms`, `SPOOR_STORE_DEADLINE_MS`; default 5000). The
+    /// events may still be committed after that; the client's retry is then deduplicated.
+    /// Also SQLite's busy timeout.
+    pub store_deadline: Duration,
 }
 
 impl Default for IngestConfig {
@@ -82,9 +102,14 @@ impl Default for IngestConfig {
             queue_capacity: 1024,
             batch_max_events: 500,
             batch_max_wait: Duration::from_millis(5),
+            store_deadline: Duration::from_secs(5),
         }
     }
 }
+
+/// Default retention: 25 months of 30.5 days.
+const RETENTION_DAYS_DEFAULT: u64 = 762;
+const DAY_SECS: u64 = 24 * 60 * 60;
 
 impl Default for Config {
     fn default() -> Self {
@@ -101,6 +126,10 @@ impl Default for Config {
             strict_identity: false,
             limits: Limits::default(),
             sites: Sites::default(),
+            sqlite_synchronous: Synchronous::Full,
+            sqlite_max_pages: None,
+            shutdown_deadline: Duration::from_secs(10),
+            retention: Duration::from_secs(RETENTION_DAYS_DEFAULT * DAY_SECS),
         }
     }
 }
@@ -205,6 +234,22 @@ struct Flags {
     /// [default: demo=localhost,127.0.0.1]
     #[arg(long)]
     sites: Option<String>,
+    /// Longest a request waits for its commit before 503, in ms; also SQLite's busy timeout
+    /// [env: SPOOR_STORE_DEADLINE_MS] [default: 5000]
+    #[arg(long)]
+    store_deadline_ms: Option<String>,
+    /// Commit durability: full or normal [env: SPOOR_SQLITE_SYNCHRONOUS] [default: full]
+    #[arg(long)]
+    sqlite_synchronous: Option<String>,
+    /// Cap on the database size in pages [env: SPOOR_SQLITE_MAX_PAGES] [default: none]
+    #[arg(long)]
+    sqlite_max_pages: Option<String>,
+    /// Time to drain after SIGTERM, in ms [env: SPOOR_SHUTDOWN_DEADLINE_MS] [default: 10000]
+    #[arg(long)]
+    shutdown_deadline_ms: Option<String>,
+    /// Days after which events are purged [env: SPOOR_RETENTION_DAYS] [default: 762]
+    #[arg(long)]
+    retention_days: Option<String>,
 }
 
 impl Config {
@@ -237,6 +282,11 @@ impl Config {
                 pick(flags.batch_max_wait_ms, "SPOOR_BATCH_MAX_WAIT_MS"),
                 5,
                 |v: &u64| Ok(*v),
+            )?),
+            store_deadline: Duration::from_millis(parse_or(
+                pick(flags.store_deadline_ms, "SPOOR_STORE_DEADLINE_MS"),
+                5000,
+                positive_u64,
             )?),
         };
         let d = defaults.limits;
@@ -346,6 +396,26 @@ impl Config {
                 defaults.sites,
                 |s: &Sites| Ok(s.clone()),
             )?,
+            sqlite_synchronous: parse_or(
+                pick(flags.sqlite_synchronous, "SPOOR_SQLITE_SYNCHRONOUS"),
+                defaults.sqlite_synchronous,
+                |s: &Synchronous| Ok(*s),
+            )?,
+            sqlite_max_pages: parse_or(
+                pick(flags.sqlite_max_pages, "SPOOR_SQLITE_MAX_PAGES"),
+                defaults.sqlite_max_pages,
+                |p: &u64| positive_u64(p).map(Some),
+            )?,
+            shutdown_deadline: Duration::from_millis(parse_or(
+                pick(flags.shutdown_deadline_ms, "SPOOR_SHUTDOWN_DEADLINE_MS"),
+                10_000,
+                positive_u64,
+            )?),
+            retention: Duration::from_secs(DAY_SECS.saturating_mul(parse_or(
+                pick(flags.retention_days, "SPOOR_RETENTION_DAYS"),
+                RETENTION_DAYS_DEFAULT,
+                positive_u64,
+            )?)),
         })
     }
 }
@@ -359,6 +429,14 @@ fn non_negative(v: &i64) -> Result<i64, String> {
 }
 
 fn positive(v: &usize) -> Result<usize, String> {
+    if *v == 0 {
+        Err("must be at least 1".into())
+    } else {
+        Ok(*v)
+    }
+}
+
+fn positive_u64(v: &u64) -> Result<u64, String> {
     if *v == 0 {
         Err("must be at least 1".into())
     } else {
@@ -487,6 +565,32 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("--queue-capacity") && e.contains("at least 1")));
+    }
+
+    #[test]
+    fn durability_shutdown_and_retention_settings() -> Result<(), LoadError> {
+        let c = load(&[], &[])?;
+        assert_eq!(c.sqlite_synchronous, Synchronous::Full);
+        assert_eq!(c.sqlite_max_pages, None);
+        assert_eq!(c.ingest.store_deadline, Duration::from_secs(5));
+        assert_eq!(c.shutdown_deadline, Duration::from_secs(10));
+        assert_eq!(c.retention, Duration::from_secs(762 * 86_400));
+        let c = load(
+            &["--sqlite-synchronous", "normal", "--retention-days", "30"],
+            &[
+                ("SPOOR_SQLITE_MAX_PAGES", "100"),
+                ("SPOOR_STORE_DEADLINE_MS", "250"),
+                ("SPOOR_SHUTDOWN_DEADLINE_MS", "2000"),
+            ],
+        )?;
+        assert_eq!(c.sqlite_synchronous, Synchronous::Normal);
+        assert_eq!(c.sqlite_max_pages, Some(100));
+        assert_eq!(c.ingest.store_deadline, Duration::from_millis(250));
+        assert_eq!(c.shutdown_deadline, Duration::from_secs(2));
+        assert_eq!(c.retention, Duration::from_secs(30 * 86_400));
+        assert!(load(&["--sqlite-synchronous", "off"], &[]).is_err());
+        assert!(load(&["--retention-days", "0"], &[]).is_err());
+        Ok(())
     }
 
     #[test]

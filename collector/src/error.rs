@@ -10,6 +10,9 @@ use serde_json::json;
 use crate::ingest::IngestError;
 use crate::store::StoreError;
 
+/// The pause suggested (`Retry-After`) when the store failed.
+pub const STORE_RETRY_AFTER_SECS: u32 = 5;
+
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -68,6 +71,9 @@ impl From<IngestError> for AppError {
             IngestError::Closed => AppError::Overloaded {
                 retry_after_secs: 5,
             },
+            IngestError::Timeout => AppError::Overloaded {
+                retry_after_secs: 2,
+            },
         }
     }
 }
@@ -103,6 +109,13 @@ impl IntoResponse for AppError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        // A failing store is usually transient (full, locked, read-only for a while).
+        if let AppError::Store(_) = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(STORE_RETRY_AFTER_SECS),
+            );
         }
         response
     }

@@ -61,7 +61,7 @@ use crate::ingest::Ingest;
 use crate::routes::{api, assets, collect, health, persons};
 use crate::session::SessionRules;
 use crate::state::AppState;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::{SqliteOptions, SqliteStore};
 use crate::store::{Store, StoreError};
 
 /// Name of the store secret that signs the server cookie.
@@ -105,7 +105,12 @@ impl Collector {
             zone: config.site_timezone.clone(),
             idle_timeout: config.session_idle,
         };
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        let options = SqliteOptions {
+            synchronous: config.sqlite_synchronous,
+            busy_timeout: config.ingest.store_deadline,
+            max_pages: config.sqlite_max_pages,
+        };
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, options))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??
             .with_session_rules(rules);
@@ -150,19 +155,49 @@ impl Collector {
         self.state.clone()
     }
 
-    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish,
-    /// closes the ingest queue and waits for the writer to commit what it holds.
+    /// Serves on `listener` until `shutdown` completes, then stops accepting connections,
+    /// lets in-flight requests finish, closes the ingest queue and waits for the writer to
+    /// commit what it holds. All of that must end within the configured shutdown deadline;
+    /// past it, this returns a `TimedOut` error (whatever was not committed was not
+    /// acknowledged either, so clients retry it).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Collector { state, writer } = self;
+        let deadline = state.config.shutdown_deadline;
         let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        writer.await.map_err(std::io::Error::other)?;
+        let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        };
+        let drain = async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(signal)
+                .await?;
+            writer.await.map_err(std::io::Error::other)
+        };
+        tokio::pin!(drain);
+        tokio::select! {
+            biased;
+            served = &mut drain => return served,
+            _ = stop_requested => {}
+        }
+        match tokio::time::timeout(deadline, drain).await {
+            Ok(drained) => drained?,
+            Err(_) => {
+                tracing::error!(
+                    deadline_ms = deadline.as_millis() as u64,
+                    "shutdown deadline passed before the queue was committed"
+                );
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "shutdown deadline passed before the queue was committed",
+                ));
+            }
+        }
         tracing::info!("collector stopped");
         Ok(())
     }

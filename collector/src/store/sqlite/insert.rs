@@ -17,7 +17,9 @@ pub(super) fn insert_groups(
     rules: &SessionRules,
     groups: &[&[Event]],
 ) -> Result<Vec<InsertOutcome>, StoreError> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE takes the write lock up front, so a lock held by another connection is
+    // waited for (busy timeout) instead of failing at once when the read turns into a write.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut sessions = SessionWriter::new(rules);
     let mut outcomes = Vec::with_capacity(groups.len());
     for events in groups {

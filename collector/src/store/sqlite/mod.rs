@@ -2,8 +2,8 @@
 //!
 //! Two connections: one writer (the ingest writer is its only busy user, so writes never
 //! contend) and one reader for queries, which WAL lets run while a write is in progress.
-//! `synchronous=FULL` makes a commit durable before it returns, which is what lets the
-//! collector acknowledge an event only once it is stored.
+//! `synchronous=FULL` (the default, see [`options`]) makes a commit durable before it
+//! returns, which is what lets the collector acknowledge an event only once it is stored.
 //!
 //! `migrate` brings the schema up to date; `insert` maps an event to its row; `sessions`
 //! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
@@ -12,6 +12,7 @@
 mod identity;
 mod insert;
 mod migrate;
+pub mod options;
 mod sessions;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ use crate::identity::graph::{self, Mode};
 use crate::identity::resolver::Memory;
 use crate::session::SessionRules;
 use migrate::migrate;
+pub use options::{SqliteOptions, Synchronous};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -39,8 +41,13 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, creating its directory too, and
-    /// brings its schema up to date.
+    /// brings its schema up to date; with the default [`SqliteOptions`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the database at `path` like [`SqliteStore::open`], with `options`.
+    pub fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 path: dir.display().to_string(),
@@ -48,7 +55,7 @@ impl SqliteStore {
             })?;
         }
         let writer = Connection::open(path)?;
-        configure(&writer)?;
+        configure(&writer, &options)?;
         migrate(&writer)?;
         let reader = Connection::open_with_flags(
             path,
@@ -92,13 +99,19 @@ impl SqliteStore {
     }
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), StoreError> {
+    conn.busy_timeout(options.busy_timeout)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode, "SQLite did not switch to WAL mode");
     }
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", options.synchronous.as_str())?;
+    if let Some(pages) = options.max_pages {
+        let pages = i64::try_from(pages).unwrap_or(i64::MAX);
+        let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get(0)
+        })?;
+    }
     Ok(())
 }
 

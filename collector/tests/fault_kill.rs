@@ -1,0 +1,81 @@
+//! Fault test 1 and 6: `kill -9` the collector binary at random moments while clients
+//! send 10,000 events and retry every batch that was not acknowledged. After the last
+//! restart, every acknowledged event is stored exactly once, the store holds exactly the
+//! distinct ids sent, and `PRAGMA integrity_check` is `ok`.
+
+#[path = "faults/harness.rs"]
+mod harness;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use harness::{Collector, Load, OnFailure, Rng, Stored, batches, free_port};
+
+const BATCHES: usize = 200;
+const EVENTS_PER_BATCH: usize = 50;
+const MIN_KILLS: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_no_acknowledged_event_and_stores_each_once() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut rng = Rng::from_env(0x5EED_0001);
+    let mut collector = Collector::start(dir.path(), port, &[]).await;
+
+    let load = Load::new(batches(BATCHES, EVENTS_PER_BATCH));
+    let kills = Arc::new(AtomicUsize::new(0));
+    // Batch i waits for its share of the kills, so at least MIN_KILLS happen mid-load.
+    let gate = {
+        let kills = Arc::clone(&kills);
+        move |i: usize| kills.load(Ordering::SeqCst) >= i * (MIN_KILLS + 1) / BATCHES
+    };
+    let clients = tokio::spawn({
+        let load = Arc::clone(&load);
+        async move { load.run(port, 8, OnFailure::Retry, gate).await }
+    });
+
+    while !load.finished() {
+        tokio::time::sleep(rng.millis(20, 250)).await;
+        if load.finished() {
+            break;
+        }
+        collector.kill9();
+        kills.fetch_add(1, Ordering::SeqCst);
+        // Down for a moment: clients meet refused connections and keep their batches.
+        tokio::time::sleep(rng.millis(0, 50)).await;
+        collector.restart().await;
+    }
+    clients.await.unwrap();
+
+    let (status, took) = collector.terminate(Duration::from_secs(15));
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let stored = Stored::read(&collector.db);
+    let sent = load.all_ids();
+    let acked = load.acked_ids();
+    eprintln!(
+        "kills: {}, events sent: {}, acknowledged: {}, stored: {}, connection errors: {}, \
+         503s: {}, stop took {took:?}, run took {:?}",
+        kills.load(Ordering::SeqCst),
+        sent.len(),
+        acked.len(),
+        stored.ids.len(),
+        load.connection_errors.load(Ordering::SeqCst),
+        load.unavailable.load(Ordering::SeqCst),
+        started.elapsed()
+    );
+    assert!(kills.load(Ordering::SeqCst) >= MIN_KILLS);
+    assert_eq!(sent.len(), BATCHES * EVENTS_PER_BATCH);
+    assert_eq!(
+        acked, sent,
+        "clients retried until every batch was acknowledged"
+    );
+    stored.assert_holds_once(&acked);
+    assert_eq!(
+        stored.id_set(),
+        sent,
+        "stored ids are exactly the distinct ids sent"
+    );
+    assert_eq!(stored.integrity, "ok");
+}
