@@ -246,6 +246,17 @@ fn validate_event(
         ));
     }
     let client_id = optional_token("visitor", e.visitor).map_err(invalid)?;
+    if client_id
+        .as_deref()
+        .is_some_and(|id| id.starts_with(crate::identity::fingerprint::PREFIX))
+    {
+        // Provisional cookieless visitors are named `fp_…` by the collector alone: a
+        // client that could pick such a name could pose as one.
+        return Err(invalid(format!(
+            "visitor: the prefix {:?} is reserved for the collector's provisional visitors",
+            crate::identity::fingerprint::PREFIX
+        )));
+    }
     let session = optional_token("session", e.session).map_err(invalid)?;
     let reset = match &e.reset {
         None | Some(Value::Null) => false,
@@ -394,6 +405,10 @@ mod tests {
             (
                 &body(&pageview().replace("\"v-1\"", "\"a b\"")),
                 "events[0].visitor",
+            ),
+            (
+                &body(&pageview().replace("\"v-1\"", "\"fp_0011\"")),
+                "events[0].visitor: the prefix \"fp_\" is reserved",
             ),
             (
                 &body(&pageview().replace(&NOW.to_string(), "5")),
