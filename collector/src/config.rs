@@ -13,6 +13,7 @@ use clap::Parser;
 use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
+use crate::routes::auth::AdminToken;
 use crate::session::UtcOffset;
 
 /// Everything the collector needs to start. Every field has a default that runs the demo.
@@ -51,6 +52,11 @@ pub struct Config {
     /// seen behind its network fingerprint (`--strict-identity`, `SPOOR_STRICT_IDENTITY`
     /// `true`/`false`; default false, recovery on).
     pub strict_identity: bool,
+    /// The token that grants reading `/api/*` and `/dashboard` (`--admin-token`,
+    /// `SPOOR_ADMIN_TOKEN`; at least 16 visible ASCII characters; default none). Requests
+    /// then need `Authorization: Bearer <token>`; without a token only loopback clients
+    /// may read. Never logged (its `Debug` is redacted).
+    pub admin_token: Option<AdminToken>,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -90,6 +96,7 @@ impl Default for Config {
             site_timezone: UtcOffset::UTC,
             session_idle: Duration::from_secs(30 * 60),
             strict_identity: false,
+            admin_token: None,
         }
     }
 }
@@ -161,6 +168,10 @@ struct Flags {
     /// [env: SPOOR_STRICT_IDENTITY] [default: false]
     #[arg(long)]
     strict_identity: bool,
+    /// Token required as `Authorization: Bearer` to read /api/* and /dashboard
+    /// [env: SPOOR_ADMIN_TOKEN] [default: none: only 127.0.0.1 may read]
+    #[arg(long)]
+    admin_token: Option<String>,
 }
 
 impl Config {
@@ -242,6 +253,16 @@ impl Config {
                     defaults.strict_identity,
                     |b: &bool| Ok(*b),
                 )?,
+            admin_token: match pick(flags.admin_token, "SPOOR_ADMIN_TOKEN") {
+                None => None,
+                Some((_, value)) if value.trim().is_empty() => None,
+                // The value is never echoed back: it is a secret.
+                Some((name, value)) => Some(value.parse().map_err(|reason| ConfigError {
+                    source_name: name,
+                    value: "<redacted>".into(),
+                    reason,
+                })?),
+            },
         })
     }
 }
@@ -373,6 +394,36 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("--queue-capacity") && e.contains("at least 1")));
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_flag_or_env_and_is_never_echoed() -> Result<(), LoadError> {
+        assert!(load(&[], &[])?.admin_token.is_none());
+        assert!(
+            load(&[], &[("SPOOR_ADMIN_TOKEN", "")])?
+                .admin_token
+                .is_none()
+        );
+        let c = load(&[], &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")])?;
+        assert!(
+            c.admin_token
+                .is_some_and(|t| t.matches("env-token-0123456789"))
+        );
+        let c = load(
+            &["--admin-token", "flag-token-0123456789"],
+            &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")],
+        )?;
+        assert!(
+            c.admin_token
+                .is_some_and(|t| t.matches("flag-token-0123456789"))
+        );
+        let err = load(&[], &[("SPOOR_ADMIN_TOKEN", "short-secret")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.is_some_and(|e| e.starts_with("SPOOR_ADMIN_TOKEN") && !e.contains("short-secret"))
+        );
+        Ok(())
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub enum AppError {
     /// A bug or a broken invariant: logged in full, answered as a generic 500.
     #[error("internal error")]
     Internal(String),
+    /// The request lacks valid credentials (the admin token); the message says what to send.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The client may not read this, whatever it sends; the message says why.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl From<StoreError> for AppError {
@@ -73,6 +79,8 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Overloaded { .. } | AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         }
     }
 }

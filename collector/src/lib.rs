@@ -76,6 +76,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/links/{id}", delete(persons::delete_link))
         .route("/healthz", get(health::healthz))
         .merge(assets)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::auth::guard,
+        ))
         .with_state(state)
 }
 
