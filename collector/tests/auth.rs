@@ -112,7 +112,7 @@ async fn with_a_token_only_the_right_bearer_reads() {
     let c = TestCollector::start().await;
     with_dashboard(&c);
     let right = format!("Bearer {ADMIN_TOKEN}");
-    for uri in ["/api/summary?site=demo", "/dashboard/"] {
+    for uri in ["/api/summary?site=demo", "/api/persons/v-1?site=demo"] {
         for peer in [LOOPBACK, REMOTE] {
             let r = get_from(&c, uri, peer, &[]).await;
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{uri} from {peer}");
@@ -134,7 +134,8 @@ async fn with_a_token_only_the_right_bearer_reads() {
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{uri} from {peer}");
 
             let r = get_from(&c, uri, peer, &[("authorization", right.as_str())]).await;
-            assert_eq!(r.status(), StatusCode::OK, "{uri} from {peer}");
+            assert_ne!(r.status(), StatusCode::UNAUTHORIZED, "{uri} from {peer}");
+            assert_ne!(r.status(), StatusCode::FORBIDDEN, "{uri} from {peer}");
         }
     }
     let lower = format!("bearer {ADMIN_TOKEN}");
@@ -146,6 +147,21 @@ async fn with_a_token_only_the_right_bearer_reads() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK, "the scheme is case-insensitive");
+}
+
+#[tokio::test]
+async fn with_a_token_the_dashboard_files_load_anywhere_and_ask_for_it() {
+    let c = TestCollector::start().await;
+    with_dashboard(&c);
+    for peer in [LOOPBACK, REMOTE] {
+        let r = get_from(&c, "/dashboard/", peer, &[]).await;
+        assert_eq!(r.status(), StatusCode::OK, "from {peer}");
+        assert!(
+            String::from_utf8(body_bytes(r).await)
+                .unwrap()
+                .contains("Spoor dashboard")
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,12 +1,16 @@
 //! Who may read reports: the admin-token gate in front of `/api/*` and `/dashboard*`.
 //!
 //! With a token configured ([`Config::admin_token`](crate::config::Config::admin_token),
-//! `--admin-token` / `SPOOR_ADMIN_TOKEN`) a request must carry
+//! `--admin-token` / `SPOOR_ADMIN_TOKEN`) an `/api/*` request must carry
 //! `Authorization: Bearer <token>`; a missing or wrong token is answered 401 with a reason
-//! and `WWW-Authenticate: Bearer`. Without a token only a loopback client may read, and
-//! every other client gets 403. "Client" is the resolved [`Peer`]: behind a trusted proxy
-//! that is the forwarded client, so a proxy on the same host does not make the whole
-//! internet local.
+//! and `WWW-Authenticate: Bearer`. The dashboard's own files (HTML, scripts, styles: no
+//! data) are then served to anyone, because a browser cannot put a bearer token on a page
+//! load: the page asks for the token and sends it with every API call, so without it the
+//! dashboard shows nothing but the token form.
+//!
+//! Without a token only a loopback client may read the API or load the dashboard; every
+//! other client gets 403. "Client" is the resolved [`Peer`]: behind a trusted proxy that is
+//! the forwarded client, so a proxy on the same host does not make the whole internet local.
 //!
 //! The token is compared in constant time (through SHA-256 digests, so its length does not
 //! leak either), and its `Debug` form is redacted so it never reaches a log.
@@ -75,16 +79,32 @@ fn bearer(request: &Request) -> Option<&str> {
         .then(|| credential.trim())
 }
 
-/// Whether `path` is behind the gate: `/api`, `/dashboard` and everything under them.
-///
-/// The path is percent-decoded and empty and `.` segments are skipped first, the way the
-/// static file service reads it, so `/%64ashboard/` or `//dashboard/` cannot slip past.
-pub fn is_protected(path: &str) -> bool {
-    let decoded = percent_decode(path);
-    let first = decoded
-        .split('/')
-        .find(|segment| !segment.is_empty() && *segment != ".");
-    matches!(first, Some("api" | "dashboard"))
+/// What part of the collector a request path belongs to, as far as the gate cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// `/api` and everything under it: the data.
+    Api,
+    /// `/dashboard` and everything under it: the dashboard's files.
+    Dashboard,
+    /// Everything else (collection, health, the beacon, the demo site): public.
+    Public,
+}
+
+impl Area {
+    /// The area of `path`. The path is percent-decoded and empty and `.` segments are
+    /// skipped first, the way the static file service reads it, so `/%64ashboard/` or
+    /// `//dashboard/` cannot slip past.
+    pub fn of(path: &str) -> Area {
+        let decoded = percent_decode(path);
+        let first = decoded
+            .split('/')
+            .find(|segment| !segment.is_empty() && *segment != ".");
+        match first {
+            Some("api") => Area::Api,
+            Some("dashboard") => Area::Dashboard,
+            _ => Area::Public,
+        }
+    }
 }
 
 /// `path` with `%XX` escapes decoded (bytes that do not form UTF-8 are replaced).
@@ -109,17 +129,19 @@ fn percent_decode(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Middleware over the whole router: a request for a [protected](is_protected) path goes
-/// through only if it carries the admin token or, when no token is configured, if its
-/// client is on loopback. Everything else (`/collect`, `/healthz`, the beacon, the demo
-/// site) passes untouched.
+/// Middleware over the whole router. An [`Area::Api`] request goes through only with the
+/// admin token when one is configured; an [`Area::Dashboard`] request goes through when a
+/// token is configured (the page asks for it). Without a token, both need a loopback
+/// client. [`Area::Public`] requests pass untouched.
 pub async fn guard(
     State(state): State<AppState>,
     peer: Result<Peer, AppError>,
     request: Request,
     next: Next,
 ) -> Response {
-    if !is_protected(request.uri().path()) {
+    let area = Area::of(request.uri().path());
+    let token_configured = state.config.admin_token.is_some();
+    if area == Area::Public || (area == Area::Dashboard && token_configured) {
         return next.run(request).await;
     }
     let verdict = match &state.config.admin_token {
@@ -188,8 +210,10 @@ mod tests {
             "/%64ashboard/index.html",
             "/%61pi/summary",
         ] {
-            assert!(is_protected(path), "{path}");
+            assert_ne!(Area::of(path), Area::Public, "{path}");
         }
+        assert_eq!(Area::of("/%64ashboard/index.html"), Area::Dashboard);
+        assert_eq!(Area::of("/./api/sites"), Area::Api);
         for path in [
             "/",
             "/collect",
@@ -200,7 +224,7 @@ mod tests {
             "/dashboards",
             "/files/api",
         ] {
-            assert!(!is_protected(path), "{path}");
+            assert_eq!(Area::of(path), Area::Public, "{path}");
         }
     }
 
