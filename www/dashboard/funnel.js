@@ -95,7 +95,8 @@ async function run(ctx) {
   try {
     const f = await getJson("/api/funnel", { ...ctx.query(), steps: list.join(","), window_ms: view.window.value });
     const rows = f.steps || [];
-    const who = ctx.state.count === "visitors" ? "Visitors" : "Persons";
+    // Who reached each step: persons, or visitors where the API counts those.
+    const who = "Reached";
     fill(
       view.result,
       h(

@@ -44,15 +44,15 @@ export async function refresh(ctx) {
   const label = (t) => (interval === "hour" ? t.slice(5, 16).replace("T", " ") : t.slice(0, 10));
   await draw(el, {
     color: COLORS,
-    grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
+    grid: { left: 16, right: 20, top: 16, bottom: 8, containLabel: true },
     tooltip: { trigger: "axis", valueFormatter: fmt },
-    xAxis: { type: "category", boundaryGap: false, data: points.map((p) => label(p.t)) },
+    xAxis: { type: "category", boundaryGap: false, data: points.map((p) => label(p.t)), axisLabel: { hideOverlap: true } },
     yAxis: { type: "value", minInterval: metric === "bounce_rate" ? 0 : 1, axisLabel: { formatter: fmt } },
     series: [
       {
         name: title,
         type: "line",
-        smooth: true,
+        smooth: false,
         showSymbol: points.length < 40,
         areaStyle: { opacity: 0.12 },
         data: points.map((p) => valueOf(p, metric)),
