@@ -34,6 +34,7 @@ pub mod extract;
 pub mod identity;
 pub mod ingest;
 pub mod payload;
+pub mod reports;
 pub mod routes;
 pub mod session;
 pub mod state;
@@ -75,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/persons/{visitor}", get(persons::person))
         .route("/api/links/{id}", delete(persons::delete_link))
         .route("/healthz", get(health::healthz))
+        .merge(routes::reports::router())
         .merge(assets)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -6,3 +6,4 @@ pub mod auth;
 pub mod collect;
 pub mod health;
 pub mod persons;
+pub mod reports;

@@ -12,6 +12,7 @@
 mod identity;
 mod insert;
 mod migrate;
+mod reports;
 mod sessions;
 
 use std::path::Path;
@@ -211,6 +212,10 @@ impl Store for SqliteStore {
         )?;
         tx.commit()?;
         Ok(secret)
+    }
+
+    fn reports(&self) -> &dyn crate::reports::Reports {
+        self
     }
 }
 
