@@ -50,7 +50,7 @@ async function loadTransitions(ctx) {
     fill(
       view.transitions,
       side("Came from", t.before || []),
-      h("div", { class: "side center" }, h("b", { class: "big" }, t.page), h("span", {}, `${fmtInt(t.views)} views`)),
+      h("div", { class: "side center" }, h("b", { class: "big" }, t.page), h("span", {}, `${fmtInt(t.views)} ${t.views === 1 ? "view" : "views"}`)),
       side("Went to", t.after || []),
     );
   } catch (e) {
