@@ -200,11 +200,18 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
             .contains("page=%2Fsignup.html")
     );
 
-    // The person view of the newest visit's visitor.
-    c.find(Locator::Css("[data-testid=visitor-log] .person-link"))
-        .await?
-        .click()
+    // The person view of A (the only visitor left by the filter). The two profiles ran on
+    // one machine (same address and browser), so inclusive identity recovered them as one
+    // person; undoing that link from the person view splits them again.
+    assert_eq!(
+        api["persons"], 1,
+        "one machine, recovered as one person: {api}"
+    );
+    let link = c
+        .find(Locator::Css("[data-testid=visitor-log] .person-link"))
         .await?;
+    let visitor = link.attr("data-visitor").await?.context("the visitor id")?;
+    link.click().await?;
     let person = wait_for(
         c,
         "the person view",
@@ -212,7 +219,60 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
     )
     .await?;
     assert!(person.as_str().unwrap_or_default().starts_with("Person "));
+    let shown_person = collector
+        .get_json(&format!("/api/persons/{visitor}?site=demo"))
+        .await?;
+    let active: Vec<&Value> = shown_person["links"]
+        .as_array()
+        .map(|l| l.iter().filter(|l| l["active"] == true).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        active.len(),
+        1,
+        "one link joins the two profiles: {shown_person}"
+    );
+    let id = &active[0]["id"];
+    c.find(Locator::Css(&format!(
+        "#person tr[data-link='{id}'] button"
+    )))
+    .await?
+    .click()
+    .await?;
+    c.accept_alert().await?; // "Undo the … link?"
+    wait_for(
+        c,
+        "the undone link",
+        &format!("return document.querySelector(\"#person tr[data-link='{id}'].inactive\")"),
+    )
+    .await?;
+    let after = collector.get_json("/api/summary?site=demo").await?;
+    assert_eq!(
+        after["persons"], 2,
+        "undone in the dashboard, split in the API: {after}"
+    );
     script(c, "document.querySelector('#person .close').click()").await?;
+
+    // The funnel builder (seeded with the top pages) saves by name through the API.
+    c.find(Locator::Css("[aria-label='Funnel name']"))
+        .await?
+        .send_keys("tour")
+        .await?;
+    c.find(Locator::XPath(
+        "//section[@id='funnel']//button[text()='Save']",
+    ))
+    .await?
+    .click()
+    .await?;
+    wait_for(
+        c,
+        "the saved funnel",
+        "return [...document.querySelectorAll('#funnel option')].some(o => o.value === 'tour')",
+    )
+    .await?;
+    let saved = collector.get_json("/api/funnels?site=demo").await?;
+    assert_eq!(saved["funnels"][0]["name"], "tour", "{saved}");
+    let steps = saved["funnels"][0]["steps"].as_array().map_or(0, Vec::len);
+    assert!(steps >= 2, "{saved}");
 
     // A phone: everything fits the width.
     c.set_window_size(375, 812).await?;

@@ -19,7 +19,7 @@ function sessionItem(ctx, s) {
     { class: "events", hidden: true },
     (s.events || []).map((e) => h("li", {}, h("time", {}, fmtTime(e.ts).slice(11)), h("span", { class: `kind kind-${e.kind}` }, e.kind), h("span", { class: "key-text" }, e.name ? `${e.name} ${e.path || ""}` : e.path || ""))),
   );
-  const who = h("button", { type: "button", class: "link person-link", title: "Open this person", onclick: (ev) => {
+  const who = h("button", { type: "button", class: "link person-link", title: "Open this person", dataset: { visitor: s.visitor }, onclick: (ev) => {
     ev.stopPropagation();
     ctx.openPerson(s.visitor);
   } }, s.person && s.person !== s.visitor ? `${s.visitor} (person ${s.person})` : s.visitor);
