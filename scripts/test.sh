@@ -13,7 +13,7 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
 step "setup"
-scripts/setup.sh
+scripts/setup.sh && scripts/build-dashboard.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check

@@ -14,6 +14,7 @@ use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
 use crate::payload::Limits;
+use crate::routes::auth::AdminToken;
 use crate::session::SiteZone;
 use crate::sites::Sites;
 use crate::store::sqlite::Synchronous;
@@ -75,6 +76,11 @@ pub struct Config {
     /// Age after which events are purged (`--retention-days`, `SPOOR_RETENTION_DAYS`;
     /// default 762, about 25 months). Checked hourly.
     pub retention: Duration,
+    /// The token that grants reading `/api/*` and `/dashboard` (`--admin-token`,
+    /// `SPOOR_ADMIN_TOKEN`; at least 16 visible ASCII characters; default none). Requests
+    /// then need `Authorization: Bearer <token>`; without a token only loopback clients
+    /// may read. Never logged (its `Debug` is redacted).
+    pub admin_token: Option<AdminToken>,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -130,6 +136,7 @@ impl Default for Config {
             sqlite_max_pages: None,
             shutdown_deadline: Duration::from_secs(10),
             retention: Duration::from_secs(RETENTION_DAYS_DEFAULT * DAY_SECS),
+            admin_token: None,
         }
     }
 }
@@ -250,6 +257,10 @@ struct Flags {
     /// Days after which events are purged [env: SPOOR_RETENTION_DAYS] [default: 762]
     #[arg(long)]
     retention_days: Option<String>,
+    /// Token required as `Authorization: Bearer` to read /api/* and /dashboard
+    /// [env: SPOOR_ADMIN_TOKEN] [default: none: only 127.0.0.1 may read]
+    #[arg(long)]
+    admin_token: Option<String>,
 }
 
 impl Config {
@@ -416,6 +427,16 @@ impl Config {
                 RETENTION_DAYS_DEFAULT,
                 positive_u64,
             )?)),
+            admin_token: match pick(flags.admin_token, "SPOOR_ADMIN_TOKEN") {
+                None => None,
+                Some((_, value)) if value.trim().is_empty() => None,
+                // The value is never echoed back: it is a secret.
+                Some((name, value)) => Some(value.parse().map_err(|reason| ConfigError {
+                    source_name: name,
+                    value: "<redacted>".into(),
+                    reason,
+                })?),
+            },
         })
     }
 }
@@ -590,6 +611,36 @@ mod tests {
         assert_eq!(c.retention, Duration::from_secs(30 * 86_400));
         assert!(load(&["--sqlite-synchronous", "off"], &[]).is_err());
         assert!(load(&["--retention-days", "0"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_flag_or_env_and_is_never_echoed() -> Result<(), LoadError> {
+        assert!(load(&[], &[])?.admin_token.is_none());
+        assert!(
+            load(&[], &[("SPOOR_ADMIN_TOKEN", "")])?
+                .admin_token
+                .is_none()
+        );
+        let c = load(&[], &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")])?;
+        assert!(
+            c.admin_token
+                .is_some_and(|t| t.matches("env-token-0123456789"))
+        );
+        let c = load(
+            &["--admin-token", "flag-token-0123456789"],
+            &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")],
+        )?;
+        assert!(
+            c.admin_token
+                .is_some_and(|t| t.matches("flag-token-0123456789"))
+        );
+        let err = load(&[], &[("SPOOR_ADMIN_TOKEN", "short-secret")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.is_some_and(|e| e.starts_with("SPOOR_ADMIN_TOKEN") && !e.contains("short-secret"))
+        );
         Ok(())
     }
 

@@ -53,6 +53,9 @@ pub enum AppError {
         /// Suggested pause, sent as `Retry-After`.
         retry_after_secs: u32,
     },
+    /// The request lacks valid credentials (the admin token); the message says what to send.
+    #[error("{0}")]
+    Unauthorized(String),
 }
 
 impl From<StoreError> for AppError {
@@ -90,6 +93,7 @@ impl AppError {
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         }
     }
 }

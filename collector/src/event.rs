@@ -122,6 +122,9 @@ pub struct Context {
     pub lang: Option<String>,
     /// The browser's IANA time zone, such as `Europe/Paris`.
     pub tz: Option<String>,
+    /// Browser, OS and device class, derived by the collector from the `User-Agent`
+    /// header of the request (the header itself is not stored); `None` until then.
+    pub agent: Option<crate::reports::agent::Agent>,
 }
 
 /// Campaign tags read from the query of the event's URL (`utm_source=…`).

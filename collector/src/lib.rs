@@ -37,6 +37,7 @@ pub mod extract;
 pub mod identity;
 pub mod ingest;
 pub mod payload;
+pub mod reports;
 pub mod routes;
 pub mod session;
 pub mod sites;
@@ -86,7 +87,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/persons/{visitor}/explain", get(persons::explain))
         .route("/api/links/{id}", delete(persons::delete_link))
         .route("/healthz", get(health::healthz))
+        .merge(routes::reports::router())
         .merge(assets)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::auth::guard,
+        ))
         .with_state(state)
 }
 

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 /// 2026-05-28T20:26:40Z.
 const T: i64 = 1_780_000_000_000;
 const MIN: i64 = 60_000;
+/// The summary over the days of these datasets (T is 2026-05-28; the default range is the
+/// last 30 days).
+const SUMMARY: &str = "/api/summary?site=demo&from=2026-05-01&to=2026-05-31";
 const SITE: &str = "http://127.0.0.1:8080";
 
 /// An event of `visitor` at `ts` on `path`, with extra `fields`.
@@ -87,7 +90,7 @@ async fn summary_reports_server_sessions_bounce_rate_and_mean_duration() {
     // a's first page view again: a duplicate, which changes nothing.
     post(&c, &[at(1, "a", "pageview", T, "/", none())]).await;
 
-    let (status, json) = c.get_json("/api/summary?site=demo").await;
+    let (status, json) = c.get_json(SUMMARY).await;
     assert_eq!(status, 200);
     assert_eq!(json["pageviews"], 6);
     assert_eq!(json["visitors"], 3);
@@ -123,17 +126,14 @@ async fn sessions_end_at_midnight_in_the_configured_time_zone() {
     ];
     let utc = start_for_dataset(|_| {}).await;
     post(&utc, &events).await;
-    assert_eq!(
-        utc.get_json("/api/summary?site=demo").await.1["sessions"],
-        1
-    );
+    assert_eq!(utc.get_json(SUMMARY).await.1["sessions"], 1);
 
     let dubai = start_for_dataset(|config| {
         config.site_timezone = "+04:00".parse().unwrap();
     })
     .await;
     post(&dubai, &events).await;
-    let (_, json) = dubai.get_json("/api/summary?site=demo").await;
+    let (_, json) = dubai.get_json(SUMMARY).await;
     assert_eq!(json["sessions"], 2);
     assert_eq!(json["bounce_rate"], 1.0);
 }

@@ -21,6 +21,7 @@ pub(super) fn parse(screen: Option<&Value>, lang: Option<&Value>, tz: Option<&Va
         screen: keep(screen, is_screen),
         lang: keep(lang, is_lang),
         tz: keep(tz, is_tz),
+        agent: None,
     }
 }
 

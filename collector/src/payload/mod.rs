@@ -343,6 +343,7 @@ mod tests {
                 screen: Some("1920x1080".into()),
                 lang: Some("de-CH".into()),
                 tz: Some("Europe/Zurich".into()),
+                agent: None,
             }
         );
         assert_eq!(

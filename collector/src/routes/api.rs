@@ -2,21 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::identity::graph::Mode;
 use crate::state::AppState;
-use crate::store::Summary;
-
-/// Query string of `/api/summary`.
-#[derive(Debug, Deserialize)]
-pub struct SummaryParams {
-    /// The site to report on.
-    site: Option<String>,
-    /// How persons are counted: `strict` or `inclusive` (default).
-    identity: Option<String>,
-}
 
 /// The `identity` query parameter: which links make persons (default inclusive).
 pub fn identity_mode(value: Option<&str>) -> Result<Mode, AppError> {
@@ -37,17 +26,12 @@ pub fn required_site(site: Option<String>) -> Result<String, AppError> {
 }
 
 /// `GET /api/summary?site=…&identity=strict|inclusive`: page views, visitors, persons,
-/// server sessions (with their bounce rate and mean duration) and events over everything
-/// stored for the site.
+/// server sessions (with their bounce rate and mean duration) and events of the site over
+/// a range (default: the last 30 days), with the previous period and the change; see
+/// [`reports::summary`](crate::routes::reports::summary) and `docs/API.md`, "Reports".
 pub async fn summary(
-    State(state): State<AppState>,
-    Query(params): Query<SummaryParams>,
-) -> Result<Json<Summary>, AppError> {
-    let mode = identity_mode(params.identity.as_deref())?;
-    let site = required_site(params.site)?;
-    let store = state.store.clone();
-    let summary = tokio::task::spawn_blocking(move || store.summary(&site, mode))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
-    Ok(Json(summary))
+    state: State<AppState>,
+    params: Query<crate::reports::params::Params>,
+) -> Result<Json<crate::reports::summary::SummaryReport>, AppError> {
+    crate::routes::reports::summary(state, params).await
 }

@@ -82,7 +82,9 @@ pub async fn collect(
     // a `reset` (or after a provisional cookie yielded) are read against the new visitor.
     let mut cookie = cookie_visitor;
     let mut events = Vec::with_capacity(batch.events.len());
-    for client in batch.events {
+    let agent = crate::reports::agent::classify(user_agent);
+    for mut client in batch.events {
+        client.context.agent = Some(agent);
         let user = match &client.kind {
             EventKind::Identify { user } => Some(user.as_str()),
             _ => None,

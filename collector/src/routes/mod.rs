@@ -2,6 +2,8 @@
 
 pub mod api;
 pub mod assets;
+pub mod auth;
 pub mod collect;
 pub mod health;
 pub mod persons;
+pub mod reports;

@@ -202,6 +202,9 @@ pub trait Store: Send + Sync + 'static {
     /// A long-lived random secret of 64 bytes named `name`, created on first use (the
     /// cookie signing key). Kept in the store so restarts and sibling collectors agree.
     fn secret(&self, name: &str) -> Result<[u8; 64], StoreError>;
+
+    /// The store's answers to reports (see [`reports`](crate::reports)).
+    fn reports(&self) -> &dyn crate::reports::Reports;
 }
 
 /// Fills `buf` from the operating system's random source.

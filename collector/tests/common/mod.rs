@@ -18,6 +18,9 @@ use tower::ServiceExt;
 pub const NOW_ID: &str = "6f1c2d8e-3b7a-4c1e-9f00-0123456789ab";
 pub const CLIENT_IP: &str = "203.0.113.77";
 pub const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) SpoorTest/1.0";
+/// The admin token test collectors start with; [`TestCollector::send`] presents it (the
+/// mock client is not on loopback, so reading reports needs it).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 pub struct TestCollector {
     pub router: Router,
@@ -38,6 +41,7 @@ impl TestCollector {
             db: dir.path().join("data/spoor.db"),
             www: dir.path().join("www"),
             beacon: dir.path().join("beacon"),
+            admin_token: Some(ADMIN_TOKEN.parse().unwrap()),
             ..Config::default()
         };
         std::fs::create_dir_all(&config.www).unwrap();
@@ -57,7 +61,17 @@ impl TestCollector {
         }
     }
 
-    pub async fn send(&self, request: Request<Body>) -> Response<Body> {
+    /// Sends `request` with the admin token unless it carries its own `Authorization`.
+    pub async fn send(&self, mut request: Request<Body>) -> Response<Body> {
+        if !request.headers().contains_key(header::AUTHORIZATION) {
+            let bearer = format!("Bearer {ADMIN_TOKEN}").parse().unwrap();
+            request.headers_mut().insert(header::AUTHORIZATION, bearer);
+        }
+        self.send_as_is(request).await
+    }
+
+    /// Sends `request` exactly as built (no admin token added).
+    pub async fn send_as_is(&self, request: Request<Body>) -> Response<Body> {
         self.router.clone().oneshot(request).await.unwrap()
     }
 

@@ -73,18 +73,31 @@ pub(super) fn fingerprint_shared(
 pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
     let fx = &e.identity;
     if fx.withdraw_fingerprint_links && !fx.fingerprint.is_empty() {
+        // The persons of the withdrawn links' ends are recomputed after the update.
+        let ends = tx
+            .prepare_cached(
+                "SELECT a, b FROM links
+                 WHERE site = ?1 AND fingerprint = ?2 AND kind = 'fingerprint' AND active = 1",
+            )?
+            .query_map(params![e.site, fx.fingerprint], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
         tx.prepare_cached(
             "UPDATE links SET active = 0
              WHERE site = ?1 AND fingerprint = ?2 AND kind = 'fingerprint' AND active = 1",
         )?
         .execute(params![e.site, fx.fingerprint])?;
+        for (a, b) in &ends {
+            super::reports::persons::relink(tx, &e.site, &[a, b])?;
+        }
     }
     for link in &fx.links {
         let fingerprint = matches!(link.kind, LinkKind::Fingerprint | LinkKind::Recovery)
             .then_some(fx.fingerprint.as_str());
         // The same evidence seen again (every event of a logged-in visitor, say) adds no
         // second link; nor does it bring back a link that was undone.
-        tx.prepare_cached(
+        let inserted = tx.prepare_cached(
             "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
              WHERE NOT EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2 AND b = ?3 AND kind = ?4)
@@ -99,6 +112,9 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
             e.received,
             fingerprint,
         ])?;
+        if inserted > 0 {
+            super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
+        }
     }
     if fx.observe_fingerprint && !fx.fingerprint.is_empty() {
         tx.prepare_cached(
@@ -288,7 +304,14 @@ pub(super) fn deactivate_link(conn: &Connection, id: i64) -> Result<bool, StoreE
     if exists.is_none() {
         return Ok(false);
     }
-    conn.execute("UPDATE links SET active = 0 WHERE id = ?1", [id])?;
+    let tx = conn.unchecked_transaction()?;
+    tx.execute("UPDATE links SET active = 0 WHERE id = ?1", [id])?;
+    let (site, a, b): (String, String, String) =
+        tx.query_row("SELECT site, a, b FROM links WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    super::reports::persons::relink(&tx, &site, &[&a, &b])?;
+    tx.commit()?;
     Ok(true)
 }
 

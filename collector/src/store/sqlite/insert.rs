@@ -6,6 +6,7 @@
 use rusqlite::{Connection, params};
 
 use super::identity;
+use super::reports::rollup::Rollups;
 use super::sessions::SessionWriter;
 use crate::event::{Event, EventKind};
 use crate::session::SessionRules;
@@ -21,6 +22,7 @@ pub(super) fn insert_groups(
     // waited for (busy timeout) instead of failing at once when the read turns into a write.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut sessions = SessionWriter::new(rules);
+    let mut rollups = Rollups::default();
     let mut outcomes = Vec::with_capacity(groups.len());
     for events in groups {
         let mut stmt = tx.prepare_cached(
@@ -28,10 +30,11 @@ pub(super) fn insert_groups(
                  client_id, session, url, hostname, path, referrer, title,
                  screen, lang, tz,
                  utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-                 name, props, target, pageview_id, visible_ms, scroll, user_id, session_id)
+                 name, props, target, pageview_id, visible_ms, scroll, user_id, session_id,
+                 prev_path)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
                  ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                 ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+                 ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
         )?;
         let mut stored = 0;
         for e in *events {
@@ -40,6 +43,7 @@ pub(super) fn insert_groups(
             // Decided before the insert so the row carries its session id; kept only when
             // the row is new (a duplicate neither counts nor moves its session).
             let assignment = sessions.assign(&tx, e)?;
+            let prev_page = sessions.prev_page(e, &assignment);
             let inserted = stmt.execute(params![
                 c.id.to_string(),
                 e.site,
@@ -71,8 +75,10 @@ pub(super) fn insert_groups(
                 k.scroll,
                 k.user_id,
                 assignment.session().id.to_string(),
+                prev_page,
             ])?;
             if inserted == 1 {
+                rollups.event(e, prev_page.as_deref());
                 sessions.record(e, assignment);
                 identity::apply(&tx, e)?;
             }
@@ -83,7 +89,8 @@ pub(super) fn insert_groups(
             duplicates: events.len() - stored,
         });
     }
-    sessions.flush(&tx)?;
+    sessions.flush(&tx, &mut rollups)?;
+    rollups.flush(&tx)?;
     tx.commit()?;
     Ok(outcomes)
 }

@@ -13,6 +13,7 @@ mod identity;
 mod insert;
 mod migrate;
 pub mod options;
+mod reports;
 mod sessions;
 
 use std::path::Path;
@@ -245,6 +246,10 @@ impl Store for SqliteStore {
         )?;
         tx.commit()?;
         Ok(secret)
+    }
+
+    fn reports(&self) -> &dyn crate::reports::Reports {
+        self
     }
 }
 

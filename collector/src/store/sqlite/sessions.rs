@@ -12,6 +12,7 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
+use super::reports::rollup::{Rollups, SessionFacts, SessionState};
 use crate::event::Event;
 use crate::session::{self, Assignment, Campaign, Hit, Session, SessionRules};
 use crate::store::{StoreError, random_bytes};
@@ -26,6 +27,11 @@ pub(super) struct SessionWriter<'r> {
     latest: HashMap<VisitorKey, Option<Session>>,
     /// Sessions to write at the end, by id.
     touched: HashMap<Uuid, (VisitorKey, Session)>,
+    /// What reports know of each session seen by this transaction, by id.
+    facts: HashMap<Uuid, SessionFacts>,
+    /// Sessions as they were stored before this transaction, with their facts (their
+    /// rollup contribution is taken back before the new one is added).
+    original: HashMap<Uuid, (Session, SessionFacts)>,
 }
 
 impl<'r> SessionWriter<'r> {
@@ -34,6 +40,8 @@ impl<'r> SessionWriter<'r> {
             rules,
             latest: HashMap::new(),
             touched: HashMap::new(),
+            facts: HashMap::new(),
+            original: HashMap::new(),
         }
     }
 
@@ -48,6 +56,11 @@ impl<'r> SessionWriter<'r> {
             Some(cached) => cached.clone(),
             None => {
                 let loaded = load_latest(tx, &key)?;
+                if let Some((s, facts)) = &loaded {
+                    self.facts.insert(s.id, facts.clone());
+                    self.original.insert(s.id, (s.clone(), facts.clone()));
+                }
+                let loaded = loaded.map(|(s, _)| s);
                 self.latest.insert(key, loaded.clone());
                 loaded
             }
@@ -79,9 +92,28 @@ impl<'r> SessionWriter<'r> {
         }
     }
 
+    /// The page viewed before `event` in the session `assignment` puts it in (`None`:
+    /// it is the session's first page view), for the `prev_path` column.
+    pub(super) fn prev_page(&self, event: &Event, assignment: &Assignment) -> Option<String> {
+        match (&event.client.kind, assignment) {
+            (crate::event::EventKind::Pageview, Assignment::Continue(s)) => {
+                self.facts.get(&s.id).and_then(|f| f.last_page.clone())
+            }
+            _ => None,
+        }
+    }
+
     /// Keeps `assignment` of `event` (which was stored) for the write-back.
     pub(super) fn record(&mut self, event: &Event, assignment: Assignment) {
         let key = (event.site.clone(), event.visitor.clone());
+        let facts = match &assignment {
+            Assignment::Start(s) => self
+                .facts
+                .entry(s.id)
+                .or_insert_with(|| SessionFacts::start(event)),
+            Assignment::Continue(s) => self.facts.entry(s.id).or_default(),
+        };
+        facts.add(event);
         let session = match assignment {
             Assignment::Continue(s) | Assignment::Start(s) => s,
         };
@@ -98,25 +130,51 @@ impl<'r> SessionWriter<'r> {
         self.touched.insert(session.id, (key, session));
     }
 
-    /// Writes every touched session.
-    pub(super) fn flush(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+    /// Writes every touched session, and its change to the `rollups`.
+    pub(super) fn flush(
+        self,
+        tx: &Transaction<'_>,
+        rollups: &mut Rollups,
+    ) -> Result<(), StoreError> {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO sessions (id, site, visitor, start_ts, last_ts, entry_path, exit_path,
                  pageviews, events, duration_ms, bounce, engaged,
-                 utm_source, utm_medium, utm_campaign, day)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 utm_source, utm_medium, utm_campaign, day,
+                 source, source_class, browser, os, device, country, last_page, flow)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
              ON CONFLICT (id) DO UPDATE SET
                  start_ts = excluded.start_ts, last_ts = excluded.last_ts,
                  entry_path = excluded.entry_path, exit_path = excluded.exit_path,
                  pageviews = excluded.pageviews, events = excluded.events,
                  duration_ms = excluded.duration_ms, bounce = excluded.bounce,
-                 engaged = excluded.engaged",
+                 engaged = excluded.engaged,
+                 last_page = excluded.last_page, flow = excluded.flow",
         )?;
         // Written in start order, so that sessions created by this batch get rowids in the
         // order the lookup's tie-break expects.
         let mut touched: Vec<_> = self.touched.into_values().collect();
         touched.sort_by_key(|(_, s)| (s.last_ts, s.start_ts));
         for ((site, visitor), s) in touched {
+            let facts = self.facts.get(&s.id).cloned().unwrap_or_default();
+            if let Some((old, old_facts)) = self.original.get(&s.id) {
+                let before = SessionState {
+                    site: &site,
+                    visitor: &visitor,
+                    session: old,
+                    facts: old_facts,
+                };
+                rollups.session(&before, -1);
+            }
+            rollups.session(
+                &SessionState {
+                    site: &site,
+                    visitor: &visitor,
+                    session: &s,
+                    facts: &facts,
+                },
+                1,
+            );
             stmt.execute(params![
                 s.id.to_string(),
                 site,
@@ -134,24 +192,37 @@ impl<'r> SessionWriter<'r> {
                 s.campaign.medium,
                 s.campaign.campaign,
                 s.day,
+                facts.source,
+                facts.source_class,
+                facts.browser,
+                facts.os,
+                facts.device,
+                facts.country,
+                facts.last_page,
+                facts.flow_text(),
             ])?;
         }
         Ok(())
     }
 }
 
-/// The visitor's session with the latest last event (the newest one on a tie).
-fn load_latest(tx: &Transaction<'_>, key: &VisitorKey) -> Result<Option<Session>, StoreError> {
+/// The visitor's session with the latest last event (the newest one on a tie), with what
+/// reports know of it.
+fn load_latest(
+    tx: &Transaction<'_>,
+    key: &VisitorKey,
+) -> Result<Option<(Session, SessionFacts)>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, start_ts, last_ts, entry_path, exit_path, pageviews, events, engaged,
-                utm_source, utm_medium, utm_campaign, day
+                utm_source, utm_medium, utm_campaign, day,
+                source, source_class, browser, os, device, country, last_page, flow
          FROM sessions WHERE site = ?1 AND visitor = ?2
          ORDER BY last_ts DESC, rowid DESC LIMIT 1",
     )?;
     let session = stmt
         .query_row(params![key.0, key.1], |r| {
             let id: String = r.get(0)?;
-            Ok(Session {
+            let session = Session {
                 id: Uuid::parse_str(&id).map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e))
                 })?,
@@ -168,7 +239,18 @@ fn load_latest(tx: &Transaction<'_>, key: &VisitorKey) -> Result<Option<Session>
                     campaign: r.get(10)?,
                 },
                 day: r.get(11)?,
-            })
+            };
+            let facts = SessionFacts {
+                source: r.get(12)?,
+                source_class: r.get(13)?,
+                browser: r.get(14)?,
+                os: r.get(15)?,
+                device: r.get(16)?,
+                country: r.get(17)?,
+                last_page: r.get(18)?,
+                flow: SessionFacts::flow_from(r.get(19)?),
+            };
+            Ok((session, facts))
         })
         .optional()?;
     Ok(session)

@@ -1,0 +1,113 @@
+//! Reports answered from the rollups alone (no filter, counting visitors): a month is
+//! 720 rows of `report_hours` and a few thousand of `report_keys`, whatever the traffic.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+
+use crate::reports::hll::Hll;
+use crate::reports::range::{DAY_MS, HOUR_MS};
+use crate::reports::{Counts, ReportQuery, Row};
+use crate::store::StoreError;
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Counters and visitor sketches per `bucket_ms` bucket of the range (hours or days),
+/// every bucket present, in order.
+pub(super) fn series(
+    conn: &Connection,
+    q: &ReportQuery,
+    bucket_ms: i64,
+) -> Result<Vec<(i64, Counts, Hll)>, StoreError> {
+    let start = q.range.start_ms();
+    let end = q.range.end_ms();
+    let n = usize::try_from((end - start) / bucket_ms).unwrap_or(0);
+    let mut out: Vec<(i64, Counts, Hll)> = (0..n)
+        .map(|i| (start + i as i64 * bucket_ms, Counts::default(), Hll::new()))
+        .collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT hour, pageviews, events, sessions, bounces, duration_ms, visitors
+         FROM report_hours WHERE site = ?1 AND hour >= ?2 AND hour < ?3",
+    )?;
+    let mut rows = stmt.query(params![q.site, start / HOUR_MS, end / HOUR_MS])?;
+    while let Some(r) = rows.next()? {
+        let hour: i64 = r.get(0)?;
+        let i = usize::try_from((hour * HOUR_MS - start) / bucket_ms).unwrap_or(usize::MAX);
+        let Some((_, c, sketch)) = out.get_mut(i) else {
+            continue;
+        };
+        c.pageviews += u(r.get(1)?);
+        c.events += u(r.get(2)?);
+        c.sessions += u(r.get(3)?);
+        c.bounces += u(r.get(4)?);
+        c.duration_ms += u(r.get(5)?);
+        if let Some(bytes) = r.get::<_, Option<Vec<u8>>>(6)? {
+            sketch.merge(&Hll::from_bytes(&bytes));
+        }
+    }
+    for (_, c, sketch) in &mut out {
+        c.visitors = sketch.estimate();
+        c.persons = c.visitors;
+    }
+    Ok(out)
+}
+
+/// Rows of `dim` over the range (unsorted, `share` 0); `prefix` keeps only keys that
+/// start with it, and is cut off them.
+pub(super) fn keys(
+    conn: &Connection,
+    q: &ReportQuery,
+    dim: &str,
+    prefix: Option<&str>,
+) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, pageviews, events, sessions, visitors FROM report_keys
+         WHERE site = ?1 AND dim = ?2 AND day >= ?3 AND day <= ?4",
+    )?;
+    let mut rows = stmt.query(params![
+        q.site,
+        dim,
+        q.range.start_ms() / DAY_MS,
+        q.range.to
+    ])?;
+    let mut by_key: HashMap<String, (Row, Hll)> = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(0)?;
+        let key = match prefix {
+            Some(p) => match key.strip_prefix(p) {
+                Some(rest) => rest.to_string(),
+                None => continue,
+            },
+            None => key,
+        };
+        let (row, sketch) = by_key.entry(key.clone()).or_insert_with(|| {
+            (
+                Row {
+                    key,
+                    visitors: 0,
+                    pageviews: 0,
+                    events: 0,
+                    sessions: 0,
+                    share: 0.0,
+                },
+                Hll::new(),
+            )
+        });
+        row.pageviews += u(r.get(1)?);
+        row.events += u(r.get(2)?);
+        row.sessions += u(r.get(3)?);
+        if let Some(bytes) = r.get::<_, Option<Vec<u8>>>(4)? {
+            sketch.merge(&Hll::from_bytes(&bytes));
+        }
+    }
+    Ok(by_key
+        .into_values()
+        .filter(|(row, _)| row.pageviews + row.events + row.sessions > 0)
+        .map(|(mut row, sketch)| {
+            row.visitors = sketch.estimate();
+            row
+        })
+        .collect())
+}

@@ -1,0 +1,303 @@
+//! The SQLite answers to [`Reports`]: `rollup` keeps the rollups and `persons` the
+//! visitor → person mapping at write time; `fast` reads the rollups (reports without a
+//! filter), `exact` the range's sessions and events (filtered reports, counting by
+//! persons, and the check of the rollups); funnels and real-time read events through
+//! their indexes.
+
+pub(super) mod exact;
+pub(super) mod fast;
+pub(super) mod persons;
+pub(super) mod rollup;
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::params;
+
+use super::SqliteStore;
+use crate::reports::funnel::{FunnelDef, Step};
+use crate::reports::{
+    CountBy, Counts, Dimension, FunnelHit, Interval, KeyCount, LogSession, Realtime, ReportQuery,
+    Reports, Row,
+};
+use crate::store::StoreError;
+
+/// Sorts rows (most visitors, then page views, events, key), keeps `limit` and sets shares
+/// over `total` visitors.
+fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
+    rows.sort_by(|a, b| {
+        (b.visitors, b.pageviews, b.events, b.sessions)
+            .cmp(&(a.visitors, a.pageviews, a.events, a.sessions))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    rows.truncate(limit);
+    for r in &mut rows {
+        r.share = if total == 0 {
+            0.0
+        } else {
+            r.visitors as f64 / total as f64
+        };
+    }
+    rows
+}
+
+/// Takes from each bucket's visitors those merged into another visitor's person there.
+fn subtract_merged(
+    buckets: &mut [(i64, Counts)],
+    merged: &[(String, String, i64)],
+    bucket_ms: i64,
+) {
+    let Some(start) = buckets.first().map(|(t, _)| *t) else {
+        return;
+    };
+    let mut per: HashMap<usize, (HashSet<&str>, HashSet<&str>)> = HashMap::new();
+    for (person, visitor, ts) in merged {
+        let i = usize::try_from(((*ts).max(start) - start) / bucket_ms).unwrap_or(0);
+        let (visitors, persons) = per.entry(i.min(buckets.len() - 1)).or_default();
+        visitors.insert(visitor);
+        persons.insert(person);
+    }
+    for (i, (visitors, persons)) in per {
+        if let Some((_, c)) = buckets.get_mut(i) {
+            let extra = (visitors.len() - persons.len()) as u64;
+            c.persons = c.visitors.saturating_sub(extra);
+        }
+    }
+}
+
+impl Reports for SqliteStore {
+    fn sites(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader();
+        let mut stmt =
+            conn.prepare_cached("SELECT DISTINCT site FROM report_hours ORDER BY site")?;
+        let sites = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(sites)
+    }
+
+    fn counts(&self, q: &ReportQuery) -> Result<Counts, StoreError> {
+        let conn = self.reader();
+        let whole = q.range.end_ms() - q.range.start_ms();
+        let buckets = if q.uses_rollups() {
+            // Visitors of a period are not the sum of its days': one bucket merges the
+            // sketches of the whole range.
+            let mut b: Vec<(i64, Counts)> = fast::series(&conn, q, whole)?
+                .into_iter()
+                .map(|(t, c, _)| (t, c))
+                .collect();
+            subtract_merged(&mut b, &exact::merged_visitors(&conn, q)?, whole);
+            b
+        } else {
+            exact::counts(&conn, q, None)?
+        };
+        Ok(buckets
+            .into_iter()
+            .next()
+            .map(|(_, c)| c)
+            .unwrap_or_default())
+    }
+
+    fn series(
+        &self,
+        q: &ReportQuery,
+        interval: Interval,
+    ) -> Result<Vec<(i64, Counts)>, StoreError> {
+        let conn = self.reader();
+        let bucket = interval.ms();
+        if q.uses_rollups() {
+            let mut out: Vec<(i64, Counts)> = fast::series(&conn, q, bucket)?
+                .into_iter()
+                .map(|(t, c, _)| (t, c))
+                .collect();
+            subtract_merged(&mut out, &exact::merged_visitors(&conn, q)?, bucket);
+            return Ok(out);
+        }
+        let found: HashMap<i64, Counts> =
+            exact::counts(&conn, q, Some(bucket))?.into_iter().collect();
+        let start = q.range.start_ms();
+        let n = (q.range.end_ms() - start) / bucket;
+        Ok((0..n)
+            .map(|i| {
+                let t = start + i * bucket;
+                (t, found.get(&t).copied().unwrap_or_default())
+            })
+            .collect())
+    }
+
+    fn breakdown(&self, q: &ReportQuery, dimension: &Dimension) -> Result<Vec<Row>, StoreError> {
+        let totals = self.counts(q)?;
+        let total = match q.count {
+            CountBy::Visitors => totals.visitors,
+            CountBy::Persons => totals.persons,
+        };
+        let conn = self.reader();
+        let rows = if q.uses_rollups() {
+            match dimension {
+                Dimension::EventProperty { event, property } => {
+                    let prefix = format!("{event}\n{property}\n");
+                    fast::keys(&conn, q, dimension.as_str(), Some(&prefix))?
+                }
+                _ => fast::keys(&conn, q, dimension.as_str(), None)?,
+            }
+        } else {
+            exact::breakdown(&conn, q, dimension)?
+        };
+        Ok(finish(rows, total, q.limit))
+    }
+
+    fn realtime(&self, site: &str, since_ms: i64) -> Result<Realtime, StoreError> {
+        let conn = self.reader();
+        let visitors: i64 = conn
+            .prepare_cached(
+                "SELECT count(DISTINCT visitor) FROM events WHERE site = ?1 AND ts >= ?2",
+            )?
+            .query_row(params![site, since_ms], |r| r.get(0))?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT path, count(DISTINCT visitor) AS n FROM events
+             WHERE site = ?1 AND ts >= ?2 AND kind = 'pageview'
+             GROUP BY path ORDER BY n DESC, path LIMIT 20",
+        )?;
+        let pages = stmt
+            .query_map(params![site, since_ms], |r| {
+                Ok(KeyCount {
+                    key: r.get(0)?,
+                    visitors: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Realtime {
+            visitors: u64::try_from(visitors).unwrap_or(0),
+            pages,
+        })
+    }
+
+    fn transitions(
+        &self,
+        q: &ReportQuery,
+        page: &str,
+    ) -> Result<(u64, Vec<(String, u64)>, Vec<(String, u64)>), StoreError> {
+        let conn = self.reader();
+        if !q.uses_rollups() {
+            return exact::transitions(&conn, q, page);
+        }
+        let all = fast::keys(&conn, q, "transition", None)?;
+        let mut before = Vec::new();
+        let mut after = Vec::new();
+        for row in all {
+            if let Some((from, to)) = row.key.split_once('\n') {
+                if to == page {
+                    before.push((from.to_string(), row.pageviews));
+                }
+                if from == page {
+                    after.push((to.to_string(), row.pageviews));
+                }
+            }
+        }
+        let exits: u64 = fast::keys(&conn, q, "exit", None)?
+            .into_iter()
+            .filter(|r| r.key == page)
+            .map(|r| r.sessions)
+            .sum();
+        if exits > 0 {
+            after.push(("(exit)".to_string(), exits));
+        }
+        let views = before.iter().map(|(_, n)| n).sum();
+        Ok((views, before, after))
+    }
+
+    fn flows(&self, q: &ReportQuery) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
+        let conn = self.reader();
+        if !q.uses_rollups() {
+            return exact::flows(&conn, q);
+        }
+        Ok(fast::keys(&conn, q, "flow", None)?
+            .into_iter()
+            .map(|r| (r.key.split('\n').map(str::to_string).collect(), r.sessions))
+            .collect())
+    }
+
+    fn funnel_hits(
+        &self,
+        q: &ReportQuery,
+        steps: &[Step],
+        window_ms: i64,
+    ) -> Result<Vec<FunnelHit>, StoreError> {
+        let conn = self.reader();
+        let persons = exact::person_map(&conn, q)?;
+        let sessions = if q.filters.is_empty() {
+            None
+        } else {
+            Some(exact::session_ids(&conn, q)?)
+        };
+        let end = q.range.end_ms().saturating_add(window_ms);
+        let mut by_page = conn.prepare_cached(
+            "SELECT visitor, ts, session_id FROM events
+             WHERE site = ?1 AND kind = 'pageview' AND path = ?2 AND ts >= ?3 AND ts < ?4",
+        )?;
+        let mut by_event = conn.prepare_cached(
+            "SELECT visitor, ts, session_id FROM events
+             WHERE site = ?1 AND kind = 'custom' AND name = ?2 AND ts >= ?3 AND ts < ?4",
+        )?;
+        let mut hits = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let (stmt, value) = match step {
+                Step::Page(p) => (&mut by_page, p),
+                Step::Event(e) => (&mut by_event, e),
+            };
+            let mut rows = stmt.query(params![q.site, value, q.range.start_ms(), end])?;
+            while let Some(r) = rows.next()? {
+                if let Some(ids) = &sessions {
+                    let id: Option<String> = r.get(2)?;
+                    if !id.is_some_and(|id| ids.contains(&id)) {
+                        continue;
+                    }
+                }
+                let visitor: String = r.get(0)?;
+                let who = persons.get(&visitor).cloned().unwrap_or(visitor);
+                hits.push(FunnelHit {
+                    who,
+                    ts: r.get(1)?,
+                    step: i,
+                });
+            }
+        }
+        Ok(hits)
+    }
+
+    fn save_funnel(&self, site: &str, funnel: &FunnelDef) -> Result<(), StoreError> {
+        let steps =
+            serde_json::to_string(&funnel.steps).map_err(|e| StoreError::Task(e.to_string()))?;
+        self.writer().execute(
+            "INSERT INTO funnels (site, name, steps, window_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (site, name) DO UPDATE SET steps = excluded.steps,
+                 window_ms = excluded.window_ms",
+            params![site, funnel.name, steps, funnel.window_ms],
+        )?;
+        Ok(())
+    }
+
+    fn funnels(&self, site: &str) -> Result<Vec<FunnelDef>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, steps, window_ms FROM funnels WHERE site = ?1 ORDER BY name",
+        )?;
+        let rows = stmt
+            .query_map([site], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, steps, window_ms)| FunnelDef {
+                name,
+                steps: serde_json::from_str(&steps).unwrap_or_default(),
+                window_ms,
+            })
+            .collect())
+    }
+
+    fn visitor_log(&self, q: &ReportQuery) -> Result<Vec<LogSession>, StoreError> {
+        let conn = self.reader();
+        exact::sessions(&conn, q)
+    }
+}
