@@ -71,8 +71,14 @@ fn require_vendored_charts() -> anyhow::Result<()> {
 }
 
 /// Browses the demo site with two fresh profiles: A reads four pages and stars the app's
-/// view (a custom event), B reads two.
-async fn browse_demo(driver: &ChromeDriver, base: &str) -> anyhow::Result<()> {
+/// view (a custom event), B reads two. Each profile stays open until the collector has its
+/// page views: a beacon still waiting to send when its browser closes would send only on
+/// that profile's next visit, and a loaded machine can take seconds to get there.
+async fn browse_demo(
+    driver: &ChromeDriver,
+    collector: &RunningCollector,
+    base: &str,
+) -> anyhow::Result<()> {
     let a = driver.browser().await?;
     let b = driver.browser().await?;
     for path in ["/", "/pricing.html", "/signup.html", "/app.html"] {
@@ -82,6 +88,7 @@ async fn browse_demo(driver: &ChromeDriver, base: &str) -> anyhow::Result<()> {
     for path in ["/", "/pricing.html"] {
         b.client.goto(&format!("{base}{path}")).await?;
     }
+    collector.wait_for_count("pageviews", 6, WAIT).await?;
     a.close().await?;
     b.close().await?;
     Ok(())
@@ -93,8 +100,7 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
     let collector = RunningCollector::start().await?;
     let driver = ChromeDriver::start().await?;
     let base = collector.base_url.clone();
-    browse_demo(&driver, &base).await?;
-    collector.wait_for_count("pageviews", 6, WAIT).await?;
+    browse_demo(&driver, &collector, &base).await?;
     tokio::time::sleep(SETTLE).await;
 
     let viewer = driver.browser().await?;
