@@ -5,3 +5,4 @@ pub mod assets;
 pub mod collect;
 pub mod health;
 pub mod persons;
+pub mod privacy;

@@ -8,9 +8,11 @@ pub mod sqlite;
 
 use serde::Serialize;
 
+use crate::erasure::{Erased, Subject, SubjectExport};
 use crate::event::Event;
 use crate::identity::graph::{Link, Mode};
 use crate::identity::resolver::Memory;
+use crate::retention::Purged;
 
 /// A store failed to do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +184,17 @@ pub trait Store: Send + Sync + 'static {
     /// A long-lived random secret of 64 bytes named `name`, created on first use (the
     /// cookie signing key). Kept in the store so restarts and sibling collectors agree.
     fn secret(&self, name: &str) -> Result<[u8; 64], StoreError>;
+
+    /// Deletes events whose client time is before `cutoff_ms`, sessions whose last event is,
+    /// and links recorded before it ([`retention`](crate::retention)).
+    fn purge_before(&self, cutoff_ms: i64) -> Result<Purged, StoreError>;
+
+    /// Everything stored about `subject` on `site` ([`erasure`](crate::erasure)).
+    fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError>;
+
+    /// Deletes everything stored about `subject` on `site`, in one transaction; returns
+    /// what was deleted.
+    fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError>;
 }
 
 /// Fills `buf` from the operating system's random source.
