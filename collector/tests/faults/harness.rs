@@ -284,6 +284,8 @@ pub struct Load {
     /// Ids of acknowledged (204) batches.
     pub acked: Mutex<HashSet<String>>,
     pub acked_batches: AtomicUsize,
+    /// Indexes of acknowledged batches, in the order of their acknowledgement.
+    pub acked_indexes: Mutex<Vec<usize>>,
     /// 503 answers, and those among them that carried `Retry-After`.
     pub unavailable: AtomicUsize,
     pub unavailable_with_retry_after: AtomicUsize,
@@ -300,6 +302,7 @@ impl Load {
             next: AtomicUsize::new(0),
             acked: Mutex::new(HashSet::new()),
             acked_batches: AtomicUsize::new(0),
+            acked_indexes: Mutex::new(Vec::new()),
             unavailable: AtomicUsize::new(0),
             unavailable_with_retry_after: AtomicUsize::new(0),
             connection_errors: AtomicUsize::new(0),
@@ -309,6 +312,11 @@ impl Load {
     }
 
     /// Every id of every batch.
+    /// The ids of batch `i`.
+    pub fn ids_of(&self, i: usize) -> &[String] {
+        &self.batches[i].ids
+    }
+
     pub fn all_ids(&self) -> HashSet<String> {
         self.batches.iter().flat_map(|b| b.ids.clone()).collect()
     }
@@ -347,7 +355,9 @@ impl Load {
                             assert!(started.elapsed() < LOAD_LIMIT, "load held back too long");
                             tokio::time::sleep(Duration::from_millis(5)).await;
                         }
-                        load.send(port, batch, on_failure, started).await;
+                        if load.send(port, batch, on_failure, started).await {
+                            load.acked_indexes.lock().unwrap().push(i);
+                        }
                     }
                 })
             })
@@ -358,7 +368,14 @@ impl Load {
         self.finished.store(true, Ordering::SeqCst);
     }
 
-    async fn send(&self, port: u16, batch: &Batch, on_failure: OnFailure, started: Instant) {
+    /// Sends `batch` until it is acknowledged (true) or given up (false).
+    async fn send(
+        &self,
+        port: u16,
+        batch: &Batch,
+        on_failure: OnFailure,
+        started: Instant,
+    ) -> bool {
         loop {
             assert!(
                 started.elapsed() < LOAD_LIMIT,
@@ -368,7 +385,7 @@ impl Load {
                 Ok(r) if r.status == 204 => {
                     self.acked.lock().unwrap().extend(batch.ids.iter().cloned());
                     self.acked_batches.fetch_add(1, Ordering::SeqCst);
-                    return;
+                    return true;
                 }
                 Ok(r) if r.status == 503 => {
                     self.unavailable.fetch_add(1, Ordering::SeqCst);
@@ -385,7 +402,7 @@ impl Load {
                     self.connection_errors.fetch_add(1, Ordering::SeqCst);
                     if on_failure == OnFailure::GiveUpWhenGone {
                         self.given_up.fetch_add(1, Ordering::SeqCst);
-                        return;
+                        return false;
                     }
                 }
             }
@@ -419,6 +436,13 @@ impl Stored {
             .map(Result::unwrap)
             .collect();
         Stored { ids, integrity }
+    }
+
+    /// The file's size in pages.
+    pub fn page_count(db: &Path) -> i64 {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap()
     }
 
     pub fn id_set(&self) -> HashSet<String> {
