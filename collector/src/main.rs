@@ -47,7 +47,12 @@ async fn main() -> anyhow::Result<()> {
         "spoor collector listening"
     );
     let collector = Collector::open(config).await.context("opening the store")?;
-    collector.serve(listener, shutdown_signal()).await?;
+    if let Err(e) = collector.serve(listener, shutdown_signal()).await {
+        // Exit now: returning would drop the runtime, which waits for a commit that may be
+        // stuck on a locked store for the whole busy timeout.
+        tracing::error!(error = %e, "collector stopped with an error");
+        std::process::exit(1);
+    }
     Ok(())
 }
 
