@@ -71,3 +71,58 @@ fn drain(store: &SqliteStore, sql: &str, site: &str, cutoff_ms: i64) -> Result<u
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{Event, IdentityEffects};
+    use crate::identity::graph::{LinkKind, Mode};
+    use crate::identity::resolver::NewLink;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::sqlite::tests::event;
+    use crate::store::{Store, StoreError};
+
+    const DAY_MS: i64 = 86_400_000;
+
+    fn at(id: u128, site: &str, visitor: &str, ts: i64) -> Event {
+        let mut e = event(id, visitor, visitor);
+        e.site = site.into();
+        e.client.ts = ts;
+        e.received = ts;
+        e
+    }
+
+    #[test]
+    fn old_events_sessions_and_links_go_in_chunks_on_every_site() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let t0 = 1_780_000_000_000;
+        // More old events than one chunk, so the purge has to loop.
+        let old: Vec<Event> = (0..super::CHUNK as u128 + 1_000)
+            .map(|i| at(i, "demo", "v-old", t0))
+            .collect();
+        store.insert_events(&old)?;
+        let mut login = at(100_000, "demo", "v-old", t0);
+        login.identity = IdentityEffects {
+            links: vec![NewLink {
+                a: "v-old".into(),
+                b: "user:u".into(),
+                kind: LinkKind::Login,
+                confidence: 1.0,
+            }],
+            ..IdentityEffects::default()
+        };
+        store.insert_events(&[
+            login,
+            at(100_001, "other", "v-x", t0),
+            at(100_002, "demo", "v-new", t0 + 40 * DAY_MS),
+        ])?;
+
+        let purged = store.purge_before(t0 + DAY_MS)?;
+        assert_eq!(purged.events, old.len() + 2);
+        assert_eq!((purged.sessions, purged.links), (2, 1));
+        let demo = store.summary("demo", Mode::Inclusive)?;
+        assert_eq!((demo.events, demo.sessions, demo.visitors), (1, 1, 1));
+        assert_eq!(store.summary("other", Mode::Inclusive)?.events, 0);
+        assert_eq!(store.purge_before(t0 + DAY_MS)?, Default::default());
+        Ok(())
+    }
+}
