@@ -3,15 +3,15 @@
 //! than fits. Once it is full the collector answers `503` with `Retry-After`, loses nothing
 //! it acknowledged, and — without a restart — stores again as soon as erasure frees pages.
 
-#[path = "faults/harness.rs"]
-mod harness;
+#[path = "faults/mod.rs"]
+mod faults;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use harness::{Collector, Load, OnFailure, Stored, batches, free_port, request};
+use faults::{Collector, Load, OnFailure, Stored, batches, free_port, request};
 
 const BATCHES: usize = 150;
 const EVENTS_PER_BATCH: usize = 40;

@@ -3,14 +3,14 @@
 //! acknowledged is in the store. And when the store is stalled, the deadline bounds the
 //! stop: exit 1 at the deadline, with nothing acknowledged that is not stored.
 
-#[path = "faults/harness.rs"]
-mod harness;
+#[path = "faults/mod.rs"]
+mod faults;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use harness::{Collector, Load, OnFailure, Stored, batches, free_port};
+use faults::{Collector, Load, OnFailure, Stored, batches, free_port};
 
 const DEADLINE_MS: u64 = 5_000;
 
@@ -88,7 +88,7 @@ async fn sigterm_with_a_stalled_store_exits_1_at_the_deadline() {
     // A request now waits on the lock (store deadline 5 s), holding the shutdown up.
     let body = batches(1, 5).remove(0).body;
     let pending =
-        tokio::spawn(async move { harness::request(port, "POST", "/collect", &body).await });
+        tokio::spawn(async move { faults::request(port, "POST", "/collect", &body).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (status, took) = tokio::task::spawn_blocking(move || {
         let stopped = collector.terminate(Duration::from_secs(10));
