@@ -4,7 +4,8 @@
 //!
 //! Every wait here is bounded; a test that cannot finish fails instead of hanging.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Each test binary uses a different part of the harness.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod child;
 pub mod load;
