@@ -167,7 +167,12 @@ pub struct ConfigError {
 
 /// Command-line flags; each one overrides its `SPOOR_*` variable.
 #[derive(Debug, Parser)]
-#[command(name = "spoor-collector", version, about = "Spoor analytics collector")]
+#[command(
+    name = "spoor-collector",
+    version,
+    about = "Spoor analytics collector",
+    after_help = "Privacy subcommands: `spoor-collector export --help`, `spoor-collector erase --help`."
+)]
 struct Flags {
     /// Address to listen on [env: SPOOR_LISTEN] [default: 127.0.0.1:8080]
     #[arg(long)]

@@ -5,7 +5,7 @@
 //! - [`config`]: the one [`Config`](config::Config), from defaults, `SPOOR_*` and flags.
 //! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/summary`),
 //!   `persons` (`/api/persons/…`, `/api/links/…`), `assets` (the beacon and the demo
-//!   site), `health` (`/healthz`).
+//!   site), `health` (`/healthz`), `privacy` (`/api/export`, `/api/erase`).
 //! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
 //! - [`payload`]: the `/collect` wire format and its validation into [`event`]s — each
 //!   type's fields, custom props, browser context and UTM tags from the page URL.
@@ -18,6 +18,8 @@
 //! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation, which
 //!   sessionizes each new event and records its identity links in the transaction that
 //!   stores it.
+//! - [`retention`]: the hourly purge of events older than the retention age.
+//! - [`erasure`]: export and erasure of a visitor, person or user (API and CLI).
 //! - [`error`]: [`AppError`](error::AppError), the HTTP error boundary.
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
@@ -31,6 +33,7 @@
 pub mod clock;
 pub mod config;
 pub mod cors;
+pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod extract;
@@ -38,6 +41,7 @@ pub mod identity;
 pub mod ingest;
 pub mod payload;
 pub mod reports;
+pub mod retention;
 pub mod routes;
 pub mod session;
 pub mod sites;
@@ -59,7 +63,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
-use crate::routes::{api, assets, collect, health, persons};
+use crate::retention::{PURGE_EVERY, Retention};
+use crate::routes::{api, assets, collect, health, persons, privacy};
 use crate::session::SessionRules;
 use crate::state::AppState;
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
@@ -86,6 +91,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/persons/{visitor}", get(persons::person))
         .route("/api/persons/{visitor}/explain", get(persons::explain))
         .route("/api/links/{id}", delete(persons::delete_link))
+        .route("/api/export", get(privacy::export))
+        .route("/api/erase", delete(privacy::erase))
         .route("/healthz", get(health::healthz))
         .merge(routes::reports::router())
         .merge(assets)
@@ -100,6 +107,8 @@ pub fn app(state: AppState) -> Router {
 pub struct Collector {
     state: AppState,
     writer: JoinHandle<()>,
+    /// The hourly retention purge; stops when the collector is dropped.
+    retention: Retention,
 }
 
 impl Collector {
@@ -145,6 +154,12 @@ impl Collector {
         let cookie_key =
             Key::try_from(key_bytes.as_slice()).map_err(|e| StoreError::Random(e.to_string()))?;
         let (ingest, writer) = Ingest::start(Arc::clone(&store), config.ingest);
+        let retention = Retention::start(
+            Arc::clone(&store),
+            clock.clone(),
+            config.retention,
+            PURGE_EVERY,
+        );
         let state = AppState {
             config: Arc::new(config),
             salts: Arc::new(SaltCache::new(Arc::clone(&store))),
@@ -153,7 +168,11 @@ impl Collector {
             cookie_key,
             clock,
         };
-        Ok(Collector { state, writer })
+        Ok(Collector {
+            state,
+            writer,
+            retention,
+        })
     }
 
     /// The shared state (for tests that drive [`app`] directly).
@@ -171,7 +190,13 @@ impl Collector {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let Collector { state, writer } = self;
+        let Collector {
+            state,
+            writer,
+            retention,
+        } = self;
+        // Purging stops with the server (dropping the handle aborts the task).
+        let _retention = retention;
         let deadline = state.config.shutdown_deadline;
         let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
         let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();

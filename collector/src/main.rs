@@ -1,18 +1,37 @@
 //! `spoor-collector`: wires configuration, the listener and shutdown signals to the
 //! library's [`Collector`](spoor_collector::Collector). Everything else lives in the library.
+//!
+//! `spoor-collector export …` and `spoor-collector erase …` run the privacy subcommands
+//! ([`erasure::Command`](spoor_collector::erasure::Command)) instead of the server. Exit
+//! status: 0 when the server stopped after draining (or a subcommand succeeded), 1 on an
+//! error, including a shutdown deadline that passed, 2 on bad flags.
 
 use anyhow::Context;
+use clap::Parser;
 use spoor_collector::Collector;
 use spoor_collector::config::{Config, LoadError};
+use spoor_collector::erasure::Command;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-    let config = match Config::load(std::env::args_os(), |k| std::env::var(k).ok()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if Command::is_requested(&args) {
+        // Logs go to stderr, so stdout carries the JSON alone.
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+        let command = Command::try_parse_from(&args).unwrap_or_else(|e| e.exit());
+        let json =
+            tokio::task::spawn_blocking(move || command.run(|k| std::env::var(k).ok())).await??;
+        println!("{json}");
+        return Ok(());
+    }
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let config = match Config::load(args, |k| std::env::var(k).ok()) {
         Ok(config) => config,
         Err(LoadError::Flags(e)) => e.exit(),
         Err(e) => return Err(e.into()),
@@ -28,7 +47,12 @@ async fn main() -> anyhow::Result<()> {
         "spoor collector listening"
     );
     let collector = Collector::open(config).await.context("opening the store")?;
-    collector.serve(listener, shutdown_signal()).await?;
+    if let Err(e) = collector.serve(listener, shutdown_signal()).await {
+        // Exit now: returning would drop the runtime, which waits for a commit that may be
+        // stuck on a locked store for the whole busy timeout.
+        tracing::error!(error = %e, "collector stopped with an error");
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -3,14 +3,14 @@
 //! restart, every acknowledged event is stored exactly once, the store holds exactly the
 //! distinct ids sent, and `PRAGMA integrity_check` is `ok`.
 
-#[path = "faults/harness.rs"]
-mod harness;
+#[path = "faults/mod.rs"]
+mod faults;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use harness::{Collector, Load, OnFailure, Rng, Stored, batches, free_port};
+use faults::{Collector, Load, OnFailure, Rng, Stored, batches, free_port};
 
 const BATCHES: usize = 200;
 const EVENTS_PER_BATCH: usize = 50;

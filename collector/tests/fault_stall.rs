@@ -3,14 +3,14 @@
 //! deadline passes (or at once when the queue is full), the collector's memory stays
 //! bounded (more clients than queue slots), and when the lock is released everything is stored, each event once.
 
-#[path = "faults/harness.rs"]
-mod harness;
+#[path = "faults/mod.rs"]
+mod faults;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use harness::{Collector, Load, OnFailure, Stored, batches, free_port};
+use faults::{Collector, Load, OnFailure, Stored, batches, free_port};
 
 const STALL: Duration = Duration::from_secs(3);
 /// Generous: the debug binary idles near 10 MiB; unbounded queueing under this load would

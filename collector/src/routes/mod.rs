@@ -6,4 +6,5 @@ pub mod auth;
 pub mod collect;
 pub mod health;
 pub mod persons;
+pub mod privacy;
 pub mod reports;

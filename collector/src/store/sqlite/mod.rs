@@ -9,11 +9,13 @@
 //! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
 //! and fingerprint observations and answers the person queries.
 
+mod erasure;
 mod identity;
 mod insert;
 mod migrate;
 pub mod options;
 mod reports;
+mod retention;
 mod sessions;
 
 use std::path::Path;
@@ -22,9 +24,11 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{InsertOutcome, LinkView, Person, Store, StoreError, Summary, random_bytes};
+use crate::erasure::{Erased, Subject, SubjectExport};
 use crate::event::Event;
 use crate::identity::graph::{self, Mode};
 use crate::identity::resolver::Memory;
+use crate::retention::Purged;
 use crate::session::SessionRules;
 use migrate::migrate;
 pub use options::{SqliteOptions, Synchronous};
@@ -250,6 +254,18 @@ impl Store for SqliteStore {
 
     fn reports(&self) -> &dyn crate::reports::Reports {
         self
+    }
+
+    fn purge_before(&self, cutoff_ms: i64) -> Result<Purged, StoreError> {
+        retention::purge_before(self, cutoff_ms)
+    }
+
+    fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError> {
+        erasure::export(&self.reader(), site, subject)
+    }
+
+    fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError> {
+        erasure::erase(&mut self.writer(), site, subject)
     }
 }
 

@@ -1,0 +1,207 @@
+//! Erasure and access: everything the store holds about one visitor, one person or one
+//! site user id, exported as JSON or deleted — through the API (`GET /api/export`,
+//! `DELETE /api/erase`, see [`routes::privacy`](crate::routes::privacy)) and through the
+//! binary's `export` and `erase` subcommands ([`Command`]).
+//!
+//! What "everything" is: the events counted for the subject's visitor ids or carrying one
+//! of them as the beacon's id, their server sessions, every identity link touching one of
+//! its ids (active or not), and the fingerprint observations of its visitors. Salts and the
+//! cookie key are not about anyone and stay.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::store::Store;
+use crate::store::StoreError;
+use crate::store::sqlite::SqliteStore;
+
+/// Whose data: the subject of an export or an erasure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// One visitor id, alone (links touching it are included, the visitors at their other
+    /// end are not).
+    Visitor(String),
+    /// The person a visitor id belongs to: every visitor and user id joined to it by active
+    /// links (the inclusive reading, see [`graph`](crate::identity::graph)).
+    Person(String),
+    /// The person a site user id (from `identify`) belongs to: every visitor that logged in
+    /// as it or is joined to one that did.
+    User(String),
+}
+
+impl Subject {
+    /// The subject named by exactly one of the three query parameters or flags.
+    pub fn from_parts(
+        visitor: Option<String>,
+        person: Option<String>,
+        user: Option<String>,
+    ) -> Result<Subject, String> {
+        let given = |v: Option<String>| v.filter(|s| !s.is_empty());
+        match (given(visitor), given(person), given(user)) {
+            (Some(v), None, None) => Ok(Subject::Visitor(v)),
+            (None, Some(p), None) => Ok(Subject::Person(p)),
+            (None, None, Some(u)) => Ok(Subject::User(u)),
+            _ => Err("give exactly one of visitor, person or user".into()),
+        }
+    }
+}
+
+/// Everything stored about a subject, as rows of each table (column name to value).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubjectExport {
+    /// The site.
+    pub site: String,
+    /// The visitor ids the subject covers, sorted.
+    pub visitors: Vec<String>,
+    /// The site user ids the subject covers, sorted.
+    pub users: Vec<String>,
+    /// Rows of `events`, oldest first.
+    pub events: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Rows of `sessions`, oldest first.
+    pub sessions: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Rows of `links` touching the subject's ids.
+    pub links: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Rows of `fingerprint_seen` for the subject's visitors.
+    pub fingerprint_observations: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl SubjectExport {
+    /// True when the store holds nothing about the subject.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.sessions.is_empty()
+            && self.links.is_empty()
+            && self.fingerprint_observations.is_empty()
+    }
+}
+
+/// What an erasure deleted: row counts per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Erased {
+    /// Rows of `events`.
+    pub events: usize,
+    /// Rows of `sessions`.
+    pub sessions: usize,
+    /// Rows of `links`.
+    pub links: usize,
+    /// Rows of `fingerprint_seen`.
+    pub fingerprint_observations: usize,
+}
+
+/// The binary's `export` and `erase` subcommands, for an operator at the server (they open
+/// the database file directly; the running collector may keep serving).
+#[derive(Debug, clap::Parser)]
+#[command(name = "spoor-collector")]
+pub struct Command {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// `export` or `erase`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Print everything stored about a visitor, person or user as JSON.
+    Export(Target),
+    /// Delete everything stored about a visitor, person or user; print the counts as JSON.
+    Erase(Target),
+}
+
+/// The database and the subject of a subcommand.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// SQLite database file [default: $SPOOR_DB, else data/spoor.db]
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// The site
+    #[arg(long)]
+    pub site: String,
+    /// A visitor id (that visitor alone)
+    #[arg(long)]
+    pub visitor: Option<String>,
+    /// A visitor id (the whole person it belongs to)
+    #[arg(long)]
+    pub person: Option<String>,
+    /// A site user id (the person that logged in as it)
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+impl Command {
+    /// True when `args` (program name first) name a subcommand rather than the server.
+    pub fn is_requested(args: &[std::ffi::OsString]) -> bool {
+        args.get(1).is_some_and(|a| a == "export" || a == "erase")
+    }
+
+    /// Runs the subcommand against the database; returns the JSON to print. `env` reads
+    /// `SPOOR_DB` when `--db` is not given.
+    pub fn run(self, env: impl Fn(&str) -> Option<String>) -> Result<String, CommandError> {
+        let (target, erase) = match self.action {
+            Action::Export(t) => (t, false),
+            Action::Erase(t) => (t, true),
+        };
+        let subject = Subject::from_parts(target.visitor, target.person, target.user)
+            .map_err(CommandError::Usage)?;
+        let db = target
+            .db
+            .or_else(|| env("SPOOR_DB").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("data/spoor.db"));
+        if !db.exists() {
+            return Err(CommandError::Usage(format!(
+                "{}: no such database",
+                db.display()
+            )));
+        }
+        let store = SqliteStore::open(&db)?;
+        let json = if erase {
+            serde_json::to_string_pretty(&store.erase(&target.site, &subject)?)
+        } else {
+            serde_json::to_string_pretty(&store.export(&target.site, &subject)?)
+        };
+        json.map_err(|e| CommandError::Usage(e.to_string()))
+    }
+}
+
+/// Why a subcommand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The arguments do not name one subject or an existing database.
+    #[error("{0}")]
+    Usage(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_is_exactly_one_of_three() {
+        let s = |v: Option<&str>, p: Option<&str>, u: Option<&str>| {
+            Subject::from_parts(v.map(Into::into), p.map(Into::into), u.map(Into::into))
+        };
+        assert_eq!(s(Some("v"), None, None), Ok(Subject::Visitor("v".into())));
+        assert_eq!(
+            s(None, Some("v"), Some("")),
+            Ok(Subject::Person("v".into()))
+        );
+        assert_eq!(s(None, None, Some("u")), Ok(Subject::User("u".into())));
+        assert!(s(None, None, None).is_err());
+        assert!(s(Some("v"), None, Some("u")).is_err());
+    }
+
+    #[test]
+    fn subcommands_are_told_apart_from_server_flags() {
+        let args = |a: &[&str]| -> Vec<std::ffi::OsString> { a.iter().map(Into::into).collect() };
+        assert!(Command::is_requested(&args(&["spoor-collector", "erase"])));
+        assert!(!Command::is_requested(&args(&[
+            "spoor-collector",
+            "--db",
+            "x"
+        ])));
+        assert!(!Command::is_requested(&args(&["spoor-collector"])));
+    }
+}

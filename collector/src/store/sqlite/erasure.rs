@@ -1,0 +1,147 @@
+//! The SQL of [`Store::export`](crate::store::Store::export) and
+//! [`Store::erase`](crate::store::Store::erase): which ids a [`Subject`] covers, and the
+//! rows of each table that are about them. Id lists are bound as one JSON array
+//! (`json_each`), so a person of any size is one statement per table.
+
+use std::collections::BTreeSet;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, params};
+
+use super::identity::links;
+use crate::erasure::{Erased, Subject, SubjectExport};
+use crate::identity::graph::{Mode, Persons};
+use crate::identity::resolver::USER_PREFIX;
+use crate::store::StoreError;
+
+/// Events counted for one of the visitors, or sent with one of them as the beacon's id.
+const EVENTS: &str = "FROM events WHERE site = ?1
+     AND (visitor IN (SELECT value FROM json_each(?2)) OR client_id IN (SELECT value FROM json_each(?2)))";
+const SESSIONS: &str =
+    "FROM sessions WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
+const LINKS: &str = "FROM links WHERE site = ?1
+     AND (a IN (SELECT value FROM json_each(?2)) OR b IN (SELECT value FROM json_each(?2)))";
+const FINGERPRINTS: &str =
+    "FROM fingerprint_seen WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
+
+/// The graph nodes `subject` covers on `site`: visitor ids and `user:` nodes.
+fn nodes(conn: &Connection, site: &str, subject: &Subject) -> Result<BTreeSet<String>, StoreError> {
+    let start = match subject {
+        Subject::Visitor(v) => return Ok(BTreeSet::from([v.clone()])),
+        Subject::Person(v) => v.clone(),
+        Subject::User(u) => format!("{USER_PREFIX}{u}"),
+    };
+    let all = links(conn, site)?;
+    let persons = Persons::from_links(&all, Mode::Inclusive);
+    let me = persons.person_of(&start).to_string();
+    let mut members = BTreeSet::from([start]);
+    for l in &all {
+        for node in [&l.a, &l.b] {
+            if persons.person_of(node) == me {
+                members.insert(node.clone());
+            }
+        }
+    }
+    if let Subject::User(u) = subject {
+        // Visitors that identified as the user, even if their login link was undone.
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT visitor FROM events WHERE site = ?1 AND user_id = ?2",
+        )?;
+        for v in stmt.query_map(params![site, u], |r| r.get::<_, String>(0))? {
+            members.insert(v?);
+        }
+    }
+    Ok(members)
+}
+
+/// The ids as a JSON array for `json_each`.
+fn json_ids<'a>(ids: impl IntoIterator<Item = &'a String>) -> String {
+    serde_json::Value::from(ids.into_iter().cloned().collect::<Vec<_>>()).to_string()
+}
+
+/// Every row of `SELECT * {from} {order}` with `?1` = site and `?2` = ids, as JSON objects.
+fn rows(
+    conn: &Connection,
+    from: &str,
+    order: &str,
+    site: &str,
+    ids: &str,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT * {from} {order}"))?;
+    let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
+    let mut out = Vec::new();
+    let mut rows = stmt.query(params![site, ids])?;
+    while let Some(row) = rows.next()? {
+        let mut object = serde_json::Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let value = match row.get_ref(i)? {
+                ValueRef::Null => serde_json::Value::Null,
+                ValueRef::Integer(n) => n.into(),
+                ValueRef::Real(x) => x.into(),
+                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+                ValueRef::Blob(b) => b
+                    .iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect::<String>()
+                    .into(),
+            };
+            object.insert(name.clone(), value);
+        }
+        out.push(object);
+    }
+    Ok(out)
+}
+
+/// Everything stored about `subject` on `site`.
+pub(super) fn export(
+    conn: &Connection,
+    site: &str,
+    subject: &Subject,
+) -> Result<SubjectExport, StoreError> {
+    let members = nodes(conn, site, subject)?;
+    let (users, visitors): (Vec<String>, Vec<String>) = members
+        .iter()
+        .cloned()
+        .partition(|m| m.starts_with(USER_PREFIX));
+    let all = json_ids(&members);
+    let only_visitors = json_ids(&visitors);
+    Ok(SubjectExport {
+        site: site.to_string(),
+        events: rows(conn, EVENTS, "ORDER BY ts, id", site, &only_visitors)?,
+        sessions: rows(
+            conn,
+            SESSIONS,
+            "ORDER BY start_ts, id",
+            site,
+            &only_visitors,
+        )?,
+        links: rows(conn, LINKS, "ORDER BY id", site, &all)?,
+        fingerprint_observations: rows(conn, FINGERPRINTS, "ORDER BY day", site, &only_visitors)?,
+        users: users
+            .into_iter()
+            .map(|u| u[USER_PREFIX.len()..].to_string())
+            .collect(),
+        visitors,
+    })
+}
+
+/// Deletes everything about `subject` on `site` in one transaction.
+pub(super) fn erase(
+    conn: &mut Connection,
+    site: &str,
+    subject: &Subject,
+) -> Result<Erased, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let members = nodes(&tx, site, subject)?;
+    let all = json_ids(&members);
+    let only_visitors = json_ids(members.iter().filter(|m| !m.starts_with(USER_PREFIX)));
+    let delete = |from: &str, ids: &str| tx.execute(&format!("DELETE {from}"), params![site, ids]);
+    let erased = Erased {
+        events: delete(EVENTS, &only_visitors)?,
+        sessions: delete(SESSIONS, &only_visitors)?,
+        links: delete(LINKS, &all)?,
+        fingerprint_observations: delete(FINGERPRINTS, &only_visitors)?,
+    };
+    tx.commit()?;
+    Ok(erased)
+}
