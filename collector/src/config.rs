@@ -14,6 +14,7 @@ use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
 use crate::payload::Limits;
+use crate::ratelimit::RateLimitConfig;
 use crate::session::UtcOffset;
 use crate::sites::Sites;
 
@@ -60,6 +61,8 @@ pub struct Config {
     /// `id=host,host;id=host`, `*.name` for subdomains; default `demo=localhost,127.0.0.1`).
     /// Events of other sites, of pages on other hosts or from other origins are refused.
     pub sites: Sites,
+    /// Per-client rate limit on `/collect` (see [`RateLimitConfig`]).
+    pub rate_limit: RateLimitConfig,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -101,6 +104,7 @@ impl Default for Config {
             strict_identity: false,
             limits: Limits::default(),
             sites: Sites::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -205,6 +209,16 @@ struct Flags {
     /// [default: demo=localhost,127.0.0.1]
     #[arg(long)]
     sites: Option<String>,
+    /// Requests a second per client on /collect, 0 for no limit
+    /// [env: SPOOR_RATE_LIMIT_PER_SECOND] [default: 20]
+    #[arg(long)]
+    rate_limit_per_second: Option<String>,
+    /// Requests a client may burst [env: SPOOR_RATE_LIMIT_BURST] [default: 100]
+    #[arg(long)]
+    rate_limit_burst: Option<String>,
+    /// Most clients the rate limiter tracks [env: SPOOR_RATE_LIMIT_CLIENTS] [default: 100000]
+    #[arg(long)]
+    rate_limit_clients: Option<String>,
 }
 
 impl Config {
@@ -346,6 +360,35 @@ impl Config {
                 defaults.sites,
                 |s: &Sites| Ok(s.clone()),
             )?,
+            rate_limit: RateLimitConfig {
+                per_second: parse_or(
+                    pick(flags.rate_limit_per_second, "SPOOR_RATE_LIMIT_PER_SECOND"),
+                    defaults.rate_limit.per_second,
+                    |v: &f64| {
+                        if v.is_finite() && *v >= 0.0 {
+                            Ok(*v)
+                        } else {
+                            Err("must be a number, 0 or more".into())
+                        }
+                    },
+                )?,
+                burst: parse_or(
+                    pick(flags.rate_limit_burst, "SPOOR_RATE_LIMIT_BURST"),
+                    defaults.rate_limit.burst,
+                    |v: &u32| {
+                        if *v == 0 {
+                            Err("must be at least 1".into())
+                        } else {
+                            Ok(*v)
+                        }
+                    },
+                )?,
+                max_clients: parse_or(
+                    pick(flags.rate_limit_clients, "SPOOR_RATE_LIMIT_CLIENTS"),
+                    defaults.rate_limit.max_clients,
+                    positive,
+                )?,
+            },
         })
     }
 }
@@ -539,6 +582,26 @@ mod tests {
         assert!(c.sites.get("blog").is_some() && c.sites.get("demo").is_none());
         let err = load(&["--sites", "shop"], &[]).err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.starts_with("--sites")));
+        Ok(())
+    }
+
+    #[test]
+    fn the_rate_limit_is_configurable_and_zero_turns_it_off() -> Result<(), LoadError> {
+        let d = load(&[], &[])?.rate_limit;
+        assert_eq!((d.per_second, d.burst, d.max_clients), (20.0, 100, 100_000));
+        let c = load(
+            &["--rate-limit-per-second", "0.5"],
+            &[("SPOOR_RATE_LIMIT_BURST", "3")],
+        )?;
+        assert_eq!((c.rate_limit.per_second, c.rate_limit.burst), (0.5, 3));
+        assert_eq!(
+            load(&["--rate-limit-per-second", "0"], &[])?
+                .rate_limit
+                .per_second,
+            0.0
+        );
+        assert!(load(&["--rate-limit-per-second", "-1"], &[]).is_err());
+        assert!(load(&["--rate-limit-burst", "0"], &[]).is_err());
         Ok(())
     }
 }

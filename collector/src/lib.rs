@@ -24,6 +24,7 @@
 //!   [`Clock`](clock::Clock) a simulation drives.
 //! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`,
 //!   answering only those sites' origins.
+//! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
@@ -37,6 +38,7 @@ pub mod extract;
 pub mod identity;
 pub mod ingest;
 pub mod payload;
+pub mod ratelimit;
 pub mod routes;
 pub mod session;
 pub mod sites;
@@ -58,6 +60,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
+use crate::ratelimit::RateLimiter;
 use crate::routes::{api, assets, collect, health, persons};
 use crate::session::SessionRules;
 use crate::state::AppState;
@@ -133,6 +136,7 @@ impl Collector {
         let cookie_key =
             Key::try_from(key_bytes.as_slice()).map_err(|e| StoreError::Random(e.to_string()))?;
         let (ingest, writer) = Ingest::start(Arc::clone(&store), config.ingest);
+        let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit));
         let state = AppState {
             config: Arc::new(config),
             salts: Arc::new(SaltCache::new(Arc::clone(&store))),
@@ -140,6 +144,7 @@ impl Collector {
             ingest,
             cookie_key,
             clock,
+            rate_limiter,
         };
         Ok(Collector { state, writer })
     }

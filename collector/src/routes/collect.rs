@@ -33,6 +33,10 @@ pub async fn collect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(SignedCookieJar, StatusCode), AppError> {
+    state
+        .rate_limiter
+        .check(peer.ip, state.clock.now_ms())
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
     check_content_type(&headers)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
