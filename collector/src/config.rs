@@ -63,6 +63,13 @@ pub struct Config {
     pub sites: Sites,
     /// Per-client rate limit on `/collect` (see [`RateLimitConfig`]).
     pub rate_limit: RateLimitConfig,
+    /// Store bot traffic instead of filtering it (`--keep-bots`, `SPOOR_KEEP_BOTS`
+    /// `true`/`false`; default false: crawlers, announced headless browsers and batches the
+    /// beacon did not send are dropped and counted, see [`bots`](crate::bots)).
+    pub keep_bots: bool,
+    /// Rows kept in `failed_events`, the newest ones (`--failed-events-max`,
+    /// `SPOOR_FAILED_EVENTS_MAX`; default 10000).
+    pub failed_events_max: usize,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -105,6 +112,8 @@ impl Default for Config {
             limits: Limits::default(),
             sites: Sites::default(),
             rate_limit: RateLimitConfig::default(),
+            keep_bots: false,
+            failed_events_max: 10_000,
         }
     }
 }
@@ -219,6 +228,12 @@ struct Flags {
     /// Most clients the rate limiter tracks [env: SPOOR_RATE_LIMIT_CLIENTS] [default: 100000]
     #[arg(long)]
     rate_limit_clients: Option<String>,
+    /// Store bot traffic instead of filtering it [env: SPOOR_KEEP_BOTS] [default: false]
+    #[arg(long)]
+    keep_bots: bool,
+    /// Rows kept in failed_events [env: SPOOR_FAILED_EVENTS_MAX] [default: 10000]
+    #[arg(long)]
+    failed_events_max: Option<String>,
 }
 
 impl Config {
@@ -389,6 +404,17 @@ impl Config {
                     positive,
                 )?,
             },
+            keep_bots: flags.keep_bots
+                || parse_or(
+                    pick(None, "SPOOR_KEEP_BOTS"),
+                    defaults.keep_bots,
+                    |b: &bool| Ok(*b),
+                )?,
+            failed_events_max: parse_or(
+                pick(flags.failed_events_max, "SPOOR_FAILED_EVENTS_MAX"),
+                defaults.failed_events_max,
+                positive,
+            )?,
         })
     }
 }
@@ -602,6 +628,21 @@ mod tests {
         );
         assert!(load(&["--rate-limit-per-second", "-1"], &[]).is_err());
         assert!(load(&["--rate-limit-burst", "0"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn bots_are_filtered_unless_kept_and_failed_events_are_bounded() -> Result<(), LoadError> {
+        let d = load(&[], &[])?;
+        assert!(!d.keep_bots);
+        assert_eq!(d.failed_events_max, 10_000);
+        assert!(load(&["--keep-bots"], &[])?.keep_bots);
+        assert!(load(&[], &[("SPOOR_KEEP_BOTS", "true")])?.keep_bots);
+        assert_eq!(
+            load(&[], &[("SPOOR_FAILED_EVENTS_MAX", "50")])?.failed_events_max,
+            50
+        );
+        assert!(load(&["--failed-events-max", "0"], &[]).is_err());
         Ok(())
     }
 }

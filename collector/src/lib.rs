@@ -25,10 +25,13 @@
 //! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`,
 //!   answering only those sites' origins.
 //! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
+//! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
+//! - [`bots`]: the user agents `/collect` drops as bot traffic.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
 
+pub mod bots;
 pub mod clock;
 pub mod config;
 pub mod cors;
@@ -37,6 +40,7 @@ pub mod event;
 pub mod extract;
 pub mod identity;
 pub mod ingest;
+pub mod metrics;
 pub mod payload;
 pub mod ratelimit;
 pub mod routes;
@@ -60,6 +64,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::routes::{api, assets, collect, health, persons};
 use crate::session::SessionRules;
@@ -88,7 +93,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/persons/{visitor}", get(persons::person))
         .route("/api/links/{id}", delete(persons::delete_link))
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .merge(assets)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .with_state(state)
 }
 
@@ -135,7 +145,9 @@ impl Collector {
             .map_err(|e| StoreError::Task(e.to_string()))??;
         let cookie_key =
             Key::try_from(key_bytes.as_slice()).map_err(|e| StoreError::Random(e.to_string()))?;
-        let (ingest, writer) = Ingest::start(Arc::clone(&store), config.ingest);
+        let metrics = Arc::new(Metrics::default());
+        let (ingest, writer) =
+            Ingest::start_observed(Arc::clone(&store), config.ingest, Arc::clone(&metrics));
         let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit));
         let state = AppState {
             config: Arc::new(config),
@@ -145,6 +157,7 @@ impl Collector {
             cookie_key,
             clock,
             rate_limiter,
+            metrics,
         };
         Ok(Collector { state, writer })
     }

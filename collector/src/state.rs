@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::Store;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Token buckets per client for `/collect`.
     pub rate_limiter: Arc<RateLimiter>,
+    /// Counters, gauges and histograms served at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl FromRef<AppState> for Key {

@@ -26,6 +26,10 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The Chromium flag giving the test browser a desktop Chrome user agent.
+pub const BROWSER_USER_AGENT: &str = "--user-agent=Mozilla/5.0 (X11; Linux x86_64) \
+    AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
 /// A collector serving the demo site and the built beacon on `127.0.0.1:<free port>`, with
 /// a fresh database in a temporary directory. It can be stopped and started again on the
 /// same port and database, as an outage looks to a browser.
@@ -252,6 +256,10 @@ impl ChromeDriver {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1200,900",
+            // Headless Chromium announces itself as `HeadlessChrome`, which the collector
+            // filters as a bot (collector/tests/bots.rs proves it); these tests stand in
+            // for a person's browser, so they say what a desktop Chrome says.
+            BROWSER_USER_AGENT,
         ]
         .iter()
         .map(|a| a.to_string())

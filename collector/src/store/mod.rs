@@ -182,6 +182,26 @@ pub trait Store: Send + Sync + 'static {
     /// A long-lived random secret of 64 bytes named `name`, created on first use (the
     /// cookie signing key). Kept in the store so restarts and sibling collectors agree.
     fn secret(&self, name: &str) -> Result<[u8; 64], StoreError>;
+
+    /// Records events that failed validation, then deletes the oldest rows beyond `keep`,
+    /// in one transaction.
+    fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError>;
+}
+
+/// An event that failed validation, as the `failed_events` table keeps it. Never holds a
+/// client address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedEvent {
+    /// When the collector received it, Unix ms.
+    pub received_ms: i64,
+    /// The site the batch named.
+    pub site: String,
+    /// A stable code (`invalid_event`, `timestamp`, `hostname`).
+    pub reason_code: String,
+    /// The reason the client was given.
+    pub reason: String,
+    /// The event's JSON, cut to a few KiB.
+    pub raw: String,
 }
 
 /// Fills `buf` from the operating system's random source.

@@ -7,8 +7,10 @@
 //!
 //! `migrate` brings the schema up to date; `insert` maps an event to its row; `sessions`
 //! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
-//! and fingerprint observations and answers the person queries.
+//! and fingerprint observations and answers the person queries; `failed` keeps the
+//! bounded `failed_events` table.
 
+mod failed;
 mod identity;
 mod insert;
 mod migrate;
@@ -19,7 +21,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{InsertOutcome, Person, Store, StoreError, Summary, random_bytes};
+use super::{FailedEvent, InsertOutcome, Person, Store, StoreError, Summary, random_bytes};
 use crate::event::Event;
 use crate::identity::graph::Mode;
 use crate::identity::resolver::Memory;
@@ -211,6 +213,14 @@ impl Store for SqliteStore {
         )?;
         tx.commit()?;
         Ok(secret)
+    }
+
+    fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        failed::insert(&tx, rows, keep)?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
