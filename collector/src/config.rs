@@ -70,6 +70,13 @@ pub struct Config {
     /// Rows kept in `failed_events`, the newest ones (`--failed-events-max`,
     /// `SPOOR_FAILED_EVENTS_MAX`; default 10000).
     pub failed_events_max: usize,
+    /// Honour `DNT: 1` and `Sec-GPC: 1` on the server (`--honor-dnt`, `SPOOR_HONOR_DNT`
+    /// `true`/`false`; default true): such requests get no cookie and are counted for a
+    /// cookieless visitor that changes daily, with no link to any other. On by default
+    /// because Global Privacy Control is a legally binding opt-out in some jurisdictions and
+    /// the cost is small: the visits are still counted, only not joined across days. The
+    /// beacon's `data-respect-dnt` goes further and sends nothing.
+    pub honor_dnt: bool,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -114,6 +121,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             keep_bots: false,
             failed_events_max: 10_000,
+            honor_dnt: true,
         }
     }
 }
@@ -234,6 +242,10 @@ struct Flags {
     /// Rows kept in failed_events [env: SPOOR_FAILED_EVENTS_MAX] [default: 10000]
     #[arg(long)]
     failed_events_max: Option<String>,
+    /// Honour DNT / Sec-GPC: no cookie, no persistent id: true or false
+    /// [env: SPOOR_HONOR_DNT] [default: true]
+    #[arg(long)]
+    honor_dnt: Option<String>,
 }
 
 impl Config {
@@ -414,6 +426,11 @@ impl Config {
                 pick(flags.failed_events_max, "SPOOR_FAILED_EVENTS_MAX"),
                 defaults.failed_events_max,
                 positive,
+            )?,
+            honor_dnt: parse_or(
+                pick(flags.honor_dnt, "SPOOR_HONOR_DNT"),
+                defaults.honor_dnt,
+                |b: &bool| Ok(*b),
             )?,
         })
     }
@@ -643,6 +660,15 @@ mod tests {
             50
         );
         assert!(load(&["--failed-events-max", "0"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn dnt_is_honoured_by_default_and_can_be_turned_off() -> Result<(), LoadError> {
+        assert!(load(&[], &[])?.honor_dnt);
+        assert!(!load(&["--honor-dnt", "false"], &[])?.honor_dnt);
+        assert!(!load(&[], &[("SPOOR_HONOR_DNT", "false")])?.honor_dnt);
+        assert!(load(&["--honor-dnt", "yes"], &[]).is_err());
         Ok(())
     }
 }

@@ -10,6 +10,9 @@
 //! `200` with `{"stored","duplicates","failed":[{"index","code","error"}]}` when some
 //! failed (the beacon drops a batch on any 2xx or 4xx, so a bad event never loops).
 //!
+//! With `honor_dnt` on, a request carrying `DNT: 1` or `Sec-GPC: 1` is stored without a
+//! cookie or any persistent id (see `store_untracked`).
+//!
 //! Storing: resolve each event's visitor with [`resolver`](crate::identity::resolver)
 //! (signals from the request, memory from the store), hand the batch and the resolution's
 //! side effects to the ingest writer and answer only once it is committed. The response sets the
@@ -33,7 +36,7 @@ use crate::event::{Batch, ClientEvent, Event, EventKind, IdentityEffects};
 use crate::extract::peer::Peer;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
-use crate::identity::{fingerprint, server_cookie};
+use crate::identity::{Evidence, fingerprint, server_cookie};
 use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope};
 use crate::sites::Site;
 use crate::state::AppState;
@@ -146,7 +149,13 @@ pub async fn collect(
         site: site.id.clone(),
         events,
     };
-    let stored = store_batch(&state, peer, jar, user_agent, batch, now).await;
+    let stored = if state.config.honor_dnt && asks_not_to_be_tracked(&headers) {
+        store_untracked(&state, peer, user_agent, batch, now)
+            .await
+            .map(|outcome| (jar, outcome))
+    } else {
+        store_batch(&state, peer, jar, user_agent, batch, now).await
+    };
     let (jar, outcome) = stored.inspect_err(|e| {
         let code = if e.status().is_server_error() {
             "unavailable"
@@ -195,6 +204,52 @@ async fn record_failures(state: &AppState, site: &str, failures: &[EventFailure]
         Ok(Err(e)) => tracing::warn!(error = %e, "could not record failed events"),
         Err(e) => tracing::warn!(error = %e, "could not record failed events"),
     }
+}
+
+/// Whether the request carries `DNT: 1` or `Sec-GPC: 1`.
+fn asks_not_to_be_tracked(headers: &HeaderMap) -> bool {
+    ["dnt", "sec-gpc"].iter().any(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "1")
+    })
+}
+
+/// Stores the batch of a browser that asked not to be tracked (with `honor_dnt` on): every
+/// event is counted for today's cookieless fingerprint visitor, which changes with the
+/// daily salt. No cookie is read or set, the beacon's client id is not stored, and no link
+/// is made to any other visitor (not even by a login): nothing persistent ties today's
+/// visits to another day's.
+async fn store_untracked(
+    state: &AppState,
+    peer: Peer,
+    user_agent: &str,
+    batch: Batch,
+    now: i64,
+) -> Result<InsertOutcome, AppError> {
+    let salt = state.salts.for_time(now).await?;
+    let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
+    let events = batch
+        .events
+        .into_iter()
+        .map(|mut client| {
+            client.client_id = None;
+            client.reset = false;
+            Event {
+                site: batch.site.clone(),
+                visitor: fingerprint.clone(),
+                evidence: Evidence::Fingerprint,
+                received: now,
+                identity: IdentityEffects {
+                    fingerprint: fingerprint.clone(),
+                    ..IdentityEffects::default()
+                },
+                client,
+            }
+        })
+        .collect();
+    Ok(state.ingest.submit(events).await?)
 }
 
 /// Resolves each event's visitor and stores the batch; answers with the jar holding the
