@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use crate::extract::forwarded::ForwardedHeader;
 use crate::payload::Limits;
 use crate::ratelimit::RateLimitConfig;
+use crate::server::ServerLimits;
 use crate::session::UtcOffset;
 use crate::sites::Sites;
 
@@ -77,6 +78,8 @@ pub struct Config {
     /// the cost is small: the visits are still counted, only not joined across days. The
     /// beacon's `data-respect-dnt` goes further and sends nothing.
     pub honor_dnt: bool,
+    /// Timeouts and the connection cap of the HTTP server (see [`ServerLimits`]).
+    pub server: ServerLimits,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -122,6 +125,7 @@ impl Default for Config {
             keep_bots: false,
             failed_events_max: 10_000,
             honor_dnt: true,
+            server: ServerLimits::default(),
         }
     }
 }
@@ -246,6 +250,17 @@ struct Flags {
     /// [env: SPOOR_HONOR_DNT] [default: true]
     #[arg(long)]
     honor_dnt: Option<String>,
+    /// Longest wait for a request head (and idle keep-alive), in ms
+    /// [env: SPOOR_HEADER_READ_TIMEOUT_MS] [default: 10000]
+    #[arg(long)]
+    header_read_timeout_ms: Option<String>,
+    /// Longest time to read a body and answer, in ms [env: SPOOR_REQUEST_TIMEOUT_MS]
+    /// [default: 30000]
+    #[arg(long)]
+    request_timeout_ms: Option<String>,
+    /// Most connections served at once [env: SPOOR_MAX_CONNECTIONS] [default: 1024]
+    #[arg(long)]
+    max_connections: Option<String>,
 }
 
 impl Config {
@@ -432,7 +447,32 @@ impl Config {
                 defaults.honor_dnt,
                 |b: &bool| Ok(*b),
             )?,
+            server: ServerLimits {
+                header_read_timeout: Duration::from_millis(parse_or(
+                    pick(flags.header_read_timeout_ms, "SPOOR_HEADER_READ_TIMEOUT_MS"),
+                    defaults.server.header_read_timeout.as_millis() as u64,
+                    at_least_one_ms,
+                )?),
+                request_timeout: Duration::from_millis(parse_or(
+                    pick(flags.request_timeout_ms, "SPOOR_REQUEST_TIMEOUT_MS"),
+                    defaults.server.request_timeout.as_millis() as u64,
+                    at_least_one_ms,
+                )?),
+                max_connections: parse_or(
+                    pick(flags.max_connections, "SPOOR_MAX_CONNECTIONS"),
+                    defaults.server.max_connections,
+                    positive,
+                )?,
+            },
         })
+    }
+}
+
+fn at_least_one_ms(v: &u64) -> Result<u64, String> {
+    if *v == 0 {
+        Err("must be at least 1 ms".into())
+    } else {
+        Ok(*v)
     }
 }
 
@@ -669,6 +709,23 @@ mod tests {
         assert!(!load(&["--honor-dnt", "false"], &[])?.honor_dnt);
         assert!(!load(&[], &[("SPOOR_HONOR_DNT", "false")])?.honor_dnt);
         assert!(load(&["--honor-dnt", "yes"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn server_timeouts_and_connection_cap_are_configurable() -> Result<(), LoadError> {
+        let d = load(&[], &[])?.server;
+        assert_eq!(d, ServerLimits::default());
+        assert_eq!(d.header_read_timeout, Duration::from_secs(10));
+        let c = load(
+            &["--header-read-timeout-ms", "500", "--max-connections", "3"],
+            &[("SPOOR_REQUEST_TIMEOUT_MS", "2000")],
+        )?
+        .server;
+        assert_eq!(c.header_read_timeout, Duration::from_millis(500));
+        assert_eq!(c.request_timeout, Duration::from_secs(2));
+        assert_eq!(c.max_connections, 3);
+        assert!(load(&["--request-timeout-ms", "0"], &[]).is_err());
         Ok(())
     }
 }

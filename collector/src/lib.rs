@@ -27,6 +27,7 @@
 //! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
 //! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
+//! - [`server`]: the accept loop — connection cap, header and request timeouts.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
@@ -44,13 +45,13 @@ pub mod metrics;
 pub mod payload;
 pub mod ratelimit;
 pub mod routes;
+pub mod server;
 pub mod session;
 pub mod sites;
 pub mod state;
 pub mod store;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -175,10 +176,8 @@ impl Collector {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Collector { state, writer } = self;
-        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let limits = state.config.server;
+        server::serve(listener, app(state), limits, shutdown).await?;
         writer.await.map_err(std::io::Error::other)?;
         tracing::info!("collector stopped");
         Ok(())
