@@ -87,6 +87,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(body_limit))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
+                    ratelimit::layer,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
                     cors::layer,
                 )),
         )

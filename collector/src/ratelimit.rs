@@ -8,7 +8,8 @@
 //! address is its IPv4 address).
 //!
 //! Each bucket holds up to `burst` tokens and gains `per_second` a second; a request takes
-//! one, and a request finding none is answered `429` with `Retry-After`. Time is the
+//! one, and a request finding none is answered `429` with `Retry-After` ([`layer`], before
+//! the body is read). Time is the
 //! collector's [`Clock`](crate::clock::Clock) in milliseconds, so a simulation replays at
 //! its own pace. Memory is bounded: at `max_clients` keys, buckets that have refilled
 //! (idle clients) are dropped, and if that is not enough, the least recently seen half.
@@ -16,6 +17,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+use crate::extract::peer::Peer;
+use crate::state::AppState;
 
 /// Rate limit settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -129,6 +138,24 @@ impl RateLimiter {
     /// How many clients are tracked now.
     pub fn clients(&self) -> usize {
         self.buckets.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// Middleware on `/collect`: refuses a client over its limit before its body is read, and
+/// counts it (one item, rejected as `rate_limited`).
+pub async fn layer(
+    State(state): State<AppState>,
+    peer: Peer,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.rate_limiter.check(peer.ip, state.clock.now_ms()) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after_secs) => {
+            state.metrics.received(1);
+            state.metrics.rate_limited();
+            AppError::RateLimited { retry_after_secs }.into_response()
+        }
     }
 }
 

@@ -69,3 +69,16 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
     assert_eq!(send(6, "2001:db8::2").await, StatusCode::NO_CONTENT);
     assert_eq!(send(7, "2001:db8::3").await, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_limited_client_is_refused_before_its_body_is_read() {
+    let c = limited(false).await;
+    for n in 0..2 {
+        let resp = c.collect(&pageview(&event_id(n), "/", None), &[]).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    }
+    // Over the body limit as well: the rate limit answers first, so the body is not read.
+    let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(1 << 20));
+    let resp = c.collect(&huge, &[]).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -1,6 +1,7 @@
 //! `POST /collect`: a batch of events from the beacon.
 //!
-//! In order: the client's rate limit (`429`), the content type (`415`), the body size
+//! In order: the client's rate limit (`429`, [`ratelimit::layer`](crate::ratelimit::layer),
+//! before the body is read), the content type (`415`), the body size
 //! (`413`), the envelope (`400`: not JSON, nested too deep, empty, too many events), the
 //! site (`400` when not configured) and the `Origin` (`403` when not the site's). Bot
 //! traffic ([`bots`](crate::bots)) is then answered `204` and dropped. Each event is
@@ -79,11 +80,6 @@ pub async fn collect(
         metrics.rejected(code, 1);
         error
     };
-    if let Err(retry_after_secs) = state.rate_limiter.check(peer.ip, state.clock.now_ms()) {
-        metrics.received(1);
-        metrics.rate_limited();
-        return Err(AppError::RateLimited { retry_after_secs });
-    }
     check_content_type(&headers).map_err(|e| refuse("content_type", e))?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
