@@ -158,9 +158,11 @@ impl Metrics {
         self.failed.add(reason, n as u64);
     }
 
-    /// `n` events were dropped as bot traffic for `reason`.
+    /// `n` events were dropped for `reason`: bot traffic, or a login under DNT/GPC.
     pub fn filtered(&self, reason: &str, n: usize) {
-        self.filtered.add(reason, n as u64);
+        if n > 0 {
+            self.filtered.add(reason, n as u64);
+        }
     }
 
     /// The writer committed a batch of `events` in `took`.
@@ -232,7 +234,7 @@ impl Metrics {
             ),
             (
                 "spoor_events_filtered_total",
-                "Events dropped as bot traffic, by reason.",
+                "Events dropped unstored (bot traffic, identify under DNT/GPC), by reason.",
                 &self.filtered,
             ),
         ];

@@ -12,7 +12,8 @@
 //! failed (the beacon drops a batch on any 2xx or 4xx, so a bad event never loops).
 //!
 //! With `honor_dnt` on, a request carrying `DNT: 1` or `Sec-GPC: 1` is stored without a
-//! cookie or any persistent id (see `store_untracked`).
+//! cookie or any persistent id (see `store_untracked`); its `identify` events, which name
+//! the person, are dropped (counted as filtered, `dnt_identify`).
 //!
 //! Storing: resolve each event's visitor with [`resolver`](crate::identity::resolver)
 //! (signals from the request, memory from the store), hand the batch and the resolution's
@@ -140,26 +141,37 @@ pub async fn collect(
             .unwrap_or_default();
         return Err(AppError::BadRequest(reason));
     }
+    let untracked = state.config.honor_dnt && asks_not_to_be_tracked(&headers);
+    if untracked {
+        // A login names the person: under DNT/GPC it is not kept at all.
+        let before = events.len();
+        events.retain(|e| !matches!(e.kind, EventKind::Identify { .. }));
+        metrics.filtered("dnt_identify", before - events.len());
+    }
     let valid = events.len();
-    let batch = Batch {
-        site: site.id.clone(),
-        events,
-    };
-    let stored = if state.config.honor_dnt && asks_not_to_be_tracked(&headers) {
-        store_untracked(&state, peer, user_agent, batch, now)
-            .await
-            .map(|outcome| (jar, outcome))
+    let (jar, outcome) = if valid == 0 {
+        (jar, InsertOutcome::default())
     } else {
-        store_batch(&state, peer, jar, user_agent, batch, now).await
-    };
-    let (jar, outcome) = stored.inspect_err(|e| {
-        let code = if e.status().is_server_error() {
-            "unavailable"
-        } else {
-            "refused"
+        let batch = Batch {
+            site: site.id.clone(),
+            events,
         };
-        metrics.rejected(code, valid);
-    })?;
+        let stored = if untracked {
+            store_untracked(&state, peer, user_agent, batch, now)
+                .await
+                .map(|outcome| (jar, outcome))
+        } else {
+            store_batch(&state, peer, jar, user_agent, batch, now).await
+        };
+        stored.inspect_err(|e| {
+            let code = if e.status().is_server_error() {
+                "unavailable"
+            } else {
+                "refused"
+            };
+            metrics.rejected(code, valid);
+        })?
+    };
     metrics.accepted(outcome.stored, outcome.duplicates);
     if failures.is_empty() {
         return Ok((jar, StatusCode::NO_CONTENT).into_response());
@@ -215,8 +227,8 @@ fn asks_not_to_be_tracked(headers: &HeaderMap) -> bool {
 /// Stores the batch of a browser that asked not to be tracked (with `honor_dnt` on): every
 /// event is counted for today's cookieless fingerprint visitor, which changes with the
 /// daily salt. No cookie is read or set, the beacon's client id is not stored, and no link
-/// is made to any other visitor (not even by a login): nothing persistent ties today's
-/// visits to another day's.
+/// is made to any other visitor (`identify` events were dropped before): nothing persistent
+/// ties today's visits to another day's.
 async fn store_untracked(
     state: &AppState,
     peer: Peer,
