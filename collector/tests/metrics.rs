@@ -167,3 +167,35 @@ async fn after_a_mixed_load_the_counters_reconcile() {
         "the store agrees with the counters"
     );
 }
+
+#[tokio::test]
+async fn a_request_dropped_while_waiting_for_its_commit_is_counted_as_cancelled() {
+    // The writer waits up to 1.5 s for company before committing, and the request is
+    // dropped after 100 ms (as a request timeout or a client leaving would drop it).
+    let c = TestCollector::start_with(|config| {
+        config.ingest.batch_max_wait = std::time::Duration::from_millis(1500);
+    })
+    .await;
+    let body = batch(&[
+        event(&event_id(1), "pageview", PAGE, json!({})),
+        event(&event_id(2), "pageview", PAGE, json!({})),
+    ]);
+    let dropped =
+        tokio::time::timeout(std::time::Duration::from_millis(100), c.collect(&body, &[])).await;
+    assert!(
+        dropped.is_err(),
+        "the request was still waiting for its commit"
+    );
+
+    let resp = c
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    let text = String::from_utf8(body_bytes(resp).await).unwrap();
+    let s = samples(&text);
+    assert_eq!(s["spoor_events_received_total"], 2.0, "{text}");
+    assert_eq!(
+        s["spoor_events_rejected_total{reason=\"cancelled\"}"], 2.0,
+        "{text}"
+    );
+    assert_eq!(s["spoor_events_accepted_total"], 0.0, "{text}");
+}

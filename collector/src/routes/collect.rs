@@ -39,6 +39,7 @@ use crate::extract::peer::Peer;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
 use crate::identity::{Evidence, fingerprint, server_cookie};
+use crate::metrics::Metrics;
 use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope};
 use crate::sites::Site;
 use crate::state::AppState;
@@ -127,6 +128,12 @@ pub async fn collect(
             Err(failure) => failures.push(failure),
         }
     }
+    // Until their outcome is counted, the valid events are pending: if the request is
+    // dropped on the way (client gone, request timeout) they count as `cancelled`.
+    let mut pending = Pending {
+        metrics,
+        events: events.len(),
+    };
     if !failures.is_empty() {
         for failure in &failures {
             metrics.failed(failure.code, 1);
@@ -147,6 +154,7 @@ pub async fn collect(
         let before = events.len();
         events.retain(|e| !matches!(e.kind, EventKind::Identify { .. }));
         metrics.filtered("dnt_identify", before - events.len());
+        pending.events = events.len();
     }
     let valid = events.len();
     let (jar, outcome) = if valid == 0 {
@@ -163,6 +171,7 @@ pub async fn collect(
         } else {
             store_batch(&state, peer, jar, user_agent, batch, now).await
         };
+        pending.events = 0;
         stored.inspect_err(|e| {
             let code = if e.status().is_server_error() {
                 "unavailable"
@@ -189,6 +198,22 @@ pub async fn collect(
             .collect(),
     };
     Ok((StatusCode::OK, jar, Json(answer)).into_response())
+}
+
+/// Valid events of a request whose outcome is not counted yet; counted as rejected
+/// (`cancelled`) if the request is dropped first. Such events may still be committed by the
+/// writer, and a retry of them is deduplicated.
+struct Pending<'a> {
+    metrics: &'a Metrics,
+    events: usize,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.events > 0 {
+            self.metrics.rejected("cancelled", self.events);
+        }
+    }
 }
 
 /// Keeps `failures` in the store's bounded `failed_events` table. A store error is logged
