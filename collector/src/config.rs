@@ -14,7 +14,9 @@ use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
 use crate::payload::Limits;
+use crate::ratelimit::RateLimitConfig;
 use crate::routes::auth::AdminToken;
+use crate::server::ServerLimits;
 use crate::session::SiteZone;
 use crate::sites::Sites;
 use crate::store::sqlite::Synchronous;
@@ -81,6 +83,24 @@ pub struct Config {
     /// then need `Authorization: Bearer <token>`; without a token only loopback clients
     /// may read. Never logged (its `Debug` is redacted).
     pub admin_token: Option<AdminToken>,
+    /// Per-client rate limit on `/collect` (see [`RateLimitConfig`]).
+    pub rate_limit: RateLimitConfig,
+    /// Store bot traffic instead of filtering it (`--keep-bots`, `SPOOR_KEEP_BOTS`
+    /// `true`/`false`; default false: crawlers, announced headless browsers and batches the
+    /// beacon did not send are dropped and counted, see [`bots`](crate::bots)).
+    pub keep_bots: bool,
+    /// Rows kept in `failed_events`, the newest ones (`--failed-events-max`,
+    /// `SPOOR_FAILED_EVENTS_MAX`; default 10000).
+    pub failed_events_max: usize,
+    /// Honour `DNT: 1` and `Sec-GPC: 1` on the server (`--honor-dnt`, `SPOOR_HONOR_DNT`
+    /// `true`/`false`; default true): such requests get no cookie and are counted for a
+    /// cookieless visitor that changes daily, with no link to any other. On by default
+    /// because Global Privacy Control is a legally binding opt-out in some jurisdictions and
+    /// the cost is small: the visits are still counted, only not joined across days. The
+    /// beacon's `data-respect-dnt` goes further and sends nothing.
+    pub honor_dnt: bool,
+    /// Timeouts and the connection cap of the HTTP server (see [`ServerLimits`]).
+    pub server: ServerLimits,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -137,6 +157,11 @@ impl Default for Config {
             shutdown_deadline: Duration::from_secs(10),
             retention: Duration::from_secs(RETENTION_DAYS_DEFAULT * DAY_SECS),
             admin_token: None,
+            rate_limit: RateLimitConfig::default(),
+            keep_bots: false,
+            failed_events_max: 10_000,
+            honor_dnt: true,
+            server: ServerLimits::default(),
         }
     }
 }
@@ -266,6 +291,37 @@ struct Flags {
     /// [env: SPOOR_ADMIN_TOKEN] [default: none: only 127.0.0.1 may read]
     #[arg(long)]
     admin_token: Option<String>,
+    /// Requests a second per client on /collect, 0 for no limit
+    /// [env: SPOOR_RATE_LIMIT_PER_SECOND] [default: 20]
+    #[arg(long)]
+    rate_limit_per_second: Option<String>,
+    /// Requests a client may burst [env: SPOOR_RATE_LIMIT_BURST] [default: 100]
+    #[arg(long)]
+    rate_limit_burst: Option<String>,
+    /// Most clients the rate limiter tracks [env: SPOOR_RATE_LIMIT_CLIENTS] [default: 100000]
+    #[arg(long)]
+    rate_limit_clients: Option<String>,
+    /// Store bot traffic instead of filtering it [env: SPOOR_KEEP_BOTS] [default: false]
+    #[arg(long)]
+    keep_bots: bool,
+    /// Rows kept in failed_events [env: SPOOR_FAILED_EVENTS_MAX] [default: 10000]
+    #[arg(long)]
+    failed_events_max: Option<String>,
+    /// Honour DNT / Sec-GPC: no cookie, no persistent id: true or false
+    /// [env: SPOOR_HONOR_DNT] [default: true]
+    #[arg(long)]
+    honor_dnt: Option<String>,
+    /// Longest wait for a request head (and idle keep-alive), in ms
+    /// [env: SPOOR_HEADER_READ_TIMEOUT_MS] [default: 10000]
+    #[arg(long)]
+    header_read_timeout_ms: Option<String>,
+    /// Longest time to read a body and answer, in ms [env: SPOOR_REQUEST_TIMEOUT_MS]
+    /// [default: 30000]
+    #[arg(long)]
+    request_timeout_ms: Option<String>,
+    /// Most connections served at once [env: SPOOR_MAX_CONNECTIONS] [default: 1024]
+    #[arg(long)]
+    max_connections: Option<String>,
 }
 
 impl Config {
@@ -442,7 +498,77 @@ impl Config {
                     reason,
                 })?),
             },
+            rate_limit: RateLimitConfig {
+                per_second: parse_or(
+                    pick(flags.rate_limit_per_second, "SPOOR_RATE_LIMIT_PER_SECOND"),
+                    defaults.rate_limit.per_second,
+                    |v: &f64| {
+                        if v.is_finite() && *v >= 0.0 {
+                            Ok(*v)
+                        } else {
+                            Err("must be a number, 0 or more".into())
+                        }
+                    },
+                )?,
+                burst: parse_or(
+                    pick(flags.rate_limit_burst, "SPOOR_RATE_LIMIT_BURST"),
+                    defaults.rate_limit.burst,
+                    |v: &u32| {
+                        if *v == 0 {
+                            Err("must be at least 1".into())
+                        } else {
+                            Ok(*v)
+                        }
+                    },
+                )?,
+                max_clients: parse_or(
+                    pick(flags.rate_limit_clients, "SPOOR_RATE_LIMIT_CLIENTS"),
+                    defaults.rate_limit.max_clients,
+                    positive,
+                )?,
+            },
+            keep_bots: flags.keep_bots
+                || parse_or(
+                    pick(None, "SPOOR_KEEP_BOTS"),
+                    defaults.keep_bots,
+                    |b: &bool| Ok(*b),
+                )?,
+            failed_events_max: parse_or(
+                pick(flags.failed_events_max, "SPOOR_FAILED_EVENTS_MAX"),
+                defaults.failed_events_max,
+                positive,
+            )?,
+            honor_dnt: parse_or(
+                pick(flags.honor_dnt, "SPOOR_HONOR_DNT"),
+                defaults.honor_dnt,
+                |b: &bool| Ok(*b),
+            )?,
+            server: ServerLimits {
+                header_read_timeout: Duration::from_millis(parse_or(
+                    pick(flags.header_read_timeout_ms, "SPOOR_HEADER_READ_TIMEOUT_MS"),
+                    defaults.server.header_read_timeout.as_millis() as u64,
+                    at_least_one_ms,
+                )?),
+                request_timeout: Duration::from_millis(parse_or(
+                    pick(flags.request_timeout_ms, "SPOOR_REQUEST_TIMEOUT_MS"),
+                    defaults.server.request_timeout.as_millis() as u64,
+                    at_least_one_ms,
+                )?),
+                max_connections: parse_or(
+                    pick(flags.max_connections, "SPOOR_MAX_CONNECTIONS"),
+                    defaults.server.max_connections,
+                    positive,
+                )?,
+            },
         })
+    }
+}
+
+fn at_least_one_ms(v: &u64) -> Result<u64, String> {
+    if *v == 0 {
+        Err("must be at least 1 ms".into())
+    } else {
+        Ok(*v)
     }
 }
 
@@ -701,6 +827,67 @@ mod tests {
         assert!(c.sites.get("blog").is_some() && c.sites.get("demo").is_none());
         let err = load(&["--sites", "shop"], &[]).err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.starts_with("--sites")));
+        Ok(())
+    }
+
+    #[test]
+    fn the_rate_limit_is_configurable_and_zero_turns_it_off() -> Result<(), LoadError> {
+        let d = load(&[], &[])?.rate_limit;
+        assert_eq!((d.per_second, d.burst, d.max_clients), (20.0, 100, 100_000));
+        let c = load(
+            &["--rate-limit-per-second", "0.5"],
+            &[("SPOOR_RATE_LIMIT_BURST", "3")],
+        )?;
+        assert_eq!((c.rate_limit.per_second, c.rate_limit.burst), (0.5, 3));
+        assert_eq!(
+            load(&["--rate-limit-per-second", "0"], &[])?
+                .rate_limit
+                .per_second,
+            0.0
+        );
+        assert!(load(&["--rate-limit-per-second", "-1"], &[]).is_err());
+        assert!(load(&["--rate-limit-burst", "0"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn bots_are_filtered_unless_kept_and_failed_events_are_bounded() -> Result<(), LoadError> {
+        let d = load(&[], &[])?;
+        assert!(!d.keep_bots);
+        assert_eq!(d.failed_events_max, 10_000);
+        assert!(load(&["--keep-bots"], &[])?.keep_bots);
+        assert!(load(&[], &[("SPOOR_KEEP_BOTS", "true")])?.keep_bots);
+        assert_eq!(
+            load(&[], &[("SPOOR_FAILED_EVENTS_MAX", "50")])?.failed_events_max,
+            50
+        );
+        assert!(load(&["--failed-events-max", "0"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn dnt_is_honoured_by_default_and_can_be_turned_off() -> Result<(), LoadError> {
+        assert!(load(&[], &[])?.honor_dnt);
+        assert!(!load(&["--honor-dnt", "false"], &[])?.honor_dnt);
+        assert!(!load(&[], &[("SPOOR_HONOR_DNT", "false")])?.honor_dnt);
+        assert!(load(&["--honor-dnt", "yes"], &[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn server_timeouts_and_connection_cap_are_configurable() -> Result<(), LoadError> {
+        let d = load(&[], &[])?.server;
+        assert_eq!(d, ServerLimits::default());
+        assert_eq!(d.header_read_timeout, Duration::from_secs(10));
+        let c = load(
+            &["--header-read-timeout-ms", "500", "--max-connections", "3"],
+            &[("SPOOR_REQUEST_TIMEOUT_MS", "2000")],
+        )?
+        .server;
+        assert_eq!(c.header_read_timeout, Duration::from_millis(500));
+        assert_eq!(c.request_timeout, Duration::from_secs(2));
+        assert_eq!(c.max_connections, 3);
+        assert!(load(&["--request-timeout-ms", "0"], &[]).is_err());
         Ok(())
     }
 }

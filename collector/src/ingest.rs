@@ -27,6 +27,7 @@ use tokio::time::Instant;
 
 use crate::config::IngestConfig;
 use crate::event::Event;
+use crate::metrics::Metrics;
 use crate::store::{InsertOutcome, Store, StoreError};
 
 /// Why events were not stored.
@@ -65,10 +66,24 @@ impl Ingest {
     /// Starts the writer over `store`. The returned handle ends when every [`Ingest`] clone
     /// is dropped and the queue is drained.
     pub fn start(store: Arc<dyn Store>, config: IngestConfig) -> (Ingest, JoinHandle<()>) {
+        Ingest::start_observed(store, config, Arc::new(Metrics::default()))
+    }
+
+    /// [`Ingest::start`], recording each commit's size and latency in `metrics`.
+    pub fn start_observed(
+        store: Arc<dyn Store>,
+        config: IngestConfig,
+        metrics: Arc<Metrics>,
+    ) -> (Ingest, JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(config.queue_capacity);
-        let writer = tokio::spawn(write_batches(jobs, store, config));
+        let writer = tokio::spawn(write_batches(jobs, store, config, metrics));
         let deadline = config.store_deadline;
         (Ingest { queue, deadline }, writer)
+    }
+
+    /// Requests waiting for the writer now.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
     }
 
     /// Queues `events` and waits until they are committed, at most the store deadline.
@@ -90,7 +105,12 @@ impl Ingest {
     }
 }
 
-async fn write_batches(mut jobs: mpsc::Receiver<Job>, store: Arc<dyn Store>, config: IngestConfig) {
+async fn write_batches(
+    mut jobs: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    config: IngestConfig,
+    metrics: Arc<Metrics>,
+) {
     while let Some(first) = jobs.recv().await {
         let deadline = Instant::now() + config.batch_max_wait;
         let mut count = first.events.len();
@@ -104,7 +124,9 @@ async fn write_batches(mut jobs: mpsc::Receiver<Job>, store: Arc<dyn Store>, con
                 Ok(None) | Err(_) => break,
             }
         }
+        let started = Instant::now();
         commit(&store, batch).await;
+        metrics.committed(count, started.elapsed());
     }
     tracing::debug!("ingest queue closed and drained");
 }

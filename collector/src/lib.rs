@@ -26,10 +26,15 @@
 //!   [`Clock`](clock::Clock) a simulation drives.
 //! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`,
 //!   answering only those sites' origins.
+//! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
+//! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
+//! - [`bots`]: the user agents `/collect` drops as bot traffic.
+//! - [`server`]: the accept loop — connection cap, header and request timeouts.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
 
+pub mod bots;
 pub mod clock;
 pub mod config;
 pub mod cors;
@@ -39,17 +44,19 @@ pub mod event;
 pub mod extract;
 pub mod identity;
 pub mod ingest;
+pub mod metrics;
 pub mod payload;
+pub mod ratelimit;
 pub mod reports;
 pub mod retention;
 pub mod routes;
+pub mod server;
 pub mod session;
 pub mod sites;
 pub mod state;
 pub mod store;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -63,6 +70,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::retention::{PURGE_EVERY, Retention};
 use crate::routes::{api, assets, collect, health, persons, privacy};
 use crate::session::SessionRules;
@@ -84,6 +93,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(body_limit))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
+                    ratelimit::layer,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
                     cors::layer,
                 )),
         )
@@ -94,8 +107,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/export", get(privacy::export))
         .route("/api/erase", delete(privacy::erase))
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .merge(routes::reports::router())
         .merge(assets)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routes::auth::guard,
@@ -153,7 +171,10 @@ impl Collector {
             .map_err(|e| StoreError::Task(e.to_string()))??;
         let cookie_key =
             Key::try_from(key_bytes.as_slice()).map_err(|e| StoreError::Random(e.to_string()))?;
-        let (ingest, writer) = Ingest::start(Arc::clone(&store), config.ingest);
+        let metrics = Arc::new(Metrics::default());
+        let (ingest, writer) =
+            Ingest::start_observed(Arc::clone(&store), config.ingest, Arc::clone(&metrics));
+        let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit));
         let retention = Retention::start(
             Arc::clone(&store),
             clock.clone(),
@@ -167,6 +188,8 @@ impl Collector {
             ingest,
             cookie_key,
             clock,
+            rate_limiter,
+            metrics,
         };
         Ok(Collector {
             state,
@@ -198,16 +221,15 @@ impl Collector {
         // Purging stops with the server (dropping the handle aborts the task).
         let _retention = retention;
         let deadline = state.config.shutdown_deadline;
-        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let limits = state.config.server;
+        let router = app(state);
         let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             let _ = stopping.send(());
         };
         let drain = async move {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(signal)
-                .await?;
+            server::serve(listener, router, limits, signal).await?;
             writer.await.map_err(std::io::Error::other)
         };
         tokio::pin!(drain);

@@ -8,7 +8,8 @@
 //!
 //! Configured as `--sites` / `SPOOR_SITES`: `id=host,host;id=host`, for example
 //! `demo=localhost,127.0.0.1;shop=shop.example,*.shop.example`. A host `*.name` allows
-//! every subdomain of `name` (not `name` itself). The default is the demo:
+//! every subdomain of `name` (not `name` itself); an IPv6 address is written bare or in
+//! brackets (`::1`, `[::1]`). The default is the demo:
 //! `demo=localhost,127.0.0.1`.
 
 use std::fmt;
@@ -26,14 +27,14 @@ pub struct Site {
 impl Site {
     /// Whether a page on `host` belongs to this site.
     pub fn allows_host(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = unbracket(host.trim_end_matches('.')).to_ascii_lowercase();
         self.hosts
             .iter()
             .any(|allowed| match allowed.strip_prefix("*.") {
                 Some(parent) => host
                     .strip_suffix(parent)
                     .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
-                None => *allowed == host,
+                None => unbracket(allowed) == host,
             })
     }
 
@@ -43,6 +44,13 @@ impl Site {
     }
 }
 
+/// An IPv6 literal without its URL brackets (`[::1]` → `::1`); anything else as it is.
+fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 /// The hostname of an `Origin` header value (`scheme://host[:port]`), if it is an http(s)
 /// origin; `null` and anything else is `None`.
 pub fn origin_host(origin: &str) -> Option<String> {
@@ -50,11 +58,7 @@ pub fn origin_host(origin: &str) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    url.host_str().map(|h| {
-        h.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase()
-    })
+    url.host_str().map(|h| unbracket(h).to_ascii_lowercase())
 }
 
 /// Every configured site.
@@ -117,7 +121,9 @@ impl FromStr for Sites {
             }
             if let Some(bad) = hosts.iter().find(|h| {
                 let name = h.strip_prefix("*.").unwrap_or(h);
-                name.is_empty() || name.contains(['/', ':', '*', ' '])
+                let ipv6 = name.parse::<std::net::Ipv6Addr>().is_ok()
+                    || unbracket(name).parse::<std::net::Ipv6Addr>().is_ok();
+                name.is_empty() || name.contains(['/', '*', ' ']) || (name.contains(':') && !ipv6)
             }) {
                 return Err(format!(
                     "{bad:?} is not a hostname (no scheme, port or path)"
@@ -171,6 +177,9 @@ mod tests {
         assert!(shop.allows_origin("https://www.shop.example:8443"));
         assert!(!shop.allows_origin("null") && !shop.allows_origin("file:///shop.example"));
         assert!(sites.allows_origin("http://localhost:8080"));
+        let v6: Sites = "demo=::1;lab=[2001:db8::1]".parse().unwrap();
+        assert!(v6.get("demo").unwrap().allows_host("[::1]"));
+        assert!(v6.allows_origin("http://[2001:db8::1]:8080"));
         assert!(!sites.allows_origin("http://localhost.evil.example"));
     }
 

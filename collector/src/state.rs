@@ -9,6 +9,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::store::Store;
 
 /// Shared state of the collector; cheap to clone.
@@ -26,6 +28,10 @@ pub struct AppState {
     pub cookie_key: Key,
     /// Where `/collect` reads "now": the wall clock, or a simulated one.
     pub clock: Clock,
+    /// Token buckets per client for `/collect`.
+    pub rate_limiter: Arc<RateLimiter>,
+    /// Counters, gauges and histograms served at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl FromRef<AppState> for Key {

@@ -127,7 +127,7 @@ async fn bad_batches_get_a_400_with_a_reason_and_store_nothing() {
     let cases = [
         ("{\"site\":", "invalid JSON"),
         (
-            r#"{"site":"demo","events":[{"type":"pageview"}]}"#,
+            r#"{"site":"demo","events":[{"type":"pageview","screen":"1x1"}]}"#,
             "missing field",
         ),
         (&pageview("not-a-uuid", "/", None), "is not a UUID"),

@@ -102,6 +102,7 @@ async fn an_engagement_stores_its_pageview_visible_time_and_scroll() {
     assert_eq!(
         stored_details(&c, &engagement),
         pairs(&[
+            ("screen", SCREEN),
             ("pageview_id", &pageview),
             ("visible_ms", "42000"),
             ("scroll", "75")
@@ -130,6 +131,7 @@ async fn a_custom_event_stores_its_name_and_props_as_json() {
     assert_eq!(
         stored_details(&c, &with_props),
         pairs(&[
+            ("screen", SCREEN),
             ("name", "signup"),
             (
                 "props",
@@ -144,7 +146,7 @@ async fn a_custom_event_stores_its_name_and_props_as_json() {
     .await;
     assert_eq!(
         stored_details(&c, &without),
-        pairs(&[("name", "Play video")])
+        pairs(&[("screen", SCREEN), ("name", "Play video")])
     );
 }
 
@@ -164,8 +166,14 @@ async fn outbound_and_download_store_their_target() {
         event(&download, "download", PAGE, json!({"target": file})),
     )
     .await;
-    assert_eq!(stored_details(&c, &outbound), pairs(&[("target", target)]));
-    assert_eq!(stored_details(&c, &download), pairs(&[("target", file)]));
+    assert_eq!(
+        stored_details(&c, &outbound),
+        pairs(&[("screen", SCREEN), ("target", target)])
+    );
+    assert_eq!(
+        stored_details(&c, &download),
+        pairs(&[("screen", SCREEN), ("target", file)])
+    );
     assert_eq!(
         c.column("SELECT kind FROM events ORDER BY id"),
         ["outbound", "download"]
@@ -177,7 +185,10 @@ async fn identify_stores_the_user_id() {
     let c = TestCollector::start().await;
     let id = event_id(1);
     post_ok(&c, event(&id, "identify", PAGE, json!({"user": "user-42"}))).await;
-    assert_eq!(stored_details(&c, &id), pairs(&[("user_id", "user-42")]));
+    assert_eq!(
+        stored_details(&c, &id),
+        pairs(&[("screen", SCREEN), ("user_id", "user-42")])
+    );
     assert_eq!(c.column("SELECT visitor FROM events"), ["v-1"]);
 }
 
@@ -206,7 +217,7 @@ async fn summary_counts_only_pageviews_as_pageviews_and_every_event_as_an_event(
 }
 
 #[tokio::test]
-async fn a_bad_event_of_any_type_refuses_the_batch_naming_the_field() {
+async fn a_bad_event_of_any_type_fails_alone_naming_the_field() {
     let c = TestCollector::start().await;
     let pageview = event_id(1);
     let cases = [
@@ -251,18 +262,43 @@ async fn a_bad_event_of_any_type_refuses_the_batch_naming_the_field() {
             "events[1].type: unknown event type \"heartbeat\"",
         ),
     ];
-    for (kind, fields, want) in cases {
+    for (n, (kind, fields, want)) in (0u32..).zip(cases) {
+        let good = event_id(100 + n);
         let events = [
-            event(&pageview, "pageview", PAGE, json!({})),
-            event(&event_id(2), kind, PAGE, fields.clone()),
+            event(&good, "pageview", PAGE, json!({})),
+            event(&event_id(200 + n), kind, PAGE, fields.clone()),
         ];
         let resp = c.collect(&batch(&events), &[]).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{kind} {fields}");
+        let answer = json_body(resp).await;
+        assert_eq!(answer["stored"], 1, "{kind} {fields}: {answer}");
+        assert_eq!(answer["failed"][0]["index"], 1, "{answer}");
+        let reason = answer["failed"][0]["error"].as_str().unwrap_or_default();
+        assert!(reason.starts_with(want), "{kind} {fields}: {reason}");
+        assert_eq!(
+            c.column(&format!("SELECT id FROM events WHERE id = '{good}'"))
+                .len(),
+            1
+        );
+
+        // Alone, the bad event refuses the batch with the same reason.
+        let alone = [event(&event_id(300 + n), kind, PAGE, fields.clone())];
+        let resp = c.collect(&batch(&alone), &[]).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{kind} {fields}");
         let reason = error_reason(resp).await;
-        assert!(reason.starts_with(want), "{kind} {fields}: {reason}");
+        assert!(
+            reason.starts_with(&want.replace("events[1]", "events[0]")),
+            "{reason}"
+        );
     }
-    assert!(
-        c.column("SELECT id FROM events").is_empty(),
-        "the good pageview beside a bad event is not stored either"
+    assert_eq!(
+        c.column("SELECT CAST(count(*) AS TEXT) FROM events WHERE id >= '00000000-0000-4000-8000-0000000000c8'"),
+        ["0"],
+        "no bad event is stored"
+    );
+    assert_eq!(
+        c.column("SELECT CAST(count(*) AS TEXT) FROM failed_events"),
+        [(2 * 8).to_string()],
+        "each bad event is kept in failed_events"
     );
 }

@@ -143,7 +143,7 @@ impl Browser {
         json!({
             "id": id, "type": kind, "url": "https://shop.example/", "referrer": null,
             "title": "Shop", "visitor": self.client_id.as_ref().map(|(c, _)| c.as_str()),
-            "session": session, "ts": ts,
+            "session": session, "ts": ts, "screen": "1280x720",
         })
     }
 

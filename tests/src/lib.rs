@@ -26,6 +26,13 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The Chromium flag giving the test browsers a desktop Chrome user agent. Headless
+/// Chromium announces itself as `HeadlessChrome`, which the collector filters as a bot
+/// (`tests/tests/bots.rs`); the tests stand in for a person's browser, so they say what a
+/// desktop Chrome says.
+pub const BROWSER_USER_AGENT: &str = "--user-agent=Mozilla/5.0 (X11; Linux x86_64) \
+    AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
 /// A collector serving the demo site and the built beacon on `127.0.0.1:<free port>`, with
 /// a fresh database in a temporary directory. It can be stopped and started again on the
 /// same port and database, as an outage looks to a browser.
@@ -117,6 +124,11 @@ impl RunningCollector {
         let url = format!("{}{path}", self.base_url);
         let body = http_get(&url).await?;
         serde_json::from_str(&body).with_context(|| format!("{url} answered {body:?}"))
+    }
+
+    /// `GET base_url + path` as text (for `/metrics`).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        http_get(&format!("{}{path}", self.base_url)).await
     }
 
     /// Polls `/api/summary?site=demo` until `field` reaches `at_least`, or fails after
@@ -240,6 +252,20 @@ impl ChromeDriver {
     /// Opens a headless Chromium with a fresh profile and these Chromium preferences
     /// (for example `{"enable_do_not_track": true}`).
     pub async fn browser_with_prefs(&self, prefs: serde_json::Value) -> anyhow::Result<Browser> {
+        self.open(prefs, Some(BROWSER_USER_AGENT)).await
+    }
+
+    /// Opens a headless Chromium that keeps its own user agent, which announces
+    /// `HeadlessChrome`, as automated browsers out there do.
+    pub async fn browser_announcing_headless(&self) -> anyhow::Result<Browser> {
+        self.open(serde_json::json!({}), None).await
+    }
+
+    async fn open(
+        &self,
+        prefs: serde_json::Value,
+        user_agent: Option<&str>,
+    ) -> anyhow::Result<Browser> {
         let profile = tempfile::tempdir()?;
         let args = [
             "--headless=new",
@@ -255,6 +281,7 @@ impl ChromeDriver {
         ]
         .iter()
         .map(|a| a.to_string())
+        .chain(user_agent.map(str::to_string))
         .chain([format!("--user-data-dir={}", profile.path().display())])
         .collect::<Vec<_>>();
         let mut caps = serde_json::Map::new();

@@ -3,7 +3,7 @@
 //!
 //! Every limit is configurable ([`Config::limits`](crate::config::Config::limits)); the
 //! defaults fit what the beacon sends with a wide margin. What happens past a limit is part
-//! of the contract (`docs/OPERATIONS-ingest.md`): a body, a batch or a nesting depth over
+//! of the contract (`docs/OPERATIONS.md`): a body, a batch or a nesting depth over
 //! the limit refuses the request; a URL, a property map or a timestamp out of bounds fails
 //! that event; a title or referrer that is too long is cut.
 

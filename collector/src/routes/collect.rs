@@ -1,79 +1,306 @@
 //! `POST /collect`: a batch of events from the beacon.
 //!
-//! Validate the whole batch (any bad event refuses it with a 400 that names the field),
-//! resolve each event's visitor with [`resolver`](crate::identity::resolver) (signals from
-//! the request, memory from the store), hand the batch and the resolution's side effects to
-//! the ingest writer and answer `204` only once it is committed. The response sets the
+//! In order: the client's rate limit (`429`, [`ratelimit::layer`](crate::ratelimit::layer),
+//! before the body is read), the content type (`415`), the body size
+//! (`413`), the envelope (`400`: not JSON, nested too deep, empty, too many events), the
+//! site (`400` when not configured) and the `Origin` (`403` when not the site's). Bot
+//! traffic ([`bots`](crate::bots)) is then answered `204` and dropped. Each event is
+//! validated on its own, its page host checked against the site's: one that fails goes to
+//! the bounded `failed_events` table. If every event failed the answer is a `400` naming
+//! the first one's field; otherwise the valid ones are stored and the answer is `204`, or
+//! `200` with `{"stored","duplicates","failed":[{"index","code","error"}]}` when some
+//! failed (the beacon drops a batch on any 2xx or 4xx, so a bad event never loops).
+//!
+//! With `honor_dnt` on, a request carrying `DNT: 1` or `Sec-GPC: 1` is stored without a
+//! cookie or any persistent id (see `store_untracked`); its `identify` events, which name
+//! the person, are dropped (counted as filtered, `dnt_identify`).
+//!
+//! Storing: resolve each event's visitor with [`resolver`](crate::identity::resolver)
+//! (signals from the request, memory from the store), hand the batch and the resolution's
+//! side effects to the ingest writer and answer only once it is committed. The response sets the
 //! signed server cookie to the visitor the last event resolved to; within the batch, each
 //! event is read against the cookie the previous one left.
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::SignedCookieJar;
+use serde::Serialize;
 
+use crate::bots;
 use crate::error::AppError;
 use crate::event::{Batch, ClientEvent, Event, EventKind, IdentityEffects};
 use crate::extract::peer::Peer;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
-use crate::identity::{fingerprint, server_cookie};
+use crate::identity::{Evidence, fingerprint, server_cookie};
+use crate::metrics::Metrics;
 use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope};
 use crate::sites::Site;
 use crate::state::AppState;
+use crate::store::{FailedEvent, InsertOutcome};
 
-/// Receives a batch; see the module docs.
+/// What `/collect` answers (`200`) when some events of a batch failed and the rest were
+/// stored.
+#[derive(Debug, Serialize)]
+struct PartlyStored {
+    /// Events newly stored.
+    stored: usize,
+    /// Events already stored before.
+    duplicates: usize,
+    /// The events that failed, each with its index and reason.
+    failed: Vec<FailedView>,
+}
+
+/// One failed event in a [`PartlyStored`] answer.
+#[derive(Debug, Serialize)]
+struct FailedView {
+    index: usize,
+    code: &'static str,
+    error: String,
+}
+
+/// Receives a batch; see the module docs. Every item is counted in [`Metrics`] exactly
+/// once, by its outcome.
+///
+/// [`Metrics`]: crate::metrics::Metrics
 pub async fn collect(
     State(state): State<AppState>,
     peer: Peer,
     jar: SignedCookieJar,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(SignedCookieJar, StatusCode), AppError> {
-    check_content_type(&headers)?;
+) -> Result<Response, AppError> {
+    let metrics = &state.metrics;
+    let refuse = |code: &str, error: AppError| {
+        metrics.received(1);
+        metrics.rejected(code, 1);
+        error
+    };
+    check_content_type(&headers).map_err(|e| refuse("content_type", e))?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge {
-                limit: state.config.limits.max_body_bytes,
-            }
+            let limit = state.config.limits.max_body_bytes;
+            refuse("body_too_large", AppError::PayloadTooLarge { limit })
         } else {
-            AppError::BadRequest(rejection.body_text())
+            refuse("body", AppError::BadRequest(rejection.body_text()))
         }
     })?;
     let now = state.clock.now_ms();
     let envelope = parse_envelope(&body, now, &state.config.limits)
-        .map_err(|rejection| AppError::BadRequest(rejection.reason))?;
-    let site = state.config.sites.get(&envelope.site).ok_or_else(|| {
-        AppError::BadRequest(format!(
+        .map_err(|r| refuse(r.code, AppError::BadRequest(r.reason)))?;
+    let received = envelope.events.len();
+    metrics.received(received);
+    let Some(site) = state.config.sites.get(&envelope.site) else {
+        metrics.rejected("unknown_site", received);
+        return Err(AppError::BadRequest(format!(
             "site: {:?} is not a configured site",
             envelope.site
-        ))
-    })?;
-    check_origin(&headers, site)?;
-    let batch = Batch {
-        site: envelope.site,
-        events: envelope
-            .events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| event.and_then(|e| check_hostname(i, e, site)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|failure| AppError::BadRequest(failure.reason))?,
+        )));
     };
-
-    let cookie_visitor = server_cookie::visitor(&jar);
-    let salt = state.salts.for_time(now).await?;
+    if let Err(e) = check_origin(&headers, site) {
+        metrics.rejected("origin", received);
+        return Err(e);
+    }
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if !state.config.keep_bots {
+        let bot = bots::classify(user_agent).or((!envelope.from_beacon).then_some("no_beacon"));
+        if let Some(reason) = bot {
+            metrics.filtered(reason, received);
+            tracing::debug!(site = %site.id, reason, events = received, "bot traffic filtered");
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
+
+    let mut events = Vec::with_capacity(received);
+    let mut failures = Vec::new();
+    for (i, event) in envelope.events.into_iter().enumerate() {
+        match event.and_then(|e| check_hostname(i, e, site)) {
+            Ok(e) => events.push(e),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    // Until their outcome is counted, the valid events are pending: if the request is
+    // dropped on the way (client gone, request timeout) they count as `cancelled`.
+    let mut pending = Pending {
+        metrics,
+        events: events.len(),
+    };
+    if !failures.is_empty() {
+        for failure in &failures {
+            metrics.failed(failure.code, 1);
+        }
+        record_failures(&state, &site.id, &failures, now).await;
+    }
+    if events.is_empty() {
+        // Every event failed: refuse the batch with the first reason.
+        let reason = failures
+            .first()
+            .map(|f| f.reason.clone())
+            .unwrap_or_default();
+        return Err(AppError::BadRequest(reason));
+    }
+    let untracked = state.config.honor_dnt && asks_not_to_be_tracked(&headers);
+    if untracked {
+        // A login names the person: under DNT/GPC it is not kept at all.
+        let before = events.len();
+        events.retain(|e| !matches!(e.kind, EventKind::Identify { .. }));
+        metrics.filtered("dnt_identify", before - events.len());
+        pending.events = events.len();
+    }
+    let valid = events.len();
+    let (jar, outcome) = if valid == 0 {
+        (jar, InsertOutcome::default())
+    } else {
+        let batch = Batch {
+            site: site.id.clone(),
+            events,
+        };
+        let stored = if untracked {
+            store_untracked(&state, peer, user_agent, batch, now)
+                .await
+                .map(|outcome| (jar, outcome))
+        } else {
+            store_batch(&state, peer, jar, user_agent, batch, now).await
+        };
+        pending.events = 0;
+        stored.inspect_err(|e| {
+            let code = if e.status().is_server_error() {
+                "unavailable"
+            } else {
+                "refused"
+            };
+            metrics.rejected(code, valid);
+        })?
+    };
+    metrics.accepted(outcome.stored, outcome.duplicates);
+    if failures.is_empty() {
+        return Ok((jar, StatusCode::NO_CONTENT).into_response());
+    }
+    let answer = PartlyStored {
+        stored: outcome.stored,
+        duplicates: outcome.duplicates,
+        failed: failures
+            .into_iter()
+            .map(|f| FailedView {
+                index: f.index,
+                code: f.code,
+                error: f.reason,
+            })
+            .collect(),
+    };
+    Ok((StatusCode::OK, jar, Json(answer)).into_response())
+}
+
+/// Valid events of a request whose outcome is not counted yet; counted as rejected
+/// (`cancelled`) if the request is dropped first. Such events may still be committed by the
+/// writer, and a retry of them is deduplicated.
+struct Pending<'a> {
+    metrics: &'a Metrics,
+    events: usize,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.events > 0 {
+            self.metrics.rejected("cancelled", self.events);
+        }
+    }
+}
+
+/// Keeps `failures` in the store's bounded `failed_events` table. A store error is logged
+/// and not passed on: the events are refused either way, and the client's answer says why.
+async fn record_failures(state: &AppState, site: &str, failures: &[EventFailure], now: i64) {
+    let rows: Vec<FailedEvent> = failures
+        .iter()
+        .map(|f| FailedEvent {
+            received_ms: now,
+            site: site.to_string(),
+            reason_code: f.code.to_string(),
+            reason: f.reason.clone(),
+            raw: f.raw.clone(),
+        })
+        .collect();
+    let store = state.store.clone();
+    let keep = state.config.failed_events_max;
+    let written = tokio::task::spawn_blocking(move || store.insert_failed(&rows, keep)).await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not record failed events"),
+        Err(e) => tracing::warn!(error = %e, "could not record failed events"),
+    }
+}
+
+/// Whether the request carries `DNT: 1` or `Sec-GPC: 1`.
+fn asks_not_to_be_tracked(headers: &HeaderMap) -> bool {
+    ["dnt", "sec-gpc"].iter().any(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "1")
+    })
+}
+
+/// Stores the batch of a browser that asked not to be tracked (with `honor_dnt` on): every
+/// event is counted for today's cookieless fingerprint visitor, which changes with the
+/// daily salt. No cookie is read or set, the beacon's client id is not stored, and no link
+/// is made to any other visitor (`identify` events were dropped before): nothing persistent
+/// ties today's visits to another day's.
+async fn store_untracked(
+    state: &AppState,
+    peer: Peer,
+    user_agent: &str,
+    batch: Batch,
+    now: i64,
+) -> Result<InsertOutcome, AppError> {
+    let salt = state.salts.for_time(now).await?;
+    let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
+    let events = batch
+        .events
+        .into_iter()
+        .map(|mut client| {
+            client.client_id = None;
+            client.reset = false;
+            Event {
+                site: batch.site.clone(),
+                visitor: fingerprint.clone(),
+                evidence: Evidence::Fingerprint,
+                received: now,
+                identity: IdentityEffects {
+                    fingerprint: fingerprint.clone(),
+                    ..IdentityEffects::default()
+                },
+                client,
+            }
+        })
+        .collect();
+    Ok(state.ingest.submit(events).await?)
+}
+
+/// Resolves each event's visitor and stores the batch; answers with the jar holding the
+/// cookie the last event left, once the batch is committed.
+async fn store_batch(
+    state: &AppState,
+    peer: Peer,
+    jar: SignedCookieJar,
+    user_agent: &str,
+    batch: Batch,
+    now: i64,
+) -> Result<(SignedCookieJar, InsertOutcome), AppError> {
+    let cookie_visitor = server_cookie::visitor(&jar);
+    let salt = state.salts.for_time(now).await?;
     let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
     let yesterday_salt = state.salts.for_day_before(now).await?;
     let yesterday = fingerprint::visitor_id(&yesterday_salt, &batch.site, peer.ip, user_agent);
-    let memories = read_memories(&state, &batch, [&fingerprint, &yesterday], now).await?;
+    let memories = read_memories(state, &batch, [&fingerprint, &yesterday], now).await?;
     let options = Options {
         recovery: !state.config.strict_identity,
     };
@@ -121,7 +348,7 @@ pub async fn collect(
         Some(visitor) => jar.add(server_cookie::cookie(visitor, peer.https)),
         None => jar,
     };
-    Ok((jar, StatusCode::NO_CONTENT))
+    Ok((jar, outcome))
 }
 
 /// What the store remembers for each distinct client id of the batch (all behind the same

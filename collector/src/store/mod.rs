@@ -218,6 +218,26 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes everything stored about `subject` on `site`, in one transaction; returns
     /// what was deleted.
     fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError>;
+
+    /// Records events that failed validation, then deletes the oldest rows beyond `keep`,
+    /// in one transaction.
+    fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError>;
+}
+
+/// An event that failed validation, as the `failed_events` table keeps it. Never holds a
+/// client address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedEvent {
+    /// When the collector received it, Unix ms.
+    pub received_ms: i64,
+    /// The site the batch named.
+    pub site: String,
+    /// A stable code (`invalid_event`, `timestamp`, `hostname`).
+    pub reason_code: String,
+    /// The reason the client was given.
+    pub reason: String,
+    /// The event's JSON, cut to a few KiB.
+    pub raw: String,
 }
 
 /// Fills `buf` from the operating system's random source.

@@ -17,6 +17,9 @@ use tower::ServiceExt;
 
 pub const NOW_ID: &str = "6f1c2d8e-3b7a-4c1e-9f00-0123456789ab";
 pub const CLIENT_IP: &str = "203.0.113.77";
+/// The screen size every fixture event carries, as the running beacon always sends one
+/// (a batch without it is filtered as not sent by the beacon).
+pub const SCREEN: &str = "1280x720";
 pub const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) SpoorTest/1.0";
 /// The admin token test collectors start with; [`TestCollector::send`] presents it (the
 /// mock client is not on loopback, so reading reports needs it).
@@ -75,10 +78,16 @@ impl TestCollector {
         self.router.clone().oneshot(request).await.unwrap()
     }
 
-    /// `POST /collect` with `body` as text/plain (unless `headers` name another content
-    /// type), plus extra headers.
+    /// `POST /collect` with `body` as text/plain from [`UA`] (unless `headers` name another
+    /// content type or user agent), plus extra headers.
     pub async fn collect(&self, body: &str, headers: &[(&str, &str)]) -> Response<Body> {
-        let mut req = Request::post("/collect").header(header::USER_AGENT, UA);
+        let mut req = Request::post("/collect");
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        {
+            req = req.header(header::USER_AGENT, UA);
+        }
         if !headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
@@ -165,7 +174,7 @@ pub fn pageview(id: &str, path: &str, visitor: Option<&str>) -> String {
         "events": [{
             "id": id, "type": "pageview", "url": format!("http://127.0.0.1:8080{path}"),
             "referrer": null, "title": "Demo", "visitor": visitor, "session": "s-1",
-            "ts": now_ms(),
+            "ts": now_ms(), "screen": SCREEN,
         }]
     })
     .to_string()
@@ -176,7 +185,7 @@ pub fn pageview(id: &str, path: &str, visitor: Option<&str>) -> String {
 pub fn event(id: &str, kind: &str, url: &str, fields: serde_json::Value) -> serde_json::Value {
     let mut event = serde_json::json!({
         "id": id, "type": kind, "url": url, "referrer": null, "title": "Demo",
-        "visitor": "v-1", "session": "s-1", "ts": now_ms(),
+        "visitor": "v-1", "session": "s-1", "ts": now_ms(), "screen": SCREEN,
     });
     let object = event.as_object_mut().unwrap();
     for (key, value) in fields.as_object().unwrap() {

@@ -61,6 +61,8 @@ pub fn batches(count: usize, size: usize) -> Vec<Batch> {
                         "id": id, "type": "pageview", "url": format!("http://localhost/p/{i}"),
                         "referrer": null, "title": "Fault", "visitor": format!("v-{b}"),
                         "session": format!("s-{b}"), "ts": ts,
+                        // What a running beacon sends: without it the batch is a bot's.
+                        "screen": "1280x720",
                     })
                 })
                 .collect();

@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0003_sessions.sql"),
     include_str!("../../../migrations/sqlite/0004_identity.sql"),
     include_str!("../../../migrations/sqlite/0005_reports.sql"),
+    include_str!("../../../migrations/sqlite/0006_failed_events.sql"),
 ];
 
 /// Applies the migrations `conn`'s schema has not had yet.

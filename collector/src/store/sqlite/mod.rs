@@ -7,9 +7,11 @@
 //!
 //! `migrate` brings the schema up to date; `insert` maps an event to its row; `sessions`
 //! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
-//! and fingerprint observations and answers the person queries.
+//! and fingerprint observations and answers the person queries; `failed` keeps the
+//! bounded `failed_events` table.
 
 mod erasure;
+mod failed;
 mod identity;
 mod insert;
 mod migrate;
@@ -23,7 +25,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{InsertOutcome, LinkView, Person, Store, StoreError, Summary, random_bytes};
+use super::{
+    FailedEvent, InsertOutcome, LinkView, Person, Store, StoreError, Summary, random_bytes,
+};
 use crate::erasure::{Erased, Subject, SubjectExport};
 use crate::event::Event;
 use crate::identity::graph::{self, Mode};
@@ -266,6 +270,14 @@ impl Store for SqliteStore {
 
     fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError> {
         erasure::erase(&mut self.writer(), site, subject)
+    }
+
+    fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        failed::insert(&tx, rows, keep)?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
