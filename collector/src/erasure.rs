@@ -64,6 +64,8 @@ pub struct SubjectExport {
     pub links: Vec<serde_json::Map<String, serde_json::Value>>,
     /// Rows of `fingerprint_seen` for the subject's visitors.
     pub fingerprint_observations: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Rows of `failed_events` whose raw event names one of the subject's ids.
+    pub failed_events: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl SubjectExport {
@@ -73,6 +75,7 @@ impl SubjectExport {
             && self.sessions.is_empty()
             && self.links.is_empty()
             && self.fingerprint_observations.is_empty()
+            && self.failed_events.is_empty()
     }
 }
 
@@ -87,6 +90,11 @@ pub struct Erased {
     pub links: usize,
     /// Rows of `fingerprint_seen`.
     pub fingerprint_observations: usize,
+    /// Rows of `failed_events` whose raw event names one of the subject's ids.
+    pub failed_events: usize,
+    /// Rows of `visitor_persons` (the report's visitor → person mapping) of the subject's
+    /// visitors; the persons of visitors that were linked to them are recomputed.
+    pub person_mappings: usize,
 }
 
 /// The binary's `export` and `erase` subcommands, for an operator at the server (they open

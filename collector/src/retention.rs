@@ -27,6 +27,11 @@ pub struct Purged {
     pub sessions: usize,
     /// Rows of `links`.
     pub links: usize,
+    /// Rows of the report rollups (`report_hours`, `report_keys`) for hours and days wholly
+    /// before the cutoff.
+    pub rollups: usize,
+    /// Rows of `failed_events` received before the cutoff.
+    pub failed_events: usize,
 }
 
 /// The running purge task; aborted when dropped.

@@ -132,14 +132,42 @@ async fn erasing_a_user_deletes_its_person_and_nothing_else() {
 #[tokio::test]
 async fn erasing_a_visitor_keeps_the_rest_of_its_person() {
     let c = three_visitors().await;
+    // A batch with one good event and one that fails (an unknown type): the failed one is
+    // kept in failed_events, with v-b's id in its raw JSON.
+    let mixed = batch(&[
+        event(&event_id(6), "pageview", PAGE, json!({"visitor": "v-c"})),
+        event(&event_id(7), "bogus", PAGE, json!({"visitor": "v-b"})),
+    ]);
+    assert_eq!(c.collect(&mixed, &[]).await.status(), 200);
+    let (_, before) = c.get_json("/api/export?site=demo&visitor=v-b").await;
+    assert_eq!(before["failed_events"].as_array().map(Vec::len), Some(1));
+    let mapped = "SELECT visitor || ' ' || mode FROM visitor_persons ORDER BY 1";
+    assert_eq!(
+        c.column(mapped),
+        ["v-a inclusive", "v-a strict", "v-b inclusive", "v-b strict"]
+    );
+
     let (status, erased) = erase(&c, "site=demo&visitor=v-b").await;
     assert_eq!(status, 200);
     assert_eq!(
         (erased["events"].clone(), erased["links"].clone()),
         (json!(2), json!(1))
     );
+    assert_eq!(
+        (
+            erased["failed_events"].clone(),
+            erased["person_mappings"].clone()
+        ),
+        (json!(1), json!(2))
+    );
+    assert!(c.column("SELECT raw FROM failed_events").is_empty());
+    assert_eq!(c.column(mapped), ["v-a inclusive", "v-a strict"]);
     let (_, person) = c.get_json("/api/export?site=demo&person=v-a").await;
     assert_eq!(person["visitors"], json!(["v-a"]));
+
+    // Erasing v-a too leaves no mapping: user:alice is alone.
+    erase(&c, "site=demo&visitor=v-a").await;
+    assert!(c.column(mapped).is_empty());
 }
 
 fn cli(args: &[&str]) -> (bool, serde_json::Value, String) {

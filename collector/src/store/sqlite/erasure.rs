@@ -23,6 +23,13 @@ const LINKS: &str = "FROM links WHERE site = ?1
      AND (a IN (SELECT value FROM json_each(?2)) OR b IN (SELECT value FROM json_each(?2)))";
 const FINGERPRINTS: &str =
     "FROM fingerprint_seen WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
+/// Failed events whose raw JSON (possibly cut, so not parsed) holds one of the ids as a
+/// string.
+const FAILED: &str = "FROM failed_events WHERE site = ?1
+     AND EXISTS (SELECT 1 FROM json_each(?2) WHERE instr(failed_events.raw, '\"' || value || '\"') > 0)";
+/// The report's visitor → person rows of the visitors.
+const PERSON_MAPPINGS: &str =
+    "FROM visitor_persons WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 
 /// The graph nodes `subject` covers on `site`: visitor ids and `user:` nodes.
 fn nodes(conn: &Connection, site: &str, subject: &Subject) -> Result<BTreeSet<String>, StoreError> {
@@ -117,6 +124,7 @@ pub(super) fn export(
         )?,
         links: rows(conn, LINKS, "ORDER BY id", site, &all)?,
         fingerprint_observations: rows(conn, FINGERPRINTS, "ORDER BY day", site, &only_visitors)?,
+        failed_events: rows(conn, FAILED, "ORDER BY id", site, &only_visitors)?,
         users: users
             .into_iter()
             .map(|u| u[USER_PREFIX.len()..].to_string())
@@ -135,13 +143,29 @@ pub(super) fn erase(
     let members = nodes(&tx, site, subject)?;
     let all = json_ids(&members);
     let only_visitors = json_ids(members.iter().filter(|m| !m.starts_with(USER_PREFIX)));
+    // The other ends of the subject's links: their persons change once the links are gone.
+    let neighbours: Vec<String> = {
+        let mut stmt = tx.prepare(&format!("SELECT a, b {LINKS}"))?;
+        let ends = stmt
+            .query_map(params![site, all], |r| {
+                Ok([r.get::<_, String>(0)?, r.get::<_, String>(1)?])
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut outside: BTreeSet<String> = ends.into_iter().flatten().collect();
+        outside.retain(|n| !members.contains(n));
+        outside.into_iter().collect()
+    };
     let delete = |from: &str, ids: &str| tx.execute(&format!("DELETE {from}"), params![site, ids]);
     let erased = Erased {
         events: delete(EVENTS, &only_visitors)?,
         sessions: delete(SESSIONS, &only_visitors)?,
         links: delete(LINKS, &all)?,
         fingerprint_observations: delete(FINGERPRINTS, &only_visitors)?,
+        failed_events: delete(FAILED, &only_visitors)?,
+        person_mappings: delete(PERSON_MAPPINGS, &only_visitors)?,
     };
+    let neighbours: Vec<&str> = neighbours.iter().map(String::as_str).collect();
+    super::reports::persons::relink(&tx, site, &neighbours)?;
     tx.commit()?;
     Ok(erased)
 }

@@ -1,6 +1,8 @@
 //! The SQL of [`Store::purge_before`](crate::store::Store::purge_before): old events,
-//! sessions and links deleted in chunks, each chunk its own short transaction (and its own
-//! turn at the writer connection), so the ingest writer is never held up for long.
+//! sessions, links, report rollups and failed events deleted in chunks, each chunk its own
+//! short transaction (and its own turn at the writer connection), so the ingest writer is
+//! never held up for long. When links go, the persons of their ends are recomputed in the
+//! same transaction (`visitor_persons`).
 
 use rusqlite::params;
 
@@ -21,9 +23,11 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
         let mut sites: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let mut stmt = conn.prepare("SELECT DISTINCT site FROM events")?;
-        for site in stmt.query_map([], |r| r.get::<_, String>(0))? {
-            sites.push(site?);
+        for table in ["events", "failed_events"] {
+            let mut stmt = conn.prepare(&format!("SELECT DISTINCT site FROM {table}"))?;
+            for site in stmt.query_map([], |r| r.get::<_, String>(0))? {
+                sites.push(site?);
+            }
         }
         sites.sort();
         sites.dedup();
@@ -45,15 +49,61 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
             site,
             cutoff_ms,
         )?;
-        purged.links += drain(
+        purged.links += purge_links(store, site, cutoff_ms)?;
+        purged.rollups += drain(
             store,
-            "DELETE FROM links WHERE id IN
-                 (SELECT id FROM links WHERE site = ?1 AND at_ms < ?2 LIMIT ?3)",
+            "DELETE FROM report_hours WHERE rowid IN
+                 (SELECT rowid FROM report_hours WHERE site = ?1 AND hour < ?2 / 3600000 LIMIT ?3)",
+            site,
+            cutoff_ms,
+        )?;
+        purged.rollups += drain(
+            store,
+            "DELETE FROM report_keys WHERE rowid IN
+                 (SELECT rowid FROM report_keys WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
+            site,
+            cutoff_ms,
+        )?;
+        purged.failed_events += drain(
+            store,
+            "DELETE FROM failed_events WHERE id IN
+                 (SELECT id FROM failed_events WHERE site = ?1 AND received_ms < ?2 LIMIT ?3)",
             site,
             cutoff_ms,
         )?;
     }
     Ok(purged)
+}
+
+/// Deletes the links of `site` recorded before `cutoff_ms`, a chunk per transaction, and
+/// recomputes the persons of their ends.
+fn purge_links(store: &SqliteStore, site: &str, cutoff_ms: i64) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let mut conn = store.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let old: Vec<(i64, String, String)> = tx
+            .prepare_cached("SELECT id, a, b FROM links WHERE site = ?1 AND at_ms < ?2 LIMIT ?3")?
+            .query_map(params![site, cutoff_ms, CHUNK], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        if old.is_empty() {
+            return Ok(total);
+        }
+        let mut delete = tx.prepare_cached("DELETE FROM links WHERE id = ?1")?;
+        for (id, _, _) in &old {
+            delete.execute([id])?;
+        }
+        drop(delete);
+        let ends: std::collections::BTreeSet<&str> = old
+            .iter()
+            .flat_map(|(_, a, b)| [a.as_str(), b.as_str()])
+            .collect();
+        super::reports::persons::relink(&tx, site, &ends.into_iter().collect::<Vec<_>>())?;
+        tx.commit()?;
+        total += old.len();
+    }
 }
 
 /// Runs `sql` (a chunked DELETE: `?1` site, `?2` cutoff, `?3` chunk size) until it deletes
@@ -116,9 +166,48 @@ mod tests {
             at(100_002, "demo", "v-new", t0 + 40 * DAY_MS),
         ])?;
 
+        store.insert_failed(
+            &[crate::store::FailedEvent {
+                received_ms: t0,
+                site: "demo".into(),
+                reason_code: "invalid_event".into(),
+                reason: "events[0].type: unknown".into(),
+                raw: "{}".into(),
+            }],
+            10,
+        )?;
+        let mapped = |store: &SqliteStore| -> Result<i64, StoreError> {
+            Ok(store.reader().query_row(
+                "SELECT COUNT(*) FROM visitor_persons WHERE visitor = 'v-old'",
+                [],
+                |r| r.get(0),
+            )?)
+        };
+        assert_eq!(
+            mapped(&store)?,
+            2,
+            "v-old is a person with user:u in both readings"
+        );
+
         let purged = store.purge_before(t0 + DAY_MS)?;
         assert_eq!(purged.events, old.len() + 2);
         assert_eq!((purged.sessions, purged.links), (2, 1));
+        assert_eq!(
+            mapped(&store)?,
+            0,
+            "the purged link's persons are recomputed"
+        );
+        assert_eq!(purged.failed_events, 1);
+        assert!(
+            purged.rollups > 0,
+            "the old hours and days of the rollups go"
+        );
+        let rollup_days: i64 = store.reader().query_row(
+            "SELECT COUNT(DISTINCT day) FROM report_keys WHERE site = 'demo'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(rollup_days, 1, "only v-new's day is left");
         let demo = store.summary("demo", Mode::Inclusive)?;
         assert_eq!((demo.events, demo.sessions, demo.visitors), (1, 1, 1));
         assert_eq!(store.summary("other", Mode::Inclusive)?.events, 0);
