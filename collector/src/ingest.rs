@@ -162,34 +162,11 @@ async fn commit(store: &Arc<dyn Store>, batch: Vec<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ClientEvent, Context, EventKind, Utm};
-    use crate::identity::Evidence;
     use crate::store::sqlite::SqliteStore;
     use std::time::Duration;
 
     fn event(id: u128) -> Event {
-        Event {
-            site: "demo".into(),
-            client: ClientEvent {
-                id: uuid::Uuid::from_u128(id),
-                kind: EventKind::Pageview,
-                url: "https://example.com/".into(),
-                hostname: "example.com".into(),
-                path: "/".into(),
-                referrer: None,
-                title: None,
-                client_id: None,
-                session: None,
-                reset: false,
-                ts: 1_780_000_000_000,
-                context: Context::default(),
-                utm: Utm::default(),
-            },
-            visitor: "v".into(),
-            evidence: Evidence::Fingerprint,
-            identity: crate::event::IdentityEffects::default(),
-            received: 1_780_000_000_000,
-        }
+        crate::store::sqlite::tests::event(id, "v", "s")
     }
 
     fn config(queue_capacity: usize) -> IngestConfig {

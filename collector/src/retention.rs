@@ -79,8 +79,7 @@ impl Drop for Retention {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ClientEvent, Context, Event, EventKind, Utm};
-    use crate::identity::Evidence;
+    use crate::event::Event;
     use crate::identity::graph::Mode;
     use crate::store::StoreError;
     use crate::store::sqlite::SqliteStore;
@@ -88,28 +87,10 @@ mod tests {
     const DAY_MS: i64 = 86_400_000;
 
     fn event(id: u128, ts: i64) -> Event {
-        Event {
-            site: "demo".into(),
-            client: ClientEvent {
-                id: uuid::Uuid::from_u128(id),
-                kind: EventKind::Pageview,
-                url: "https://example.com/".into(),
-                hostname: "example.com".into(),
-                path: "/".into(),
-                referrer: None,
-                title: None,
-                client_id: None,
-                session: None,
-                reset: false,
-                ts,
-                context: Context::default(),
-                utm: Utm::default(),
-            },
-            visitor: format!("v{id}"),
-            evidence: Evidence::Fingerprint,
-            identity: crate::event::IdentityEffects::default(),
-            received: ts,
-        }
+        let mut e = crate::store::sqlite::tests::event(id, &format!("v{id}"), "s");
+        e.client.ts = ts;
+        e.received = ts;
+        e
     }
 
     #[tokio::test]

@@ -282,13 +282,14 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::{ClientEvent, Context, EventKind, Utm};
     use crate::identity::Evidence;
 
     /// A page view of site `demo` by `visitor` in `session`, with id `id`.
-    pub(super) fn event(id: u128, visitor: &str, session: &str) -> Event {
+    /// A page view of `visitor` in `session`, for tests across the crate.
+    pub(crate) fn event(id: u128, visitor: &str, session: &str) -> Event {
         Event {
             site: "demo".into(),
             client: ClientEvent {
