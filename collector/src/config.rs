@@ -7,12 +7,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use ipnet::IpNet;
 
 use crate::extract::forwarded::ForwardedHeader;
+use crate::geo::GeoIp;
 use crate::payload::Limits;
 use crate::ratelimit::RateLimitConfig;
 use crate::routes::auth::AdminToken;
@@ -101,6 +103,10 @@ pub struct Config {
     pub honor_dnt: bool,
     /// Timeouts and the connection cap of the HTTP server (see [`ServerLimits`]).
     pub server: ServerLimits,
+    /// The country table for GeoIP (`--geoip-csv`, `SPOOR_GEOIP_CSV`: a CSV of
+    /// `first,last,CC` address ranges, such as DB-IP's "IP to Country Lite"; default none:
+    /// countries are unknown). Read once at start; see [`geo`](crate::geo).
+    pub geoip: Option<Arc<GeoIp>>,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -162,6 +168,7 @@ impl Default for Config {
             failed_events_max: 10_000,
             honor_dnt: true,
             server: ServerLimits::default(),
+            geoip: None,
         }
     }
 }
@@ -322,6 +329,10 @@ struct Flags {
     /// Most connections served at once [env: SPOOR_MAX_CONNECTIONS] [default: 1024]
     #[arg(long)]
     max_connections: Option<String>,
+    /// CSV of address ranges and countries (first,last,CC) for GeoIP
+    /// [env: SPOOR_GEOIP_CSV] [default: none]
+    #[arg(long)]
+    geoip_csv: Option<String>,
 }
 
 impl Config {
@@ -559,6 +570,16 @@ impl Config {
                     defaults.server.max_connections,
                     positive,
                 )?,
+            },
+            geoip: match pick(flags.geoip_csv, "SPOOR_GEOIP_CSV") {
+                None => None,
+                Some((source_name, value)) => Some(Arc::new(
+                    GeoIp::load(std::path::Path::new(&value)).map_err(|e| ConfigError {
+                        source_name,
+                        value: value.clone(),
+                        reason: e.to_string(),
+                    })?,
+                )),
             },
         })
     }

@@ -125,6 +125,10 @@ pub struct Context {
     /// Browser, OS and device class, derived by the collector from the `User-Agent`
     /// header of the request (the header itself is not stored); `None` until then.
     pub agent: Option<crate::reports::agent::Agent>,
+    /// The client's country (ISO 3166-1 alpha-2), looked up by the collector from the
+    /// client address when GeoIP is configured ([`geo`](crate::geo)); the address itself
+    /// is not stored.
+    pub country: Option<String>,
 }
 
 /// Campaign tags read from the query of the event's URL (`utm_source=…`).

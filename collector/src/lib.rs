@@ -30,6 +30,7 @@
 //! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
 //! - [`server`]: the accept loop — connection cap, header and request timeouts.
+//! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
@@ -42,6 +43,7 @@ pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod extract;
+pub mod geo;
 pub mod identity;
 pub mod ingest;
 pub mod metrics;

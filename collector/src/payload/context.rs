@@ -22,6 +22,7 @@ pub(super) fn parse(screen: Option<&Value>, lang: Option<&Value>, tz: Option<&Va
         lang: keep(lang, is_lang),
         tz: keep(tz, is_tz),
         agent: None,
+        country: None,
     }
 }
 

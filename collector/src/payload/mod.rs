@@ -344,6 +344,7 @@ mod tests {
                 lang: Some("de-CH".into()),
                 tz: Some("Europe/Zurich".into()),
                 agent: None,
+                country: None,
             }
         );
         assert_eq!(

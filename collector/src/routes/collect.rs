@@ -160,6 +160,14 @@ pub async fn collect(
     let (jar, outcome) = if valid == 0 {
         (jar, InsertOutcome::default())
     } else {
+        // What the request itself says about the client: its browser, OS and device from
+        // the User-Agent, its country from the address (with GeoIP). Neither is stored raw.
+        let agent = crate::reports::agent::classify(user_agent);
+        let country = state.config.geoip.as_ref().and_then(|g| g.country(peer.ip));
+        for e in &mut events {
+            e.context.agent = Some(agent);
+            e.context.country.clone_from(&country);
+        }
         let batch = Batch {
             site: site.id.clone(),
             events,
@@ -309,9 +317,7 @@ async fn store_batch(
     // a `reset` (or after a provisional cookie yielded) are read against the new visitor.
     let mut cookie = cookie_visitor;
     let mut events = Vec::with_capacity(batch.events.len());
-    let agent = crate::reports::agent::classify(user_agent);
-    for mut client in batch.events {
-        client.context.agent = Some(agent);
+    for client in batch.events {
         let user = match &client.kind {
             EventKind::Identify { user } => Some(user.as_str()),
             _ => None,

@@ -51,7 +51,7 @@ impl SessionFacts {
             browser: Some(agent.browser.to_string()),
             os: Some(agent.os.to_string()),
             device: Some(agent.device.to_string()),
-            country: None,
+            country: c.context.country.clone(),
             last_page: None,
             flow: Vec::new(),
         }
