@@ -78,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .merge(routes::reports::router())
         .merge(assets)
+        // Keep last: the admin gate must wrap every route above it (see `routes::auth`).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routes::auth::guard,
