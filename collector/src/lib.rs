@@ -22,6 +22,9 @@
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
 //!   [`Clock`](clock::Clock) a simulation drives.
+//! - `routes::auth`: the admin gate around the whole router — with `SPOOR_ADMIN_TOKEN`
+//!   set, `/api/*` needs it as a bearer token (the dashboard's files load and ask for it);
+//!   without it, `/api/*` and `/dashboard` answer loopback clients only.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
