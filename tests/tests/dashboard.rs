@@ -53,6 +53,29 @@ async fn shown(client: &Client, selector: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("{selector} shows {value}, not a count"))
 }
 
+/// Fails with them if the page recorded script errors (`window.spoorErrors`, kept by app.js).
+async fn no_script_errors(client: &Client) -> anyhow::Result<()> {
+    let errors = script(client, "return window.spoorErrors").await?;
+    ensure!(
+        errors.as_array().is_some_and(Vec::is_empty),
+        "script errors in the dashboard: {errors}"
+    );
+    Ok(())
+}
+
+/// Waits until `sql` finds a row in the collector's database.
+async fn wait_stored(collector: &RunningCollector, sql: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + WAIT;
+    while collector.rows(sql)?.is_empty() {
+        ensure!(
+            Instant::now() < deadline,
+            "nothing stored within {WAIT:?} for {sql}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 fn artifact(name: &str) -> anyhow::Result<PathBuf> {
     let dir = repo_root().join("tests/artifacts");
     std::fs::create_dir_all(&dir)?;
@@ -72,13 +95,16 @@ fn require_vendored_charts() -> anyhow::Result<()> {
 
 /// Browses the demo site with two fresh profiles: A reads four pages and stars the app's
 /// view (a custom event), B reads two.
-async fn browse_demo(driver: &ChromeDriver, base: &str) -> anyhow::Result<()> {
+async fn browse_demo(driver: &ChromeDriver, collector: &RunningCollector) -> anyhow::Result<()> {
+    let base = &collector.base_url;
     let a = driver.browser().await?;
     let b = driver.browser().await?;
     for path in ["/", "/pricing.html", "/signup.html", "/app.html"] {
         a.client.goto(&format!("{base}{path}")).await?;
     }
     a.client.find(Locator::Css("#star")).await?.click().await?;
+    // Stored before the browser closes, so the dashboard and the API read the same events.
+    wait_stored(collector, "SELECT id FROM events WHERE kind = 'custom'").await?;
     for path in ["/", "/pricing.html"] {
         b.client.goto(&format!("{base}{path}")).await?;
     }
@@ -93,7 +119,7 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
     let collector = RunningCollector::start().await?;
     let driver = ChromeDriver::start().await?;
     let base = collector.base_url.clone();
-    browse_demo(&driver, &base).await?;
+    browse_demo(&driver, &collector).await?;
     collector.wait_for_count("pageviews", 6, WAIT).await?;
     tokio::time::sleep(SETTLE).await;
 
@@ -207,6 +233,12 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
         api["persons"], 1,
         "one machine, recovered as one person: {api}"
     );
+    wait_for(
+        c,
+        "the filtered visitor log",
+        "return document.querySelectorAll('[data-testid=visitor-log] .session').length === 1",
+    )
+    .await?;
     let link = c
         .find(Locator::Css("[data-testid=visitor-log] .person-link"))
         .await?;
@@ -289,6 +321,7 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
         "horizontal overflow at phone width: scrollWidth, innerWidth = {widths}"
     );
 
+    no_script_errors(c).await?;
     viewer.close().await?;
     collector.stop().await
 }
@@ -305,14 +338,7 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
     let base = collector.base_url.clone();
     let visitor = driver.browser().await?;
     visitor.client.goto(&format!("{base}/pricing.html")).await?;
-    let deadline = Instant::now() + WAIT;
-    while collector
-        .rows("SELECT id FROM events WHERE kind = 'pageview'")?
-        .is_empty()
-    {
-        ensure!(Instant::now() < deadline, "the page view was not stored");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_stored(&collector, "SELECT id FROM events WHERE kind = 'pageview'").await?;
     visitor.close().await?;
 
     let refused = collector.get_json("/api/summary?site=demo").await;
@@ -332,7 +358,12 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
         "const f = document.getElementById('auth'); return f && !f.hidden",
     )
     .await?;
-    let summary = script(c, "return document.getElementById('summary').innerText").await?;
+    let summary = wait_for(
+        c,
+        "the summary's error",
+        "const s = document.getElementById('summary'); return s.dataset.state === 'error' && s.innerText",
+    )
+    .await?;
     assert!(
         summary.as_str().unwrap_or_default().contains("401"),
         "no numbers without the token: {summary}"
@@ -355,6 +386,7 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
     let hidden = script(c, "return document.getElementById('auth').hidden").await?;
     assert_eq!(hidden, Value::Bool(true));
 
+    no_script_errors(c).await?;
     viewer.close().await?;
     collector.stop().await
 }
