@@ -11,12 +11,16 @@
 //! - [`range`]: dates and the previous period; [`params`]: the query string;
 //! - [`agent`]: browser, OS and device from the `User-Agent`; [`source`]: referrer source
 //!   and class; [`hll`]: the unique-count sketches of the rollups;
-//! - [`summary`], [`funnel`], [`flows`], [`csv`]: the pure parts of those reports.
+//! - [`summary`], [`funnel`], [`flows`], [`csv`]: the pure parts of those reports;
+//! - [`generate`]: synthetic history through the real insert path; [`bench`]: the
+//!   dashboard's query set timed with rollups and by scanning.
 
 pub mod agent;
+pub mod bench;
 pub mod csv;
 pub mod flows;
 pub mod funnel;
+pub mod generate;
 pub mod hll;
 pub mod params;
 pub mod range;

@@ -111,3 +111,31 @@ pub(super) fn keys(
         })
         .collect())
 }
+
+/// One counter (`pageviews` or `sessions`) of `dim` per key over the range, added up by
+/// SQLite without reading the sketches (transitions and flows need no visitors).
+pub(super) fn sums(
+    conn: &Connection,
+    q: &ReportQuery,
+    dim: &str,
+    counter: &str,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let sql = match counter {
+        "pageviews" => {
+            "SELECT key, sum(pageviews) FROM report_keys
+             WHERE site = ?1 AND dim = ?2 AND day >= ?3 AND day <= ?4 GROUP BY key"
+        }
+        _ => {
+            "SELECT key, sum(sessions) FROM report_keys
+             WHERE site = ?1 AND dim = ?2 AND day >= ?3 AND day <= ?4 GROUP BY key"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(
+            params![q.site, dim, q.range.start_ms() / DAY_MS, q.range.to],
+            |r| Ok((r.get::<_, String>(0)?, u(r.get(1)?))),
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

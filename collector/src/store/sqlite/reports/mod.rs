@@ -8,6 +8,8 @@ pub(super) mod exact;
 pub(super) mod fast;
 pub(super) mod persons;
 pub(super) mod rollup;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 
@@ -125,10 +127,20 @@ impl Reports for SqliteStore {
     }
 
     fn breakdown(&self, q: &ReportQuery, dimension: &Dimension) -> Result<Vec<Row>, StoreError> {
-        let totals = self.counts(q)?;
-        let total = match q.count {
-            CountBy::Visitors => totals.visitors,
-            CountBy::Persons => totals.persons,
+        // Shares are over the period's visitors: from the merged sketches when the
+        // rollups answer (persons are not needed, nor their correction).
+        let total = if q.uses_rollups() {
+            let conn = self.reader();
+            let whole = q.range.end_ms() - q.range.start_ms();
+            fast::series(&conn, q, whole)?
+                .first()
+                .map_or(0, |(_, c, _)| c.visitors)
+        } else {
+            let totals = self.counts(q)?;
+            match q.count {
+                CountBy::Visitors => totals.visitors,
+                CountBy::Persons => totals.persons,
+            }
         };
         let conn = self.reader();
         let rows = if q.uses_rollups() {
@@ -180,23 +192,23 @@ impl Reports for SqliteStore {
         if !q.uses_rollups() {
             return exact::transitions(&conn, q, page);
         }
-        let all = fast::keys(&conn, q, "transition", None)?;
+        let all = fast::sums(&conn, q, "transition", "pageviews")?;
         let mut before = Vec::new();
         let mut after = Vec::new();
-        for row in all {
-            if let Some((from, to)) = row.key.split_once('\n') {
+        for (key, n) in all {
+            if let Some((from, to)) = key.split_once('\n') {
                 if to == page {
-                    before.push((from.to_string(), row.pageviews));
+                    before.push((from.to_string(), n));
                 }
                 if from == page {
-                    after.push((to.to_string(), row.pageviews));
+                    after.push((to.to_string(), n));
                 }
             }
         }
-        let exits: u64 = fast::keys(&conn, q, "exit", None)?
+        let exits: u64 = fast::sums(&conn, q, "exit", "sessions")?
             .into_iter()
-            .filter(|r| r.key == page)
-            .map(|r| r.sessions)
+            .filter(|(k, _)| k == page)
+            .map(|(_, n)| n)
             .sum();
         if exits > 0 {
             after.push(("(exit)".to_string(), exits));
@@ -210,9 +222,10 @@ impl Reports for SqliteStore {
         if !q.uses_rollups() {
             return exact::flows(&conn, q);
         }
-        Ok(fast::keys(&conn, q, "flow", None)?
+        Ok(fast::sums(&conn, q, "flow", "sessions")?
             .into_iter()
-            .map(|r| (r.key.split('\n').map(str::to_string).collect(), r.sessions))
+            .filter(|(_, n)| *n > 0)
+            .map(|(key, n)| (key.split('\n').map(str::to_string).collect(), n))
             .collect())
     }
 
