@@ -237,6 +237,36 @@ async fn with_a_token_the_dashboard_files_load_anywhere_and_ask_for_it() {
 }
 
 #[tokio::test]
+async fn dashboard_pages_cannot_be_framed_or_load_foreign_code() {
+    for token in [true, false] {
+        let c = TestCollector::start_with(|config| {
+            if !token {
+                config.admin_token = None;
+            }
+        })
+        .await;
+        with_dashboard(&c);
+        let r = get_from(&c, "/dashboard/", LOOPBACK, &[]).await;
+        assert_eq!(r.status(), StatusCode::OK, "token: {token}");
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let home = get_from(&c, "/", REMOTE, &[]).await;
+        assert!(
+            home.headers()
+                .get(header::CONTENT_SECURITY_POLICY)
+                .is_none(),
+            "the demo site is the site owner's business"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_token_guards_deleting_links_too() {
     let c = TestCollector::start().await;
     let mut req = Request::delete("/api/links/1").body(Body::empty()).unwrap();
