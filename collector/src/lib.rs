@@ -18,6 +18,9 @@
 //! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation, which
 //!   sessionizes each new event and records its identity links in the transaction that
 //!   stores it.
+//! - [`reports`]: the report model (query, filters, summary, funnels, flows, CSV), the
+//!   User-Agent and referrer classes, the visitor sketches, the synthetic-history generator
+//!   and the benchmark; `routes::reports` serves them under `/api/…`.
 //! - [`error`]: [`AppError`](error::AppError), the HTTP error boundary.
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
