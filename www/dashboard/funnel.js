@@ -145,13 +145,13 @@ async function loadSaved(ctx) {
   fill(view.saved, h("option", { value: "" }, view.funnels.length ? "Saved funnels…" : "No saved funnels"), view.funnels.map((f) => h("option", { value: f.name }, f.name)));
 }
 
-/** Until the steps are edited, suggests the period's three most viewed pages. */
+/** Until the steps are edited, suggests the period's most common path through the site. */
 async function suggest(ctx) {
   if (view.edited) return;
   try {
-    const top = await getJson("/api/breakdown", { ...ctx.query(), dimension: "page", limit: 3 });
-    const pages = (top.rows || []).map((r) => `page:${r.key}`);
-    setSteps(pages.length >= 2 ? pages : ["page:", "page:"]);
+    const flows = await getJson("/api/paths/flows", { ...ctx.query(), steps: 4, limit: 1 });
+    const pages = ((flows.sequences || [])[0] || {}).pages || [];
+    setSteps(pages.length >= 2 ? pages.map((p) => `page:${p}`) : ["page:", "page:"]);
   } catch {
     setSteps(["page:", "page:"]);
   }

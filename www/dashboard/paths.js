@@ -67,20 +67,24 @@ async function loadFlows(ctx) {
       replaceChart(view.sankey, note("No sessions with more than one page view in this period"));
       return;
     }
+    // On a narrow screen the steps run downwards, so the labels have the width.
+    const narrow = view.sankey.clientWidth < 560;
+    view.sankey.classList.toggle("vertical", narrow);
     await draw(view.sankey, {
       color: COLORS,
       tooltip: { trigger: "item" },
       series: [
         {
           type: "sankey",
+          orient: narrow ? "vertical" : "horizontal",
           left: 8,
-          right: 90,
+          right: narrow ? 8 : 90,
           top: 8,
-          bottom: 8,
+          bottom: narrow ? 24 : 8,
           nodeGap: 10,
           emphasis: { focus: "adjacency" },
           lineStyle: { color: "gradient", opacity: 0.35 },
-          label: { fontSize: 11 },
+          label: narrow ? { fontSize: 11, position: "bottom" } : { fontSize: 11 },
           data: f.nodes,
           links: f.links,
         },
