@@ -52,10 +52,11 @@ pub struct Config {
     /// seen behind its network fingerprint (`--strict-identity`, `SPOOR_STRICT_IDENTITY`
     /// `true`/`false`; default false, recovery on).
     pub strict_identity: bool,
-    /// The token that grants reading `/api/*` and `/dashboard` (`--admin-token`,
-    /// `SPOOR_ADMIN_TOKEN`; at least 16 visible ASCII characters; default none). Requests
-    /// then need `Authorization: Bearer <token>`; without a token only loopback clients
-    /// may read. Never logged (its `Debug` is redacted).
+    /// The token that grants reading the reports (`--admin-token`, `SPOOR_ADMIN_TOKEN`; at
+    /// least 16 visible ASCII characters; default none). `/api/*` requests then need
+    /// `Authorization: Bearer <token>` and the dashboard asks for it; without a token only
+    /// loopback clients may read `/api/*` or load `/dashboard`. Never logged (its `Debug`
+    /// is redacted).
     pub admin_token: Option<AdminToken>,
 }
 
@@ -168,8 +169,8 @@ struct Flags {
     /// [env: SPOOR_STRICT_IDENTITY] [default: false]
     #[arg(long)]
     strict_identity: bool,
-    /// Token required as `Authorization: Bearer` to read /api/* and /dashboard
-    /// [env: SPOOR_ADMIN_TOKEN] [default: none: only 127.0.0.1 may read]
+    /// Token required as `Authorization: Bearer` on /api/* (the dashboard asks for it)
+    /// [env: SPOOR_ADMIN_TOKEN] [default: none: only 127.0.0.1 may read /api/* and /dashboard]
     #[arg(long)]
     admin_token: Option<String>,
 }
