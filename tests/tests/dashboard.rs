@@ -165,6 +165,23 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
     );
     assert_eq!(events["rows"][0]["key"], "star", "{events}");
 
+    let realtime = collector.get_json("/api/realtime?site=demo").await?;
+    let current = wait_for(
+        c,
+        "the realtime count",
+        "const t = document.querySelector('[data-testid=realtime-visitors]').textContent; return t !== '–' && t",
+    )
+    .await?;
+    assert_eq!(
+        current.as_str().and_then(|t| t.parse::<u64>().ok()),
+        realtime["visitors"].as_u64(),
+        "{realtime}"
+    );
+    assert_eq!(
+        realtime["visitors"], 2,
+        "both browsed within 5 minutes: {realtime}"
+    );
+
     // Charts are drawn by ECharts (a canvas), the Sankey of the sessions' flows too.
     wait_for(
         c,

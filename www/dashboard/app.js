@@ -156,6 +156,8 @@ async function refreshRealtime() {
   try {
     const rt = await getJson("/api/realtime", { site: state.site });
     $("realtime-count").textContent = String(rt.visitors ?? 0);
+    const pages = (rt.pages || []).map((p) => `${p.key}: ${p.visitors}`);
+    $("realtime-count").parentElement.title = ["Visitors in the last 5 minutes", ...pages].join("\n");
   } catch {
     $("realtime-count").textContent = "–";
   }
