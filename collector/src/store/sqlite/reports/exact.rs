@@ -281,7 +281,12 @@ pub(super) fn merged_visitors(
     q: &ReportQuery,
 ) -> Result<Vec<(String, String, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT vp.person, vp.visitor, s.start_ts FROM visitor_persons vp
+        "WITH multi AS (
+             SELECT person FROM visitor_persons WHERE site = ?1 AND mode = ?2
+             GROUP BY person HAVING count(*) > 1
+         )
+         SELECT vp.person, vp.visitor, s.start_ts FROM visitor_persons vp
+         JOIN multi ON multi.person = vp.person
          JOIN sessions s ON s.site = vp.site AND s.visitor = vp.visitor
                         AND s.last_ts >= ?3 AND s.start_ts < ?4
          WHERE vp.site = ?1 AND vp.mode = ?2",
