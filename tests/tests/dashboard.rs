@@ -403,6 +403,23 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
     let hidden = script(c, "return document.getElementById('auth').hidden").await?;
     assert_eq!(hidden, Value::Bool(true));
 
+    // A table's CSV download goes out with the token too (the file is caught on its way to
+    // the browser's download, which headless Chromium would not show).
+    script(
+        c,
+        "window.csvText = null; const make = URL.createObjectURL;
+         URL.createObjectURL = (blob) => { blob.text().then(t => window.csvText = t); return make(blob); };",
+    )
+    .await?;
+    c.find(Locator::Css("#tables .csv")).await?.click().await?;
+    let csv = wait_for(c, "the CSV download", "return window.csvText").await?;
+    let csv = csv.as_str().unwrap_or_default();
+    assert!(csv.starts_with("key,visitors,"), "a header row: {csv}");
+    assert!(
+        csv.lines().any(|l| l.starts_with("/pricing.html,1,")),
+        "the page and its one visitor: {csv}"
+    );
+
     no_script_errors(c).await?;
     viewer.close().await?;
     collector.stop().await
