@@ -43,7 +43,7 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
             to: 20_600,
         },
     );
-    let timings = bench::run(store.reports(), &q, 1, 1).unwrap();
+    let timings = bench::run(store.reports(), &q, 1, 1, |_| {}).unwrap();
     assert_eq!(timings.len(), bench::dashboard().len());
     let conn = rusqlite::Connection::open(&path).unwrap();
     let raw = bench::run_raw(&conn, &q, 1).unwrap();

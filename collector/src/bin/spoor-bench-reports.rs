@@ -56,7 +56,14 @@ fn main() -> anyhow::Result<()> {
         "{events} events of site {:?}; range {} days; {} runs per query\n",
         args.site, args.days, args.runs
     );
-    let timings = bench::run(store.reports(), &q, args.runs, args.scan_runs)?;
+    let timings = bench::run(store.reports(), &q, args.runs, args.scan_runs, |t| {
+        eprintln!(
+            "{}: p95 {:?}, scan p95 {:?}",
+            t.name,
+            bench::percentile(&t.fast, 95.0),
+            bench::percentile(&t.scan, 95.0)
+        );
+    })?;
     let conn = Connection::open_with_flags(&args.db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let raw = bench::run_raw(&conn, &q, args.scan_runs.max(1))?;
     println!("{}", bench::table(&timings, &raw));

@@ -115,12 +115,13 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
 }
 
 /// Runs the dashboard's queries `runs` times each over `q`, and `scan_runs` times by
-/// scanning (slow on a large history).
+/// scanning (slow on a large history); `done` sees each query's timing as it completes.
 pub fn run(
     reports: &dyn Reports,
     q: &ReportQuery,
     runs: usize,
     scan_runs: usize,
+    mut done: impl FnMut(&Timing),
 ) -> Result<Vec<Timing>, StoreError> {
     let scan_q = ReportQuery {
         exact: true,
@@ -145,6 +146,7 @@ pub fn run(
                 t.scan.push(start.elapsed());
             }
         }
+        done(&t);
         out.push(t);
     }
     Ok(out)
