@@ -419,6 +419,17 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
         csv.lines().any(|l| l.starts_with("/pricing.html,1,")),
         "the page and its one visitor: {csv}"
     );
+    script(c, "window.csvText = null").await?;
+    c.find(Locator::Css("#visitors .csv"))
+        .await?
+        .click()
+        .await?;
+    let log = wait_for(c, "the visitor log's CSV", "return window.csvText").await?;
+    assert_eq!(
+        log.as_str().unwrap_or_default().lines().count(),
+        2,
+        "a header and the one visit: {log}"
+    );
 
     no_script_errors(c).await?;
     viewer.close().await?;

@@ -1,7 +1,7 @@
 // The funnel builder: steps (`page:/path` or `event:name`), a time window, run it with
 // /api/funnel, save it by name with POST /api/funnels and load saved ones.
 
-import { getJson, request } from "./api.js";
+import { download, getJson, request } from "./api.js";
 import { draw, replaceChart, COLORS } from "./charts.js";
 import { h, fill, fmtInt, fmtPercent, note, problem } from "./dom.js";
 
@@ -76,6 +76,10 @@ export function mount(el, ctx) {
       h("button", { type: "button", class: "primary", onclick: () => run(ctx) }, "Run"),
       view.name,
       h("button", { type: "button", onclick: () => save(ctx) }, "Save"),
+      h("button", { type: "button", class: "link csv", title: "Download as CSV", onclick: () => {
+        const params = { ...ctx.query(), steps: steps().join(","), window_ms: view.window.value, format: "csv" };
+        download("/api/funnel", params, `${ctx.state.site}-funnel.csv`).catch((e) => (view.status.textContent = `No CSV: ${e.reason || e.message}`));
+      } }, "CSV"),
     ),
     view.status,
     view.chart,
