@@ -44,8 +44,7 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
             "summary (+ previous period)",
             true,
             Box::new(|r: &dyn Reports, q: &ReportQuery| {
-                let a = r.counts(q)?;
-                let b = r.counts(&q.with_range(q.range.previous()))?;
+                let (a, b) = r.counts_with_previous(q)?;
                 Ok((a.visitors + b.visitors) as usize)
             }) as Query,
         ),

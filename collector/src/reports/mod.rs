@@ -348,6 +348,13 @@ pub trait Reports: Send + Sync {
     fn sites(&self) -> Result<Vec<String>, StoreError>;
     /// Counters over the query's range.
     fn counts(&self, q: &ReportQuery) -> Result<Counts, StoreError>;
+    /// Counters over the query's range and over the previous period of equal length.
+    fn counts_with_previous(&self, q: &ReportQuery) -> Result<(Counts, Counts), StoreError> {
+        Ok((
+            self.counts(q)?,
+            self.counts(&q.with_range(q.range.previous()))?,
+        ))
+    }
     /// Counters per bucket of `interval` over the range, each bucket's start (Unix ms)
     /// with its counters, every bucket present.
     fn series(&self, q: &ReportQuery, interval: Interval)

@@ -69,8 +69,7 @@ pub async fn summary(
     Query(params): Query<Params>,
 ) -> Result<Json<SummaryReport>, AppError> {
     let q = query(&state, &params)?;
-    let previous = q.with_range(q.range.previous());
-    let (now, before) = ask(&state, move |r| Ok((r.counts(&q)?, r.counts(&previous)?))).await?;
+    let (now, before) = ask(&state, move |r| r.counts_with_previous(&q)).await?;
     let q = query(&state, &params)?;
     let (totals, previous) = (Totals::from(now), Totals::from(before));
     Ok(Json(SummaryReport {

@@ -99,6 +99,31 @@ impl Reports for SqliteStore {
             .unwrap_or_default())
     }
 
+    fn counts_with_previous(&self, q: &ReportQuery) -> Result<(Counts, Counts), StoreError> {
+        if !q.uses_rollups() {
+            return Ok((
+                self.counts(q)?,
+                self.counts(&q.with_range(q.range.previous()))?,
+            ));
+        }
+        // Both periods in one pass: two buckets over the doubled range, one lookup of the
+        // merged visitors.
+        let both = q.with_range(crate::reports::range::Range {
+            from: q.range.previous().from,
+            to: q.range.to,
+        });
+        let conn = self.reader();
+        let length = q.range.end_ms() - q.range.start_ms();
+        let mut b: Vec<(i64, Counts)> = fast::series(&conn, &both, length)?
+            .into_iter()
+            .map(|(t, c, _)| (t, c))
+            .collect();
+        subtract_merged(&mut b, &exact::merged_visitors(&conn, &both)?, length);
+        let previous = b.first().map(|(_, c)| *c).unwrap_or_default();
+        let current = b.get(1).map(|(_, c)| *c).unwrap_or_default();
+        Ok((current, previous))
+    }
+
     fn series(
         &self,
         q: &ReportQuery,
@@ -161,11 +186,12 @@ impl Reports for SqliteStore {
         let conn = self.reader();
         let visitors: i64 = conn
             .prepare_cached(
-                "SELECT count(DISTINCT visitor) FROM events WHERE site = ?1 AND ts >= ?2",
+                "SELECT count(DISTINCT visitor) FROM events INDEXED BY events_site_ts
+                 WHERE site = ?1 AND ts >= ?2",
             )?
             .query_row(params![site, since_ms], |r| r.get(0))?;
         let mut stmt = conn.prepare_cached(
-            "SELECT path, count(DISTINCT visitor) AS n FROM events
+            "SELECT path, count(DISTINCT visitor) AS n FROM events INDEXED BY events_site_ts
              WHERE site = ?1 AND ts >= ?2 AND kind = 'pageview'
              GROUP BY path ORDER BY n DESC, path LIMIT 20",
         )?;
@@ -222,7 +248,7 @@ impl Reports for SqliteStore {
         if !q.uses_rollups() {
             return exact::flows(&conn, q);
         }
-        Ok(fast::sums(&conn, q, "flow", "sessions")?
+        Ok(fast::flows(&conn, q)?
             .into_iter()
             .filter(|(_, n)| *n > 0)
             .map(|(key, n)| (key.split('\n').map(str::to_string).collect(), n))
