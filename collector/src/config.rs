@@ -80,10 +80,11 @@ pub struct Config {
     /// Age after which events are purged (`--retention-days`, `SPOOR_RETENTION_DAYS`;
     /// default 762, about 25 months). Checked hourly.
     pub retention: Duration,
-    /// The token that grants reading `/api/*` and `/dashboard` (`--admin-token`,
-    /// `SPOOR_ADMIN_TOKEN`; at least 16 visible ASCII characters; default none). Requests
-    /// then need `Authorization: Bearer <token>`; without a token only loopback clients
-    /// may read. Never logged (its `Debug` is redacted).
+    /// The token that grants reading the reports (`--admin-token`, `SPOOR_ADMIN_TOKEN`; at
+    /// least 16 visible ASCII characters; default none). `/api/*` requests then need
+    /// `Authorization: Bearer <token>` and the dashboard asks for it; without a token only
+    /// loopback clients may read `/api/*` or load `/dashboard`. Never logged (its `Debug`
+    /// is redacted).
     pub admin_token: Option<AdminToken>,
     /// Per-client rate limit on `/collect` (see [`RateLimitConfig`]).
     pub rate_limit: RateLimitConfig,
@@ -294,8 +295,8 @@ struct Flags {
     /// Days after which events are purged [env: SPOOR_RETENTION_DAYS] [default: 762]
     #[arg(long)]
     retention_days: Option<String>,
-    /// Token required as `Authorization: Bearer` to read /api/* and /dashboard
-    /// [env: SPOOR_ADMIN_TOKEN] [default: none: only 127.0.0.1 may read]
+    /// Token required as `Authorization: Bearer` on /api/* (the dashboard asks for it)
+    /// [env: SPOOR_ADMIN_TOKEN] [default: none: only 127.0.0.1 may read /api/* and /dashboard]
     #[arg(long)]
     admin_token: Option<String>,
     /// Requests a second per client on /collect, 0 for no limit

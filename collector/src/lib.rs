@@ -20,6 +20,9 @@
 //!   stores it.
 //! - [`retention`]: the hourly purge of events older than the retention age.
 //! - [`erasure`]: export and erasure of a visitor, person or user (API and CLI).
+//! - [`reports`]: the report model (query, filters, summary, funnels, flows, CSV), the
+//!   User-Agent and referrer classes, the visitor sketches, the synthetic-history generator
+//!   and the benchmark; `routes::reports` serves them under `/api/…`.
 //! - [`error`]: [`AppError`](error::AppError), the HTTP error boundary.
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
@@ -31,6 +34,9 @@
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
 //! - [`server`]: the accept loop — connection cap, header and request timeouts.
 //! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
+//! - `routes::auth`: the admin gate around the whole router — with `SPOOR_ADMIN_TOKEN`
+//!   set, `/api/*` needs it as a bearer token (the dashboard's files load and ask for it);
+//!   without it, `/api/*` and `/dashboard` answer loopback clients only.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
@@ -116,6 +122,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             metrics::count_requests,
         ))
+        // Keep last: the admin gate must wrap every route above it (see `routes::auth`).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routes::auth::guard,

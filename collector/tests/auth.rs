@@ -82,6 +82,78 @@ async fn without_a_token_other_clients_are_refused_with_a_reason() {
     }
 }
 
+/// Every report the query API answers (`docs/API.md`), as `(method, uri)`.
+const REPORTS: &[(&str, &str)] = &[
+    ("GET", "/api/sites"),
+    ("GET", "/api/summary?site=demo"),
+    ("GET", "/api/timeseries?site=demo"),
+    ("GET", "/api/breakdown?site=demo&dimension=page"),
+    ("GET", "/api/breakdown?site=demo&dimension=page&format=csv"),
+    ("GET", "/api/realtime?site=demo"),
+    ("GET", "/api/paths/transitions?site=demo&page=/"),
+    ("GET", "/api/paths/flows?site=demo"),
+    ("GET", "/api/funnel?site=demo&steps=page:/,page:/pricing"),
+    ("GET", "/api/funnels?site=demo"),
+    ("POST", "/api/funnels"),
+    ("GET", "/api/visitors?site=demo"),
+    ("GET", "/api/persons/v-1?site=demo"),
+    ("DELETE", "/api/links/1"),
+];
+
+async fn call(
+    c: &TestCollector,
+    method: &str,
+    uri: &str,
+    peer: &str,
+    auth: Option<&str>,
+) -> StatusCode {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(auth) = auth {
+        req = req.header(header::AUTHORIZATION, auth);
+    }
+    let body = if method == "POST" {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+        Body::from(r#"{"site":"demo","name":"f","steps":["page:/","page:/pricing"]}"#)
+    } else {
+        Body::empty()
+    };
+    let mut req = req.body(body).unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+    c.send_as_is(req).await.status()
+}
+
+#[tokio::test]
+async fn every_report_is_behind_the_gate() {
+    let open = open_collector().await;
+    let gated = TestCollector::start().await;
+    let right = format!("Bearer {ADMIN_TOKEN}");
+    for (method, uri) in REPORTS {
+        let s = call(&open, method, uri, REMOTE, None).await;
+        assert_eq!(
+            s,
+            StatusCode::FORBIDDEN,
+            "{method} {uri} from afar, no token set"
+        );
+        let s = call(&open, method, uri, LOOPBACK, None).await;
+        assert!(
+            s != StatusCode::FORBIDDEN && s != StatusCode::UNAUTHORIZED,
+            "{method} {uri} from loopback: {s}"
+        );
+        let s = call(&gated, method, uri, LOOPBACK, None).await;
+        assert_eq!(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri} without the token"
+        );
+        let s = call(&gated, method, uri, REMOTE, Some(&right)).await;
+        assert!(
+            s != StatusCode::FORBIDDEN && s != StatusCode::UNAUTHORIZED,
+            "{method} {uri} with the token: {s}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_decides() {
     let c = TestCollector::start_with(|config| {
@@ -160,6 +232,36 @@ async fn with_a_token_the_dashboard_files_load_anywhere_and_ask_for_it() {
             String::from_utf8(body_bytes(r).await)
                 .unwrap()
                 .contains("Spoor dashboard")
+        );
+    }
+}
+
+#[tokio::test]
+async fn dashboard_pages_cannot_be_framed_or_load_foreign_code() {
+    for token in [true, false] {
+        let c = TestCollector::start_with(|config| {
+            if !token {
+                config.admin_token = None;
+            }
+        })
+        .await;
+        with_dashboard(&c);
+        let r = get_from(&c, "/dashboard/", LOOPBACK, &[]).await;
+        assert_eq!(r.status(), StatusCode::OK, "token: {token}");
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let home = get_from(&c, "/", REMOTE, &[]).await;
+        assert!(
+            home.headers()
+                .get(header::CONTENT_SECURITY_POLICY)
+                .is_none(),
+            "the demo site is the site owner's business"
         );
     }
 }

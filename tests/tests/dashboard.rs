@@ -53,6 +53,29 @@ async fn shown(client: &Client, selector: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("{selector} shows {value}, not a count"))
 }
 
+/// Fails with them if the page recorded script errors (`window.spoorErrors`, kept by app.js).
+async fn no_script_errors(client: &Client) -> anyhow::Result<()> {
+    let errors = script(client, "return window.spoorErrors").await?;
+    ensure!(
+        errors.as_array().is_some_and(Vec::is_empty),
+        "script errors in the dashboard: {errors}"
+    );
+    Ok(())
+}
+
+/// Waits until `sql` finds a row in the collector's database.
+async fn wait_stored(collector: &RunningCollector, sql: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + WAIT;
+    while collector.rows(sql)?.is_empty() {
+        ensure!(
+            Instant::now() < deadline,
+            "nothing stored within {WAIT:?} for {sql}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 fn artifact(name: &str) -> anyhow::Result<PathBuf> {
     let dir = repo_root().join("tests/artifacts");
     std::fs::create_dir_all(&dir)?;
@@ -74,11 +97,8 @@ fn require_vendored_charts() -> anyhow::Result<()> {
 /// view (a custom event), B reads two. Each page is left only once the collector has its
 /// page view: on a loaded machine the beacon can still be starting when the next `goto`
 /// unloads the page, and a view never recorded is, rightly, never counted.
-async fn browse_demo(
-    driver: &ChromeDriver,
-    collector: &RunningCollector,
-    base: &str,
-) -> anyhow::Result<()> {
+async fn browse_demo(driver: &ChromeDriver, collector: &RunningCollector) -> anyhow::Result<()> {
+    let base = &collector.base_url;
     let a = driver.browser().await?;
     let b = driver.browser().await?;
     let mut views = 0;
@@ -88,6 +108,8 @@ async fn browse_demo(
         collector.wait_for_count("pageviews", views, WAIT).await?;
     }
     a.client.find(Locator::Css("#star")).await?.click().await?;
+    // Stored before the browser closes, so the dashboard and the API read the same events.
+    wait_stored(collector, "SELECT id FROM events WHERE kind = 'custom'").await?;
     for path in ["/", "/pricing.html"] {
         b.client.goto(&format!("{base}{path}")).await?;
         views += 1;
@@ -104,7 +126,7 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
     let collector = RunningCollector::start().await?;
     let driver = ChromeDriver::start().await?;
     let base = collector.base_url.clone();
-    browse_demo(&driver, &collector, &base).await?;
+    browse_demo(&driver, &collector).await?;
     tokio::time::sleep(SETTLE).await;
 
     let viewer = driver.browser().await?;
@@ -148,6 +170,23 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
         events["rows"][0]["visitors"].as_u64()
     );
     assert_eq!(events["rows"][0]["key"], "star", "{events}");
+
+    let realtime = collector.get_json("/api/realtime?site=demo").await?;
+    let current = wait_for(
+        c,
+        "the realtime count",
+        "const t = document.querySelector('[data-testid=realtime-visitors]').textContent; return t !== '–' && t",
+    )
+    .await?;
+    assert_eq!(
+        current.as_str().and_then(|t| t.parse::<u64>().ok()),
+        realtime["visitors"].as_u64(),
+        "{realtime}"
+    );
+    assert_eq!(
+        realtime["visitors"], 2,
+        "both browsed within 5 minutes: {realtime}"
+    );
 
     // Charts are drawn by ECharts (a canvas), the Sankey of the sessions' flows too.
     wait_for(
@@ -217,6 +256,12 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
         api["persons"], 1,
         "one machine, recovered as one person: {api}"
     );
+    wait_for(
+        c,
+        "the filtered visitor log",
+        "return document.querySelectorAll('[data-testid=visitor-log] .session').length === 1",
+    )
+    .await?;
     let link = c
         .find(Locator::Css("[data-testid=visitor-log] .person-link"))
         .await?;
@@ -299,6 +344,7 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
         "horizontal overflow at phone width: scrollWidth, innerWidth = {widths}"
     );
 
+    no_script_errors(c).await?;
     viewer.close().await?;
     collector.stop().await
 }
@@ -315,14 +361,7 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
     let base = collector.base_url.clone();
     let visitor = driver.browser().await?;
     visitor.client.goto(&format!("{base}/pricing.html")).await?;
-    let deadline = Instant::now() + WAIT;
-    while collector
-        .rows("SELECT id FROM events WHERE kind = 'pageview'")?
-        .is_empty()
-    {
-        ensure!(Instant::now() < deadline, "the page view was not stored");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_stored(&collector, "SELECT id FROM events WHERE kind = 'pageview'").await?;
     visitor.close().await?;
 
     let refused = collector.get_json("/api/summary?site=demo").await;
@@ -342,7 +381,12 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
         "const f = document.getElementById('auth'); return f && !f.hidden",
     )
     .await?;
-    let summary = script(c, "return document.getElementById('summary').innerText").await?;
+    let summary = wait_for(
+        c,
+        "the summary's error",
+        "const s = document.getElementById('summary'); return s.dataset.state === 'error' && s.innerText",
+    )
+    .await?;
     assert!(
         summary.as_str().unwrap_or_default().contains("401"),
         "no numbers without the token: {summary}"
@@ -365,6 +409,35 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
     let hidden = script(c, "return document.getElementById('auth').hidden").await?;
     assert_eq!(hidden, Value::Bool(true));
 
+    // A table's CSV download goes out with the token too (the file is caught on its way to
+    // the browser's download, which headless Chromium would not show).
+    script(
+        c,
+        "window.csvText = null; const make = URL.createObjectURL;
+         URL.createObjectURL = (blob) => { blob.text().then(t => window.csvText = t); return make(blob); };",
+    )
+    .await?;
+    c.find(Locator::Css("#tables .csv")).await?.click().await?;
+    let csv = wait_for(c, "the CSV download", "return window.csvText").await?;
+    let csv = csv.as_str().unwrap_or_default();
+    assert!(csv.starts_with("key,visitors,"), "a header row: {csv}");
+    assert!(
+        csv.lines().any(|l| l.starts_with("/pricing.html,1,")),
+        "the page and its one visitor: {csv}"
+    );
+    script(c, "window.csvText = null").await?;
+    c.find(Locator::Css("#visitors .csv"))
+        .await?
+        .click()
+        .await?;
+    let log = wait_for(c, "the visitor log's CSV", "return window.csvText").await?;
+    assert_eq!(
+        log.as_str().unwrap_or_default().lines().count(),
+        2,
+        "a header and the one visit: {log}"
+    );
+
+    no_script_errors(c).await?;
     viewer.close().await?;
     collector.stop().await
 }

@@ -4,7 +4,7 @@
 // failing endpoint never blanks the page.
 
 import { getJson, setToken } from "./api.js";
-import { h, fill } from "./dom.js";
+import { h, fill, note } from "./dom.js";
 import * as summary from "./summary.js";
 import * as timeseries from "./timeseries.js";
 import * as tables from "./tables.js";
@@ -137,7 +137,11 @@ function changed() {
   saveToAddress();
   syncControls();
   renderChips();
-  if (!state.site) return;
+  if (!state.site) {
+    fill($("summary"), note("No site has sent events yet: open the demo site at / (or a page with the beacon), click around, then reload this page."));
+    $("summary").dataset.state = "empty";
+    return;
+  }
   summary.refresh(ctx);
   timeseries.refresh(ctx);
   tables.refresh(ctx);
@@ -152,6 +156,8 @@ async function refreshRealtime() {
   try {
     const rt = await getJson("/api/realtime", { site: state.site });
     $("realtime-count").textContent = String(rt.visitors ?? 0);
+    const pages = (rt.pages || []).map((p) => `${p.key}: ${p.visitors}`);
+    $("realtime-count").parentElement.title = ["Visitors in the last 5 minutes", ...pages].join("\n");
   } catch {
     $("realtime-count").textContent = "–";
   }
@@ -210,6 +216,11 @@ function wire() {
     changed();
   });
 }
+
+// Script errors are kept where a test (or a curious reader) can see them.
+window.spoorErrors = [];
+window.addEventListener("error", (e) => window.spoorErrors.push(String(e.message)));
+window.addEventListener("unhandledrejection", (e) => window.spoorErrors.push(String(e.reason)));
 
 async function start() {
   summary.mount($("summary"), ctx);

@@ -36,7 +36,8 @@ export async function draw(el, option) {
     charts.set(el, chart);
     new ResizeObserver(() => chart.resize()).observe(el);
   }
-  chart.setOption(option, true);
+  // No animation: a report should show its final numbers at once (and screenshots too).
+  chart.setOption({ animation: false, ...option }, true);
   return chart;
 }
 

@@ -1,7 +1,7 @@
 // The funnel builder: steps (`page:/path` or `event:name`), a time window, run it with
 // /api/funnel, save it by name with POST /api/funnels and load saved ones.
 
-import { getJson, request } from "./api.js";
+import { download, getJson, request } from "./api.js";
 import { draw, replaceChart, COLORS } from "./charts.js";
 import { h, fill, fmtInt, fmtPercent, note, problem } from "./dom.js";
 
@@ -76,6 +76,10 @@ export function mount(el, ctx) {
       h("button", { type: "button", class: "primary", onclick: () => run(ctx) }, "Run"),
       view.name,
       h("button", { type: "button", onclick: () => save(ctx) }, "Save"),
+      h("button", { type: "button", class: "link csv", title: "Download as CSV", onclick: () => {
+        const params = { ...ctx.query(), steps: steps().join(","), window_ms: view.window.value, format: "csv" };
+        download("/api/funnel", params, `${ctx.state.site}-funnel.csv`).catch((e) => (view.status.textContent = `No CSV: ${e.reason || e.message}`));
+      } }, "CSV"),
     ),
     view.status,
     view.chart,
@@ -145,13 +149,13 @@ async function loadSaved(ctx) {
   fill(view.saved, h("option", { value: "" }, view.funnels.length ? "Saved funnels…" : "No saved funnels"), view.funnels.map((f) => h("option", { value: f.name }, f.name)));
 }
 
-/** Until the steps are edited, suggests the period's three most viewed pages. */
+/** Until the steps are edited, suggests the period's most common path through the site. */
 async function suggest(ctx) {
   if (view.edited) return;
   try {
-    const top = await getJson("/api/breakdown", { ...ctx.query(), dimension: "page", limit: 3 });
-    const pages = (top.rows || []).map((r) => `page:${r.key}`);
-    setSteps(pages.length >= 2 ? pages : ["page:", "page:"]);
+    const flows = await getJson("/api/paths/flows", { ...ctx.query(), steps: 4, limit: 1 });
+    const pages = ((flows.sequences || [])[0] || {}).pages || [];
+    setSteps(pages.length >= 2 ? pages.map((p) => `page:${p}`) : ["page:", "page:"]);
   } catch {
     setSteps(["page:", "page:"]);
   }

@@ -1,7 +1,7 @@
 // Paths: for one page, where its visitors came from and went next (/api/paths/transitions),
 // and the first steps of every session as a Sankey diagram (/api/paths/flows).
 
-import { getJson } from "./api.js";
+import { download, getJson } from "./api.js";
 import { draw, replaceChart, COLORS } from "./charts.js";
 import { h, fill, fmtInt, fmtPercent, note, problem } from "./dom.js";
 
@@ -18,12 +18,15 @@ export function mount(el, ctx) {
     generation: 0,
   };
   view.page.addEventListener("change", () => loadTransitions(ctx));
+  const csv = (path, extra, name) =>
+    h("button", { type: "button", class: "link csv", title: "Download as CSV", onclick: () =>
+      download(path, { ...ctx.query(), ...extra(), format: "csv" }, `${ctx.state.site}-${name}.csv`).catch((e) => alert(e.reason || e.message)) }, "CSV");
   view.steps.addEventListener("change", () => loadFlows(ctx));
   fill(
     el,
-    h("div", { class: "panel-head" }, h("h2", {}, "Paths"), h("label", { class: "field" }, h("span", { class: "label" }, "Page"), view.page), view.pages),
+    h("div", { class: "panel-head" }, h("h2", {}, "Paths"), h("label", { class: "field" }, h("span", { class: "label" }, "Page"), view.page), view.pages, csv("/api/paths/transitions", () => ({ page: view.page.value.trim() }), "transitions")),
     view.transitions,
-    h("div", { class: "panel-head" }, h("h3", {}, "Session flows"), view.steps),
+    h("div", { class: "panel-head" }, h("h3", {}, "Session flows"), view.steps, csv("/api/paths/flows", () => ({ steps: view.steps.value, limit: 1000 }), "flows")),
     view.sankey,
   );
 }
@@ -67,20 +70,24 @@ async function loadFlows(ctx) {
       replaceChart(view.sankey, note("No sessions with more than one page view in this period"));
       return;
     }
+    // On a narrow screen the steps run downwards, so the labels have the width.
+    const narrow = view.sankey.clientWidth < 560;
+    view.sankey.classList.toggle("vertical", narrow);
     await draw(view.sankey, {
       color: COLORS,
       tooltip: { trigger: "item" },
       series: [
         {
           type: "sankey",
+          orient: narrow ? "vertical" : "horizontal",
           left: 8,
-          right: 90,
+          right: narrow ? 8 : 90,
           top: 8,
-          bottom: 8,
+          bottom: narrow ? 24 : 8,
           nodeGap: 10,
           emphasis: { focus: "adjacency" },
           lineStyle: { color: "gradient", opacity: 0.35 },
-          label: { fontSize: 11 },
+          label: narrow ? { fontSize: 11, position: "bottom" } : { fontSize: 11 },
           data: f.nodes,
           links: f.links,
         },

@@ -65,12 +65,13 @@ async function csv(ctx, dimension, extra, card) {
 export function table(dimension, rows, countLabel, onPick) {
   if (!rows.length) return note("No data for this period");
   const max = Math.max(...rows.map((r) => r.visitors || 0), 1);
-  const showViews = ["page", "entry", "exit"].includes(dimension);
+  // The second column: views of a page; visits that entered or left by it.
+  const second = { page: ["Views", "pageviews"], entry: ["Entrances", "sessions"], exit: ["Exits", "sessions"] }[dimension];
   const showEvents = ["event", "event_property", "outbound", "download"].includes(dimension);
   return h(
     "table",
     { class: "breakdown", "data-testid": `table-${dimension}` },
-    h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", { class: "num" }, countLabel), showViews ? h("th", { class: "num" }, "Views") : null, showEvents ? h("th", { class: "num" }, "Events") : null)),
+    h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", { class: "num" }, countLabel), second ? h("th", { class: "num" }, second[0]) : null, showEvents ? h("th", { class: "num" }, "Events") : null)),
     h(
       "tbody",
       {},
@@ -81,11 +82,13 @@ export function table(dimension, rows, countLabel, onPick) {
             dataset: { key: r.key ?? "" },
             class: onPick ? "pick" : "",
             title: onPick ? "Filter by this" : null,
+            tabindex: onPick ? "0" : null,
             onclick: onPick ? () => onPick(r.key) : null,
+            onkeydown: onPick ? (e) => e.key === "Enter" && onPick(r.key) : null,
           },
           h("td", { class: "key" }, h("span", { class: "bar", style: `width:${((r.visitors || 0) / max) * 100}%` }), h("span", { class: "key-text" }, r.key ?? "(none)")),
           h("td", { class: "num", "data-testid": "row-visitors", dataset: { value: String(r.visitors ?? 0) } }, fmtInt(r.visitors)),
-          showViews ? h("td", { class: "num", dataset: { value: String(r.pageviews ?? 0) } }, fmtInt(r.pageviews)) : null,
+          second ? h("td", { class: "num", dataset: { value: String(r[second[1]] ?? 0) } }, fmtInt(r[second[1]])) : null,
           showEvents ? h("td", { class: "num", dataset: { value: String(r.events ?? 0) } }, fmtInt(r.events)) : null,
         ),
       ),

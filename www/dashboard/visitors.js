@@ -1,16 +1,18 @@
 // The visitor log: the latest sessions from /api/visitors, newest first. A row opens its
 // event list; the visitor's name opens the person view.
 
-import { getJson } from "./api.js";
+import { download, getJson } from "./api.js";
 import { h, fill, fmtDuration, fmtInt, fmtTime, note, problem } from "./dom.js";
 
 let body;
 let generation = 0;
 
 /** Builds the view in `el`. */
-export function mount(el) {
+export function mount(el, ctx) {
   body = h("div", { class: "log", "data-testid": "visitor-log" });
-  fill(el, h("div", { class: "panel-head" }, h("h2", {}, "Visitor log")), body);
+  const csv = h("button", { type: "button", class: "link csv", title: "Download as CSV", onclick: () =>
+    download("/api/visitors", { ...ctx.query(), limit: 1000, format: "csv" }, `${ctx.state.site}-visitors.csv`).catch((e) => fill(body, problem(e))) }, "CSV");
+  fill(el, h("div", { class: "panel-head" }, h("h2", {}, "Visitor log"), csv), body);
 }
 
 function sessionItem(ctx, s) {

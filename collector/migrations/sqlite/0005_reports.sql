@@ -13,8 +13,11 @@ CREATE INDEX sessions_site_start ON sessions (site, start_ts);
 -- Page views: the page viewed just before in the same session (NULL: the session's first).
 ALTER TABLE events ADD COLUMN prev_path TEXT;
 CREATE INDEX events_session ON events (session_id);
-CREATE INDEX events_site_kind_path_ts ON events (site, kind, path, ts);
-CREATE INDEX events_site_kind_name_ts ON events (site, kind, name, ts);
+-- Funnel steps: the page views of a path, the custom events of a name (covering: who, when; `kind` is listed so SQLite sees they cover).
+CREATE INDEX events_pageview_path ON events (site, path, ts, visitor, session_id, kind)
+    WHERE kind = 'pageview';
+CREATE INDEX events_custom_name ON events (site, name, ts, visitor, session_id, kind)
+    WHERE kind = 'custom';
 
 -- Rollups, kept in the transaction that stores each event. A session counts in the hour
 -- (and day) it started; events in their own. `visitors` is a HyperLogLog sketch (2048 bytes).
@@ -41,7 +44,7 @@ CREATE TABLE report_keys (
     PRIMARY KEY (site, dim, day, key)
 );
 
--- Persons kept at write time: each visitor id in a person of more than one node, with
+-- Persons kept at write time: each visitor id in a person of two or more visitor ids, with
 -- the person's id (its smallest node id), per reading. A visitor absent is its own person.
 CREATE TABLE visitor_persons (
     site    TEXT NOT NULL,

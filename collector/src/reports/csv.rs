@@ -5,17 +5,36 @@ use super::Row;
 
 /// The rows as CSV with the header `key,visitors,pageviews,events,sessions,share`.
 pub fn rows(rows: &[Row]) -> String {
-    let mut out = String::from("key,visitors,pageviews,events,sessions,share\r\n");
-    for r in rows {
-        out.push_str(&format!(
-            "{},{},{},{},{},{}\r\n",
-            field(&r.key),
-            r.visitors,
-            r.pageviews,
-            r.events,
-            r.sessions,
-            r.share
-        ));
+    table(
+        &[
+            "key",
+            "visitors",
+            "pageviews",
+            "events",
+            "sessions",
+            "share",
+        ],
+        rows.iter().map(|r| {
+            vec![
+                r.key.clone(),
+                r.visitors.to_string(),
+                r.pageviews.to_string(),
+                r.events.to_string(),
+                r.sessions.to_string(),
+                r.share.to_string(),
+            ]
+        }),
+    )
+}
+
+/// Any table: `header`, then each line's fields.
+pub fn table(header: &[&str], lines: impl Iterator<Item = Vec<String>>) -> String {
+    let mut out = header.join(",");
+    out.push_str("\r\n");
+    for line in lines {
+        let fields: Vec<String> = line.iter().map(|f| field(f)).collect();
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
     }
     out
 }
@@ -54,6 +73,13 @@ mod tests {
             "key,visitors,pageviews,events,sessions,share\r\n\"/a,\"\"b\"\"\",2,3,4,1,0.5\r\n"
         );
         assert_eq!(field("=cmd()"), "'=cmd()");
+        assert_eq!(
+            table(
+                &["a", "b"],
+                [vec!["x y".to_string(), "1\n2".to_string()]].into_iter()
+            ),
+            "a,b\r\nx y,\"1\n2\"\r\n"
+        );
         assert_eq!(field("/plain"), "/plain");
     }
 }

@@ -11,12 +11,16 @@
 //! - [`range`]: dates and the previous period; [`params`]: the query string;
 //! - [`agent`]: browser, OS and device from the `User-Agent`; [`source`]: referrer source
 //!   and class; [`hll`]: the unique-count sketches of the rollups;
-//! - [`summary`], [`funnel`], [`flows`], [`csv`]: the pure parts of those reports.
+//! - [`summary`], [`funnel`], [`flows`], [`csv`]: the pure parts of those reports;
+//! - [`generate`]: synthetic history through the real insert path; [`bench`]: the
+//!   dashboard's query set timed with rollups and by scanning.
 
 pub mod agent;
+pub mod bench;
 pub mod csv;
 pub mod flows;
 pub mod funnel;
+pub mod generate;
 pub mod hll;
 pub mod params;
 pub mod range;
@@ -344,6 +348,13 @@ pub trait Reports: Send + Sync {
     fn sites(&self) -> Result<Vec<String>, StoreError>;
     /// Counters over the query's range.
     fn counts(&self, q: &ReportQuery) -> Result<Counts, StoreError>;
+    /// Counters over the query's range and over the previous period of equal length.
+    fn counts_with_previous(&self, q: &ReportQuery) -> Result<(Counts, Counts), StoreError> {
+        Ok((
+            self.counts(q)?,
+            self.counts(&q.with_range(q.range.previous()))?,
+        ))
+    }
     /// Counters per bucket of `interval` over the range, each bucket's start (Unix ms)
     /// with its counters, every bucket present.
     fn series(&self, q: &ReportQuery, interval: Interval)

@@ -12,6 +12,9 @@
 //! other client gets 403. "Client" is the resolved [`Peer`]: behind a trusted proxy that is
 //! the forwarded client, so a proxy on the same host does not make the whole internet local.
 //!
+//! Dashboard responses also carry a Content-Security-Policy ([`DASHBOARD_CSP`]: own files
+//! only, never framed), `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`.
+//!
 //! The token is compared in constant time (through SHA-256 digests, so its length does not
 //! leak either), and its `Debug` form is redacted so it never reaches a log.
 
@@ -141,8 +144,11 @@ pub async fn guard(
 ) -> Response {
     let area = Area::of(request.uri().path());
     let token_configured = state.config.admin_token.is_some();
-    if area == Area::Public || (area == Area::Dashboard && token_configured) {
+    if area == Area::Public {
         return next.run(request).await;
+    }
+    if area == Area::Dashboard && token_configured {
+        return confined(next.run(request).await);
     }
     let verdict = match &state.config.admin_token {
         Some(token) => match bearer(&request) {
@@ -161,6 +167,7 @@ pub async fn guard(
         },
     };
     match verdict {
+        Ok(()) if area == Area::Dashboard => confined(next.run(request).await),
         Ok(()) => next.run(request).await,
         Err(e) => {
             let unauthorized = matches!(e, AppError::Unauthorized(_));
@@ -174,6 +181,27 @@ pub async fn guard(
             response
         }
     }
+}
+
+/// What the dashboard's pages may do: load only the collector's own files, never be framed
+/// by another site (its buttons undo links), and keep its address (filters, visitor ids)
+/// out of `Referer`. Inline styles are allowed: the charts and the table bars set them.
+pub const DASHBOARD_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// `response` with the dashboard's confinement headers.
+fn confined(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DASHBOARD_CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// `::ffff:127.0.0.1` (an IPv4 loopback client on a dual-stack socket).

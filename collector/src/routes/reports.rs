@@ -69,8 +69,7 @@ pub async fn summary(
     Query(params): Query<Params>,
 ) -> Result<Json<SummaryReport>, AppError> {
     let q = query(&state, &params)?;
-    let previous = q.with_range(q.range.previous());
-    let (now, before) = ask(&state, move |r| Ok((r.counts(&q)?, r.counts(&previous)?))).await?;
+    let (now, before) = ask(&state, move |r| r.counts_with_previous(&q)).await?;
     let q = query(&state, &params)?;
     let (totals, previous) = (Totals::from(now), Totals::from(before));
     Ok(Json(SummaryReport {
@@ -134,17 +133,22 @@ pub async fn breakdown(
     let name = dimension.as_str();
     let rows = ask(&state, move |r| r.breakdown(&q, &dimension)).await?;
     if as_csv {
-        let disposition = format!("attachment; filename=\"{name}.csv\"");
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (header::CONTENT_DISPOSITION, disposition),
-            ],
-            csv::rows(&rows),
-        )
-            .into_response());
+        return Ok(csv_response(name, csv::rows(&rows)));
     }
     Ok(Json(json!({ "dimension": name, "rows": rows })).into_response())
+}
+
+/// A CSV download named `name.csv`.
+fn csv_response(name: &str, body: String) -> Response {
+    let disposition = format!("attachment; filename=\"{name}.csv\"");
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /api/realtime`: the last 5 minutes.
@@ -181,7 +185,8 @@ fn shares(rows: Vec<(String, u64)>, views: u64) -> Vec<Share> {
 pub async fn transitions(
     State(state): State<AppState>,
     Query(params): Query<Params>,
-) -> Result<Json<Transitions>, AppError> {
+) -> Result<Response, AppError> {
+    let as_csv = params.csv().map_err(AppError::BadRequest)?;
     let mut q = query(&state, &params)?;
     let page = q
         .filters
@@ -195,31 +200,61 @@ pub async fn transitions(
     let mut after = shares(after, views);
     before.truncate(limit);
     after.truncate(limit);
+    if as_csv {
+        let line = |side: &str, s: &Share| {
+            vec![
+                side.to_string(),
+                s.key.clone(),
+                s.count.to_string(),
+                s.share.to_string(),
+            ]
+        };
+        let lines = before
+            .iter()
+            .map(|s| line("before", s))
+            .chain(after.iter().map(|s| line("after", s)));
+        let body = csv::table(&["side", "key", "count", "share"], lines);
+        return Ok(csv_response("transitions", body));
+    }
     Ok(Json(Transitions {
         page,
         views,
         before,
         after,
-    }))
+    })
+    .into_response())
 }
 
 /// `GET /api/paths/flows?steps=N`.
 pub async fn flows(
     State(state): State<AppState>,
     Query(params): Query<Params>,
-) -> Result<Json<flows::Flows>, AppError> {
+) -> Result<Response, AppError> {
+    let as_csv = params.csv().map_err(AppError::BadRequest)?;
     let q = query(&state, &params)?;
     let steps = params.flow_steps().map_err(AppError::BadRequest)?;
     let limit = q.limit;
     let sessions = ask(&state, move |r| r.flows(&q)).await?;
-    Ok(Json(flows::build(&sessions, steps, limit)))
+    let flows = flows::build(&sessions, steps, limit);
+    if as_csv {
+        let lines = flows
+            .sequences
+            .iter()
+            .map(|s| vec![s.pages.join(" > "), s.sessions.to_string()]);
+        return Ok(csv_response(
+            "flows",
+            csv::table(&["pages", "sessions"], lines),
+        ));
+    }
+    Ok(Json(flows).into_response())
 }
 
 /// `GET /api/funnel?steps=…&window_ms=…` or `?name=…`.
 pub async fn funnel(
     State(state): State<AppState>,
     Query(params): Query<Params>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Response, AppError> {
+    let as_csv = params.csv().map_err(AppError::BadRequest)?;
     let mut q = query(&state, &params)?;
     q.count = crate::reports::CountBy::Persons;
     let (steps, window) = match params.name.as_deref().filter(|s| !s.is_empty()) {
@@ -249,7 +284,19 @@ pub async fn funnel(
     let for_store = steps.clone();
     let hits = ask(&state, move |r| r.funnel_hits(&q, &for_store, window)).await?;
     let result = funnel::evaluate(&steps, &hits, start, end, window);
-    Ok(Json(json!({ "steps": result, "window_ms": window })))
+    if as_csv {
+        let lines = result.iter().map(|s| {
+            vec![
+                s.step.clone(),
+                s.persons.to_string(),
+                s.conversion.to_string(),
+                s.dropoff.to_string(),
+            ]
+        });
+        let body = csv::table(&["step", "persons", "conversion", "dropoff"], lines);
+        return Ok(csv_response("funnel", body));
+    }
+    Ok(Json(json!({ "steps": result, "window_ms": window })).into_response())
 }
 
 /// Body of `POST /api/funnels`.
@@ -301,8 +348,49 @@ pub async fn list_funnels(
 pub async fn visitors(
     State(state): State<AppState>,
     Query(params): Query<Params>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Response, AppError> {
+    let as_csv = params.csv().map_err(AppError::BadRequest)?;
     let q = query(&state, &params)?;
     let sessions = ask(&state, move |r| r.visitor_log(&q)).await?;
-    Ok(Json(json!({ "sessions": sessions })))
+    if as_csv {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let lines = sessions.iter().map(|s| {
+            vec![
+                s.session.clone(),
+                s.visitor.clone(),
+                s.person.clone(),
+                s.start.to_string(),
+                s.end.to_string(),
+                s.entry.clone(),
+                s.exit.clone(),
+                s.pageviews.to_string(),
+                s.duration_ms.to_string(),
+                s.bounce.to_string(),
+                opt(&s.device),
+                opt(&s.browser),
+                opt(&s.os),
+                opt(&s.source),
+                s.events.len().to_string(),
+            ]
+        });
+        let header = [
+            "session",
+            "visitor",
+            "person",
+            "start",
+            "end",
+            "entry",
+            "exit",
+            "pageviews",
+            "duration_ms",
+            "bounce",
+            "device",
+            "browser",
+            "os",
+            "source",
+            "events",
+        ];
+        return Ok(csv_response("visitors", csv::table(&header, lines)));
+    }
+    Ok(Json(json!({ "sessions": sessions })).into_response())
 }

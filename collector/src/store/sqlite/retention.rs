@@ -150,18 +150,23 @@ mod tests {
             .map(|i| at(i, "demo", "v-old", t0))
             .collect();
         store.insert_events(&old)?;
-        let mut login = at(100_000, "demo", "v-old", t0);
-        login.identity = IdentityEffects {
-            links: vec![NewLink {
-                a: "v-old".into(),
-                b: "user:u".into(),
-                kind: LinkKind::Login,
-                confidence: 1.0,
-            }],
-            ..IdentityEffects::default()
+        // v-old and v-two log in as one user: one person of two visitors.
+        let login = |id: u128, visitor: &str| {
+            let mut e = at(id, "demo", visitor, t0);
+            e.identity = IdentityEffects {
+                links: vec![NewLink {
+                    a: visitor.into(),
+                    b: "user:u".into(),
+                    kind: LinkKind::Login,
+                    confidence: 1.0,
+                }],
+                ..IdentityEffects::default()
+            };
+            e
         };
         store.insert_events(&[
-            login,
+            login(100_000, "v-old"),
+            login(100_003, "v-two"),
             at(100_001, "other", "v-x", t0),
             at(100_002, "demo", "v-new", t0 + 40 * DAY_MS),
         ])?;
@@ -186,12 +191,12 @@ mod tests {
         assert_eq!(
             mapped(&store)?,
             2,
-            "v-old is a person with user:u in both readings"
+            "v-old is a person with v-two in both readings"
         );
 
         let purged = store.purge_before(t0 + DAY_MS)?;
-        assert_eq!(purged.events, old.len() + 2);
-        assert_eq!((purged.sessions, purged.links), (2, 1));
+        assert_eq!(purged.events, old.len() + 3);
+        assert_eq!((purged.sessions, purged.links), (3, 2));
         assert_eq!(
             mapped(&store)?,
             0,

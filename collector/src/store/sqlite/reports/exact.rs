@@ -281,10 +281,19 @@ pub(super) fn merged_visitors(
     q: &ReportQuery,
 ) -> Result<Vec<(String, String, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT vp.person, vp.visitor, s.start_ts FROM visitor_persons vp
-         JOIN sessions s ON s.site = vp.site AND s.visitor = vp.visitor
-                        AND s.last_ts >= ?3 AND s.start_ts < ?4
-         WHERE vp.site = ?1 AND vp.mode = ?2",
+        // Driven from the (few) visitors of multi-visitor persons, each looked up by
+        // visitor in the sessions; left to itself the planner would walk every session of
+        // the range instead.
+        "WITH multi AS (
+             SELECT person FROM visitor_persons WHERE site = ?1 AND mode = ?2
+             GROUP BY person HAVING count(*) > 1
+         )
+         SELECT vp.person, vp.visitor, s.start_ts
+         FROM visitor_persons AS vp
+         CROSS JOIN sessions AS s INDEXED BY sessions_site_visitor_last
+             ON s.site = vp.site AND s.visitor = vp.visitor
+            AND s.last_ts >= ?3 AND s.start_ts < ?4
+         WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.person IN (SELECT person FROM multi)",
     )?;
     let rows = stmt
         .query_map(

@@ -111,3 +111,56 @@ pub(super) fn keys(
         })
         .collect())
 }
+
+/// One counter (`pageviews` or `sessions`) of `dim` per key over the range, added up by
+/// SQLite without reading the sketches (transitions and flows need no visitors).
+pub(super) fn sums(
+    conn: &Connection,
+    q: &ReportQuery,
+    dim: &str,
+    counter: &str,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let sql = match counter {
+        "pageviews" => {
+            "SELECT key, sum(pageviews) FROM report_keys
+             WHERE site = ?1 AND dim = ?2 AND day >= ?3 AND day <= ?4 GROUP BY key"
+        }
+        _ => {
+            "SELECT key, sum(sessions) FROM report_keys
+             WHERE site = ?1 AND dim = ?2 AND day >= ?3 AND day <= ?4 GROUP BY key"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(
+            params![q.site, dim, q.range.start_ms() / DAY_MS, q.range.to],
+            |r| Ok((r.get::<_, String>(0)?, u(r.get(1)?))),
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Sessions per flow key over the range, added up here rather than by a `GROUP BY` (flows
+/// have many keys a day, and a hash map beats SQLite's sort).
+pub(super) fn flows(conn: &Connection, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, sessions FROM report_keys
+         WHERE site = ?1 AND dim = 'flow' AND day >= ?2 AND day <= ?3",
+    )?;
+    let mut rows = stmt.query(params![q.site, q.range.start_ms() / DAY_MS, q.range.to])?;
+    let mut sums: HashMap<String, u64> = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let n = u(r.get(1)?);
+        if n == 0 {
+            continue;
+        }
+        let key = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        match sums.get_mut(key) {
+            Some(total) => *total += n,
+            None => {
+                sums.insert(key.to_string(), n);
+            }
+        }
+    }
+    Ok(sums.into_iter().collect())
+}

@@ -8,6 +8,8 @@ pub(super) mod exact;
 pub(super) mod fast;
 pub(super) mod persons;
 pub(super) mod rollup;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 
@@ -97,6 +99,31 @@ impl Reports for SqliteStore {
             .unwrap_or_default())
     }
 
+    fn counts_with_previous(&self, q: &ReportQuery) -> Result<(Counts, Counts), StoreError> {
+        if !q.uses_rollups() {
+            return Ok((
+                self.counts(q)?,
+                self.counts(&q.with_range(q.range.previous()))?,
+            ));
+        }
+        // Both periods in one pass: two buckets over the doubled range, one lookup of the
+        // merged visitors.
+        let both = q.with_range(crate::reports::range::Range {
+            from: q.range.previous().from,
+            to: q.range.to,
+        });
+        let conn = self.reader();
+        let length = q.range.end_ms() - q.range.start_ms();
+        let mut b: Vec<(i64, Counts)> = fast::series(&conn, &both, length)?
+            .into_iter()
+            .map(|(t, c, _)| (t, c))
+            .collect();
+        subtract_merged(&mut b, &exact::merged_visitors(&conn, &both)?, length);
+        let previous = b.first().map(|(_, c)| *c).unwrap_or_default();
+        let current = b.get(1).map(|(_, c)| *c).unwrap_or_default();
+        Ok((current, previous))
+    }
+
     fn series(
         &self,
         q: &ReportQuery,
@@ -125,10 +152,20 @@ impl Reports for SqliteStore {
     }
 
     fn breakdown(&self, q: &ReportQuery, dimension: &Dimension) -> Result<Vec<Row>, StoreError> {
-        let totals = self.counts(q)?;
-        let total = match q.count {
-            CountBy::Visitors => totals.visitors,
-            CountBy::Persons => totals.persons,
+        // Shares are over the period's visitors: from the merged sketches when the
+        // rollups answer (persons are not needed, nor their correction).
+        let total = if q.uses_rollups() {
+            let conn = self.reader();
+            let whole = q.range.end_ms() - q.range.start_ms();
+            fast::series(&conn, q, whole)?
+                .first()
+                .map_or(0, |(_, c, _)| c.visitors)
+        } else {
+            let totals = self.counts(q)?;
+            match q.count {
+                CountBy::Visitors => totals.visitors,
+                CountBy::Persons => totals.persons,
+            }
         };
         let conn = self.reader();
         let rows = if q.uses_rollups() {
@@ -149,11 +186,12 @@ impl Reports for SqliteStore {
         let conn = self.reader();
         let visitors: i64 = conn
             .prepare_cached(
-                "SELECT count(DISTINCT visitor) FROM events WHERE site = ?1 AND ts >= ?2",
+                "SELECT count(DISTINCT visitor) FROM events INDEXED BY events_site_ts
+                 WHERE site = ?1 AND ts >= ?2",
             )?
             .query_row(params![site, since_ms], |r| r.get(0))?;
         let mut stmt = conn.prepare_cached(
-            "SELECT path, count(DISTINCT visitor) AS n FROM events
+            "SELECT path, count(DISTINCT visitor) AS n FROM events INDEXED BY events_site_ts
              WHERE site = ?1 AND ts >= ?2 AND kind = 'pageview'
              GROUP BY path ORDER BY n DESC, path LIMIT 20",
         )?;
@@ -180,23 +218,23 @@ impl Reports for SqliteStore {
         if !q.uses_rollups() {
             return exact::transitions(&conn, q, page);
         }
-        let all = fast::keys(&conn, q, "transition", None)?;
+        let all = fast::sums(&conn, q, "transition", "pageviews")?;
         let mut before = Vec::new();
         let mut after = Vec::new();
-        for row in all {
-            if let Some((from, to)) = row.key.split_once('\n') {
+        for (key, n) in all {
+            if let Some((from, to)) = key.split_once('\n') {
                 if to == page {
-                    before.push((from.to_string(), row.pageviews));
+                    before.push((from.to_string(), n));
                 }
                 if from == page {
-                    after.push((to.to_string(), row.pageviews));
+                    after.push((to.to_string(), n));
                 }
             }
         }
-        let exits: u64 = fast::keys(&conn, q, "exit", None)?
+        let exits: u64 = fast::sums(&conn, q, "exit", "sessions")?
             .into_iter()
-            .filter(|r| r.key == page)
-            .map(|r| r.sessions)
+            .filter(|(k, _)| k == page)
+            .map(|(_, n)| n)
             .sum();
         if exits > 0 {
             after.push(("(exit)".to_string(), exits));
@@ -210,9 +248,10 @@ impl Reports for SqliteStore {
         if !q.uses_rollups() {
             return exact::flows(&conn, q);
         }
-        Ok(fast::keys(&conn, q, "flow", None)?
+        Ok(fast::flows(&conn, q)?
             .into_iter()
-            .map(|r| (r.key.split('\n').map(str::to_string).collect(), r.sessions))
+            .filter(|(_, n)| *n > 0)
+            .map(|(key, n)| (key.split('\n').map(str::to_string).collect(), n))
             .collect())
     }
 

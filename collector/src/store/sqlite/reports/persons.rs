@@ -4,8 +4,9 @@
 //! When a link is added or deactivated, the components of its two ends are walked again
 //! over the active links (for each reading: inclusive follows every link, strict only
 //! the proven kinds, as in [`graph`](crate::identity::graph)) and their visitors' rows
-//! rewritten: person = the smallest node id of the component. A visitor in a component of
-//! one node has no row (it is its own person).
+//! rewritten: person = the smallest node id of the component. Only persons of two or more
+//! visitor ids have rows (what counting persons subtracts); any other visitor is its own
+//! person.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -91,8 +92,10 @@ fn write(
         "INSERT INTO visitor_persons (site, mode, visitor, person) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT DO UPDATE SET person = excluded.person",
     )?;
-    for node in component.iter().filter(|n| !n.starts_with("user:")) {
-        if component.len() > 1 {
+    let visitors = component.iter().filter(|n| !n.starts_with("user:"));
+    let several = visitors.clone().count() > 1;
+    for node in visitors {
+        if several {
             upsert.execute(params![site, mode_str(mode), node, person])?;
         } else {
             delete.execute(params![site, mode_str(mode), node])?;

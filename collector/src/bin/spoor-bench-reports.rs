@@ -1,0 +1,71 @@
+//! `spoor-bench-reports`: times the dashboard's queries over a database (see
+//! [`spoor_collector::reports::bench`]) and prints a Markdown table.
+//!
+//! `cargo run --release -p spoor-collector --bin spoor-bench-reports -- --db /tmp/bench.db --site demo --days 30 --runs 10 --scan-runs 3`
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use rusqlite::{Connection, OpenFlags};
+use spoor_collector::reports::range::{DAY_MS, Range};
+use spoor_collector::reports::{ReportQuery, bench};
+use spoor_collector::store::Store;
+use spoor_collector::store::sqlite::SqliteStore;
+
+/// Times the dashboard's queries.
+#[derive(Parser)]
+struct Args {
+    /// The SQLite file.
+    #[arg(long)]
+    db: PathBuf,
+    /// The site.
+    #[arg(long, default_value = "demo")]
+    site: String,
+    /// Days of the range, ending today.
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    /// Runs of each query.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Runs of each query answered by scanning (slow on a large history).
+    #[arg(long, default_value_t = 3)]
+    scan_runs: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let store = SqliteStore::open(&args.db)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
+    let today = i64::try_from(now)? / DAY_MS;
+    let range = Range {
+        from: today - args.days + 1,
+        to: today,
+    };
+    let q = ReportQuery::new(&args.site, range);
+    let events: i64 = {
+        let conn = Connection::open_with_flags(&args.db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.query_row(
+            "SELECT count(*) FROM events WHERE site = ?1",
+            [&args.site],
+            |r| r.get(0),
+        )?
+    };
+    println!(
+        "{events} events of site {:?}; range {} days; {} runs per query\n",
+        args.site, args.days, args.runs
+    );
+    let timings = bench::run(store.reports(), &q, args.runs, args.scan_runs, |t| {
+        eprintln!(
+            "{}: p95 {:?}, scan p95 {:?}",
+            t.name,
+            bench::percentile(&t.fast, 95.0),
+            bench::percentile(&t.scan, 95.0)
+        );
+    })?;
+    let conn = Connection::open_with_flags(&args.db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let raw = bench::run_raw(&conn, &q, args.scan_runs.max(1))?;
+    println!("{}", bench::table(&timings, &raw));
+    Ok(())
+}
