@@ -11,7 +11,7 @@ pub async fn healthz(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, &'static str), AppError> {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.summary("", crate::identity::graph::Mode::Strict))
+    tokio::task::spawn_blocking(move || store.ping())
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
     Ok((StatusCode::OK, "ok\n"))

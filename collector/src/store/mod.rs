@@ -222,6 +222,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records events that failed validation, then deletes the oldest rows beyond `keep`,
     /// in one transaction.
     fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError>;
+
+    /// Whether the store answers at all: the cheapest possible read (`/healthz`).
+    fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// An event that failed validation, as the `failed_events` table keeps it. Never holds a

@@ -272,6 +272,11 @@ impl Store for SqliteStore {
         erasure::erase(&mut self.writer(), site, subject)
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        self.reader().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
