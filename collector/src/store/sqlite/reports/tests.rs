@@ -177,7 +177,11 @@ fn summary_counts_bounce_duration_and_persons_by_reading() -> Result<(), StoreEr
         };
         assert_eq!(store.counts(&strict)?.persons, 2, "exact: {}", q.exact);
         let previous = store.counts(&q.with_range(q.range.previous()))?;
-        assert_eq!(store.counts_with_previous(&q)?, (c, previous), "both in one pass");
+        assert_eq!(
+            store.counts_with_previous(&q)?,
+            (c, previous),
+            "both in one pass"
+        );
         assert_eq!(
             (previous.visitors, previous.sessions, previous.bounces),
             (1, 1, 1)
