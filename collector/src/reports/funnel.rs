@@ -110,9 +110,9 @@ pub fn evaluate(
     end_ms: i64,
     window_ms: i64,
 ) -> Vec<StepResult> {
-    let mut by_who: HashMap<&str, Vec<(i64, usize)>> = HashMap::new();
+    let mut by_who: HashMap<u32, Vec<(i64, usize)>> = HashMap::new();
     for h in hits {
-        by_who.entry(&h.who).or_default().push((h.ts, h.step));
+        by_who.entry(h.who).or_default().push((h.ts, h.step));
     }
     let mut reached = vec![0u64; steps.len()];
     for hits in by_who.values_mut() {
@@ -167,7 +167,7 @@ mod tests {
 
     fn hit(who: &str, ts: i64, step: usize) -> FunnelHit {
         FunnelHit {
-            who: who.into(),
+            who: u32::from(who.as_bytes()[0]),
             ts,
             step,
         }

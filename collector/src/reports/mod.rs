@@ -334,8 +334,9 @@ pub struct LogEvent {
 /// One event that matched a funnel step: who (visitor or person), when, which step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunnelHit {
-    /// Visitor or person id.
-    pub who: String,
+    /// The person, as a number the store gave it for this answer (equal numbers: the same
+    /// person).
+    pub who: u32,
     /// Unix ms.
     pub ts: i64,
     /// Index of the step matched.

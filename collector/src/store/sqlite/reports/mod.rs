@@ -277,6 +277,8 @@ impl Reports for SqliteStore {
             "SELECT visitor, ts, session_id FROM events
              WHERE site = ?1 AND kind = 'custom' AND name = ?2 AND ts >= ?3 AND ts < ?4",
         )?;
+        // Each person becomes a number: no string is allocated per hit, only per person.
+        let mut ids: HashMap<String, u32> = HashMap::new();
         let mut hits = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let (stmt, value) = match step {
@@ -285,14 +287,25 @@ impl Reports for SqliteStore {
             };
             let mut rows = stmt.query(params![q.site, value, q.range.start_ms(), end])?;
             while let Some(r) = rows.next()? {
-                if let Some(ids) = &sessions {
-                    let id: Option<String> = r.get(2)?;
-                    if !id.is_some_and(|id| ids.contains(&id)) {
+                if let Some(allowed) = &sessions {
+                    let id = r
+                        .get_ref(2)?
+                        .as_str_or_null()
+                        .map_err(rusqlite::Error::from)?;
+                    if !id.is_some_and(|id| allowed.contains(id)) {
                         continue;
                     }
                 }
-                let visitor: String = r.get(0)?;
-                let who = persons.get(&visitor).cloned().unwrap_or(visitor);
+                let visitor = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+                let person = persons.get(visitor).map_or(visitor, String::as_str);
+                let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                let who = match ids.get(person) {
+                    Some(n) => *n,
+                    None => {
+                        ids.insert(person.to_string(), next);
+                        next
+                    }
+                };
                 hits.push(FunnelHit {
                     who,
                     ts: r.get(1)?,
