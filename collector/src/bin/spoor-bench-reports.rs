@@ -35,10 +35,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let store = SqliteStore::open(&args.db)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis();
-    let today = i64::try_from(now)? / DAY_MS;
+    let today = spoor_collector::clock::now_ms() / DAY_MS;
     let range = Range {
         from: today - args.days + 1,
         to: today,

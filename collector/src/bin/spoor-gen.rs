@@ -36,14 +36,11 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let store = SqliteStore::open(&args.db)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis();
     let spec = Spec {
         site: args.site,
         events: args.events,
         days: args.days,
-        end_ms: i64::try_from(now)?,
+        end_ms: spoor_collector::clock::now_ms(),
         seed: args.seed,
         batch: args.batch,
     };

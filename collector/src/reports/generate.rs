@@ -481,37 +481,28 @@ fn session(
                 );
             }
         }
-        if path.starts_with("/blog/") && rng.chance(0.03) {
+        // Blog readers sometimes follow a link out; docs readers download a file.
+        let click = if path.starts_with("/blog/") && rng.chance(0.03) {
             let target = *rng.pick(&[
                 ("https://github.com/spoor/spoor", 2),
                 ("https://twitter.com/spoor", 1),
             ]);
-            push(
-                EventKind::Outbound {
-                    target: target.into(),
-                },
-                &path,
-                ts + read,
-                false,
-                Vec::new(),
-                id(),
-            );
-        }
-        if path.starts_with("/docs/") && rng.chance(0.02) {
+            Some(EventKind::Outbound {
+                target: target.into(),
+            })
+        } else if path.starts_with("/docs/") && rng.chance(0.02) {
             let target = *rng.pick(&[
                 ("https://demo.example/files/guide.pdf", 2),
                 ("https://demo.example/files/spoor.tar.gz", 1),
             ]);
-            push(
-                EventKind::Download {
-                    target: target.into(),
-                },
-                &path,
-                ts + read,
-                false,
-                Vec::new(),
-                id(),
-            );
+            Some(EventKind::Download {
+                target: target.into(),
+            })
+        } else {
+            None
+        };
+        if let Some(kind) = click {
+            push(kind, &path, ts + read, false, Vec::new(), id());
         }
         ts += read + 1_000;
         // Users head for the login page now and then.
