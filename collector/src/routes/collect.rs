@@ -9,7 +9,7 @@
 //! the bounded `failed_events` table. If every event failed the answer is a `400` naming
 //! the first one's field; otherwise the valid ones are stored and the answer is `204`, or
 //! `200` with `{"stored","duplicates","failed":[{"index","code","error"}]}` when some
-//! failed (the beacon drops a batch on any 2xx or 4xx, so a bad event never loops).
+//! failed (the beacon drops a batch on any 2xx or 4xx but 429, so a bad event never loops).
 //!
 //! With `honor_dnt` on, a request carrying `DNT: 1` or `Sec-GPC: 1` is stored without a
 //! cookie or any persistent id (see `store_untracked`); its `identify` events, which name
