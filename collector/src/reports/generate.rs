@@ -441,26 +441,12 @@ fn session(
         }
         if path == "/signup" && rng.chance(0.3) {
             let plan = *rng.pick(&[("free", 6), ("pro", 3), ("team", 1)]);
-            let props = Props(BTreeMap::from([(
-                "plan".to_string(),
-                PropValue::Text(plan.into()),
-            )]));
-            let kind = EventKind::Custom(Custom {
-                name: "signup".into(),
-                props: Some(props),
-            });
+            let kind = custom("signup", "plan", plan);
             push(kind, &path, ts + read / 2, false, Vec::new(), id());
         }
         if path == "/pricing" && rng.chance(0.1) {
             let position = *rng.pick(&[("header", 1), ("footer", 1)]);
-            let props = Props(BTreeMap::from([(
-                "position".to_string(),
-                PropValue::Text(position.into()),
-            )]));
-            let kind = EventKind::Custom(Custom {
-                name: "cta_click".into(),
-                props: Some(props),
-            });
+            let kind = custom("cta_click", "position", position);
             push(kind, &path, ts + read / 3, false, Vec::new(), id());
         }
         if path == "/login" {
@@ -518,6 +504,17 @@ fn session(
             _ => break,
         }
     }
+}
+
+/// A custom event `name` with one text property `key` = `value`.
+fn custom(name: &str, key: &str, value: &str) -> EventKind {
+    EventKind::Custom(Custom {
+        name: name.into(),
+        props: Some(Props(BTreeMap::from([(
+            key.to_string(),
+            PropValue::Text(value.into()),
+        )]))),
+    })
 }
 
 /// A country for a visitor, fixed by its id (as GeoIP would give for its address): a few

@@ -359,7 +359,7 @@ async fn store_batch(
 
 /// What the store remembers for each distinct client id of the batch (all behind the same
 /// fingerprint, given as `[today's, yesterday's]` hash), read in one blocking task: one
-/// query per distinct client id, and one look at yesterday's fingerprint.
+/// query per distinct client id, and a look at yesterday's fingerprint when it can matter.
 async fn read_memories(
     state: &AppState,
     batch: &Batch,
@@ -374,19 +374,22 @@ async fn read_memories(
     let (fingerprint, yesterday) = (fingerprint.to_string(), yesterday.to_string());
     let day = now.div_euclid(DAY_MS);
     tokio::task::spawn_blocking(move || {
-        let shared_yesterday = store.fingerprint_shared(&site, &yesterday, day - 1)?;
-        ids.into_iter()
+        let mut memories = ids
+            .into_iter()
             .map(|id| {
                 let memory = store.identity_memory(&site, id.as_deref(), &fingerprint, day)?;
-                Ok((
-                    id,
-                    Memory {
-                        shared_yesterday,
-                        ..memory
-                    },
-                ))
+                Ok((id, memory))
             })
-            .collect::<Result<HashMap<_, _>, crate::store::StoreError>>()
+            .collect::<Result<HashMap<_, _>, crate::store::StoreError>>()?;
+        // Yesterday only matters while one visitor is behind today's fingerprint (the same
+        // for every id of the batch): only then can a recovery or fingerprint link be made.
+        if memories.values().any(|m| m.behind_fingerprint.len() == 1) {
+            let shared = store.fingerprint_shared(&site, &yesterday, day - 1)?;
+            for memory in memories.values_mut() {
+                memory.shared_yesterday = shared;
+            }
+        }
+        Ok::<_, crate::store::StoreError>(memories)
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?
