@@ -15,6 +15,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0004_identity.sql"),
     include_str!("../../../migrations/sqlite/0005_reports.sql"),
     include_str!("../../../migrations/sqlite/0006_failed_events.sql"),
+    include_str!("../../../migrations/sqlite/0007_flow_counts.sql"),
 ];
 
 /// Applies the migrations `conn`'s schema has not had yet.
