@@ -373,7 +373,8 @@ pub trait Reports: Send + Sync {
     ) -> Result<(u64, Vec<(String, u64)>, Vec<(String, u64)>), StoreError>;
     /// The first page views of sessions (up to 5 each) with their session counts.
     fn flows(&self, q: &ReportQuery) -> Result<Vec<(Vec<String>, u64)>, StoreError>;
-    /// The events that match each step, from the range's start to its end plus `window_ms`.
+    /// The events that match each step, from the range's start to its end plus `window_ms`:
+    /// all of them, or a subset from which [`funnel::evaluate`] gives the same answer.
     fn funnel_hits(
         &self,
         q: &ReportQuery,

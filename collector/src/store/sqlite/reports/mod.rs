@@ -1,11 +1,12 @@
 //! The SQLite answers to [`Reports`]: `rollup` keeps the rollups and `persons` the
 //! visitor → person mapping at write time; `fast` reads the rollups (reports without a
 //! filter), `exact` the range's sessions and events (filtered reports, counting by
-//! persons, and the check of the rollups); funnels and real-time read events through
+//! persons, and the check of the rollups); `funnel` and real-time read events through
 //! their indexes.
 
 pub(super) mod exact;
 pub(super) mod fast;
+mod funnel;
 pub(super) mod persons;
 pub(super) mod rollup;
 #[cfg(test)]
@@ -261,59 +262,7 @@ impl Reports for SqliteStore {
         steps: &[Step],
         window_ms: i64,
     ) -> Result<Vec<FunnelHit>, StoreError> {
-        let conn = self.reader();
-        let persons = exact::person_map(&conn, q)?;
-        let sessions = if q.filters.is_empty() {
-            None
-        } else {
-            Some(exact::session_ids(&conn, q)?)
-        };
-        let end = q.range.end_ms().saturating_add(window_ms);
-        let mut by_page = conn.prepare_cached(
-            "SELECT visitor, ts, session_id FROM events
-             WHERE site = ?1 AND kind = 'pageview' AND path = ?2 AND ts >= ?3 AND ts < ?4",
-        )?;
-        let mut by_event = conn.prepare_cached(
-            "SELECT visitor, ts, session_id FROM events
-             WHERE site = ?1 AND kind = 'custom' AND name = ?2 AND ts >= ?3 AND ts < ?4",
-        )?;
-        // Each person becomes a number: no string is allocated per hit, only per person.
-        let mut ids: HashMap<String, u32> = HashMap::new();
-        let mut hits = Vec::new();
-        for (i, step) in steps.iter().enumerate() {
-            let (stmt, value) = match step {
-                Step::Page(p) => (&mut by_page, p),
-                Step::Event(e) => (&mut by_event, e),
-            };
-            let mut rows = stmt.query(params![q.site, value, q.range.start_ms(), end])?;
-            while let Some(r) = rows.next()? {
-                if let Some(allowed) = &sessions {
-                    let id = r
-                        .get_ref(2)?
-                        .as_str_or_null()
-                        .map_err(rusqlite::Error::from)?;
-                    if !id.is_some_and(|id| allowed.contains(id)) {
-                        continue;
-                    }
-                }
-                let visitor = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-                let person = persons.get(visitor).map_or(visitor, String::as_str);
-                let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-                let who = match ids.get(person) {
-                    Some(n) => *n,
-                    None => {
-                        ids.insert(person.to_string(), next);
-                        next
-                    }
-                };
-                hits.push(FunnelHit {
-                    who,
-                    ts: r.get(1)?,
-                    step: i,
-                });
-            }
-        }
-        Ok(hits)
+        funnel::hits(&self.reader(), q, steps, window_ms)
     }
 
     fn save_funnel(&self, site: &str, funnel: &FunnelDef) -> Result<(), StoreError> {
