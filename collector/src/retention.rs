@@ -27,7 +27,7 @@ pub struct Purged {
     pub sessions: usize,
     /// Rows of `links`.
     pub links: usize,
-    /// Rows of the report rollups (`report_hours`, `report_keys`) for hours and days wholly
+    /// Rows of the report rollups (`report_hours`, `report_keys`, `report_flows`) for hours and days wholly
     /// before the cutoff.
     pub rollups: usize,
     /// Rows of `failed_events` received before the cutoff.

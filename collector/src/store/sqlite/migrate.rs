@@ -15,7 +15,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0004_identity.sql"),
     include_str!("../../../migrations/sqlite/0005_reports.sql"),
     include_str!("../../../migrations/sqlite/0006_failed_events.sql"),
-    include_str!("../../../migrations/sqlite/0007_flow_counts.sql"),
+    include_str!("../../../migrations/sqlite/0007_flows.sql"),
 ];
 
 /// Applies the migrations `conn`'s schema has not had yet.
@@ -75,6 +75,32 @@ mod tests {
         drop(conn);
         let summary = store.summary("demo", crate::identity::graph::Mode::Inclusive)?;
         assert_eq!((summary.pageviews, summary.sessions), (1, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn version_7_moves_flows_out_of_report_keys() -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 6)?;
+        conn.execute_batch(
+            "INSERT INTO report_keys (site, dim, day, key, sessions, visitors)
+             VALUES ('demo', 'flow', 1, '/', 3, x'00'), ('demo', 'flow', 1, '/a', 0, NULL),
+                    ('demo', 'page', 1, '/', 0, x'00')",
+        )?;
+        migrate(&conn)?;
+        let flows: Vec<(String, i64)> = conn
+            .prepare("SELECT key, sessions FROM report_flows")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(flows, [("/".to_string(), 3)], "empty flows are not moved");
+        let dims: Vec<String> = conn
+            .prepare("SELECT dim FROM report_keys")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(dims, ["page"]);
         Ok(())
     }
 }

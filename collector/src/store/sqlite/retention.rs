@@ -64,6 +64,14 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
             site,
             cutoff_ms,
         )?;
+        purged.rollups += drain(
+            store,
+            "DELETE FROM report_flows WHERE (site, day, key) IN
+                 (SELECT site, day, key FROM report_flows
+                  WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
+            site,
+            cutoff_ms,
+        )?;
         purged.failed_events += drain(
             store,
             "DELETE FROM failed_events WHERE id IN
@@ -213,6 +221,12 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(rollup_days, 1, "only v-new's day is left");
+        let flow_days: i64 = store.reader().query_row(
+            "SELECT COUNT(DISTINCT day) FROM report_flows WHERE site = 'demo'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(flow_days, 1, "flows of the old days go too");
         let demo = store.summary("demo", Mode::Inclusive)?;
         assert_eq!((demo.events, demo.sessions, demo.visitors), (1, 1, 1));
         assert_eq!(store.summary("other", Mode::Inclusive)?.events, 0);

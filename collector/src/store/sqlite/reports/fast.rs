@@ -1,5 +1,6 @@
 //! Reports answered from the rollups alone (no filter, counting visitors): a month is
-//! 720 rows of `report_hours` and a few thousand of `report_keys`, whatever the traffic.
+//! 720 rows of `report_hours` and a few thousand of `report_keys`, whatever the traffic;
+//! flows read `report_flows` (thousands of distinct first-page sequences a day).
 
 use std::collections::HashMap;
 
@@ -140,12 +141,11 @@ pub(super) fn sums(
     Ok(rows)
 }
 
-/// Sessions per flow key over the range, added up here rather than by a `GROUP BY` (flows
+/// Sessions per flow over the range, added up here rather than by a `GROUP BY` (flows
 /// have many keys a day, and a hash map beats SQLite's sort).
 pub(super) fn flows(conn: &Connection, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT key, sessions FROM report_keys
-         WHERE site = ?1 AND dim = 'flow' AND day >= ?2 AND day <= ?3",
+        "SELECT key, sessions FROM report_flows WHERE site = ?1 AND day >= ?2 AND day <= ?3",
     )?;
     let mut rows = stmt.query(params![q.site, q.range.start_ms() / DAY_MS, q.range.to])?;
     let mut sums: HashMap<String, u64> = HashMap::new();

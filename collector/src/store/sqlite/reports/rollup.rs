@@ -1,14 +1,15 @@
 //! Rollups kept at write time: what each stored event and each changed session adds to
-//! `report_hours` (per site and hour) and `report_keys` (per site, dimension, day and
-//! key), accumulated over one insert transaction and written once per touched row.
+//! `report_hours` (per site and hour), `report_keys` (per site, dimension, day and key)
+//! and `report_flows` (sessions per site, day and first page views), accumulated over one
+//! insert transaction and written once per touched row.
 //!
 //! A session counts in the hour and day it started. When an event changes a session
 //! (its exit page, its page views, its bounce), the session's old contribution is taken
 //! back and its new one added, so the rollups always equal the sessions table. Visitor
 //! sketches only grow (a sketch cannot forget), so a visitor stays counted under a
 //! session's earlier exit page: a slight overcount of exit pages' visitors, documented.
-//! Flow rows (`dim = 'flow'`) and transitions keep no sketch: their reports count
-//! sessions and page views only.
+//! Flows (`report_flows`) and transitions keep no sketch: their reports count sessions
+//! and page views only.
 
 use std::collections::HashMap;
 
@@ -103,6 +104,8 @@ impl Delta {
 pub(in crate::store::sqlite) struct Rollups {
     hours: HashMap<(String, i64), Delta>,
     keys: HashMap<(String, &'static str, i64, String), Delta>,
+    /// Sessions per (site, day, flow).
+    flows: HashMap<(String, i64, String), i64>,
 }
 
 /// A session's contribution: `sign` is +1 to add it, -1 to take it back.
@@ -172,8 +175,13 @@ impl Rollups {
         let day = x.start_ts.div_euclid(DAY_MS);
         let f = s.facts;
         let exit = f.last_page.as_deref().unwrap_or(&x.exit_path);
-        let flow = f.flow_text();
-        let keys: [(&'static str, Option<&str>); 10] = [
+        if let Some(flow) = f.flow_text() {
+            *self
+                .flows
+                .entry((s.site.to_string(), day, flow))
+                .or_default() += sign;
+        }
+        let keys: [(&'static str, Option<&str>); 9] = [
             ("entry", Some(&x.entry_path)),
             ("exit", Some(exit)),
             ("source", f.source.as_deref()),
@@ -183,7 +191,6 @@ impl Rollups {
             ("os", f.os.as_deref()),
             ("device", f.device.as_deref()),
             ("country", f.country.as_deref()),
-            ("flow", flow.as_deref()),
         ];
         for (dim, key) in keys {
             let Some(key) = key else { continue };
@@ -191,10 +198,7 @@ impl Rollups {
             d.sessions += sign;
             d.pageviews += sign * i64::from(x.pageviews);
             d.events += sign * i64::from(x.events);
-            // Flows are counted in sessions only: a day holds thousands of distinct
-            // sequences, and a 2 KB sketch on each would make the flow report read
-            // gigabytes for a month.
-            if sign > 0 && dim != "flow" {
+            if sign > 0 {
                 d.visitor(s.visitor);
             }
         }
@@ -253,6 +257,24 @@ impl Rollups {
                 d.sessions,
                 sketch
             ])?;
+        }
+        let mut write_flow = tx.prepare_cached(
+            "INSERT INTO report_flows (site, day, key, sessions) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (site, day, key) DO UPDATE SET sessions = sessions + excluded.sessions",
+        )?;
+        // A flow a session has moved on from (its next page view made it longer) may be
+        // left with no session.
+        let mut drop_empty = tx.prepare_cached(
+            "DELETE FROM report_flows WHERE site = ?1 AND day = ?2 AND key = ?3 AND sessions <= 0",
+        )?;
+        for ((site, day, key), n) in self.flows {
+            if n == 0 {
+                continue;
+            }
+            write_flow.execute(params![site, day, key, n])?;
+            if n < 0 {
+                drop_empty.execute(params![site, day, key])?;
+            }
         }
         Ok(())
     }

@@ -383,6 +383,32 @@ fn transitions_and_flows() -> Result<(), StoreError> {
 }
 
 #[test]
+fn a_flow_its_session_has_moved_on_from_leaves_no_row() -> Result<(), StoreError> {
+    let store = SqliteStore::open_in_memory()?;
+    // One page view per transaction, as the beacon sends them: the session's flow is
+    // `/`, then `/` `/pricing`, then `/` `/pricing` `/docs`.
+    for (id, ts, path) in [
+        (1, T, "/"),
+        (2, T + 60 * S, "/pricing"),
+        (3, T + 90 * S, "/docs"),
+    ] {
+        store.insert_events(&[build(ev(id, "a", ts, path), vec![])])?;
+    }
+    store.insert_events(&[build(ev(4, "b", T, "/"), vec![])])?;
+    let conn = store.reader();
+    let mut stmt = conn.prepare("SELECT key, sessions FROM report_flows ORDER BY key")?;
+    let rows: Vec<(String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(
+        rows,
+        [("/".into(), 1), ("/\n/pricing\n/docs".into(), 1)],
+        "b's one-page session stays; a's shorter flows are gone"
+    );
+    Ok(())
+}
+
+#[test]
 fn funnels_count_persons_by_reading() -> Result<(), StoreError> {
     let store = dataset()?;
     let steps = [
