@@ -235,7 +235,7 @@ struct Flags {
     /// Longest wait to fill a batch, in ms [env: SPOOR_BATCH_MAX_WAIT_MS] [default: 5]
     #[arg(long)]
     batch_max_wait_ms: Option<String>,
-    /// Site time zone for session days: UTC, minutes east of UTC, or ±HH:MM
+    /// Site time zone for session days: an IANA name (Europe/Paris), UTC, minutes east of UTC, or ±HH:MM
     /// [env: SPOOR_SITE_TIMEZONE] [default: UTC]
     #[arg(long)]
     site_timezone: Option<String>,

@@ -43,7 +43,7 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
             to: 20_600,
         },
     );
-    let timings = bench::run(store.reports(), &q, 1, 1, |_| {}).unwrap();
+    let timings = bench::run(store.reports(), &q, 1, 1, None, |_| {}).unwrap();
     assert_eq!(timings.len(), bench::dashboard().len());
     let conn = rusqlite::Connection::open(&path).unwrap();
     let raw = bench::run_raw(&conn, &q, 1).unwrap();
@@ -125,9 +125,11 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
     a1.sort();
     a2.sort();
     assert_eq!((v1, b1, a1), (v2, b2, a2));
-    let mut f1 = reports.flows(&q).unwrap();
-    let mut f2 = reports.flows(&scan).unwrap();
-    f1.sort();
-    f2.sort();
-    assert_eq!(f1, f2);
+    for steps in [2, 5] {
+        let mut f1 = reports.flows(&q, steps).unwrap();
+        let mut f2 = reports.flows(&scan, steps).unwrap();
+        f1.sort();
+        f2.sort();
+        assert_eq!(f1, f2);
+    }
 }

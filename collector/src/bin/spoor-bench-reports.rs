@@ -30,6 +30,9 @@ struct Args {
     /// Runs of each query answered by scanning (slow on a large history).
     #[arg(long, default_value_t = 3)]
     scan_runs: usize,
+    /// Only the queries whose name contains this (e.g. `funnel`), and no raw scan.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,7 +56,8 @@ fn main() -> anyhow::Result<()> {
         "{events} events of site {:?}; range {} days; {} runs per query\n",
         args.site, args.days, args.runs
     );
-    let timings = bench::run(store.reports(), &q, args.runs, args.scan_runs, |t| {
+    let only = args.only.as_deref();
+    let timings = bench::run(store.reports(), &q, args.runs, args.scan_runs, only, |t| {
         eprintln!(
             "{}: p95 {:?}, scan p95 {:?}",
             t.name,
@@ -62,7 +66,11 @@ fn main() -> anyhow::Result<()> {
         );
     })?;
     let conn = Connection::open_with_flags(&args.db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let raw = bench::run_raw(&conn, &q, args.scan_runs.max(1))?;
+    let raw = if only.is_some() {
+        Vec::new()
+    } else {
+        bench::run_raw(&conn, &q, args.scan_runs.max(1))?
+    };
     println!("{}", bench::table(&timings, &raw));
     Ok(())
 }

@@ -49,6 +49,14 @@ pub struct Flows {
     pub sequences: Vec<Sequence>,
 }
 
+/// A stored flow (paths joined by `'\n'`) cut to its first `steps` pages.
+pub fn first_pages(flow: &str, steps: usize) -> &str {
+    match flow.match_indices('\n').nth(steps.saturating_sub(1)) {
+        Some((end, _)) => &flow[..end],
+        None => flow,
+    }
+}
+
 /// Cuts each session's first pages to `steps`, adds up equal sequences, keeps the `limit`
 /// most common (ties by pages) and draws them.
 pub fn build(flows: &[(Vec<String>, u64)], steps: usize, limit: usize) -> Flows {
@@ -107,6 +115,14 @@ pub fn build(flows: &[(Vec<String>, u64)], steps: usize, limit: usize) -> Flows 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_flow_is_cut_to_its_first_pages() {
+        assert_eq!(first_pages("/\n/a\n/b", 2), "/\n/a");
+        assert_eq!(first_pages("/\n/a\n/b", 3), "/\n/a\n/b");
+        assert_eq!(first_pages("/\n/a\n/b", 5), "/\n/a\n/b");
+        assert_eq!(first_pages("/", 1), "/");
+    }
 
     fn pages(p: &[&str]) -> Vec<String> {
         p.iter().map(|s| s.to_string()).collect()

@@ -336,7 +336,7 @@ pub struct LogEvent {
 pub struct FunnelHit {
     /// The person, as a number the store gave it for this answer (equal numbers: the same
     /// person).
-    pub who: u32,
+    pub who: u64,
     /// Unix ms.
     pub ts: i64,
     /// Index of the step matched.
@@ -371,8 +371,9 @@ pub trait Reports: Send + Sync {
         q: &ReportQuery,
         page: &str,
     ) -> Result<(u64, Vec<(String, u64)>, Vec<(String, u64)>), StoreError>;
-    /// The first page views of sessions (up to 5 each) with their session counts.
-    fn flows(&self, q: &ReportQuery) -> Result<Vec<(Vec<String>, u64)>, StoreError>;
+    /// The first `steps` page views of sessions (of the 5 each remembers), equal
+    /// sequences added up, with their session counts.
+    fn flows(&self, q: &ReportQuery, steps: usize) -> Result<Vec<(Vec<String>, u64)>, StoreError>;
     /// The events that match each step, from the range's start to its end plus `window_ms`:
     /// all of them, or a subset from which [`funnel::evaluate`] gives the same answer.
     fn funnel_hits(

@@ -234,7 +234,7 @@ pub async fn flows(
     let q = query(&state, &params)?;
     let steps = params.flow_steps().map_err(AppError::BadRequest)?;
     let limit = q.limit;
-    let sessions = ask(&state, move |r| r.flows(&q)).await?;
+    let sessions = ask(&state, move |r| r.flows(&q, steps)).await?;
     let flows = flows::build(&sessions, steps, limit);
     if as_csv {
         let lines = flows
@@ -283,7 +283,7 @@ pub async fn funnel(
     let (start, end) = (q.range.start_ms(), q.range.end_ms());
     let for_store = steps.clone();
     let hits = ask(&state, move |r| r.funnel_hits(&q, &for_store, window)).await?;
-    let result = funnel::evaluate(&steps, &hits, start, end, window);
+    let result = funnel::evaluate(&steps, hits, start, end, window);
     if as_csv {
         let lines = result.iter().map(|s| {
             vec![

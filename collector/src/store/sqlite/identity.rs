@@ -145,48 +145,85 @@ fn kind_from_str(s: &str) -> Option<LinkKind> {
     .find(|k| k.as_str() == s)
 }
 
+const LINK_COLUMNS: &str = "id, a, b, kind, confidence, at_ms, active";
+
+/// A `links` row selected as [`LINK_COLUMNS`]; `None` for an unknown kind.
+fn link_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Link>> {
+    let kind: String = r.get(3)?;
+    let Some(kind) = kind_from_str(&kind) else {
+        return Ok(None);
+    };
+    Ok(Some(Link {
+        id: r.get(0)?,
+        a: r.get(1)?,
+        b: r.get(2)?,
+        kind,
+        confidence: r.get::<_, f64>(4)? as f32,
+        at_ms: r.get(5)?,
+        active: r.get(6)?,
+    }))
+}
+
 /// Every link of `site`, active or not, oldest first. Rows of an unknown kind are skipped.
 pub(super) fn links(conn: &Connection, site: &str) -> Result<Vec<Link>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, a, b, kind, confidence, at_ms, active FROM links WHERE site = ?1 ORDER BY id",
-    )?;
-    let rows = stmt.query_map([site], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, f64>(4)?,
-            r.get::<_, i64>(5)?,
-            r.get::<_, bool>(6)?,
-        ))
-    })?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {LINK_COLUMNS} FROM links WHERE site = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([site], link_row)?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, a, b, kind, confidence, at_ms, active) = row?;
-        if let Some(kind) = kind_from_str(&kind) {
-            out.push(Link {
-                id,
-                a,
-                b,
-                kind,
-                confidence: confidence as f32,
-                at_ms,
-                active,
-            });
-        }
+        out.extend(row?);
     }
     Ok(out)
 }
 
-/// Distinct persons among the visitors of `site`'s events, joined by its links under `mode`.
+/// The links of `site` reachable from `start` through links of any kind, active or not,
+/// oldest first: every link that can bear on `start`'s person under either reading, read
+/// through the `(site, a)` and `(site, b)` indexes instead of the whole site's links.
+pub(super) fn component_links(
+    conn: &Connection,
+    site: &str,
+    start: &str,
+) -> Result<Vec<Link>, StoreError> {
+    let mut from = conn.prepare_cached(&format!(
+        "SELECT {LINK_COLUMNS} FROM links WHERE site = ?1 AND a = ?2
+         UNION ALL SELECT {LINK_COLUMNS} FROM links WHERE site = ?1 AND b = ?2"
+    ))?;
+    let mut seen = BTreeSet::from([start.to_string()]);
+    let mut queue = vec![start.to_string()];
+    let mut found: std::collections::BTreeMap<i64, Link> = std::collections::BTreeMap::new();
+    while let Some(node) = queue.pop() {
+        let rows = from.query_map(params![site, node], link_row)?;
+        for link in rows {
+            let Some(link) = link? else { continue };
+            for end in [&link.a, &link.b] {
+                if seen.insert(end.clone()) {
+                    queue.push(end.clone());
+                }
+            }
+            found.insert(link.id, link);
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+/// Distinct persons among the visitors of `site`'s events under `mode`: each visitor is
+/// one, less the visitors kept in `visitor_persons` beyond one per person.
 pub(super) fn persons(conn: &Connection, site: &str, mode: Mode) -> Result<u64, StoreError> {
-    let persons = Persons::from_links(&links(conn, site)?, mode);
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT visitor FROM events WHERE site = ?1")?;
-    let visitors = stmt
-        .query_map([site], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(persons.count(visitors.iter().map(String::as_str)) as u64)
+    let visitors: i64 = conn
+        .prepare_cached("SELECT count(DISTINCT visitor) FROM events WHERE site = ?1")?
+        .query_row([site], |r| r.get(0))?;
+    let merged: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) - count(DISTINCT person) FROM visitor_persons vp
+             WHERE site = ?1 AND mode = ?2
+               AND EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = vp.visitor)",
+        )?
+        .query_row(
+            params![site, super::reports::persons::mode_str(mode)],
+            |r| r.get(0),
+        )?;
+    Ok(u64::try_from(visitors - merged).unwrap_or(0))
 }
 
 /// Every event id of `site` with the person of its visitor under `mode`.
@@ -217,7 +254,7 @@ pub(super) fn person(
     visitor: &str,
     mode: Mode,
 ) -> Result<Option<Person>, StoreError> {
-    let all = links(conn, site)?;
+    let all = component_links(conn, site, visitor)?;
     let persons = Persons::from_links(&all, mode);
     let me = persons.person_of(visitor);
     let mut members = BTreeSet::from([visitor.to_string()]);

@@ -214,7 +214,7 @@ impl Store for SqliteStore {
         b: &str,
         mode: Mode,
     ) -> Result<Option<Vec<LinkView>>, StoreError> {
-        let links = identity::links(&self.reader(), site)?;
+        let links = identity::component_links(&self.reader(), site, a)?;
         Ok(graph::explain(&links, mode, a, b)
             .map(|chain| chain.into_iter().map(LinkView::from).collect()))
     }

@@ -10,6 +10,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::persons::mode_str;
+use crate::reports::flows::first_pages;
 use crate::reports::{CountBy, Counts, Dimension, ReportQuery, Row};
 use crate::store::StoreError;
 
@@ -192,6 +193,7 @@ pub(super) fn transitions(
 pub(super) fn flows(
     conn: &Connection,
     q: &ReportQuery,
+    steps: usize,
 ) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
     let sql =
         format!("{SESSIONS} SELECT flow, count(*) FROM sp WHERE flow IS NOT NULL GROUP BY flow");
@@ -201,7 +203,11 @@ pub(super) fn flows(
             Ok((r.get::<_, String>(0)?, u(r.get(1)?)))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows
+    let mut cut: HashMap<&str, u64> = HashMap::new();
+    for (flow, n) in &rows {
+        *cut.entry(first_pages(flow, steps)).or_default() += n;
+    }
+    Ok(cut
         .into_iter()
         .map(|(flow, n)| (flow.split('\n').map(str::to_string).collect(), n))
         .collect())

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
 
+use crate::reports::flows::first_pages;
 use crate::reports::hll::Hll;
 use crate::reports::range::{DAY_MS, HOUR_MS};
 use crate::reports::{Counts, ReportQuery, Row};
@@ -141,20 +142,26 @@ pub(super) fn sums(
     Ok(rows)
 }
 
-/// Sessions per flow over the range, added up here rather than by a `GROUP BY` (flows
-/// have many keys a day, and a hash map beats SQLite's sort).
-pub(super) fn flows(conn: &Connection, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError> {
+/// Sessions per flow over the range, each flow cut to its first `steps` pages, added up
+/// here rather than by a `GROUP BY` (a month holds hundreds of thousands of distinct flows,
+/// and a hash map beats SQLite's sort).
+pub(super) fn flows(
+    conn: &Connection,
+    q: &ReportQuery,
+    steps: usize,
+) -> Result<Vec<(String, u64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT key, sessions FROM report_flows WHERE site = ?1 AND day >= ?2 AND day <= ?3",
     )?;
     let mut rows = stmt.query(params![q.site, q.range.start_ms() / DAY_MS, q.range.to])?;
-    let mut sums: HashMap<String, u64> = HashMap::new();
+    let mut sums: HashMap<String, u64, foldhash::fast::RandomState> = HashMap::default();
     while let Some(r) = rows.next()? {
         let n = u(r.get(1)?);
         if n == 0 {
             continue;
         }
         let key = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let key = first_pages(key, steps);
         match sums.get_mut(key) {
             Some(total) => *total += n,
             None => {

@@ -244,12 +244,12 @@ impl Reports for SqliteStore {
         Ok((views, before, after))
     }
 
-    fn flows(&self, q: &ReportQuery) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
+    fn flows(&self, q: &ReportQuery, steps: usize) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
         let conn = self.reader();
         if !q.uses_rollups() {
-            return exact::flows(&conn, q);
+            return exact::flows(&conn, q, steps);
         }
-        Ok(fast::flows(&conn, q)?
+        Ok(fast::flows(&conn, q, steps)?
             .into_iter()
             .filter(|(_, n)| *n > 0)
             .map(|(key, n)| (key.split('\n').map(str::to_string).collect(), n))

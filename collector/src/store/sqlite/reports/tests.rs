@@ -366,7 +366,7 @@ fn transitions_and_flows() -> Result<(), StoreError> {
         let kv = |k: &str, n| (k.to_string(), n);
         assert_eq!(before, [kv("(entrance)", 1), kv("/", 1), kv("/blog", 1)]);
         assert_eq!(after, [kv("(exit)", 2), kv("/", 1)]);
-        let mut flows = store.flows(&q)?;
+        let mut flows = store.flows(&q, 5)?;
         flows.sort();
         let p = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
@@ -377,6 +377,15 @@ fn transitions_and_flows() -> Result<(), StoreError> {
                 (p(&["/blog", "/pricing"]), 1),
                 (p(&["/pricing", "/"]), 1),
             ]
+        );
+        // Cut to their first page, the sequences starting with `/` add up.
+        let mut first = store.flows(&q, 1)?;
+        first.sort();
+        assert_eq!(
+            first,
+            [(p(&["/"]), 2), (p(&["/blog"]), 1), (p(&["/pricing"]), 1)],
+            "exact: {}",
+            q.exact
         );
     }
     Ok(())
@@ -419,7 +428,7 @@ fn funnels_count_persons_by_reading() -> Result<(), StoreError> {
     let persons = |mode: Mode| -> Result<Vec<u64>, StoreError> {
         let q = ReportQuery { mode, ..day_d() };
         let hits = store.funnel_hits(&q, &steps, DAY_MS)?;
-        let r = evaluate(&steps, &hits, q.range.start_ms(), q.range.end_ms(), DAY_MS);
+        let r = evaluate(&steps, hits, q.range.start_ms(), q.range.end_ms(), DAY_MS);
         Ok(r.iter().map(|s| s.persons).collect())
     };
     // Strict: {a, c} goes / → /pricing → signup; b goes / → /pricing.
