@@ -35,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::SqliteStore;
 use super::reports::persons;
 use super::reports::rollup::{Counted, Rollups, SessionFacts, SessionState};
 use super::sessions::{SESSION_COLUMNS, read_session};
@@ -47,9 +48,9 @@ const CHUNK: usize = 20_000;
 /// Events between two progress lines in the log.
 const LOG_EVERY: u64 = 500_000;
 
-/// What a backfill went through.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Backfilled {
+/// What a backfill (or a rebuild) went through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Backfilled {
     /// Events counted into the rollups.
     pub events: u64,
     /// Sessions counted into the rollups.
@@ -64,6 +65,34 @@ pub(super) struct Backfilled {
 /// leaves them.
 pub(super) fn run(tx: &Transaction<'_>) -> Result<Backfilled, StoreError> {
     run_chunked(tx, CHUNK)
+}
+
+/// Clears the report data (rollups, persons, `prev_path`, each session's latest page and
+/// flow) and fills it again with [`run`]. The facts a session was given at ingest (source,
+/// browser, OS, device, country) are kept.
+fn rebuild(tx: &Transaction<'_>) -> Result<Backfilled, StoreError> {
+    tx.execute_batch(
+        "DELETE FROM report_hours;
+         DELETE FROM report_keys;
+         DELETE FROM visitor_persons;
+         UPDATE events SET prev_path = NULL WHERE prev_path IS NOT NULL;
+         UPDATE sessions SET last_page = NULL, flow = NULL;",
+    )?;
+    run(tx)
+}
+
+impl SqliteStore {
+    /// Clears the report data and computes it again from the stored events, sessions and
+    /// links, with the code that backfills an upgraded file (see the module docs), in one
+    /// transaction: a failure leaves the reports as they were. Holds the write lock
+    /// throughout, so a collector writing to the same file waits (and answers `503`).
+    pub fn rebuild_reports(&self) -> Result<Backfilled, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done = rebuild(&tx)?;
+        tx.commit()?;
+        Ok(done)
+    }
 }
 
 /// [`run`], reading `chunk` rows at a time.
@@ -814,6 +843,29 @@ mod tests {
         let reopened = SqliteStore::open(&path)?;
         assert_eq!(rollup_rows(&reopened)?, before);
         assert_eq!(reopened.counts(&query(Mode::Inclusive))?.pageviews, 10);
+        Ok(())
+    }
+
+    #[test]
+    fn a_rebuild_computes_the_same_reports_again_and_keeps_the_browsers() -> Result<(), StoreError>
+    {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (_, store) = current(dir.path())?;
+        let before = (answers(&store)?, columns(&store)?);
+        let q = query(Mode::Inclusive);
+        let browsers = store.breakdown(&q, &Dimension::Browser)?;
+        let done = store.rebuild_reports()?;
+        assert_eq!(
+            done,
+            Backfilled {
+                events: 17,
+                sessions: 6,
+                links: 3
+            }
+        );
+        assert_eq!((answers(&store)?, columns(&store)?), before);
+        assert_eq!(store.breakdown(&q, &Dimension::Browser)?, browsers);
+        assert_eq!(key(&browsers, "Firefox").map(|r| r.sessions), Some(6));
         Ok(())
     }
 

@@ -36,6 +36,7 @@ use crate::identity::graph::{self, Mode};
 use crate::identity::resolver::Memory;
 use crate::retention::Purged;
 use crate::session::SessionRules;
+pub use backfill::Backfilled;
 use migrate::migrate;
 pub use options::{SqliteOptions, Synchronous};
 
