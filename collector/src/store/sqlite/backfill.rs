@@ -45,7 +45,7 @@ use crate::store::StoreError;
 /// Rows read per chunk.
 const CHUNK: usize = 20_000;
 
-/// Events between two progress lines in the log.
+/// Rows (events, sessions, links) between two progress lines in the log.
 const LOG_EVERY: u64 = 500_000;
 
 /// What a backfill (or a rebuild) went through.
@@ -314,11 +314,14 @@ fn sessions(tx: &Transaction<'_>, size: usize, done: &mut Backfilled) -> Result<
             );
         }
         rollups.flush(tx)?;
+        let before = done.sessions;
         done.sessions += chunk.len() as u64;
         if chunk.len() < size {
             return Ok(());
         }
-        tracing::info!(sessions = done.sessions, "backfilling sessions");
+        if before / LOG_EVERY != done.sessions / LOG_EVERY {
+            tracing::info!(done = done.sessions, "backfilling sessions");
+        }
     }
 }
 
@@ -349,11 +352,14 @@ fn links(tx: &Transaction<'_>, size: usize, done: &mut Backfilled) -> Result<(),
         for (site, nodes) in ends {
             persons::relink(tx, site, &nodes.into_iter().collect::<Vec<_>>())?;
         }
+        let before = done.links;
         done.links += chunk.len() as u64;
         if chunk.len() < size {
             return Ok(());
         }
-        tracing::info!(links = done.links, "backfilling persons");
+        if before / LOG_EVERY != done.links / LOG_EVERY {
+            tracing::info!(done = done.links, "backfilling persons");
+        }
     }
 }
 

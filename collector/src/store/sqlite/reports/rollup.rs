@@ -130,12 +130,15 @@ pub(in crate::store::sqlite) struct Rollups {
 /// What the rollups read of one stored event: its columns, as an [`Event`] fills them
 /// on insert and as an older file holds them (the backfill reads them back).
 pub(in crate::store::sqlite) struct Counted<'a> {
+    /// The site.
     pub site: &'a str,
+    /// The resolved visitor id.
     pub visitor: &'a str,
     /// Client time, Unix ms.
     pub ts: i64,
     /// The stored kind (`pageview`, `custom`…, see [`EventKind::as_str`]).
     pub kind: &'a str,
+    /// The page's path.
     pub path: &'a str,
     /// A custom event's name.
     pub name: Option<&'a str>,
