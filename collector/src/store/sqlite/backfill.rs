@@ -876,6 +876,37 @@ mod tests {
     }
 
     #[test]
+    fn a_late_page_view_takes_its_place_in_time() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let current_path = dir.path().join("late.db");
+        let current = SqliteStore::open(&current_path)?;
+        // `/y` arrives after `/z`, which was viewed after it.
+        current.insert_events(&[at(100, "l", T, "/x"), at(102, "l", T + 120 * S, "/z")])?;
+        current.insert_events(&[at(101, "l", T + 60 * S, "/y")])?;
+        let old = SqliteStore::open(&v4_file(dir.path(), "v4.db", &current_path)?)?;
+        let prev = |store: &SqliteStore| -> Result<Vec<Option<String>>, StoreError> {
+            let conn = store.reader();
+            let rows = conn
+                .prepare("SELECT prev_path FROM events WHERE visitor = 'l' ORDER BY ts")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        };
+        assert_eq!(
+            prev(&current)?,
+            [None, Some("/z".into()), Some("/x".into())]
+        );
+        assert_eq!(prev(&old)?, [None, Some("/x".into()), Some("/y".into())]);
+        let flow: (String, String) = old.reader().query_row(
+            "SELECT last_page, flow FROM sessions WHERE visitor = 'l'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!(flow, ("/z".into(), "/x\n/y\n/z".into()));
+        Ok(())
+    }
+
+    #[test]
     fn an_interrupted_upgrade_leaves_the_v4_file_as_it_was() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(io)?;
         let (current_path, _current) = current(dir.path())?;
