@@ -204,7 +204,7 @@ pub struct ConfigError {
     name = "spoor-collector",
     version,
     about = "Spoor analytics collector",
-    after_help = "Privacy subcommands: `spoor-collector export --help`, `spoor-collector erase --help`."
+    after_help = "Privacy subcommands: `spoor-collector export --help`, `spoor-collector erase --help`. Reports: `spoor-collector rebuild-reports --help`."
 )]
 struct Flags {
     /// Address to listen on [env: SPOOR_LISTEN] [default: 127.0.0.1:8080]

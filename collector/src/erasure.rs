@@ -151,23 +151,32 @@ impl Command {
         };
         let subject = Subject::from_parts(target.visitor, target.person, target.user)
             .map_err(CommandError::Usage)?;
-        let db = target
-            .db
-            .or_else(|| env("SPOOR_DB").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("data/spoor.db"));
-        if !db.exists() {
-            return Err(CommandError::Usage(format!(
-                "{}: no such database",
-                db.display()
-            )));
-        }
-        let store = SqliteStore::open(&db)?;
+        let store = SqliteStore::open(&database_file(target.db, env)?)?;
         let json = if erase {
             serde_json::to_string_pretty(&store.erase(&target.site, &subject)?)
         } else {
             serde_json::to_string_pretty(&store.export(&target.site, &subject)?)
         };
         json.map_err(|e| CommandError::Usage(e.to_string()))
+    }
+}
+
+/// The database file a subcommand works on: `db`, else `SPOOR_DB` (read by `env`), else
+/// `data/spoor.db`; it must exist (a subcommand never creates one).
+pub fn database_file(
+    db: Option<PathBuf>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<PathBuf, CommandError> {
+    let db = db
+        .or_else(|| env("SPOOR_DB").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("data/spoor.db"));
+    if db.exists() {
+        Ok(db)
+    } else {
+        Err(CommandError::Usage(format!(
+            "{}: no such database",
+            db.display()
+        )))
     }
 }
 

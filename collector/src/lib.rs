@@ -20,6 +20,8 @@
 //!   stores it.
 //! - [`retention`]: the hourly purge of events older than the retention age.
 //! - [`erasure`]: export and erasure of a visitor, person or user (API and CLI).
+//! - [`rebuild`]: the `rebuild-reports` subcommand (report data computed again from the
+//!   stored events).
 //! - [`reports`]: the report model (query, filters, summary, funnels, flows, CSV), the
 //!   User-Agent and referrer classes, the visitor sketches, the synthetic-history generator
 //!   and the benchmark; `routes::reports` serves them under `/api/…`.
@@ -55,6 +57,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod payload;
 pub mod ratelimit;
+pub mod rebuild;
 pub mod reports;
 pub mod retention;
 pub mod routes;

@@ -2,7 +2,9 @@
 //! library's [`Collector`](spoor_collector::Collector). Everything else lives in the library.
 //!
 //! `spoor-collector export …` and `spoor-collector erase …` run the privacy subcommands
-//! ([`erasure::Command`](spoor_collector::erasure::Command)) instead of the server. Exit
+//! ([`erasure::Command`](spoor_collector::erasure::Command)), `spoor-collector
+//! rebuild-reports …` the report rebuild ([`rebuild::Command`](spoor_collector::rebuild::Command)),
+//! instead of the server. Exit
 //! status: 0 when the server stopped after draining (or a subcommand succeeded), 1 on an
 //! error, including a shutdown deadline that passed, 2 on bad flags.
 
@@ -11,6 +13,7 @@ use clap::Parser;
 use spoor_collector::Collector;
 use spoor_collector::config::{Config, LoadError};
 use spoor_collector::erasure::Command;
+use spoor_collector::rebuild::Command as Rebuild;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -18,15 +21,21 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if Command::is_requested(&args) {
+    let privacy = Command::is_requested(&args);
+    if privacy || Rebuild::is_requested(&args) {
         // Logs go to stderr, so stdout carries the JSON alone.
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .init();
-        let command = Command::try_parse_from(&args).unwrap_or_else(|e| e.exit());
-        let json =
-            tokio::task::spawn_blocking(move || command.run(|k| std::env::var(k).ok())).await??;
+        let env = |k: &str| std::env::var(k).ok();
+        let json = if privacy {
+            let command = Command::try_parse_from(&args).unwrap_or_else(|e| e.exit());
+            tokio::task::spawn_blocking(move || command.run(env)).await??
+        } else {
+            let command = Rebuild::try_parse_from(&args).unwrap_or_else(|e| e.exit());
+            tokio::task::spawn_blocking(move || command.run(env)).await??
+        };
         println!("{json}");
         return Ok(());
     }

@@ -1,5 +1,7 @@
 //! Schema versions: numbered files in `collector/migrations/sqlite/`, applied in order,
-//! each in its own transaction, with the schema's version kept in `PRAGMA user_version`.
+//! each in its own transaction, with the schema's version kept in `PRAGMA user_version`;
+//! a file written before the reports (below v5) gets v5 onwards in one transaction with
+//! the [`backfill`](super::backfill) of its report data.
 //! Migrations only add (tables, nullable columns, indexes), so a newer collector opens an
 //! older file and keeps every row.
 
@@ -18,15 +20,39 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0007_flows.sql"),
 ];
 
+/// A migration with the version it brings the schema to.
+type Migration = (i64, &'static str);
+
+/// The version whose migration added the reports' rollups and session facts.
+const REPORTS: i64 = 5;
+
 /// Applies the migrations `conn`'s schema has not had yet.
+///
+/// A file below [`REPORTS`] gets the migrations from [`REPORTS`] on in one transaction,
+/// together with the [`backfill`](super::backfill) of its report data and its new
+/// version: interrupted, it stays at its old version and is upgraded again next time.
 pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in (1i64..).zip(MIGRATIONS).skip_while(|(i, _)| *i <= version) {
+    let (alone, with_backfill): (Vec<Migration>, Vec<Migration>) = (1i64..)
+        .zip(MIGRATIONS.iter().copied())
+        .skip_while(|(i, _)| *i <= version)
+        .partition(|(i, _)| version >= REPORTS || *i < REPORTS);
+    for (i, sql) in alone {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i)?;
         tx.commit()?;
         tracing::info!(version = i, "applied SQLite migration");
+    }
+    if let Some(&(last, _)) = with_backfill.last() {
+        let tx = conn.unchecked_transaction()?;
+        for (_, sql) in &with_backfill {
+            tx.execute_batch(sql)?;
+        }
+        super::backfill::run(&tx)?;
+        tx.pragma_update(None, "user_version", last)?;
+        tx.commit()?;
+        tracing::info!(version = last, "applied SQLite migrations");
     }
     Ok(())
 }

@@ -5,11 +5,13 @@
 //! `synchronous=FULL` (the default, see [`options`]) makes a commit durable before it
 //! returns, which is what lets the collector acknowledge an event only once it is stored.
 //!
-//! `migrate` brings the schema up to date; `insert` maps an event to its row; `sessions`
+//! `migrate` brings the schema up to date, and `backfill` fills the report data of a file
+//! written before the rollups; `insert` maps an event to its row; `sessions`
 //! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
 //! and fingerprint observations and answers the person queries; `failed` keeps the
 //! bounded `failed_events` table.
 
+mod backfill;
 mod erasure;
 mod failed;
 mod identity;
@@ -34,6 +36,7 @@ use crate::identity::graph::{self, Mode};
 use crate::identity::resolver::Memory;
 use crate::retention::Purged;
 use crate::session::SessionRules;
+pub use backfill::Backfilled;
 use migrate::migrate;
 pub use options::{SqliteOptions, Synchronous};
 

@@ -206,52 +206,61 @@ impl<'r> SessionWriter<'r> {
     }
 }
 
+/// The columns [`read_session`] reads, in its order.
+pub(super) const SESSION_COLUMNS: &str = "id, start_ts, last_ts, entry_path, exit_path, pageviews,
+    events, engaged, utm_source, utm_medium, utm_campaign, day,
+    source, source_class, browser, os, device, country, last_page, flow";
+
+/// A session and what reports know of it, from [`SESSION_COLUMNS`] starting at column
+/// `first` of `r`.
+pub(super) fn read_session(
+    r: &rusqlite::Row<'_>,
+    first: usize,
+) -> rusqlite::Result<(Session, SessionFacts)> {
+    let id: String = r.get(first)?;
+    let session = Session {
+        id: Uuid::parse_str(&id).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(first, Type::Text, Box::new(e))
+        })?,
+        start_ts: r.get(first + 1)?,
+        last_ts: r.get(first + 2)?,
+        entry_path: r.get(first + 3)?,
+        exit_path: r.get(first + 4)?,
+        pageviews: r.get(first + 5)?,
+        events: r.get(first + 6)?,
+        engaged: r.get(first + 7)?,
+        campaign: Campaign {
+            source: r.get(first + 8)?,
+            medium: r.get(first + 9)?,
+            campaign: r.get(first + 10)?,
+        },
+        day: r.get(first + 11)?,
+    };
+    let facts = SessionFacts {
+        source: r.get(first + 12)?,
+        source_class: r.get(first + 13)?,
+        browser: r.get(first + 14)?,
+        os: r.get(first + 15)?,
+        device: r.get(first + 16)?,
+        country: r.get(first + 17)?,
+        last_page: r.get(first + 18)?,
+        flow: SessionFacts::flow_from(r.get(first + 19)?),
+    };
+    Ok((session, facts))
+}
+
 /// The visitor's session with the latest last event (the newest one on a tie), with what
 /// reports know of it.
 fn load_latest(
     tx: &Transaction<'_>,
     key: &VisitorKey,
 ) -> Result<Option<(Session, SessionFacts)>, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, start_ts, last_ts, entry_path, exit_path, pageviews, events, engaged,
-                utm_source, utm_medium, utm_campaign, day,
-                source, source_class, browser, os, device, country, last_page, flow
-         FROM sessions WHERE site = ?1 AND visitor = ?2
-         ORDER BY last_ts DESC, rowid DESC LIMIT 1",
-    )?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND visitor = ?2
+         ORDER BY last_ts DESC, rowid DESC LIMIT 1"
+    ))?;
     let session = stmt
-        .query_row(params![key.0, key.1], |r| {
-            let id: String = r.get(0)?;
-            let session = Session {
-                id: Uuid::parse_str(&id).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e))
-                })?,
-                start_ts: r.get(1)?,
-                last_ts: r.get(2)?,
-                entry_path: r.get(3)?,
-                exit_path: r.get(4)?,
-                pageviews: r.get(5)?,
-                events: r.get(6)?,
-                engaged: r.get(7)?,
-                campaign: Campaign {
-                    source: r.get(8)?,
-                    medium: r.get(9)?,
-                    campaign: r.get(10)?,
-                },
-                day: r.get(11)?,
-            };
-            let facts = SessionFacts {
-                source: r.get(12)?,
-                source_class: r.get(13)?,
-                browser: r.get(14)?,
-                os: r.get(15)?,
-                device: r.get(16)?,
-                country: r.get(17)?,
-                last_page: r.get(18)?,
-                flow: SessionFacts::flow_from(r.get(19)?),
-            };
-            Ok((session, facts))
-        })
+        .query_row(params![key.0, key.1], |r| read_session(r, 0))
         .optional()?;
     Ok(session)
 }

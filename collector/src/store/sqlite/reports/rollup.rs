@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::event::{Event, EventKind, PropValue};
+use crate::event::{Event, EventKind, PropValue, Props};
 use crate::reports::hll::Hll;
 use crate::reports::range::{DAY_MS, HOUR_MS};
 use crate::reports::{agent, source};
@@ -45,16 +45,33 @@ impl SessionFacts {
     /// The facts of a session started by `e`.
     pub(in crate::store::sqlite) fn start(e: &Event) -> SessionFacts {
         let c = &e.client;
-        let (src, class) =
-            source::classify(c.referrer.as_deref(), c.utm.source.as_deref(), &c.hostname);
-        let agent = c.context.agent.unwrap_or_else(|| agent::classify(""));
+        SessionFacts::first(
+            c.referrer.as_deref(),
+            c.utm.source.as_deref(),
+            &c.hostname,
+            c.context.agent,
+            c.context.country.clone(),
+        )
+    }
+
+    /// The facts of a session whose first event came from `referrer` with `utm_source`
+    /// on `hostname`, from a browser classified as `agent` (`None`: no `User-Agent`).
+    pub(in crate::store::sqlite) fn first(
+        referrer: Option<&str>,
+        utm_source: Option<&str>,
+        hostname: &str,
+        agent: Option<agent::Agent>,
+        country: Option<String>,
+    ) -> SessionFacts {
+        let (src, class) = source::classify(referrer, utm_source, hostname);
+        let agent = agent.unwrap_or_else(|| agent::classify(""));
         SessionFacts {
             source: Some(src),
             source_class: Some(class.to_string()),
             browser: Some(agent.browser.to_string()),
             os: Some(agent.os.to_string()),
             device: Some(agent.device.to_string()),
-            country: c.context.country.clone(),
+            country,
             last_page: None,
             flow: Vec::new(),
         }
@@ -63,10 +80,15 @@ impl SessionFacts {
     /// Takes in a stored event of the session.
     pub(in crate::store::sqlite) fn add(&mut self, e: &Event) {
         if matches!(e.client.kind, EventKind::Pageview) {
-            self.last_page = Some(e.client.path.clone());
-            if self.flow.len() < FLOW_PAGES {
-                self.flow.push(e.client.path.clone());
-            }
+            self.add_page(&e.client.path);
+        }
+    }
+
+    /// Takes in a page view of `path`, the session's latest so far.
+    pub(in crate::store::sqlite) fn add_page(&mut self, path: &str) {
+        self.last_page = Some(path.to_string());
+        if self.flow.len() < FLOW_PAGES {
+            self.flow.push(path.to_string());
         }
     }
 
@@ -108,6 +130,27 @@ pub(in crate::store::sqlite) struct Rollups {
     flows: HashMap<(String, i64, String), i64>,
 }
 
+/// What the rollups read of one stored event: its columns, as an [`Event`] fills them
+/// on insert and as an older file holds them (the backfill reads them back).
+pub(in crate::store::sqlite) struct Counted<'a> {
+    /// The site.
+    pub site: &'a str,
+    /// The resolved visitor id.
+    pub visitor: &'a str,
+    /// Client time, Unix ms.
+    pub ts: i64,
+    /// The stored kind (`pageview`, `custom`…, see [`EventKind::as_str`]).
+    pub kind: &'a str,
+    /// The page's path.
+    pub path: &'a str,
+    /// A custom event's name.
+    pub name: Option<&'a str>,
+    /// A custom event's properties.
+    pub props: Option<&'a Props>,
+    /// An outbound or download link's target.
+    pub target: Option<&'a str>,
+}
+
 /// A session's contribution: `sign` is +1 to add it, -1 to take it back.
 pub(in crate::store::sqlite) struct SessionState<'a> {
     pub site: &'a str,
@@ -126,39 +169,63 @@ impl Rollups {
     /// A stored event; `prev_page` is the page viewed before it in its session.
     pub(in crate::store::sqlite) fn event(&mut self, e: &Event, prev_page: Option<&str>) {
         let c = &e.client;
-        let pv = i64::from(matches!(c.kind, EventKind::Pageview));
+        let (name, props, target) = match &c.kind {
+            EventKind::Custom(custom) => (Some(custom.name.as_str()), custom.props.as_ref(), None),
+            EventKind::Outbound { target } | EventKind::Download { target } => {
+                (None, None, Some(target.as_str()))
+            }
+            _ => (None, None, None),
+        };
+        self.counted(
+            &Counted {
+                site: &e.site,
+                visitor: &e.visitor,
+                ts: c.ts,
+                kind: c.kind.as_str(),
+                path: &c.path,
+                name,
+                props,
+                target,
+            },
+            prev_page,
+        );
+    }
+
+    /// An event as stored (see [`Counted`]); `prev_page` as for [`Rollups::event`].
+    pub(in crate::store::sqlite) fn counted(&mut self, e: &Counted<'_>, prev_page: Option<&str>) {
+        let pv = i64::from(e.kind == "pageview");
         let hour = self
             .hours
-            .entry((e.site.clone(), c.ts.div_euclid(HOUR_MS)))
+            .entry((e.site.to_string(), e.ts.div_euclid(HOUR_MS)))
             .or_default();
         hour.pageviews += pv;
         hour.events += 1;
-        hour.visitor(&e.visitor);
-        let day = c.ts.div_euclid(DAY_MS);
-        let page = self.key(&e.site, "page", day, &c.path);
+        hour.visitor(e.visitor);
+        let day = e.ts.div_euclid(DAY_MS);
+        let page = self.key(e.site, "page", day, e.path);
         page.pageviews += pv;
         page.events += 1;
-        page.visitor(&e.visitor);
+        page.visitor(e.visitor);
         let count = |rollups: &mut Rollups, dim: &'static str, key: &str| {
-            let d = rollups.key(&e.site, dim, day, key);
+            let d = rollups.key(e.site, dim, day, key);
             d.events += 1;
-            d.visitor(&e.visitor);
+            d.visitor(e.visitor);
         };
-        match &c.kind {
-            EventKind::Pageview => {
-                let key = format!("{}\n{}", prev_page.unwrap_or("(entrance)"), c.path);
-                self.key(&e.site, "transition", day, &key).pageviews += 1;
+        match (e.kind, e.name, e.target) {
+            ("pageview", _, _) => {
+                let key = format!("{}\n{}", prev_page.unwrap_or("(entrance)"), e.path);
+                self.key(e.site, "transition", day, &key).pageviews += 1;
             }
-            EventKind::Custom(custom) => {
-                count(self, "event", &custom.name);
-                for (k, v) in custom.props.iter().flat_map(|p| &p.0) {
-                    let key = format!("{}\n{k}\n{}", custom.name, prop_text(v));
+            ("custom", Some(name), _) => {
+                count(self, "event", name);
+                for (k, v) in e.props.iter().flat_map(|p| &p.0) {
+                    let key = format!("{name}\n{k}\n{}", prop_text(v));
                     count(self, "event_property", &key);
                 }
             }
-            EventKind::Outbound { target } => count(self, "outbound", target),
-            EventKind::Download { target } => count(self, "download", target),
-            EventKind::Engagement(_) | EventKind::Identify { .. } => {}
+            ("outbound", _, Some(target)) => count(self, "outbound", target),
+            ("download", _, Some(target)) => count(self, "download", target),
+            _ => {}
         }
     }
 
