@@ -1,7 +1,9 @@
 //! The embedded store: one SQLite file in WAL mode, nothing to install.
 //!
-//! Two connections: one writer (the ingest writer is its only busy user, so writes never
-//! contend) and one reader for queries, which WAL lets run while a write is in progress.
+//! Three connections: one writer (the ingest writer is its only busy user, so writes never
+//! contend) and [`READERS`] readers for queries, which WAL lets run while a write is in
+//! progress (a query takes a free one, so a slow report does not hold up the others, and
+//! a funnel reads its steps on two at once).
 //! `synchronous=FULL` (the default, see [`options`]) makes a commit durable before it
 //! returns, which is what lets the collector acknowledge an event only once it is stored.
 //!
@@ -40,13 +42,16 @@ pub use backfill::Backfilled;
 use migrate::migrate;
 pub use options::{SqliteOptions, Synchronous};
 
+/// Read-only connections a file-backed store keeps for queries.
+pub const READERS: usize = 2;
+
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     /// The only connection that writes.
     writer: Mutex<Connection>,
-    /// A read-only connection for queries; `None` for an in-memory store, whose single
+    /// Read-only connections for queries; none for an in-memory store, whose single
     /// connection serves both.
-    reader: Option<Mutex<Connection>>,
+    readers: Vec<Mutex<Connection>>,
     /// How inserted events are cut into sessions.
     rules: SessionRules,
 }
@@ -69,14 +74,19 @@ impl SqliteStore {
         let writer = Connection::open(path)?;
         configure(&writer, &options)?;
         migrate(&writer)?;
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                reader.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<_, StoreError>>()?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
-            reader: Some(Mutex::new(reader)),
+            readers,
             rules: SessionRules::default(),
         })
     }
@@ -87,7 +97,7 @@ impl SqliteStore {
         migrate(&conn)?;
         Ok(SqliteStore {
             writer: Mutex::new(conn),
-            reader: None,
+            readers: Vec::new(),
             rules: SessionRules::default(),
         })
     }
@@ -103,11 +113,25 @@ impl SqliteStore {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A free reader, else the first one once it is free (the writer for an in-memory
+    /// store).
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        match &self.reader {
-            Some(r) => r.lock().unwrap_or_else(|p| p.into_inner()),
-            None => self.writer(),
+        match self.spare_reader() {
+            Some(conn) => conn,
+            None => match self.readers.first() {
+                Some(r) => r.lock().unwrap_or_else(|p| p.into_inner()),
+                None => self.writer(),
+            },
         }
+    }
+
+    /// A reader no one is using, if there is one.
+    fn spare_reader(&self) -> Option<MutexGuard<'_, Connection>> {
+        self.readers.iter().find_map(|r| match r.try_lock() {
+            Ok(conn) => Some(conn),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        })
     }
 }
 

@@ -43,31 +43,48 @@ impl Persons {
     }
 }
 
-/// The hits of `steps` that can count in the funnel over `q`'s range with `window_ms`.
+/// What reading any step needs: the persons' numbers and, when the query has filters,
+/// the sessions that pass them. Built once, shared by the reads of the steps.
+pub(super) struct Context {
+    persons: Persons,
+    sessions: Option<HashSet<String>>,
+}
+
+impl Context {
+    pub(super) fn new(conn: &Connection, q: &ReportQuery) -> Result<Context, StoreError> {
+        Ok(Context {
+            persons: Persons::new(exact::person_map(conn, q)?),
+            sessions: if q.filters.is_empty() {
+                None
+            } else {
+                Some(exact::session_ids(conn, q)?)
+            },
+        })
+    }
+}
+
+/// The hits of the steps numbered `which` that can count in the funnel of `steps` over
+/// `q`'s range with `window_ms`.
 pub(super) fn hits(
     conn: &Connection,
     q: &ReportQuery,
+    cx: &Context,
     steps: &[Step],
+    which: std::ops::Range<usize>,
     window_ms: i64,
 ) -> Result<Vec<FunnelHit>, StoreError> {
-    let persons = Persons::new(exact::person_map(conn, q)?);
-    let sessions: Option<HashSet<String>> = if q.filters.is_empty() {
-        None
-    } else {
-        Some(exact::session_ids(conn, q)?)
-    };
     let (start, end) = (q.range.start_ms(), q.range.end_ms());
     let mut hits = Vec::new();
-    for (i, step) in steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate().take(which.end).skip(which.start) {
         // A first step counts only inside the range; later ones up to the window past it.
         let to = if i == 0 {
             end
         } else {
             end.saturating_add(window_ms)
         };
-        each_hit(conn, q, step, start, to, &sessions, |visitor, ts| {
+        each_hit(conn, q, step, start, to, &cx.sessions, |visitor, ts| {
             hits.push(FunnelHit {
-                who: persons.who(visitor),
+                who: cx.persons.who(visitor),
                 ts,
                 step: i,
             });
@@ -132,6 +149,7 @@ mod tests {
     use super::*;
     use crate::identity::graph::Mode;
     use crate::reports::Filters;
+    use crate::reports::Reports;
     use crate::reports::funnel::evaluate;
     use crate::reports::generate::{Spec, generate};
     use crate::reports::range::{DAY_MS, HOUR_MS, Range};
@@ -198,7 +216,12 @@ mod tests {
 
     #[test]
     fn hits_evaluate_as_every_hit_does() -> Result<(), StoreError> {
-        let store = SqliteStore::open_in_memory()?;
+        // A file, so the store has its two readers and reads the steps on both at once.
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        let store = SqliteStore::open(&dir.path().join("spoor.db"))?;
         let end_ms = 20_600 * DAY_MS + 20 * HOUR_MS;
         let spec = Spec {
             site: "demo".into(),
@@ -209,7 +232,6 @@ mod tests {
             batch: 5_000,
         };
         generate(&store, &spec, |_| {})?;
-        let conn = store.reader();
         let funnels: [&[Step]; 3] = [
             &[
                 Step::Page("/".into()),
@@ -247,8 +269,8 @@ mod tests {
                         )
                     };
                     let (start, end) = (q.range.start_ms(), q.range.end_ms());
-                    let few = hits(&conn, &q, steps, window)?;
-                    let all = every_hit(&conn, &q, steps, window)?;
+                    let few = store.funnel_hits(&q, steps, window)?;
+                    let all = every_hit(&store.reader(), &q, steps, window)?;
                     fewer += all.len() - few.len();
                     let from_few = evaluate(steps, few, start, end, window);
                     let from_all = evaluate(steps, all, start, end, window);

@@ -262,7 +262,35 @@ impl Reports for SqliteStore {
         steps: &[Step],
         window_ms: i64,
     ) -> Result<Vec<FunnelHit>, StoreError> {
-        funnel::hits(&self.reader(), q, steps, window_ms)
+        let conn = self.reader();
+        let cx = funnel::Context::new(&conn, q)?;
+        // The first step (usually the site's busiest page) here and the later ones on a
+        // spare reader at the same time, if there is one; each reads its own snapshot,
+        // a few events apart at most.
+        let (first, later) = std::thread::scope(|s| {
+            let later = s.spawn(|| {
+                self.spare_reader()
+                    .map(|c| funnel::hits(&c, q, &cx, steps, 1..steps.len(), window_ms))
+            });
+            (
+                funnel::hits(&conn, q, &cx, steps, 0..1, window_ms),
+                later.join(),
+            )
+        });
+        let mut hits = first?;
+        match later {
+            Ok(Some(later)) => hits.extend(later?),
+            Ok(None) => hits.extend(funnel::hits(
+                &conn,
+                q,
+                &cx,
+                steps,
+                1..steps.len(),
+                window_ms,
+            )?),
+            Err(_) => return Err(StoreError::Task("a funnel step's read panicked".into())),
+        }
+        Ok(hits)
     }
 
     fn save_funnel(&self, site: &str, funnel: &FunnelDef) -> Result<(), StoreError> {
