@@ -43,12 +43,18 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
             to: 20_600,
         },
     );
-    let timings = bench::run(store.reports(), &q, 1, 1, None, |_| {}).unwrap();
+    let mut timings = bench::run(store.reports(), &q, 1, 1, None, |_| {}).unwrap();
     assert_eq!(timings.len(), bench::dashboard().len());
+    let person = bench::person_view(&store, &q, 2).unwrap();
+    assert_eq!(person.as_ref().map(|t| t.fast.len()), Some(2));
+    timings.extend(person);
+    let only = bench::run(store.reports(), &q, 1, 0, Some("funnel"), |_| {}).unwrap();
+    assert_eq!(only.len(), 1, "--only keeps the queries it names");
     let conn = rusqlite::Connection::open(&path).unwrap();
     let raw = bench::run_raw(&conn, &q, 1).unwrap();
     let table = bench::table(&timings, &raw);
     assert!(table.contains("| breakdown page |") && table.contains("naive full scan"));
+    assert!(table.contains("| person view |"));
 
     let reports = store.reports();
     let scan = ReportQuery {

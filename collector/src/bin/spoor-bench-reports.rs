@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
         args.site, args.days, args.runs
     );
     let only = args.only.as_deref();
-    let timings = bench::run(store.reports(), &q, args.runs, args.scan_runs, only, |t| {
+    let mut timings = bench::run(store.reports(), &q, args.runs, args.scan_runs, only, |t| {
         eprintln!(
             "{}: p95 {:?}, scan p95 {:?}",
             t.name,
@@ -65,6 +65,9 @@ fn main() -> anyhow::Result<()> {
             bench::percentile(&t.scan, 95.0)
         );
     })?;
+    if only.is_none_or(|o| "person view".contains(o)) {
+        timings.extend(bench::person_view(&store, &q, args.runs)?);
+    }
     let conn = Connection::open_with_flags(&args.db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let raw = if only.is_some() {
         Vec::new()

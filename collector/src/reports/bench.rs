@@ -167,6 +167,34 @@ pub fn run(
     Ok(out)
 }
 
+/// Times the person view (`GET /api/persons/{visitor}`: visitors, links, timeline) of
+/// the visitor behind the newest session of the range, `runs` times; `None` when the
+/// range has no session.
+pub fn person_view(
+    store: &dyn crate::store::Store,
+    q: &ReportQuery,
+    runs: usize,
+) -> Result<Option<Timing>, StoreError> {
+    let newest = ReportQuery {
+        limit: 1,
+        ..q.clone()
+    };
+    let Some(session) = store.reports().visitor_log(&newest)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut fast = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        std::hint::black_box(store.person(&q.site, &session.visitor, q.mode)?);
+        fast.push(start.elapsed());
+    }
+    Ok(Some(Timing {
+        name: "person view".to_string(),
+        fast,
+        scan: Vec::new(),
+    }))
+}
+
 /// The headline numbers straight from the raw `events` table (no rollups, no sessions
 /// table): page views, events and distinct visitors of the range, sessions with their
 /// bounces and durations grouped from the events' session ids, and the top pages.

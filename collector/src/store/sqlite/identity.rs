@@ -303,11 +303,13 @@ fn timeline(
     visitors: &[String],
 ) -> Result<Vec<TimelineEntry>, StoreError> {
     let mut out = Vec::new();
-    // Chunks keep each statement under SQLite's limit on bound parameters.
+    // Chunks keep each statement under SQLite's limit on bound parameters. The visitor
+    // index, named: left to itself, SQLite walks the site's whole `(site, ts)` index to
+    // skip the sort (seconds at ten million events, for a person of a few dozen).
     for chunk in visitors.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
         let sql = format!(
-            "SELECT id, ts, kind, path, visitor, evidence FROM events
+            "SELECT id, ts, kind, path, visitor, evidence FROM events INDEXED BY events_site_visitor
              WHERE site = ? AND visitor IN ({marks}) ORDER BY ts DESC, id DESC LIMIT {TIMELINE_CAP}"
         );
         let mut stmt = conn.prepare(&sql)?;
