@@ -104,29 +104,21 @@ fn each_hit(
     sessions: &Option<HashSet<String>>,
     mut f: impl FnMut(&str, i64),
 ) -> Result<(), StoreError> {
-    let (sql, value) = match (step, sessions.is_some()) {
-        (Step::Page(p), false) => (
-            "SELECT visitor, ts FROM events INDEXED BY events_pageview_path
-             WHERE site = ?1 AND kind = 'pageview' AND path = ?2 AND ts >= ?3 AND ts < ?4",
-            p,
-        ),
-        (Step::Page(p), true) => (
-            "SELECT visitor, ts, session_id FROM events INDEXED BY events_pageview_path
-             WHERE site = ?1 AND kind = 'pageview' AND path = ?2 AND ts >= ?3 AND ts < ?4",
-            p,
-        ),
-        (Step::Event(e), false) => (
-            "SELECT visitor, ts FROM events INDEXED BY events_custom_name
-             WHERE site = ?1 AND kind = 'custom' AND name = ?2 AND ts >= ?3 AND ts < ?4",
-            e,
-        ),
-        (Step::Event(e), true) => (
-            "SELECT visitor, ts, session_id FROM events INDEXED BY events_custom_name
-             WHERE site = ?1 AND kind = 'custom' AND name = ?2 AND ts >= ?3 AND ts < ?4",
-            e,
-        ),
+    // Built from constants only: the step's value is bound.
+    let (index, kind, column, value) = match step {
+        Step::Page(p) => ("events_pageview_path", "pageview", "path", p),
+        Step::Event(e) => ("events_custom_name", "custom", "name", e),
     };
-    let mut stmt = conn.prepare_cached(sql)?;
+    let session = if sessions.is_some() {
+        ", session_id"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT visitor, ts{session} FROM events INDEXED BY {index}
+         WHERE site = ?1 AND kind = '{kind}' AND {column} = ?2 AND ts >= ?3 AND ts < ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![q.site, value, from, to])?;
     while let Some(r) = rows.next()? {
         if let Some(allowed) = sessions {
