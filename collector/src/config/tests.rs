@@ -1,0 +1,253 @@
+//! The configuration from flags, variables and defaults.
+
+use super::*;
+use std::collections::HashMap;
+
+fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, LoadError> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let argv = std::iter::once("spoor-collector").chain(args.iter().copied());
+    Config::load(argv, |k| env.get(k).cloned())
+}
+
+#[test]
+fn defaults_run_the_demo() -> Result<(), LoadError> {
+    let c = load(&[], &[])?;
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.db, PathBuf::from("data/spoor.db"));
+    assert_eq!(c.www, PathBuf::from("www"));
+    assert!(c.trusted_proxies.is_empty());
+    assert_eq!(c.site_timezone, SiteZone::default());
+    Ok(())
+}
+
+#[test]
+fn strict_identity_is_off_by_default_and_set_by_flag_or_env() -> Result<(), LoadError> {
+    assert!(!load(&[], &[])?.strict_identity);
+    assert!(load(&["--strict-identity"], &[])?.strict_identity);
+    assert!(load(&[], &[("SPOOR_STRICT_IDENTITY", "true")])?.strict_identity);
+    assert!(!load(&[], &[("SPOOR_STRICT_IDENTITY", "false")])?.strict_identity);
+    assert!(load(&[], &[("SPOOR_STRICT_IDENTITY", "maybe")]).is_err());
+    Ok(())
+}
+
+#[test]
+fn the_session_idle_time_is_in_minutes() -> Result<(), LoadError> {
+    assert_eq!(load(&[], &[])?.session_idle, Duration::from_secs(1800));
+    let c = load(&[], &[("SPOOR_SESSION_IDLE_MINUTES", "45")])?;
+    assert_eq!(c.session_idle, Duration::from_secs(2700));
+    assert!(load(&["--session-idle-minutes", "0"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn the_site_timezone_is_a_zone_name_or_a_fixed_offset() -> Result<(), LoadError> {
+    let c = load(&[], &[("SPOOR_SITE_TIMEZONE", "-05:00")])?;
+    assert_eq!(c.site_timezone.to_string(), "-05:00");
+    let c = load(
+        &["--site-timezone", "330"],
+        &[("SPOOR_SITE_TIMEZONE", "UTC")],
+    )?;
+    assert_eq!(c.site_timezone.to_string(), "+05:30");
+    let c = load(&["--site-timezone", "Europe/Paris"], &[])?;
+    assert_eq!(c.site_timezone.to_string(), "Europe/Paris");
+    let err = load(&["--site-timezone", "Europe/Atlantis"], &[])
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.starts_with("--site-timezone")));
+    Ok(())
+}
+
+#[test]
+fn flag_beats_environment_beats_default() -> Result<(), LoadError> {
+    let c = load(
+        &["--db", "/tmp/a.db"],
+        &[("SPOOR_DB", "/tmp/b.db"), ("SPOOR_WWW", "site")],
+    )?;
+    assert_eq!(c.db, PathBuf::from("/tmp/a.db"));
+    assert_eq!(c.www, PathBuf::from("site"));
+    Ok(())
+}
+
+#[test]
+fn bad_values_name_their_source() {
+    let err = load(&[], &[("SPOOR_LISTEN", "nowhere")])
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.starts_with("SPOOR_LISTEN")));
+    let err = load(&["--queue-capacity", "0"], &[])
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.contains("--queue-capacity") && e.contains("at least 1")));
+}
+
+#[test]
+fn durability_shutdown_and_retention_settings() -> Result<(), LoadError> {
+    let c = load(&[], &[])?;
+    assert_eq!(c.sqlite_synchronous, Synchronous::Full);
+    assert_eq!(c.sqlite_max_pages, None);
+    assert_eq!(c.ingest.store_deadline, Duration::from_secs(5));
+    assert_eq!(c.shutdown_deadline, Duration::from_secs(10));
+    assert_eq!(c.retention, Duration::from_secs(762 * 86_400));
+    let c = load(
+        &["--sqlite-synchronous", "normal", "--retention-days", "30"],
+        &[
+            ("SPOOR_SQLITE_MAX_PAGES", "100"),
+            ("SPOOR_STORE_DEADLINE_MS", "250"),
+            ("SPOOR_SHUTDOWN_DEADLINE_MS", "2000"),
+        ],
+    )?;
+    assert_eq!(c.sqlite_synchronous, Synchronous::Normal);
+    assert_eq!(c.sqlite_max_pages, Some(100));
+    assert_eq!(c.ingest.store_deadline, Duration::from_millis(250));
+    assert_eq!(c.shutdown_deadline, Duration::from_secs(2));
+    assert_eq!(c.retention, Duration::from_secs(30 * 86_400));
+    assert!(load(&["--sqlite-synchronous", "off"], &[]).is_err());
+    assert!(load(&["--retention-days", "0"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn the_admin_token_comes_from_flag_or_env_and_is_never_echoed() -> Result<(), LoadError> {
+    assert!(load(&[], &[])?.admin_token.is_none());
+    assert!(
+        load(&[], &[("SPOOR_ADMIN_TOKEN", "")])?
+            .admin_token
+            .is_none()
+    );
+    let c = load(&[], &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")])?;
+    assert!(
+        c.admin_token
+            .is_some_and(|t| t.matches("env-token-0123456789"))
+    );
+    let c = load(
+        &["--admin-token", "flag-token-0123456789"],
+        &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")],
+    )?;
+    assert!(
+        c.admin_token
+            .is_some_and(|t| t.matches("flag-token-0123456789"))
+    );
+    let err = load(&[], &[("SPOOR_ADMIN_TOKEN", "short-secret")])
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.starts_with("SPOOR_ADMIN_TOKEN") && !e.contains("short-secret")));
+    Ok(())
+}
+
+#[test]
+fn trusted_proxies_accept_cidrs_and_hosts() -> Result<(), LoadError> {
+    let c = load(&["--trusted-proxies", "10.0.0.0/8, ::1"], &[])?;
+    assert_eq!(c.trusted_proxies.len(), 2);
+    assert!(load(&["--trusted-proxies", "10.0.0.0/99"], &[]).is_err());
+    let c = load(&[], &[("SPOOR_CLIENT_IP_HEADER", "Forwarded")])?;
+    assert_eq!(c.client_ip_header, ForwardedHeader::Forwarded);
+    assert!(load(&["--client-ip-header", "x-real-ip"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn limits_default_to_the_documented_values_and_are_set_by_flag_or_env() -> Result<(), LoadError> {
+    let d = load(&[], &[])?.limits;
+    assert_eq!(d, Limits::default());
+    assert_eq!((d.max_body_bytes, d.max_events), (65536, 100));
+    let c = load(
+        &["--max-body-bytes", "1024", "--max-json-depth", "5"],
+        &[
+            ("SPOOR_MAX_EVENTS_PER_BATCH", "7"),
+            ("SPOOR_MAX_PROPS", "0"),
+        ],
+    )?
+    .limits;
+    assert_eq!(
+        (
+            c.max_body_bytes,
+            c.max_json_depth,
+            c.max_events,
+            c.max_props
+        ),
+        (1024, 5, 7, 0)
+    );
+    assert!(load(&["--max-json-depth", "3"], &[]).is_err());
+    assert!(load(&[], &[("SPOOR_MAX_EVENT_AGE_MS", "-1")]).is_err());
+    Ok(())
+}
+
+#[test]
+fn sites_default_to_the_demo_and_are_configurable() -> Result<(), LoadError> {
+    assert_eq!(
+        load(&[], &[])?.sites.to_string(),
+        "demo=localhost,127.0.0.1"
+    );
+    let c = load(
+        &[],
+        &[("SPOOR_SITES", "shop=shop.example;blog=blog.example")],
+    )?;
+    assert!(c.sites.get("blog").is_some() && c.sites.get("demo").is_none());
+    let err = load(&["--sites", "shop"], &[]).err().map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.starts_with("--sites")));
+    Ok(())
+}
+
+#[test]
+fn the_rate_limit_is_configurable_and_zero_turns_it_off() -> Result<(), LoadError> {
+    let d = load(&[], &[])?.rate_limit;
+    assert_eq!((d.per_second, d.burst, d.max_clients), (20.0, 100, 100_000));
+    let c = load(
+        &["--rate-limit-per-second", "0.5"],
+        &[("SPOOR_RATE_LIMIT_BURST", "3")],
+    )?;
+    assert_eq!((c.rate_limit.per_second, c.rate_limit.burst), (0.5, 3));
+    assert_eq!(
+        load(&["--rate-limit-per-second", "0"], &[])?
+            .rate_limit
+            .per_second,
+        0.0
+    );
+    assert!(load(&["--rate-limit-per-second", "-1"], &[]).is_err());
+    assert!(load(&["--rate-limit-burst", "0"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn bots_are_filtered_unless_kept_and_failed_events_are_bounded() -> Result<(), LoadError> {
+    let d = load(&[], &[])?;
+    assert!(!d.keep_bots);
+    assert_eq!(d.failed_events_max, 10_000);
+    assert!(load(&["--keep-bots"], &[])?.keep_bots);
+    assert!(load(&[], &[("SPOOR_KEEP_BOTS", "true")])?.keep_bots);
+    assert_eq!(
+        load(&[], &[("SPOOR_FAILED_EVENTS_MAX", "50")])?.failed_events_max,
+        50
+    );
+    assert!(load(&["--failed-events-max", "0"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn dnt_is_honoured_by_default_and_can_be_turned_off() -> Result<(), LoadError> {
+    assert!(load(&[], &[])?.honor_dnt);
+    assert!(!load(&["--honor-dnt", "false"], &[])?.honor_dnt);
+    assert!(!load(&[], &[("SPOOR_HONOR_DNT", "false")])?.honor_dnt);
+    assert!(load(&["--honor-dnt", "yes"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn server_timeouts_and_connection_cap_are_configurable() -> Result<(), LoadError> {
+    let d = load(&[], &[])?.server;
+    assert_eq!(d, ServerLimits::default());
+    assert_eq!(d.header_read_timeout, Duration::from_secs(10));
+    let c = load(
+        &["--header-read-timeout-ms", "500", "--max-connections", "3"],
+        &[("SPOOR_REQUEST_TIMEOUT_MS", "2000")],
+    )?
+    .server;
+    assert_eq!(c.header_read_timeout, Duration::from_millis(500));
+    assert_eq!(c.request_timeout, Duration::from_secs(2));
+    assert_eq!(c.max_connections, 3);
+    assert!(load(&["--request-timeout-ms", "0"], &[]).is_err());
+    Ok(())
+}
