@@ -1,5 +1,5 @@
--- v6: reports (see collector/src/reports and collector/src/store/sqlite/reports).
--- What each session is, decided when it starts (NULL for sessions stored before v6).
+-- v5: reports (see collector/src/reports and collector/src/store/sqlite/reports).
+-- What each session is, decided when it starts (NULL for sessions stored before v5).
 ALTER TABLE sessions ADD COLUMN source       TEXT;     -- utm_source, else referring host, else 'Direct'
 ALTER TABLE sessions ADD COLUMN source_class TEXT;     -- 'search' | 'social' | 'direct' | 'other'
 ALTER TABLE sessions ADD COLUMN browser      TEXT;     -- from the User-Agent (not stored)
