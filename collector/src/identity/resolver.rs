@@ -61,10 +61,11 @@ pub struct Signals<'a> {
 pub struct Memory {
     /// The client id has been seen before.
     pub client_id_known: bool,
-    /// Distinct id-carrying visitors seen behind this fingerprint today.
+    /// Distinct id-carrying visitors seen behind this fingerprint today; a store may
+    /// stop at two (the rule only tells none, one and more apart).
     pub behind_fingerprint: Vec<String>,
-    /// When an id visitor was last seen behind this fingerprint (the latest of them),
-    /// collector time in Unix ms.
+    /// When an id visitor was last seen behind this fingerprint (the latest of those
+    /// listed), collector time in Unix ms.
     pub last_seen_ms: Option<i64>,
     /// The same network and user agent was behind two or more id visitors yesterday.
     pub shared_yesterday: bool,

@@ -34,10 +34,13 @@ pub(super) fn memory(
             )?
             .query_row(params![site, id], |r| r.get::<_, bool>(0))?,
     };
+    // Two are enough: the rule only asks whether there is none, one (and which) or more,
+    // and an address shared by thousands (a large NAT) must not cost thousands of rows a
+    // request.
     let seen = conn
         .prepare_cached(
             "SELECT visitor, last_ms FROM fingerprint_seen
-             WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor",
+             WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor LIMIT 2",
         )?
         .query_map(params![site, day, fingerprint], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
@@ -61,8 +64,8 @@ pub(super) fn fingerprint_shared(
 ) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT COUNT(DISTINCT visitor) >= 2 FROM fingerprint_seen
-             WHERE site = ?1 AND day = ?2 AND fingerprint = ?3",
+            "SELECT count(*) >= 2 FROM (SELECT 1 FROM fingerprint_seen
+             WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 LIMIT 2)",
         )?
         .query_row(params![site, day, fingerprint], |r| r.get::<_, bool>(0))?)
 }
@@ -424,6 +427,21 @@ mod tests {
                 .identity_memory("other", Some("a"), FP, d)?
                 .client_id_known
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_crowd_behind_one_fingerprint_is_read_as_two() -> Result<(), StoreError> {
+        // A large NAT: many id visitors behind one address and user agent. The rule only
+        // tells none, one and more apart, so the memory lists two, whatever the crowd.
+        let store = SqliteStore::open_in_memory()?;
+        let crowd: Vec<Event> = (1..=50)
+            .map(|i| with(i, &format!("v{i:02}"), observed()))
+            .collect();
+        store.insert_events(&crowd)?;
+        let m = store.identity_memory("demo", Some("new"), FP, day())?;
+        assert_eq!(m.behind_fingerprint, ["v01", "v02"]);
+        assert!(store.fingerprint_shared("demo", FP, day())?);
         Ok(())
     }
 
