@@ -60,7 +60,8 @@ pub struct Backfilled {
 }
 
 /// Fills `prev_path`, the sessions' report columns, `report_hours`, `report_keys`,
-/// `report_flows` and `visitor_persons` from the stored events, sessions and links; see the module docs.
+/// `report_flows` and `visitor_persons` from the stored events, sessions and links; see
+/// the module docs.
 /// Expects those to be empty (`prev_path` and the session columns NULL), as migration 5
 /// leaves them.
 pub(super) fn run(tx: &Transaction<'_>) -> Result<Backfilled, StoreError> {
