@@ -8,15 +8,22 @@ use std::collections::BTreeSet;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
-use super::identity::links;
+use super::identity::component_links;
 use crate::erasure::{Erased, Subject, SubjectExport};
 use crate::identity::graph::{Mode, Persons};
 use crate::identity::resolver::USER_PREFIX;
 use crate::store::StoreError;
 
-/// Events counted for one of the visitors, or sent with one of them as the beacon's id.
-const EVENTS: &str = "FROM events WHERE site = ?1
-     AND (visitor IN (SELECT value FROM json_each(?2)) OR client_id IN (SELECT value FROM json_each(?2)))";
+/// Events counted for one of the visitors, or sent with one of them as the beacon's id:
+/// two index lookups (`(site, visitor)`, and the partial `(site, client_id)` of events whose
+/// beacon id is not their visitor), not a scan of the site's events.
+const EVENTS: &str = "FROM events WHERE rowid IN (
+         SELECT rowid FROM events
+         WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))
+         UNION
+         SELECT rowid FROM events INDEXED BY events_site_client_id
+         WHERE site = ?1 AND client_id IN (SELECT value FROM json_each(?2))
+           AND client_id IS NOT NULL AND client_id <> visitor)";
 const SESSIONS: &str =
     "FROM sessions WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 const LINKS: &str = "FROM links WHERE site = ?1
@@ -38,7 +45,8 @@ fn nodes(conn: &Connection, site: &str, subject: &Subject) -> Result<BTreeSet<St
         Subject::Person(v) => v.clone(),
         Subject::User(u) => format!("{USER_PREFIX}{u}"),
     };
-    let all = links(conn, site)?;
+    // Every link that can join `start` to anyone (reached through links of any kind).
+    let all = component_links(conn, site, &start)?;
     let persons = Persons::from_links(&all, Mode::Inclusive);
     let me = persons.person_of(&start).to_string();
     let mut members = BTreeSet::from([start]);
@@ -52,7 +60,8 @@ fn nodes(conn: &Connection, site: &str, subject: &Subject) -> Result<BTreeSet<St
     if let Subject::User(u) = subject {
         // Visitors that identified as the user, even if their login link was undone.
         let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT visitor FROM events WHERE site = ?1 AND user_id = ?2",
+            "SELECT DISTINCT visitor FROM events INDEXED BY events_site_user_id
+             WHERE site = ?1 AND user_id = ?2",
         )?;
         for v in stmt.query_map(params![site, u], |r| r.get::<_, String>(0))? {
             members.insert(v?);
@@ -168,4 +177,59 @@ pub(super) fn erase(
     super::reports::persons::relink(&tx, site, &neighbours)?;
     tx.commit()?;
     Ok(erased)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::erasure::Subject;
+    use crate::event::{Event, EventKind};
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::sqlite::tests::event;
+
+    /// An event counted for `visitor` (the server cookie's) but sent with `beacon_id`.
+    fn sent_as(id: u128, visitor: &str, beacon_id: &str) -> Event {
+        let mut e = event(id, visitor, "s");
+        e.client.client_id = Some(beacon_id.into());
+        e
+    }
+
+    #[test]
+    fn a_visitor_covers_the_events_sent_with_its_beacon_id_and_a_user_its_logins()
+    -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let mut login = event(4, "z", "s");
+        login.client.kind = EventKind::Identify { user: "u9".into() };
+        store.insert_events(&[
+            event(1, "x", "s"),
+            sent_as(2, "x", "y"),
+            event(3, "y", "s"),
+            login,
+            event(5, "other", "s"),
+        ])?;
+        let ids = |export: SubjectExport| -> Vec<String> {
+            export
+                .events
+                .iter()
+                .filter_map(|e| e.get("id").and_then(|v| v.as_str()).map(str::to_string))
+                .collect()
+        };
+        let y = store.export("demo", &Subject::Visitor("y".into()))?;
+        assert_eq!(
+            ids(y),
+            [
+                uuid::Uuid::from_u128(2).to_string(),
+                uuid::Uuid::from_u128(3).to_string()
+            ],
+            "y's own event and the one sent with y's beacon id under x's cookie"
+        );
+        let user = store.export("demo", &Subject::User("u9".into()))?;
+        assert_eq!(user.visitors, ["z"], "the visitor that identified as u9");
+        let erased = store.erase("demo", &Subject::Visitor("y".into()))?;
+        assert_eq!(erased.events, 2);
+        let left = ids(store.export("demo", &Subject::Visitor("x".into()))?);
+        assert_eq!(left, [uuid::Uuid::from_u128(1).to_string()]);
+        Ok(())
+    }
 }

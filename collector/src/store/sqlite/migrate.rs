@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0005_reports.sql"),
     include_str!("../../../migrations/sqlite/0006_failed_events.sql"),
     include_str!("../../../migrations/sqlite/0007_flows.sql"),
+    include_str!("../../../migrations/sqlite/0008_erasure_indexes.sql"),
 ];
 
 /// A migration with the version it brings the schema to.
