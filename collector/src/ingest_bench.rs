@@ -15,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::Collector;
 use crate::config::Config;
 use crate::ratelimit::RateLimitConfig;
+use crate::reports::bench::percentile;
 use crate::reports::generate::{self, generate};
 use crate::reports::range::DAY_MS;
 use crate::store::sqlite::SqliteStore;
@@ -195,11 +196,6 @@ async fn post(conn: &mut BufReader<TcpStream>, path: &str, body: &str) -> anyhow
     let mut rest = vec![0; length];
     conn.read_exact(&mut rest).await?;
     Ok(status)
-}
-
-/// The nearest-rank `p`-th percentile of `times`.
-pub fn percentile(times: &[Duration], p: f64) -> Duration {
-    crate::reports::bench::percentile(times, p)
 }
 
 /// The result as a Markdown table with the ratio of the HTTP path to the store's rate.

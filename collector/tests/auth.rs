@@ -16,7 +16,18 @@ const REMOTE: &str = "198.51.100.23:50000";
 
 /// A collector without an admin token, with a dashboard page in its `www/`.
 async fn open_collector() -> TestCollector {
-    let c = TestCollector::start_with(|config| config.admin_token = None).await;
+    collector(false).await
+}
+
+/// A collector with the test admin token or (`token` false) without, with a dashboard page
+/// in its `www/`.
+async fn collector(token: bool) -> TestCollector {
+    let c = TestCollector::start_with(|config| {
+        if !token {
+            config.admin_token = None;
+        }
+    })
+    .await;
     with_dashboard(&c);
     c
 }
@@ -239,13 +250,7 @@ async fn with_a_token_the_dashboard_files_load_anywhere_and_ask_for_it() {
 #[tokio::test]
 async fn dashboard_pages_cannot_be_framed_or_load_foreign_code() {
     for token in [true, false] {
-        let c = TestCollector::start_with(|config| {
-            if !token {
-                config.admin_token = None;
-            }
-        })
-        .await;
-        with_dashboard(&c);
+        let c = collector(token).await;
         let r = get_from(&c, "/dashboard/", LOOPBACK, &[]).await;
         assert_eq!(r.status(), StatusCode::OK, "token: {token}");
         let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
@@ -279,13 +284,7 @@ async fn the_token_guards_deleting_links_too() {
 #[tokio::test]
 async fn collection_health_and_the_demo_site_stay_public() {
     for token in [true, false] {
-        let c = TestCollector::start_with(|config| {
-            if !token {
-                config.admin_token = None;
-            }
-        })
-        .await;
-        with_dashboard(&c);
+        let c = collector(token).await;
         for uri in ["/healthz", "/"] {
             let r = get_from(&c, uri, REMOTE, &[]).await;
             assert_eq!(r.status(), StatusCode::OK, "{uri}, token: {token}");

@@ -240,6 +240,17 @@ struct Visitor {
     user: Option<String>,
 }
 
+/// Adds a visitor (of `user`, if any) on a browser picked at random; its index.
+fn new_visitor(visitors: &mut Vec<Visitor>, rng: &mut Rng, user: Option<String>) -> usize {
+    let ua = *rng.pick(UAS);
+    visitors.push(Visitor {
+        id: format!("g-{}", visitors.len()),
+        ua,
+        user,
+    });
+    visitors.len() - 1
+}
+
 /// Fills `store` with about `spec.events` events of `spec.site`; `progress` is called after
 /// each day with the events written so far.
 pub fn generate(
@@ -297,13 +308,7 @@ pub fn generate(
                     users += 1;
                     format!("u{users}")
                 });
-                let ua = *rng.pick(UAS);
-                visitors.push(Visitor {
-                    id: format!("g-{}", visitors.len()),
-                    ua,
-                    user,
-                });
-                visitors.len() - 1
+                new_visitor(&mut visitors, &mut rng, user)
             } else {
                 let n = visitors.len() as u64;
                 // Recent visitors come back more often.
@@ -312,13 +317,7 @@ pub fn generate(
             // A user sometimes comes on a second device: a new visitor, the same user.
             let visitor = if visitors[visitor].user.is_some() && rng.chance(0.15) {
                 let user = visitors[visitor].user.clone();
-                let ua = *rng.pick(UAS);
-                visitors.push(Visitor {
-                    id: format!("g-{}", visitors.len()),
-                    ua,
-                    user,
-                });
-                visitors.len() - 1
+                new_visitor(&mut visitors, &mut rng, user)
             } else {
                 visitor
             };

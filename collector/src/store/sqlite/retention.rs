@@ -13,6 +13,18 @@ use crate::store::StoreError;
 /// Rows deleted per transaction.
 const CHUNK: i64 = 5_000;
 
+/// The report rollups' rows of hours and days wholly before the cutoff (`?2`, Unix ms),
+/// a chunk (`?3`) of a site (`?1`) at a time.
+const ROLLUPS: [&str; 3] = [
+    "DELETE FROM report_hours WHERE rowid IN
+         (SELECT rowid FROM report_hours WHERE site = ?1 AND hour < ?2 / 3600000 LIMIT ?3)",
+    "DELETE FROM report_keys WHERE rowid IN
+         (SELECT rowid FROM report_keys WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
+    "DELETE FROM report_flows WHERE (site, day, key) IN
+         (SELECT site, day, key FROM report_flows
+          WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
+];
+
 /// Deletes events with client time before `cutoff_ms` (site by site, through the
 /// `(site, ts)` index), sessions whose last event is before it, and links recorded
 /// before it.
@@ -50,28 +62,9 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
             cutoff_ms,
         )?;
         purged.links += purge_links(store, site, cutoff_ms)?;
-        purged.rollups += drain(
-            store,
-            "DELETE FROM report_hours WHERE rowid IN
-                 (SELECT rowid FROM report_hours WHERE site = ?1 AND hour < ?2 / 3600000 LIMIT ?3)",
-            site,
-            cutoff_ms,
-        )?;
-        purged.rollups += drain(
-            store,
-            "DELETE FROM report_keys WHERE rowid IN
-                 (SELECT rowid FROM report_keys WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
-            site,
-            cutoff_ms,
-        )?;
-        purged.rollups += drain(
-            store,
-            "DELETE FROM report_flows WHERE (site, day, key) IN
-                 (SELECT site, day, key FROM report_flows
-                  WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
-            site,
-            cutoff_ms,
-        )?;
+        for rollup in ROLLUPS {
+            purged.rollups += drain(store, rollup, site, cutoff_ms)?;
+        }
         purged.failed_events += drain(
             store,
             "DELETE FROM failed_events WHERE id IN
