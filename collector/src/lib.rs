@@ -35,7 +35,8 @@
 //! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
 //! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
-//! - [`server`]: the accept loop — connection cap, header and request timeouts.
+//! - [`server`]: the accept loop — connection caps (per client and global, shedding idle
+//!   connections), header and request timeouts.
 //! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
 //! - `routes::auth`: the admin gate around the whole router — with `SPOOR_ADMIN_TOKEN`
 //!   set, `/api/*` needs it as a bearer token (the dashboard's files load and ask for it);
@@ -236,6 +237,10 @@ impl Collector {
         let _retention = retention;
         let deadline = state.config.shutdown_deadline;
         let limits = state.config.server;
+        let clients = server::Clients {
+            exempt: state.config.trusted_proxies.clone(),
+            metrics: Arc::clone(&state.metrics),
+        };
         let router = app(state);
         let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -243,7 +248,7 @@ impl Collector {
             let _ = stopping.send(());
         };
         let drain = async move {
-            server::serve(listener, router, limits, signal).await?;
+            server::serve_observed(listener, router, limits, clients, signal).await?;
             writer.await.map_err(std::io::Error::other)
         };
         tokio::pin!(drain);
