@@ -194,6 +194,25 @@ async fn health(stream: &mut TcpStream, limit: Duration) -> String {
     read_until_closed(stream, limit).await.0
 }
 
+/// Sends a health check on a keep-alive connection and reads the whole answer, leaving
+/// the connection open.
+async fn health_kept_open(stream: &mut TcpStream) {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.ends_with(b"ok\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// A connection with a request in flight: its head is complete, its body never comes.
 async fn busy_from(last: u8, addr: SocketAddr) -> TcpStream {
     let mut stream = connect_from(last, addr).await;
@@ -252,7 +271,7 @@ async fn idle_sockets_of_one_client_do_not_delay_another() {
 }
 
 #[tokio::test]
-async fn at_the_global_cap_the_oldest_idle_connection_makes_room_for_a_new_client() {
+async fn at_the_global_cap_the_longest_idle_connection_makes_room_for_a_new_client() {
     let limits = ServerLimits {
         max_connections: 4,
         ..ServerLimits::default()
@@ -263,7 +282,11 @@ async fn at_the_global_cap_the_oldest_idle_connection_makes_room_for_a_new_clien
         idle.push(connect_from(last, server.addr).await);
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The oldest connection answers a request and stays open (keep-alive): idle since
+    // its response, it is now the most recently active, so the second one is the
+    // longest idle.
+    health_kept_open(&mut idle[0]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     let mut newcomer = connect_from(9, server.addr).await;
     let answer = health(&mut newcomer, Duration::from_secs(20)).await;
@@ -276,15 +299,20 @@ async fn at_the_global_cap_the_oldest_idle_connection_makes_room_for_a_new_clien
         1
     );
     assert!(
-        closed_within(&mut idle[0], Duration::from_secs(1)).await,
-        "the oldest idle connection was closed"
+        closed_within(&mut idle[1], Duration::from_secs(1)).await,
+        "the longest idle connection was closed"
     );
-    for stream in &mut idle[1..] {
-        assert!(!closed_within(stream, Duration::from_millis(50)).await);
+    for i in [0, 2, 3] {
+        assert!(
+            !closed_within(&mut idle[i], Duration::from_millis(50)).await,
+            "{i}"
+        );
     }
-    // The survivors are still served.
-    let answer = health(&mut idle[1], Duration::from_secs(5)).await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    // The others are still served, the one that had answered a request too.
+    for i in [0, 2] {
+        let answer = health(&mut idle[i], Duration::from_secs(5)).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    }
     server.stop().await;
 }
 
@@ -374,5 +402,27 @@ async fn a_trusted_proxy_is_not_held_to_the_per_client_cap() {
         let answer = health(stream, Duration::from_secs(5)).await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_can_be_shed_again_once_its_response_is_sent() {
+    let limits = ServerLimits {
+        max_connections_per_client: 2,
+        ..ServerLimits::default()
+    };
+    let server = start(limits).await;
+    let mut answered = connect_from(2, server.addr).await;
+    health_kept_open(&mut answered).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Opened after that answer, so idle for less time than `answered`.
+    let mut younger = connect_from(2, server.addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _third = connect_from(2, server.addr).await;
+    assert!(
+        closed_within(&mut answered, Duration::from_secs(1)).await,
+        "idle again after its response: the client's longest idle"
+    );
+    assert!(!closed_within(&mut younger, Duration::from_millis(100)).await);
     server.stop().await;
 }

@@ -184,12 +184,12 @@ async fn serve_connection(
     closed: &mut watch::Receiver<bool>,
 ) {
     let marker = slot.marker();
-    let marker_busy = marker.clone();
+    let requests = marker.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let router = router.clone();
         // From a complete head until the response body is sent, this connection is busy
         // and never shed.
-        let busy = marker.request();
+        let busy = requests.request();
         async move {
             request.extensions_mut().insert(ConnectInfo(peer));
             let response =
@@ -219,7 +219,7 @@ async fn serve_connection(
             connection.await
         }
         () = slot.shed() => {
-            if !marker_busy.is_busy() {
+            if !marker.is_busy() {
                 // Idle, or a head still arriving: nothing in flight to finish.
                 return;
             }
