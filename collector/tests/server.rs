@@ -266,7 +266,13 @@ async fn idle_sockets_of_one_client_do_not_delay_another() {
         }
     }
     assert_eq!(closed, 200 - 32, "the oldest of the flood were closed");
+    // Once the flood hangs up, the server holds nothing for it.
     drop(flood);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.metric("spoor_connections_open") > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.metric("spoor_connections_open"), 0);
     server.stop().await;
 }
 
