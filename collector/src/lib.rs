@@ -35,7 +35,8 @@
 //! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
 //! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
-//! - [`server`]: the accept loop — connection cap, header and request timeouts.
+//! - [`server`]: the accept loop — connection caps (per client and global, shedding idle
+//!   connections), header and request timeouts.
 //! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
 //! - `routes::auth`: the admin gate around the whole router — `/api/*`, `/metrics` and the
 //!   dashboard answer only the public hostnames, and data needs the admin token (configured,
@@ -280,6 +281,10 @@ impl Collector {
                 let _ = metrics_stopped.await;
             }));
         }
+        let clients = server::Clients {
+            exempt: state.config.trusted_proxies.clone(),
+            metrics: Arc::clone(&state.metrics),
+        };
         let router = app(state);
         let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -288,7 +293,7 @@ impl Collector {
             let _ = metrics_stop.send(());
         };
         let drain = async move {
-            server::serve(listener, router, limits, signal).await?;
+            server::serve_observed(listener, router, limits, clients, signal).await?;
             writer.await.map_err(std::io::Error::other)
         };
         tokio::pin!(drain);

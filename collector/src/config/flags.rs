@@ -136,6 +136,14 @@ pub(super) struct Flags {
     /// Most connections served at once [env: SPOOR_MAX_CONNECTIONS] [default: 1024]
     #[arg(long)]
     pub(super) max_connections: Option<String>,
+    /// Most connections one client address (IPv6: /64) holds; trusted proxies are exempt
+    /// [env: SPOOR_MAX_CONNECTIONS_PER_CLIENT] [default: 32]
+    #[arg(long)]
+    pub(super) max_connections_per_client: Option<String>,
+    /// Most new client ids linked to one server cookie's visitor a day
+    /// [env: SPOOR_MAX_IDS_PER_COOKIE] [default: 10]
+    #[arg(long)]
+    pub(super) max_ids_per_cookie: Option<String>,
     /// CSV of address ranges and countries (first,last,CC) for GeoIP
     /// [env: SPOOR_GEOIP_CSV] [default: none]
     #[arg(long)]

@@ -21,6 +21,7 @@ use values::{at_least_one_ms, non_negative, parse_cidrs, parse_or, positive, pos
 
 use crate::extract::forwarded::ForwardedHeader;
 use crate::geo::GeoIp;
+use crate::identity::resolver::MAX_IDS_PER_COOKIE;
 use crate::payload::Limits;
 use crate::ratelimit::RateLimitConfig;
 use crate::routes::auth::AdminToken;
@@ -111,7 +112,13 @@ pub struct Config {
     /// the cost is small: the visits are still counted, only not joined across days. The
     /// beacon's `data-respect-dnt` goes further and sends nothing.
     pub honor_dnt: bool,
-    /// Timeouts and the connection cap of the HTTP server (see [`ServerLimits`]).
+    /// Most new client ids linked to one server cookie's visitor a day
+    /// (`--max-ids-per-cookie`, `SPOOR_MAX_IDS_PER_COOKIE`; default 10). Beyond it, an
+    /// event with yet another client id is still counted for the cookie's visitor but its
+    /// id is not linked, and `spoor_identity_links_capped_total` counts it: a client
+    /// inventing an id per event cannot grow one person without bound.
+    pub max_ids_per_cookie: u32,
+    /// Timeouts and the connection caps of the HTTP server (see [`ServerLimits`]).
     pub server: ServerLimits,
     /// The country table for GeoIP (`--geoip-csv`, `SPOOR_GEOIP_CSV`: a CSV of
     /// `first,last,CC` address ranges, such as DB-IP's "IP to Country Lite"; default none:
@@ -193,6 +200,7 @@ impl Default for Config {
             keep_bots: false,
             failed_events_max: 10_000,
             honor_dnt: true,
+            max_ids_per_cookie: MAX_IDS_PER_COOKIE,
             server: ServerLimits::default(),
             geoip: None,
             insecure_loopback_admin: false,
@@ -456,6 +464,17 @@ impl Config {
                 defaults.honor_dnt,
                 |b: &bool| Ok(*b),
             )?,
+            max_ids_per_cookie: parse_or(
+                pick(flags.max_ids_per_cookie, "SPOOR_MAX_IDS_PER_COOKIE"),
+                defaults.max_ids_per_cookie,
+                |v: &u32| {
+                    if *v == 0 {
+                        Err("must be at least 1".into())
+                    } else {
+                        Ok(*v)
+                    }
+                },
+            )?,
             server: ServerLimits {
                 header_read_timeout: Duration::from_millis(parse_or(
                     pick(flags.header_read_timeout_ms, "SPOOR_HEADER_READ_TIMEOUT_MS"),
@@ -470,6 +489,14 @@ impl Config {
                 max_connections: parse_or(
                     pick(flags.max_connections, "SPOOR_MAX_CONNECTIONS"),
                     defaults.server.max_connections,
+                    positive,
+                )?,
+                max_connections_per_client: parse_or(
+                    pick(
+                        flags.max_connections_per_client,
+                        "SPOOR_MAX_CONNECTIONS_PER_CLIENT",
+                    ),
+                    defaults.server.max_connections_per_client,
                     positive,
                 )?,
             },

@@ -321,3 +321,37 @@ fn server_timeouts_and_connection_cap_are_configurable() -> Result<(), LoadError
     assert!(load(&["--request-timeout-ms", "0"], &[]).is_err());
     Ok(())
 }
+
+#[test]
+fn the_connection_cap_per_client_is_configurable() -> Result<(), LoadError> {
+    assert_eq!(load(&[], &[])?.server.max_connections_per_client, 32);
+    assert_eq!(
+        load(&["--max-connections-per-client", "4"], &[])?
+            .server
+            .max_connections_per_client,
+        4
+    );
+    assert_eq!(
+        load(&[], &[("SPOOR_MAX_CONNECTIONS_PER_CLIENT", "8")])?
+            .server
+            .max_connections_per_client,
+        8
+    );
+    assert!(load(&["--max-connections-per-client", "0"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn the_daily_cap_of_ids_per_cookie_is_configurable() -> Result<(), LoadError> {
+    assert_eq!(load(&[], &[])?.max_ids_per_cookie, 10);
+    assert_eq!(
+        load(&["--max-ids-per-cookie", "3"], &[])?.max_ids_per_cookie,
+        3
+    );
+    assert_eq!(
+        load(&[], &[("SPOOR_MAX_IDS_PER_COOKIE", "25")])?.max_ids_per_cookie,
+        25
+    );
+    assert!(load(&["--max-ids-per-cookie", "0"], &[]).is_err());
+    Ok(())
+}

@@ -201,6 +201,10 @@ pub trait Store: Send + Sync + 'static {
         day: i64,
     ) -> Result<bool, StoreError>;
 
+    /// How many client ids were linked to `visitor` (a server cookie's) on Unix day `day`
+    /// (UTC): the identity guard's counter, read in constant time.
+    fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError>;
+
     /// A long-lived random secret of 64 bytes named `name`, created on first use (the
     /// cookie signing key). Kept in the store so restarts and sibling collectors agree.
     fn secret(&self, name: &str) -> Result<[u8; 64], StoreError>;

@@ -230,6 +230,10 @@ impl Store for SqliteStore {
         identity::fingerprint_shared(&self.reader(), site, fingerprint, day)
     }
 
+    fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError> {
+        identity::cookie_ids(&self.reader(), site, visitor, day)
+    }
+
     fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError> {
         identity::person(&self.reader(), site, visitor, mode)
     }
@@ -260,6 +264,8 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM daily_salts WHERE day < ?1", [day - 1])?;
         // Observations of fingerprints no salt can recompute any more go with the salts.
         tx.execute("DELETE FROM fingerprint_seen WHERE day < ?1", [day - 1])?;
+        // So do the identity guard's daily counters (only today's is ever read).
+        tx.execute("DELETE FROM cookie_ids WHERE day < ?1", [day - 1])?;
         let salt = get_or_create_blob(
             &tx,
             "SELECT salt FROM daily_salts WHERE day = ?1",
