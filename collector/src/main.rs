@@ -110,8 +110,8 @@ fn announce(collector: &Collector, base: &str) -> anyhow::Result<()> {
 }
 
 /// Where the printed sign-in URL points: the listen address (loopback when it listens on
-/// every interface), or `https://` the first public hostname when those are configured
-/// and the listen address is not one of them.
+/// every interface) or `localhost` when the public hostnames allow it, else `https://` the
+/// first public hostname (a proxy in front terminates TLS).
 fn signin_base(config: &Config, addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -119,12 +119,14 @@ fn signin_base(config: &Config, addr: SocketAddr) -> String {
         ip => ip,
     };
     let local = SocketAddr::new(ip, addr.port());
-    let host = local.ip().to_string();
-    match config.public_hosts.first() {
-        Some(name) if !config.public_hosts.allows(&host, config.listen) => {
-            format!("https://{name}")
-        }
-        _ => format!("http://{local}"),
+    let allowed = |host: &str| config.public_hosts.allows(host, config.listen);
+    if allowed(&local.ip().to_string()) {
+        format!("http://{local}")
+    } else if allowed("localhost") {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        let name = config.public_hosts.first().unwrap_or("localhost");
+        format!("https://{name}")
     }
 }
 

@@ -394,6 +394,27 @@ async fn loopback_without_a_credential_is_an_opt_in_for_loopback_names_only() {
         StatusCode::UNAUTHORIZED,
         "only loopback clients"
     );
+    // Another site's page in the operator's browser is a loopback client too: it may not
+    // write.
+    let erase = "/api/erase?site=demo&visitor=v-1";
+    let s = call(&c, "DELETE", erase, LOOPBACK, &[("host", "localhost:8080")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let foreign = [
+        ("host", "localhost:8080"),
+        ("origin", "http://evil.example"),
+    ];
+    assert_eq!(
+        call(&c, "DELETE", erase, LOOPBACK, &foreign).await,
+        StatusCode::FORBIDDEN
+    );
+    let own = [
+        ("host", "localhost:8080"),
+        ("origin", "http://localhost:8080"),
+    ];
+    assert_eq!(
+        call(&c, "DELETE", erase, LOOPBACK, &own).await,
+        StatusCode::OK
+    );
 
     // A loopback name that is not a loopback *host* name is not enough, even when public.
     let lan = TestCollector::start_with(|config| {
