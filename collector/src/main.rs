@@ -14,6 +14,7 @@ use spoor_collector::Collector;
 use spoor_collector::config::{Config, LoadError};
 use spoor_collector::erasure::Command;
 use spoor_collector::rebuild::Command as Rebuild;
+use spoor_collector::routes::assets;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -48,13 +49,24 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    let shown = |dir: &Option<std::path::PathBuf>| {
+        dir.as_ref()
+            .map_or_else(|| "embedded".to_string(), |d| d.display().to_string())
+    };
     tracing::info!(
         addr = %listener.local_addr()?,
         db = %config.db.display(),
-        www = %config.www.display(),
-        beacon = %config.beacon.display(),
+        www = %shown(&config.www),
+        beacon = %shown(&config.beacon),
         "spoor collector listening"
     );
+    if config.beacon.is_none() && !assets::embedded::has_beacon() {
+        tracing::error!(
+            "THIS COLLECTOR HAS NO BEACON: it was compiled before scripts/build-beacon.sh \
+             ran, so /spoor.js answers 503 and no page can send events; build the beacon \
+             and the collector again, or start with --beacon DIR"
+        );
+    }
     let collector = Collector::open(config).await.context("opening the store")?;
     if let Err(e) = collector.serve(listener, shutdown_signal()).await {
         // Exit now: returning would drop the runtime, which waits for a commit that may be

@@ -28,8 +28,8 @@ async fn start(limits: ServerLimits) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         db: dir.path().join("spoor.db"),
-        www: dir.path().to_path_buf(),
-        beacon: dir.path().to_path_buf(),
+        www: Some(dir.path().to_path_buf()),
+        beacon: Some(dir.path().to_path_buf()),
         server: limits,
         ..Config::default()
     };
