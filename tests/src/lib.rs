@@ -76,8 +76,8 @@ impl RunningCollector {
         let mut config = Config {
             listen: addr,
             db: dir.path().join("spoor.db"),
-            www: root.join("www"),
-            beacon,
+            www: Some(root.join("www")),
+            beacon: Some(beacon),
             ..Config::default()
         };
         adjust(&mut config);
@@ -328,5 +328,50 @@ impl Browser {
     pub async fn close(self) -> anyhow::Result<()> {
         self.client.close().await?;
         Ok(())
+    }
+}
+
+/// A site's own web server on a loopback port, apart from the collector: it answers every
+/// `GET` with one HTML page, so a test can embed the beacon from a collector on another
+/// origin (`http://app.demo.localhost:PORT/…`; Chromium resolves every `*.localhost` name
+/// to loopback by itself). Stopped when dropped.
+pub struct PageServer {
+    /// The port it listens on, on 127.0.0.1.
+    pub port: u16,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl PageServer {
+    /// Serves `html` for every path.
+    pub async fn start(html: String) -> anyhow::Result<PageServer> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let router = axum::Router::new().fallback(move || {
+            let html = html.clone();
+            async move { axum::response::Html(html) }
+        });
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stop.await;
+                })
+                .await;
+        });
+        Ok(PageServer {
+            port,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+}
+
+impl Drop for PageServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.task.abort();
     }
 }
