@@ -60,12 +60,21 @@ async fn main() -> anyhow::Result<()> {
         beacon = %shown(&config.beacon),
         "spoor collector listening"
     );
-    if config.beacon.is_none() && !assets::embedded::has_beacon() {
-        tracing::error!(
+    match &config.beacon {
+        None if !assets::embedded::has_beacon() => tracing::error!(
             "THIS COLLECTOR HAS NO BEACON: it was compiled before scripts/build-beacon.sh \
              ran, so /spoor.js answers 503 and no page can send events; build the beacon \
              and the collector again, or start with --beacon DIR"
-        );
+        ),
+        Some(dir) => {
+            if let Some(file) = assets::dir::missing(dir, &["spoor.js", "spoor_bg.wasm"]) {
+                tracing::warn!(
+                    missing = %file.display(),
+                    "the --beacon directory lacks the built beacon: /spoor.js answers 404"
+                );
+            }
+        }
+        None => {}
     }
     let collector = Collector::open(config).await.context("opening the store")?;
     if let Err(e) = collector.serve(listener, shutdown_signal()).await {

@@ -44,7 +44,7 @@ pub struct Config {
     pub www: Option<PathBuf>,
     /// Directory holding a built beacon, `spoor.js` and `spoor_bg.wasm` (`--beacon`,
     /// `SPOOR_BEACON`; default: none, the beacon from `beacon/pkg` embedded in the binary
-    /// when it was compiled). A directory without both files stops the start.
+    /// when it was compiled). A path that is not a directory stops the start.
     pub beacon: Option<PathBuf>,
     /// Peers whose `X-Forwarded-Proto` header is believed (`--trusted-proxies`,
     /// `SPOOR_TRUSTED_PROXIES`, comma-separated CIDRs; default none). Only they can tell the
@@ -195,16 +195,13 @@ pub enum LoadError {
     Value(#[from] ConfigError),
 }
 
-/// An override directory (`--www`, `--beacon`) that must exist and hold `files`.
-fn override_dir(
-    picked: Option<(String, String)>,
-    files: &[&str],
-) -> Result<Option<PathBuf>, ConfigError> {
+/// An override directory (`--www`, `--beacon`), which must exist.
+fn override_dir(picked: Option<(String, String)>) -> Result<Option<PathBuf>, ConfigError> {
     let Some((name, value)) = picked else {
         return Ok(None);
     };
     let dir = PathBuf::from(&value);
-    crate::routes::assets::dir::check(&dir, files).map_err(|reason| ConfigError {
+    crate::routes::assets::dir::check(&dir).map_err(|reason| ConfigError {
         source_name: name,
         value,
         reason,
@@ -322,11 +319,8 @@ impl Config {
                 |a: &SocketAddr| Ok(*a),
             )?,
             db: pick(flags.db, "SPOOR_DB").map_or(defaults.db, |(_, v)| v.into()),
-            www: override_dir(pick(flags.www, "SPOOR_WWW"), &[])?,
-            beacon: override_dir(
-                pick(flags.beacon, "SPOOR_BEACON"),
-                &["spoor.js", "spoor_bg.wasm"],
-            )?,
+            www: override_dir(pick(flags.www, "SPOOR_WWW"))?,
+            beacon: override_dir(pick(flags.beacon, "SPOOR_BEACON"))?,
             trusted_proxies: match pick(flags.trusted_proxies, "SPOOR_TRUSTED_PROXIES") {
                 None => defaults.trusted_proxies,
                 Some((name, value)) => parse_cidrs(&value).map_err(|reason| ConfigError {

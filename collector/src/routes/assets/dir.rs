@@ -68,21 +68,17 @@ fn inside(root: &Path, real: &Path) -> bool {
 }
 
 /// The problem with `dir` as an override directory, if any: it must exist and be a
-/// directory. `files` must also be in it (the beacon's two files).
-pub fn check(dir: &Path, files: &[&str]) -> Result<(), String> {
-    if !dir.is_dir() {
-        return Err(format!("{}: no such directory", dir.display()));
+/// directory.
+pub fn check(dir: &Path) -> Result<(), String> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!("{}: no such directory", dir.display()))
     }
-    let missing: Vec<PathBuf> = files
-        .iter()
-        .map(|f| dir.join(f))
-        .filter(|p| !p.is_file())
-        .collect();
-    match missing.first() {
-        Some(first) => Err(format!(
-            "{} is missing (build it with scripts/build-beacon.sh)",
-            first.display()
-        )),
-        None => Ok(()),
-    }
+}
+
+/// The first of `files` that `dir` lacks (`main` warns about a beacon directory without
+/// the built files).
+pub fn missing(dir: &Path, files: &[&str]) -> Option<PathBuf> {
+    files.iter().map(|f| dir.join(f)).find(|p| !p.is_file())
 }
