@@ -87,8 +87,6 @@ async fn store_baseline(dir: &Path, events: usize) -> anyhow::Result<(u64, Durat
 async fn http_load(dir: &Path, spec: Spec) -> anyhow::Result<(usize, Duration, Vec<Duration>)> {
     let config = Config {
         db: dir.join("http.db"),
-        www: dir.join("www"),
-        beacon: dir.join("beacon"),
         rate_limit: RateLimitConfig {
             per_second: 0.0,
             ..RateLimitConfig::default()

@@ -5,7 +5,7 @@
 //! - [`config`]: the one [`Config`](config::Config), from defaults, `SPOOR_*` and flags.
 //! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/summary`),
 //!   `persons` (`/api/persons/…`, `/api/links/…`), `assets` (the beacon and the demo
-//!   site), `health` (`/healthz`), `privacy` (`/api/export`, `/api/erase`).
+//!   site, embedded at build time), `health` (`/healthz`), `privacy` (`/api/export`, `/api/erase`).
 //! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
 //! - [`payload`]: the `/collect` wire format and its validation into [`event`]s — each
 //!   type's fields, custom props, browser context and UTM tags from the page URL.
@@ -30,8 +30,8 @@
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
 //!   [`Clock`](clock::Clock) a simulation drives.
-//! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`,
-//!   answering only those sites' origins.
+//! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`
+//!   and the beacon's files, answering only those sites' origins.
 //! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
 //! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
@@ -99,7 +99,7 @@ const COOKIE_KEY_SECRET: &str = "cookie-key";
 
 /// The collector's router over `state`.
 pub fn app(state: AppState) -> Router {
-    let assets = assets::router(&state.config.beacon, &state.config.www);
+    let assets = assets::router(&state);
     let body_limit = state.config.limits.max_body_bytes;
     Router::new()
         .route(

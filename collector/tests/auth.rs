@@ -170,8 +170,8 @@ async fn the_first_start_makes_a_token_that_works_and_survives_a_restart() {
     let dir = c.dir.path().to_path_buf();
     let again = spoor_collector::Collector::open(spoor_collector::config::Config {
         db: c.db.clone(),
-        www: dir.join("www"),
-        beacon: dir.join("beacon"),
+        www: Some(dir.join("www")),
+        beacon: Some(dir.join("beacon")),
         ..spoor_collector::config::Config::default()
     })
     .await
@@ -621,8 +621,8 @@ async fn metrics_are_open_on_their_own_address_only() {
     let config = spoor_collector::config::Config {
         listen: main_addr,
         db: dir.path().join("spoor.db"),
-        www: dir.path().join("www"),
-        beacon: dir.path().join("beacon"),
+        www: Some(dir.path().join("www")),
+        beacon: Some(dir.path().join("beacon")),
         metrics_listen: Some(side_addr),
         ..spoor_collector::config::Config::default()
     };

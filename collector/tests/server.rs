@@ -44,8 +44,8 @@ async fn start_with(config: Config) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         db: dir.path().join("spoor.db"),
-        www: dir.path().to_path_buf(),
-        beacon: dir.path().to_path_buf(),
+        www: Some(dir.path().to_path_buf()),
+        beacon: Some(dir.path().to_path_buf()),
         ..config
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -19,10 +19,10 @@ pub(super) struct Flags {
     /// SQLite database file [env: SPOOR_DB] [default: data/spoor.db]
     #[arg(long)]
     pub(super) db: Option<String>,
-    /// Directory of the site served at / [env: SPOOR_WWW] [default: www]
+    /// Directory of the site served at / instead of the embedded one [env: SPOOR_WWW]
     #[arg(long)]
     pub(super) www: Option<String>,
-    /// Directory with the built spoor.js and spoor_bg.wasm [env: SPOOR_BEACON] [default: beacon/pkg]
+    /// Directory with a built spoor.js and spoor_bg.wasm instead of the embedded ones [env: SPOOR_BEACON]
     #[arg(long)]
     pub(super) beacon: Option<String>,
     /// Comma-separated CIDRs of trusted reverse proxies [env: SPOOR_TRUSTED_PROXIES]

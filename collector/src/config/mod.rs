@@ -39,12 +39,15 @@ pub struct Config {
     /// SQLite database file (`--db`, `SPOOR_DB`; default `data/spoor.db`). Its directory is
     /// created when missing.
     pub db: PathBuf,
-    /// Directory of static pages served at `/` (`--www`, `SPOOR_WWW`; default `www`): the demo
-    /// site.
-    pub www: PathBuf,
-    /// Directory holding the built beacon, `spoor.js` and `spoor_bg.wasm` (`--beacon`,
-    /// `SPOOR_BEACON`; default `beacon/pkg`, where `scripts/build-beacon.sh` writes them).
-    pub beacon: PathBuf,
+    /// Directory of static pages served at `/` (`--www`, `SPOOR_WWW`; default: none, the
+    /// demo site and dashboard from `www/` embedded in the binary when it was compiled).
+    /// Read at request time; dotfiles and symlinks leading out of it are never served. A
+    /// path that is not a directory stops the start.
+    pub www: Option<PathBuf>,
+    /// Directory holding a built beacon, `spoor.js` and `spoor_bg.wasm` (`--beacon`,
+    /// `SPOOR_BEACON`; default: none, the beacon from `beacon/pkg` embedded in the binary
+    /// when it was compiled). A path that is not a directory stops the start.
+    pub beacon: Option<PathBuf>,
     /// Peers whose `X-Forwarded-Proto` header is believed (`--trusted-proxies`,
     /// `SPOOR_TRUSTED_PROXIES`, comma-separated CIDRs; default none). Only they can tell the
     /// collector that a request came over https, which makes its cookie `Secure`.
@@ -181,8 +184,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             db: PathBuf::from("data/spoor.db"),
-            www: PathBuf::from("www"),
-            beacon: PathBuf::from("beacon/pkg"),
+            www: None,
+            beacon: None,
             trusted_proxies: Vec::new(),
             client_ip_header: ForwardedHeader::default(),
             ingest: IngestConfig::default(),
@@ -220,6 +223,20 @@ pub enum LoadError {
     /// A value was given but is unusable.
     #[error(transparent)]
     Value(#[from] ConfigError),
+}
+
+/// An override directory (`--www`, `--beacon`), which must exist.
+fn override_dir(picked: Option<(String, String)>) -> Result<Option<PathBuf>, ConfigError> {
+    let Some((name, value)) = picked else {
+        return Ok(None);
+    };
+    let dir = PathBuf::from(&value);
+    crate::routes::assets::dir::check(&dir).map_err(|reason| ConfigError {
+        source_name: name,
+        value,
+        reason,
+    })?;
+    Ok(Some(dir))
 }
 
 /// A setting that could not be understood.
@@ -356,8 +373,8 @@ impl Config {
                 |a: &SocketAddr| Ok(*a),
             )?,
             db: pick(flags.db, "SPOOR_DB").map_or(defaults.db, |(_, v)| v.into()),
-            www: pick(flags.www, "SPOOR_WWW").map_or(defaults.www, |(_, v)| v.into()),
-            beacon: pick(flags.beacon, "SPOOR_BEACON").map_or(defaults.beacon, |(_, v)| v.into()),
+            www: override_dir(pick(flags.www, "SPOOR_WWW"))?,
+            beacon: override_dir(pick(flags.beacon, "SPOOR_BEACON"))?,
             trusted_proxies,
             client_ip_header: parse_or(
                 pick(flags.client_ip_header, "SPOOR_CLIENT_IP_HEADER"),
