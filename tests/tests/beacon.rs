@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
+use spoor_collector::payload::stored_url::KeptParams;
 use spoor_e2e::{Browser, ChromeDriver, RunningCollector};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -24,7 +25,9 @@ struct Scene {
 
 impl Scene {
     async fn open(path: &str) -> anyhow::Result<Scene> {
-        let collector = RunningCollector::start().await?;
+        // The demo app's views are query parameters; stored URLs keep only listed ones.
+        let keep: KeptParams = "demo=view,sort".parse().map_err(anyhow::Error::msg)?;
+        let collector = RunningCollector::start_with(|c| c.keep_query_params = keep).await?;
         let driver = ChromeDriver::start().await?;
         let base = collector.base_url.clone();
         let browser = driver.browser().await?;

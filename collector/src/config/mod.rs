@@ -22,6 +22,7 @@ use values::{at_least_one_ms, non_negative, parse_cidrs, parse_or, positive, pos
 use crate::extract::forwarded::ForwardedHeader;
 use crate::geo::GeoIp;
 use crate::payload::Limits;
+use crate::payload::stored_url::KeptParams;
 use crate::ratelimit::RateLimitConfig;
 use crate::routes::auth::AdminToken;
 use crate::server::ServerLimits;
@@ -114,6 +115,12 @@ pub struct Config {
     /// `first,last,CC` address ranges, such as DB-IP's "IP to Country Lite"; default none:
     /// countries are unknown). Read once at start; see [`geo`](crate::geo).
     pub geoip: Option<Arc<GeoIp>>,
+    /// Query parameters a site's stored URLs keep besides `utm_*` (`--keep-query-params`,
+    /// `SPOOR_KEEP_QUERY_PARAMS`: `site=name,name;site=name`, such as `demo=q,page;shop=sku`;
+    /// default none). Every other parameter and the fragment (but a `#/route`'s path) are
+    /// cut from page URLs, referrers and link targets before they are stored; see
+    /// [`stored_url`](crate::payload::stored_url). Each site named must be configured.
+    pub keep_query_params: KeptParams,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -176,6 +183,7 @@ impl Default for Config {
             honor_dnt: true,
             server: ServerLimits::default(),
             geoip: None,
+            keep_query_params: KeptParams::default(),
         }
     }
 }
@@ -295,6 +303,19 @@ impl Config {
                 non_negative,
             )?,
         };
+        let sites = parse_or(
+            pick(flags.sites, "SPOOR_SITES"),
+            defaults.sites,
+            |s: &Sites| Ok(s.clone()),
+        )?;
+        let keep_query_params = parse_or(
+            pick(flags.keep_query_params, "SPOOR_KEEP_QUERY_PARAMS"),
+            defaults.keep_query_params,
+            |k: &KeptParams| match k.sites().find(|id| sites.get(id).is_none()) {
+                Some(id) => Err(format!("site {id:?} is not a configured site")),
+                None => Ok(k.clone()),
+            },
+        )?;
         Ok(Config {
             listen: parse_or(
                 pick(flags.listen, "SPOOR_LISTEN"),
@@ -343,11 +364,7 @@ impl Config {
                     |b: &bool| Ok(*b),
                 )?,
             limits,
-            sites: parse_or(
-                pick(flags.sites, "SPOOR_SITES"),
-                defaults.sites,
-                |s: &Sites| Ok(s.clone()),
-            )?,
+            sites,
             sqlite_synchronous: parse_or(
                 pick(flags.sqlite_synchronous, "SPOOR_SQLITE_SYNCHRONOUS"),
                 defaults.sqlite_synchronous,
@@ -450,6 +467,7 @@ impl Config {
                     })?,
                 )),
             },
+            keep_query_params,
         })
     }
 }

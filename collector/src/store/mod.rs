@@ -192,6 +192,11 @@ pub trait Store: Send + Sync + 'static {
     /// `day - 1` are deleted on the way, so no salt outlives two days.
     fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError>;
 
+    /// Deletes the salts of days before `today - 1` (Unix days, UTC) and those days'
+    /// fingerprint observations, whether or not a request came today; returns the number
+    /// of salts deleted. Run hourly by [`SaltExpiry`](crate::identity::salt::SaltExpiry).
+    fn expire_salts(&self, today: i64) -> Result<usize, StoreError>;
+
     /// Whether two or more distinct id visitors were seen behind `fingerprint` (a hash under
     /// the salt of Unix day `day`) on that day: the NAT guard's look back at yesterday.
     fn fingerprint_shared(
