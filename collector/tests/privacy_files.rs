@@ -62,6 +62,13 @@ async fn stored_urls_keep_only_the_allowed_query_parameters_and_no_fragment() {
             json!({"referrer": referrer}),
         ),
         event(&event_id(2), "outbound", &url, json!({"target": target})),
+        // A hash-routed app: the route's path stays, its query goes.
+        event(
+            &event_id(5),
+            "pageview",
+            &format!("http://127.0.0.1:8080/app#/orders/7?{private}"),
+            json!({}),
+        ),
         // Fails (not a host of the site), and its URL goes to `failed_events`.
         event(
             &event_id(3),
@@ -73,16 +80,23 @@ async fn stored_urls_keep_only_the_allowed_query_parameters_and_no_fragment() {
         event(&event_id(4), "pageview", &url, json!({"ts": 5})),
     ];
     let resp = c.collect(&batch(&events), &[]).await;
-    assert_eq!(resp.status(), 200, "two stored, two failed");
+    assert_eq!(resp.status(), 200, "three stored, two failed");
 
     assert_eq!(
-        c.row("SELECT url, referrer, utm_source, path FROM events WHERE kind = 'pageview'"),
+        c.row(
+            "SELECT url, referrer, utm_source, path FROM events
+             WHERE kind = 'pageview' AND path = '/shop'"
+        ),
         [
             Some("http://127.0.0.1:8080/shop?utm_source=n&q=1".into()),
             Some("http://127.0.0.1:8080/login".into()),
             Some("n".into()),
             Some("/shop".into()),
         ]
+    );
+    assert_eq!(
+        c.column("SELECT url FROM events WHERE path = '/app'"),
+        ["http://127.0.0.1:8080/app#/orders/7"]
     );
     assert_eq!(
         c.column("SELECT target FROM events WHERE kind = 'outbound'"),

@@ -220,8 +220,8 @@ pub trait Store: Send + Sync + 'static {
     /// Everything stored about `subject` on `site` ([`erasure`](crate::erasure)).
     fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError>;
 
-    /// Deletes everything stored about `subject` on `site`, in one transaction; returns
-    /// what was deleted.
+    /// Deletes everything stored about `subject` on `site`, in one transaction, leaving
+    /// none of it readable in the store's files; returns what was deleted.
     fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError>;
 
     /// Records events that failed validation, then deletes the oldest rows beyond `keep`,
