@@ -142,7 +142,8 @@ pub struct EventFailure {
     pub code: &'static str,
     /// What to fix, naming the field (`events[3].props.color: …`).
     pub reason: String,
-    /// The event's JSON, cut to [`MAX_FAILED_RAW_BYTES`], for the operator.
+    /// The event's JSON, its URLs cut as stored ones are
+    /// ([`stored_url::scrub_failed`]), cut to [`MAX_FAILED_RAW_BYTES`], for the operator.
     pub raw: String,
 }
 

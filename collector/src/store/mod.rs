@@ -244,7 +244,8 @@ pub struct FailedEvent {
     pub reason_code: String,
     /// The reason the client was given.
     pub reason: String,
-    /// The event's JSON, cut to a few KiB.
+    /// The event's JSON (its URLs without query but `utm_*`, nor fragment), cut to a few
+    /// KiB.
     pub raw: String,
 }
 
