@@ -140,7 +140,7 @@ pub(super) struct Flags {
     /// [env: SPOOR_GEOIP_CSV] [default: none]
     #[arg(long)]
     pub(super) geoip_csv: Option<String>,
-    /// Query parameters stored URLs keep besides utm_*, per site: site=name,name;site=name
+    /// Query parameters a site's stored URLs keep besides utm_*: site=name,name;site=name
     /// [env: SPOOR_KEEP_QUERY_PARAMS] [default: none]
     #[arg(long)]
     pub(super) keep_query_params: Option<String>,

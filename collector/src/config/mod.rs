@@ -115,9 +115,9 @@ pub struct Config {
     /// `first,last,CC` address ranges, such as DB-IP's "IP to Country Lite"; default none:
     /// countries are unknown). Read once at start; see [`geo`](crate::geo).
     pub geoip: Option<Arc<GeoIp>>,
-    /// Query parameters a site's stored URLs keep besides `utm_*` (`--keep-query-params`,
-    /// `SPOOR_KEEP_QUERY_PARAMS`: `site=name,name;site=name`, such as `demo=q,page;shop=sku`;
-    /// default none). Every other parameter and the fragment (but a `#/route`'s path) are
+    /// Query parameters a site's stored URLs keep besides `utm_*`, on its own hosts
+    /// (`--keep-query-params`, `SPOOR_KEEP_QUERY_PARAMS`: `site=name,name;site=name`, such
+    /// as `demo=q,page;shop=sku`; default none). Every other parameter and the fragment (but a `#/route`'s path) are
     /// cut from page URLs, referrers and link targets before they are stored; see
     /// [`stored_url`](crate::payload::stored_url). Each site named must be configured.
     pub keep_query_params: KeptParams,

@@ -6,8 +6,10 @@
 //! So every URL an event carries — the page `url`, the `referrer`, an outbound or download
 //! `target` — is cut to `scheme://host[:port]/path` plus:
 //! - the query parameters named `utm_*` (campaign tags; they are also read from the raw URL
-//!   into their own columns before it is cut, see [`utm`](super::utm)) and those the site
-//!   lists in `--keep-query-params` ([`KeptParams`]), each kept exactly as sent;
+//!   into their own columns before it is cut, see [`utm`](super::utm)), and on the site's
+//!   own URLs (a host of the site) those it lists in `--keep-query-params`
+//!   ([`KeptParams`]): a referrer or link to another site keeps only `utm_*`, since another
+//!   site's `q` or `id` is not what the list meant. Each is kept exactly as sent;
 //! - the fragment only when it is a route (`#/…` or `#!/…`, what hash-routed single-page
 //!   apps use, the beacon's `data-hash`), and then only its path: a route's own `?query` is
 //!   dropped. Any other fragment (`#top`, `#access_token=…`) is dropped.
@@ -30,6 +32,7 @@ use url::Url;
 use url::form_urlencoded;
 
 use crate::event::{ClientEvent, EventKind};
+use crate::sites::Site;
 
 /// The prefix of the query parameters every site keeps: campaign tags.
 pub const ALWAYS_KEPT_PREFIX: &str = "utm_";
@@ -140,16 +143,23 @@ fn route_of(fragment: &str) -> Option<&str> {
     Some(fragment.split('?').next().unwrap_or_default())
 }
 
-/// Cuts the event's page URL, referrer and link target to what may be stored, keeping the
-/// query parameters in `keep` (the site's) besides `utm_*`. The campaign tags and the path
-/// were read from the raw URL before.
-pub fn scrub_event(event: &mut ClientEvent, keep: &[String]) {
-    event.url = strip(&event.url, keep);
+/// Cuts the event's page URL, referrer and link target to what may be stored, keeping
+/// `utm_*` and, on URLs of one of `site`'s hosts, the query parameters in `keep` (the
+/// site's list). The campaign tags and the path were read from the raw URL before.
+pub fn scrub_event(event: &mut ClientEvent, keep: &[String], site: &Site) {
+    let cut = |raw: &str| {
+        let own = Url::parse(raw)
+            .ok()
+            .and_then(|u| u.host_str().map(|host| site.allows_host(host)))
+            .unwrap_or(false);
+        strip(raw, if own { keep } else { &[] })
+    };
+    event.url = cut(&event.url);
     if let Some(referrer) = &event.referrer {
-        event.referrer = Some(strip(referrer, keep));
+        event.referrer = Some(cut(referrer));
     }
     if let EventKind::Outbound { target } | EventKind::Download { target } = &mut event.kind {
-        *target = strip(target, keep);
+        *target = cut(target);
     }
 }
 
@@ -242,22 +252,39 @@ mod tests {
     }
 
     #[test]
-    fn an_event_has_its_url_referrer_and_target_scrubbed() {
+    fn an_event_has_its_url_referrer_and_target_scrubbed() -> Result<(), String> {
+        let sites: crate::sites::Sites = "demo=example.com,*.example.com".parse()?;
+        let site = sites.get("demo").ok_or("no demo")?;
         let mut e = crate::store::sqlite::tests::event(1, "v", "s").client;
         e.url = "https://example.com/a?token=xyz&keep=1#frag".into();
-        e.referrer = Some("https://example.com/login?email=a@b.c".into());
+        e.referrer = Some("https://www.example.com/login?email=a@b.c&keep=2".into());
         e.kind = EventKind::Outbound {
-            target: "https://other.example/x?email=a@b.c&utm_medium=m".into(),
+            target: "https://other.example/x?email=a@b.c&keep=3&utm_medium=m".into(),
         };
-        scrub_event(&mut e, &names(&["keep"]));
+        scrub_event(&mut e, &names(&["keep"]), site);
         assert_eq!(e.url, "https://example.com/a?keep=1");
-        assert_eq!(e.referrer.as_deref(), Some("https://example.com/login"));
+        assert_eq!(
+            e.referrer.as_deref(),
+            Some("https://www.example.com/login?keep=2")
+        );
         assert_eq!(
             e.kind,
             EventKind::Outbound {
                 target: "https://other.example/x?utm_medium=m".into()
+            },
+            "another site's URL keeps only utm_*"
+        );
+        e.kind = EventKind::Download {
+            target: "https://cdn.example.com/f.zip?keep=4&sig=s3cret".into(),
+        };
+        scrub_event(&mut e, &names(&["keep"]), site);
+        assert_eq!(
+            e.kind,
+            EventKind::Download {
+                target: "https://cdn.example.com/f.zip?keep=4".into()
             }
         );
+        Ok(())
     }
 
     #[test]

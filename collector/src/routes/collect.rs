@@ -128,7 +128,7 @@ pub async fn collect(
         match event.and_then(|e| check_hostname(i, e, site)) {
             Ok(mut e) => {
                 // From here on only the URLs as they may be stored exist.
-                stored_url::scrub_event(&mut e, keep);
+                stored_url::scrub_event(&mut e, keep, site);
                 events.push(e);
             }
             Err(failure) => failures.push(failure),
