@@ -38,9 +38,9 @@
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
 //! - [`server`]: the accept loop — connection cap, header and request timeouts.
 //! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
-//! - `routes::auth`: the admin gate around the whole router — with `SPOOR_ADMIN_TOKEN`
-//!   set, `/api/*` needs it as a bearer token (the dashboard's files load and ask for it);
-//!   without it, `/api/*` and `/dashboard` answer loopback clients only.
+//! - `routes::auth`: the admin gate around the whole router — `/api/*`, `/metrics` and the
+//!   dashboard answer only the public hostnames, and data needs the admin token (configured,
+//!   or generated at first start) or a dashboard session from a one-time sign-in URL.
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
@@ -87,6 +87,7 @@ use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::retention::{PURGE_EVERY, Retention};
+use crate::routes::auth::{Admin, AdminToken};
 use crate::routes::{api, assets, collect, health, persons, privacy};
 use crate::session::SessionRules;
 use crate::state::AppState;
@@ -122,6 +123,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/erase", delete(privacy::erase))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
+        .route("/dashboard/signin", get(routes::auth::session::signin))
         .merge(routes::reports::router())
         .merge(assets)
         .route_layer(axum::middleware::from_fn_with_state(
@@ -144,6 +146,8 @@ pub struct Collector {
     retention: Retention,
     /// The hourly deletion of old daily salts; stops when the collector is dropped.
     salt_expiry: SaltExpiry,
+    /// The admin token made at this start, when none was configured or stored before.
+    created_token: Option<AdminToken>,
 }
 
 impl Collector {
@@ -188,6 +192,12 @@ impl Collector {
             .map_err(|e| StoreError::Task(e.to_string()))??;
         let cookie_key =
             Key::try_from(key_bytes.as_slice()).map_err(|e| StoreError::Random(e.to_string()))?;
+        let admin_store = Arc::clone(&store);
+        let configured = config.admin_token.clone();
+        let (admin, created_token) =
+            tokio::task::spawn_blocking(move || Admin::open(&*admin_store, configured))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??;
         let metrics = Arc::new(Metrics::default());
         let (ingest, writer) =
             Ingest::start_observed(Arc::clone(&store), config.ingest, Arc::clone(&metrics));
@@ -209,13 +219,26 @@ impl Collector {
             clock,
             rate_limiter,
             metrics,
+            admin: Arc::new(admin),
         };
         Ok(Collector {
             state,
             writer,
             retention,
             salt_expiry,
+            created_token,
         })
+    }
+
+    /// The admin token this start made (no token was configured and none was stored):
+    /// the only time it can be shown, since the store keeps its hash alone.
+    pub fn created_token(&self) -> Option<&AdminToken> {
+        self.created_token.as_ref()
+    }
+
+    /// A new one-time code for `/dashboard/signin?code=…` (valid an hour, once).
+    pub fn signin_code(&self) -> Result<String, StoreError> {
+        self.state.admin.sessions.issue_code()
     }
 
     /// The shared state (for tests that drive [`app`] directly).
@@ -233,22 +256,44 @@ impl Collector {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_with_metrics(listener, None, shutdown).await
+    }
+
+    /// [`Collector::serve`], and `/metrics` alone, without credentials, on
+    /// `metrics_listener` when given (`--metrics-listen`); both stop together.
+    pub async fn serve_with_metrics(
+        self,
+        listener: TcpListener,
+        metrics_listener: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let Collector {
             state,
             writer,
             retention,
             salt_expiry,
+            created_token: _,
         } = self;
         // Purging stops with the server (dropping the handle aborts the task).
         let _retention = retention;
         let _salt_expiry = salt_expiry;
         let deadline = state.config.shutdown_deadline;
         let limits = state.config.server;
+        let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        if let Some(metrics_listener) = metrics_listener {
+            let open = Router::new()
+                .route("/metrics", get(metrics::metrics))
+                .with_state(state.clone());
+            tokio::spawn(server::serve(metrics_listener, open, limits, async {
+                let _ = metrics_stopped.await;
+            }));
+        }
         let router = app(state);
         let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             let _ = stopping.send(());
+            let _ = metrics_stop.send(());
         };
         let drain = async move {
             server::serve(listener, router, limits, signal).await?;

@@ -4,9 +4,14 @@
 //! `spoor-collector export …` and `spoor-collector erase …` run the privacy subcommands
 //! ([`erasure::Command`](spoor_collector::erasure::Command)), `spoor-collector
 //! rebuild-reports …` the report rebuild ([`rebuild::Command`](spoor_collector::rebuild::Command)),
-//! instead of the server. Exit
+//! instead of the server; `spoor-collector admin-token --reset` replaces the generated admin
+//! token. At every start the terminal (stderr) shows a one-time sign-in URL for the
+//! dashboard, and on the first start without a configured token, the token made. Exit
 //! status: 0 when the server stopped after draining (or a subcommand succeeded), 1 on an
 //! error, including a shutdown deadline that passed, 2 on bad flags.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
@@ -14,6 +19,7 @@ use spoor_collector::Collector;
 use spoor_collector::config::{Config, LoadError};
 use spoor_collector::erasure::Command;
 use spoor_collector::rebuild::Command as Rebuild;
+use spoor_collector::store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -21,6 +27,10 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if args.get(1).is_some_and(|a| a == "admin-token") {
+        let command = AdminTokenCommand::try_parse_from(&args[1..]).unwrap_or_else(|e| e.exit());
+        return command.run();
+    }
     let privacy = Command::is_requested(&args);
     if privacy || Rebuild::is_requested(&args) {
         // Logs go to stderr, so stdout carries the JSON alone.
@@ -55,14 +65,100 @@ async fn main() -> anyhow::Result<()> {
         beacon = %config.beacon.display(),
         "spoor collector listening"
     );
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics address {addr}"))?;
+            tracing::info!(addr = %l.local_addr()?, "serving /metrics without credentials");
+            Some(l)
+        }
+        None => None,
+    };
+    let base = signin_base(&config, listener.local_addr()?);
     let collector = Collector::open(config).await.context("opening the store")?;
-    if let Err(e) = collector.serve(listener, shutdown_signal()).await {
+    announce(&collector, &base)?;
+    if let Err(e) = collector
+        .serve_with_metrics(listener, metrics_listener, shutdown_signal())
+        .await
+    {
         // Exit now: returning would drop the runtime, which waits for a commit that may be
         // stuck on a locked store for the whole busy timeout.
         tracing::error!(error = %e, "collector stopped with an error");
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Shows the operator, on the terminal and not in the log, how to sign in: the token made
+/// at this start (the only time it can be shown) and a one-time sign-in URL.
+fn announce(collector: &Collector, base: &str) -> anyhow::Result<()> {
+    let code = collector.signin_code().context("making a sign-in code")?;
+    if let Some(token) = collector.created_token() {
+        eprintln!(
+            "\nSpoor made an admin token (shown this once; only its hash is stored):\n  {}\n\
+             Use it as `Authorization: Bearer <token>` for /api and /metrics. Replace it with \
+             `spoor-collector admin-token --reset`.",
+            token.reveal()
+        );
+    }
+    eprintln!(
+        "\nOpen the dashboard, signed in (this link works once, for 1 hour):\n  \
+         {base}/dashboard/signin?code={code}\n"
+    );
+    Ok(())
+}
+
+/// Where the printed sign-in URL points: the listen address (loopback when it listens on
+/// every interface), or `https://` the first public hostname when those are configured
+/// and the listen address is not one of them.
+fn signin_base(config: &Config, addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let local = SocketAddr::new(ip, addr.port());
+    let host = local.ip().to_string();
+    match config.public_hosts.first() {
+        Some(name) if !config.public_hosts.allows(&host, config.listen) => {
+            format!("https://{name}")
+        }
+        _ => format!("http://{local}"),
+    }
+}
+
+/// `spoor-collector admin-token`: manages the admin token kept (hashed) in the store.
+#[derive(Debug, Parser)]
+#[command(
+    name = "spoor-collector admin-token",
+    about = "Replace the admin token the collector made (its hash is in the store)"
+)]
+struct AdminTokenCommand {
+    /// Make a new token, print it once, store its hash in place of the old one and sign
+    /// every dashboard session out (restart the collector to apply)
+    #[arg(long, required = true)]
+    reset: bool,
+    /// SQLite database file [env: SPOOR_DB] [default: data/spoor.db]
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+impl AdminTokenCommand {
+    fn run(self) -> anyhow::Result<()> {
+        let db = self
+            .db
+            .or_else(|| std::env::var_os("SPOOR_DB").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("data/spoor.db"));
+        let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+        let token = spoor_collector::routes::auth::token::reset(&store)?;
+        eprintln!(
+            "New admin token for {} (shown this once; restart the collector to use it):",
+            db.display()
+        );
+        println!("{}", token.reveal());
+        Ok(())
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -105,6 +105,7 @@ pub struct Metrics {
     failed: Family,
     filtered: Family,
     rate_limited: AtomicU64,
+    admin_refused: Family,
     batch_events: Histogram,
     commit_seconds: Histogram,
 }
@@ -120,6 +121,7 @@ impl Default for Metrics {
             failed: Family::default(),
             filtered: Family::default(),
             rate_limited: AtomicU64::new(0),
+            admin_refused: Family::default(),
             batch_events: Histogram::new(BATCH_BOUNDS),
             commit_seconds: Histogram::new(LATENCY_BOUNDS),
         }
@@ -163,6 +165,11 @@ impl Metrics {
         if n > 0 {
             self.filtered.add(reason, n as u64);
         }
+    }
+
+    /// The admin gate refused one request for `reason` (see `routes::auth`).
+    pub fn admin_refused(&self, reason: &str) {
+        self.admin_refused.add(reason, 1);
     }
 
     /// The writer committed a batch of `events` in `took`.
@@ -236,6 +243,11 @@ impl Metrics {
                 "spoor_events_filtered_total",
                 "Events dropped unstored (bot traffic, identify under DNT/GPC), by reason.",
                 &self.filtered,
+            ),
+            (
+                "spoor_admin_refused_total",
+                "Requests to /api, /metrics or the dashboard refused by the admin gate, by reason.",
+                &self.admin_refused,
             ),
         ];
         for (name, help, family) in families {

@@ -11,6 +11,7 @@ use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::routes::auth::Admin;
 use crate::store::Store;
 
 /// Shared state of the collector; cheap to clone.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     /// Counters, gauges and histograms served at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The admin gate's credentials and dashboard sessions.
+    pub admin: Arc<Admin>,
 }
 
 impl FromRef<AppState> for Key {

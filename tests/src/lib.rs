@@ -14,6 +14,8 @@ use anyhow::{Context, bail};
 use fantoccini::{Client, ClientBuilder};
 use spoor_collector::Collector;
 use spoor_collector::config::Config;
+use spoor_collector::routes::auth::Admin;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -33,6 +35,10 @@ pub fn repo_root() -> PathBuf {
 pub const BROWSER_USER_AGENT: &str = "--user-agent=Mozilla/5.0 (X11; Linux x86_64) \
     AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
+/// The admin token a [`RunningCollector`] starts with (unless the test sets another);
+/// [`RunningCollector::get_json`] and friends present the configured one.
+pub const ADMIN_TOKEN: &str = "e2e-harness-admin-token-0123456789";
+
 /// A collector serving the demo site and the built beacon on `127.0.0.1:<free port>`, with
 /// a fresh database in a temporary directory. It can be stopped and started again on the
 /// same port and database, as an outage looks to a browser.
@@ -43,6 +49,8 @@ pub struct RunningCollector {
     pub db: PathBuf,
     config: Config,
     server: Option<Server>,
+    /// The running collector's admin state, to issue sign-in codes.
+    admin: Option<Arc<Admin>>,
     _dir: tempfile::TempDir,
 }
 
@@ -78,6 +86,7 @@ impl RunningCollector {
             db: dir.path().join("spoor.db"),
             www: root.join("www"),
             beacon,
+            admin_token: Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?),
             ..Config::default()
         };
         adjust(&mut config);
@@ -87,6 +96,7 @@ impl RunningCollector {
             db: config.db.clone(),
             config,
             server: None,
+            admin: None,
             _dir: dir,
         };
         collector.serve(listener).await?;
@@ -95,6 +105,7 @@ impl RunningCollector {
 
     async fn serve(&mut self, listener: TcpListener) -> anyhow::Result<()> {
         let collector = Collector::open(self.config.clone()).await?;
+        self.admin = Some(Arc::clone(&collector.state().admin));
         let (shutdown, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(collector.serve(listener, async {
             let _ = rx.await;
@@ -119,16 +130,35 @@ impl RunningCollector {
         self.serve(listener).await
     }
 
-    /// `GET base_url + path` as JSON.
+    /// `GET base_url + path` as JSON, with the configured admin token.
     pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         let url = format!("{}{path}", self.base_url);
-        let body = http_get(&url).await?;
+        let body = http_get(&url, self.token()).await?;
         serde_json::from_str(&body).with_context(|| format!("{url} answered {body:?}"))
     }
 
-    /// `GET base_url + path` as text (for `/metrics`).
+    /// `GET base_url + path` as text (for `/metrics`), with the configured admin token.
     pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
-        http_get(&format!("{}{path}", self.base_url)).await
+        http_get(&format!("{}{path}", self.base_url), self.token()).await
+    }
+
+    /// `GET base_url + path` as text with no credential at all.
+    pub async fn get_text_anonymous(&self, path: &str) -> anyhow::Result<String> {
+        http_get(&format!("{}{path}", self.base_url), None).await
+    }
+
+    fn token(&self) -> Option<&str> {
+        self.config.admin_token.as_ref().map(|t| t.reveal())
+    }
+
+    /// A fresh one-time URL that signs a browser in to the dashboard.
+    pub fn signin_url(&self) -> anyhow::Result<String> {
+        let admin = self
+            .admin
+            .as_ref()
+            .context("the collector is not serving")?;
+        let code = admin.sessions.issue_code()?;
+        Ok(format!("{}/dashboard/signin?code={code}", self.base_url))
     }
 
     /// Polls `/api/summary?site=demo` until `field` reaches `at_least`, or fails after
@@ -190,13 +220,18 @@ impl Drop for RunningCollector {
     }
 }
 
-/// `GET url` over plain HTTP; the body of a `200`, else an error. Bounded in time.
-async fn http_get(url: &str) -> anyhow::Result<String> {
+/// `GET url` over plain HTTP, with `token` as a bearer credential when given; the body of
+/// a `200`, else an error. Bounded in time.
+async fn http_get(url: &str, token: Option<&str>) -> anyhow::Result<String> {
     use http_body_util::BodyExt;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
-    let response =
-        tokio::time::timeout(Duration::from_secs(10), client.get(url.parse()?)).await??;
+    let mut request = hyper::Request::get(url);
+    if let Some(token) = token {
+        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request.body(http_body_util::Empty::new())?;
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request)).await??;
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();
     let body = String::from_utf8_lossy(&body).into_owned();
@@ -235,7 +270,10 @@ impl ChromeDriver {
             child,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while http_get(&format!("{}/status", driver.url)).await.is_err() {
+        while http_get(&format!("{}/status", driver.url), None)
+            .await
+            .is_err()
+        {
             if Instant::now() > deadline {
                 bail!("chromedriver did not answer on port {port}");
             }

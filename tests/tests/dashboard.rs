@@ -132,6 +132,8 @@ async fn the_dashboard_shows_what_the_api_counts() -> anyhow::Result<()> {
     let viewer = driver.browser().await?;
     let c = &viewer.client;
     c.set_window_size(1280, 900).await?;
+    // Signed in the way `scripts/run.sh` offers: the one-time URL sets the session cookie.
+    c.goto(&collector.signin_url()?).await?;
     // Without the slash: the collector redirects to /dashboard/, keeping the query.
     c.goto(&format!("{base}/dashboard?site=demo")).await?;
 
@@ -364,7 +366,7 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
     wait_stored(&collector, "SELECT id FROM events WHERE kind = 'pageview'").await?;
     visitor.close().await?;
 
-    let refused = collector.get_json("/api/summary?site=demo").await;
+    let refused = collector.get_text_anonymous("/api/summary?site=demo").await;
     let reason = format!("{:?}", refused.err());
     assert!(
         reason.contains("401"),
@@ -439,5 +441,62 @@ async fn with_an_admin_token_the_dashboard_asks_for_it() -> anyhow::Result<()> {
 
     no_script_errors(c).await?;
     viewer.close().await?;
+    collector.stop().await
+}
+
+/// The one-time sign-in URL in a real browser: one click opens the dashboard signed in
+/// (the numbers load, no token form); the same link a second time, in another profile,
+/// is refused and that browser gets no session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_link_opens_the_dashboard_once() -> anyhow::Result<()> {
+    require_vendored_charts()?;
+    let collector = RunningCollector::start_with(|config| config.admin_token = None).await?;
+    let driver = ChromeDriver::start().await?;
+    let base = collector.base_url.clone();
+    let visitor = driver.browser().await?;
+    visitor.client.goto(&format!("{base}/pricing.html")).await?;
+    wait_stored(&collector, "SELECT id FROM events WHERE kind = 'pageview'").await?;
+    visitor.close().await?;
+
+    let link = collector.signin_url()?;
+    let admin = driver.browser().await?;
+    let c = &admin.client;
+    c.goto(&link).await?;
+    let landed = c.current_url().await?;
+    assert_eq!(
+        landed.path(),
+        "/dashboard/",
+        "redirected to the dashboard: {landed}"
+    );
+    c.goto(&format!("{base}/dashboard/?site=demo")).await?;
+    let pageviews = shown(c, "[data-testid=summary-pageviews]").await?;
+    assert_eq!(pageviews, 1, "signed in, the dashboard reads the API");
+    let hidden = script(c, "return document.getElementById('auth').hidden").await?;
+    assert_eq!(hidden, Value::Bool(true), "no token form when signed in");
+    // The cookie is HttpOnly: the page's scripts cannot read it.
+    let cookies = script(c, "return document.cookie").await?;
+    assert!(
+        !cookies.as_str().unwrap_or_default().contains("spoor_admin"),
+        "{cookies}"
+    );
+    no_script_errors(c).await?;
+    admin.close().await?;
+
+    let other = driver.browser().await?;
+    let c = &other.client;
+    c.goto(&link).await?;
+    let body = script(c, "return document.body.innerText").await?;
+    assert!(
+        body.as_str().unwrap_or_default().contains("used already"),
+        "a replayed link is refused: {body}"
+    );
+    c.goto(&format!("{base}/dashboard/?site=demo")).await?;
+    wait_for(
+        c,
+        "the token form",
+        "const f = document.getElementById('auth'); return f && !f.hidden",
+    )
+    .await?;
+    other.close().await?;
     collector.stop().await
 }

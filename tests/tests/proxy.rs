@@ -178,3 +178,59 @@ async fn without_trusted_proxies_everyone_behind_nginx_is_the_proxy() -> anyhow:
     drop(nginx);
     collector.stop().await
 }
+
+/// Sends `request` (raw bytes, any header value) from source address `from` to `to`;
+/// returns the status code.
+async fn raw_from(from: &str, to: SocketAddr, request: &[u8]) -> anyhow::Result<u16> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from.parse::<IpAddr>()?, 0))?;
+    let mut stream = socket.connect(to).await?;
+    stream.write_all(request).await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await??;
+    let text = String::from_utf8_lossy(&response);
+    Ok(text.split(' ').nth(1).unwrap_or_default().parse()?)
+}
+
+/// The critical bypass through the documented nginx setup: a client puts one byte that is
+/// not ASCII in its own `X-Forwarded-For`, nginx appends the client's real address to the
+/// same line. The collector must still find the client (not the proxy, 127.0.0.1), so the
+/// reports stay closed and the client is counted as itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_ascii_forwarded_for_through_nginx_opens_nothing() -> anyhow::Result<()> {
+    let collector = RunningCollector::start_with(|c| {
+        c.admin_token = None;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a CIDR")];
+    })
+    .await?;
+    let nginx = Nginx::start(&collector.base_url).await?;
+    let proxy = SocketAddr::from(([127, 0, 0, 1], nginx.port));
+    for (method, path) in [
+        ("GET", "/api/summary?site=demo"),
+        ("DELETE", "/api/erase?site=demo&visitor=v-1"),
+        ("GET", "/metrics"),
+    ] {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Forwarded-For: ",
+            nginx.port
+        )
+        .into_bytes();
+        request.push(0xff);
+        request.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+        let status = raw_from("127.0.0.5", proxy, &request).await?;
+        assert_eq!(status, 401, "{method} {path} through nginx");
+    }
+    // /collect still works, and counts the client as itself, not as the proxy.
+    assert_eq!(post_from("127.0.0.5", proxy, None, 1).await?, 204);
+    assert_eq!(post_from("127.0.0.5", proxy, Some("\u{e9}"), 2).await?, 204);
+    assert_eq!(post_from("127.0.0.6", proxy, None, 3).await?, 204);
+    let v = visitors(&collector)?;
+    assert_eq!(v.len(), 3, "{v:?}");
+    assert_eq!(
+        v[0], v[1],
+        "the unreadable hop does not hide the real client"
+    );
+    assert_ne!(v[0], v[2]);
+    drop(nginx);
+    collector.stop().await
+}

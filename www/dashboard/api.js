@@ -1,9 +1,11 @@
-// The dashboard's only way to the collector: JSON requests to /api/* with the admin token.
+// The dashboard's only way to the collector: JSON requests to /api/* as the signed-in admin.
 //
-// The token (when the collector has one) lives in sessionStorage and goes out as
-// `Authorization: Bearer`; no cookie is involved. A 401 raises the `spoor:unauthorized`
-// window event, which app.js answers by showing the token form. Every failure becomes an
-// ApiError carrying the collector's `{"error": …}` reason, for the views to show.
+// Opening the one-time sign-in URL the collector prints at start sets its session cookie
+// (HttpOnly, SameSite=Strict), which every same-origin request here carries; scripts never
+// see it. Without a session, a pasted admin token lives in sessionStorage and goes out as
+// `Authorization: Bearer`. A 401 raises the `spoor:unauthorized` window event, which app.js
+// answers by showing the token form. Every failure becomes an ApiError carrying the
+// collector's `{"error": …}` reason, for the views to show.
 
 const TOKEN_KEY = "spoor-admin-token";
 
@@ -64,6 +66,7 @@ export async function request(method, path, params = {}, body = undefined) {
   try {
     resp = await fetch(apiUrl(path, params), {
       method,
+      credentials: "same-origin",
       headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -82,10 +85,13 @@ export function getJson(path, params = {}) {
 
 /**
  * Downloads `GET path?params` as the file `filename`. Fetched here rather than by a plain
- * link, so the admin token goes with it.
+ * link, so a pasted admin token goes with it.
  */
 export async function download(path, params, filename) {
-  const resp = await fetch(apiUrl(path, params), { headers: headers({ Accept: "text/csv" }) });
+  const resp = await fetch(apiUrl(path, params), {
+    credentials: "same-origin",
+    headers: headers({ Accept: "text/csv" }),
+  });
   if (!resp.ok) throw await failure(resp);
   const url = URL.createObjectURL(await resp.blob());
   const a = document.createElement("a");

@@ -101,10 +101,10 @@ pub(super) struct Flags {
     /// Days after which events are purged [env: SPOOR_RETENTION_DAYS] [default: 762]
     #[arg(long)]
     pub(super) retention_days: Option<String>,
-    /// Token required as `Authorization: Bearer` on /api/* (the dashboard asks for it)
-    /// [env: SPOOR_ADMIN_TOKEN] [default: none: only 127.0.0.1 may read /api/* and /dashboard]
+    /// File whose first line is the admin token (or set SPOOR_ADMIN_TOKEN)
+    /// [env: SPOOR_ADMIN_TOKEN_FILE] [default: none: a token is made at first start]
     #[arg(long)]
-    pub(super) admin_token: Option<String>,
+    pub(super) admin_token_file: Option<String>,
     /// Requests a second per client on /collect, 0 for no limit
     /// [env: SPOOR_RATE_LIMIT_PER_SECOND] [default: 20]
     #[arg(long)]
@@ -144,4 +144,16 @@ pub(super) struct Flags {
     /// [env: SPOOR_KEEP_QUERY_PARAMS] [default: none]
     #[arg(long)]
     pub(super) keep_query_params: Option<String>,
+    /// Loopback clients naming a loopback host read reports without a credential; refused
+    /// with --trusted-proxies [env: SPOOR_INSECURE_LOOPBACK_ADMIN] [default: false]
+    #[arg(long)]
+    pub(super) insecure_loopback_admin: bool,
+    /// Hostnames /api, /metrics and the dashboard answer under, comma-separated
+    /// [env: SPOOR_PUBLIC_HOSTS] [default: localhost,127.0.0.1,[::1] and the listen host]
+    #[arg(long)]
+    pub(super) public_hosts: Option<String>,
+    /// Address serving /metrics alone, without credentials [env: SPOOR_METRICS_LISTEN]
+    /// [default: none]
+    #[arg(long)]
+    pub(super) metrics_listen: Option<String>,
 }

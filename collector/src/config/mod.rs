@@ -25,6 +25,7 @@ use crate::payload::Limits;
 use crate::payload::stored_url::KeptParams;
 use crate::ratelimit::RateLimitConfig;
 use crate::routes::auth::AdminToken;
+use crate::routes::auth::host::PublicHosts;
 use crate::server::ServerLimits;
 use crate::session::SiteZone;
 use crate::sites::Sites;
@@ -87,11 +88,13 @@ pub struct Config {
     /// Age after which events are purged (`--retention-days`, `SPOOR_RETENTION_DAYS`;
     /// default 762, about 25 months). Checked hourly.
     pub retention: Duration,
-    /// The token that grants reading the reports (`--admin-token`, `SPOOR_ADMIN_TOKEN`; at
-    /// least 16 visible ASCII characters; default none). `/api/*` requests then need
-    /// `Authorization: Bearer <token>` and the dashboard asks for it; without a token only
-    /// loopback clients may read `/api/*` or load `/dashboard`. Never logged (its `Debug`
-    /// is redacted).
+    /// The token that grants reading the reports and `/metrics` as `Authorization: Bearer
+    /// <token>` (the `SPOOR_ADMIN_TOKEN` variable, or the first line of the file named by
+    /// `--admin-token-file` / `SPOOR_ADMIN_TOKEN_FILE`; not a flag, which `ps` would show;
+    /// at least 16 visible ASCII characters; a blank value is an error). Default none: the
+    /// collector then makes a token on its first start, prints it once and keeps only its
+    /// hash in the store (`spoor-collector admin-token --reset` replaces it). Never logged
+    /// (its `Debug` is redacted).
     pub admin_token: Option<AdminToken>,
     /// Per-client rate limit on `/collect` (see [`RateLimitConfig`]).
     pub rate_limit: RateLimitConfig,
@@ -117,10 +120,27 @@ pub struct Config {
     pub geoip: Option<Arc<GeoIp>>,
     /// Query parameters a site's stored URLs keep besides `utm_*`, on its own hosts
     /// (`--keep-query-params`, `SPOOR_KEEP_QUERY_PARAMS`: `site=name,name;site=name`, such
-    /// as `demo=q,page;shop=sku`; default none). Every other parameter and the fragment (but a `#/route`'s path) are
-    /// cut from page URLs, referrers and link targets before they are stored; see
-    /// [`stored_url`](crate::payload::stored_url). Each site named must be configured.
+    /// as `demo=q,page;shop=sku`; default none). Every other parameter and the fragment
+    /// (but a `#/route`'s path) are cut from page URLs, referrers and link targets before
+    /// they are stored; see [`stored_url`](crate::payload::stored_url). Each site named
+    /// must be configured.
     pub keep_query_params: KeptParams,
+    /// Let loopback clients read the reports without a credential
+    /// (`--insecure-loopback-admin`, `SPOOR_INSECURE_LOOPBACK_ADMIN` `true`/`false`; default
+    /// false). Only requests from 127.0.0.1 or ::1 that name the host `localhost`,
+    /// `127.0.0.1` or `[::1]` qualify; refused at start together with `--trusted-proxies`,
+    /// since behind a proxy on the same host every client would be local.
+    pub insecure_loopback_admin: bool,
+    /// The hostnames `/api/*`, `/metrics` and the dashboard answer under, any port
+    /// (`--public-hosts`, `SPOOR_PUBLIC_HOSTS`, comma-separated, `[::1]` for IPv6; default:
+    /// `localhost`, `127.0.0.1`, `[::1]` and the listen address' host). Other `Host`
+    /// headers get 403, which stops DNS-rebinding pages. Set it to the name the dashboard
+    /// is reached by, such as `stats.example.com`.
+    pub public_hosts: PublicHosts,
+    /// A second address serving `GET /metrics` alone and without credentials
+    /// (`--metrics-listen`, `SPOOR_METRICS_LISTEN`, such as `127.0.0.1:9090`; default none:
+    /// `/metrics` is only on the main address, behind the admin token).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -184,6 +204,9 @@ impl Default for Config {
             server: ServerLimits::default(),
             geoip: None,
             keep_query_params: KeptParams::default(),
+            insecure_loopback_admin: false,
+            public_hosts: PublicHosts::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -316,6 +339,30 @@ impl Config {
                 None => Ok(k.clone()),
             },
         )?;
+        let insecure_loopback_admin = flags.insecure_loopback_admin
+            || parse_or(
+                pick(None, "SPOOR_INSECURE_LOOPBACK_ADMIN"),
+                false,
+                |b: &bool| Ok(*b),
+            )?;
+        let trusted_proxies = match pick(flags.trusted_proxies, "SPOOR_TRUSTED_PROXIES") {
+            None => defaults.trusted_proxies,
+            Some((name, value)) => parse_cidrs(&value).map_err(|reason| ConfigError {
+                source_name: name,
+                value,
+                reason,
+            })?,
+        };
+        if insecure_loopback_admin && !trusted_proxies.is_empty() {
+            return Err(ConfigError {
+                source_name: "--insecure-loopback-admin".into(),
+                value: "true".into(),
+                reason: "refused with --trusted-proxies: behind a proxy on this host every \
+                         client would be local"
+                    .into(),
+            }
+            .into());
+        }
         Ok(Config {
             listen: parse_or(
                 pick(flags.listen, "SPOOR_LISTEN"),
@@ -325,14 +372,7 @@ impl Config {
             db: pick(flags.db, "SPOOR_DB").map_or(defaults.db, |(_, v)| v.into()),
             www: pick(flags.www, "SPOOR_WWW").map_or(defaults.www, |(_, v)| v.into()),
             beacon: pick(flags.beacon, "SPOOR_BEACON").map_or(defaults.beacon, |(_, v)| v.into()),
-            trusted_proxies: match pick(flags.trusted_proxies, "SPOOR_TRUSTED_PROXIES") {
-                None => defaults.trusted_proxies,
-                Some((name, value)) => parse_cidrs(&value).map_err(|reason| ConfigError {
-                    source_name: name,
-                    value,
-                    reason,
-                })?,
-            },
+            trusted_proxies,
             client_ip_header: parse_or(
                 pick(flags.client_ip_header, "SPOOR_CLIENT_IP_HEADER"),
                 defaults.client_ip_header,
@@ -385,16 +425,10 @@ impl Config {
                 RETENTION_DAYS_DEFAULT,
                 positive_u64,
             )?)),
-            admin_token: match pick(flags.admin_token, "SPOOR_ADMIN_TOKEN") {
-                None => None,
-                Some((_, value)) if value.trim().is_empty() => None,
-                // The value is never echoed back: it is a secret.
-                Some((name, value)) => Some(value.parse().map_err(|reason| ConfigError {
-                    source_name: name,
-                    value: "<redacted>".into(),
-                    reason,
-                })?),
-            },
+            admin_token: admin_token(
+                env("SPOOR_ADMIN_TOKEN"),
+                pick(flags.admin_token_file, "SPOOR_ADMIN_TOKEN_FILE"),
+            )?,
             rate_limit: RateLimitConfig {
                 per_second: parse_or(
                     pick(flags.rate_limit_per_second, "SPOOR_RATE_LIMIT_PER_SECOND"),
@@ -468,8 +502,54 @@ impl Config {
                 )),
             },
             keep_query_params,
+            insecure_loopback_admin,
+            public_hosts: parse_or(
+                pick(flags.public_hosts, "SPOOR_PUBLIC_HOSTS"),
+                defaults.public_hosts,
+                |h: &PublicHosts| Ok(h.clone()),
+            )?,
+            metrics_listen: parse_or(
+                pick(flags.metrics_listen, "SPOOR_METRICS_LISTEN"),
+                defaults.metrics_listen,
+                |a: &SocketAddr| Ok(Some(*a)),
+            )?,
         })
     }
+}
+
+/// The admin token from the `SPOOR_ADMIN_TOKEN` variable or the file `file` names (the
+/// setting's name and path), whichever is given; both is an error, and so is a blank one.
+/// The value is never echoed back in an error: it is a secret.
+fn admin_token(
+    variable: Option<String>,
+    file: Option<(String, String)>,
+) -> Result<Option<AdminToken>, ConfigError> {
+    let (source_name, text) = match (variable, file) {
+        (None, None) => return Ok(None),
+        (Some(_), Some((name, path))) => {
+            return Err(ConfigError {
+                source_name: name,
+                value: path,
+                reason: "SPOOR_ADMIN_TOKEN is set too: give the token one way".into(),
+            });
+        }
+        (Some(value), None) => ("SPOOR_ADMIN_TOKEN".to_string(), value),
+        (None, Some((name, path))) => match std::fs::read_to_string(&path) {
+            Ok(text) => (name, text.lines().next().unwrap_or_default().to_string()),
+            Err(e) => {
+                return Err(ConfigError {
+                    source_name: name,
+                    value: path,
+                    reason: format!("cannot read the token file: {e}"),
+                });
+            }
+        },
+    };
+    text.parse().map(Some).map_err(|reason| ConfigError {
+        source_name,
+        value: "<redacted>".into(),
+        reason,
+    })
 }
 
 #[cfg(test)]

@@ -110,30 +110,100 @@ fn durability_shutdown_and_retention_settings() -> Result<(), LoadError> {
 }
 
 #[test]
-fn the_admin_token_comes_from_flag_or_env_and_is_never_echoed() -> Result<(), LoadError> {
+fn the_admin_token_comes_from_env_or_a_file_and_is_never_echoed() -> Result<(), LoadError> {
     assert!(load(&[], &[])?.admin_token.is_none());
-    assert!(
-        load(&[], &[("SPOOR_ADMIN_TOKEN", "")])?
-            .admin_token
-            .is_none()
-    );
     let c = load(&[], &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")])?;
     assert!(
         c.admin_token
             .is_some_and(|t| t.matches("env-token-0123456789"))
     );
-    let c = load(
-        &["--admin-token", "flag-token-0123456789"],
-        &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")],
-    )?;
-    assert!(
-        c.admin_token
-            .is_some_and(|t| t.matches("flag-token-0123456789"))
-    );
     let err = load(&[], &[("SPOOR_ADMIN_TOKEN", "short-secret")])
         .err()
         .map(|e| e.to_string());
     assert!(err.is_some_and(|e| e.starts_with("SPOOR_ADMIN_TOKEN") && !e.contains("short-secret")));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    let path = file.display().to_string();
+    std::fs::write(&file, "file-token-0123456789\n").unwrap();
+    let c = load(&["--admin-token-file", &path], &[])?;
+    assert!(
+        c.admin_token
+            .is_some_and(|t| t.matches("file-token-0123456789"))
+    );
+    let c = load(&[], &[("SPOOR_ADMIN_TOKEN_FILE", &path)])?;
+    assert!(
+        c.admin_token
+            .is_some_and(|t| t.matches("file-token-0123456789"))
+    );
+    let both = load(
+        &["--admin-token-file", &path],
+        &[("SPOOR_ADMIN_TOKEN", "env-token-0123456789")],
+    );
+    assert!(both.is_err(), "one way only");
+    let missing = load(&["--admin-token-file", "/nonexistent/spoor-token"], &[]);
+    assert!(
+        missing
+            .err()
+            .is_some_and(|e| e.to_string().contains("cannot read"))
+    );
+    Ok(())
+}
+
+#[test]
+fn a_blank_admin_token_is_an_error_and_the_flag_is_gone() {
+    for blank in ["", "   "] {
+        let err = load(&[], &[("SPOOR_ADMIN_TOKEN", blank)])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("blank")), "{blank:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "\n").unwrap();
+    let path = file.display().to_string();
+    assert!(load(&["--admin-token-file", &path], &[]).is_err());
+    assert!(
+        matches!(
+            load(&["--admin-token", "flag-token-0123456789"], &[]),
+            Err(LoadError::Flags(_))
+        ),
+        "a token on the command line shows in ps"
+    );
+}
+
+#[test]
+fn loopback_without_a_credential_is_an_opt_in_refused_behind_proxies() -> Result<(), LoadError> {
+    assert!(!load(&[], &[])?.insecure_loopback_admin);
+    assert!(load(&["--insecure-loopback-admin"], &[])?.insecure_loopback_admin);
+    assert!(load(&[], &[("SPOOR_INSECURE_LOOPBACK_ADMIN", "true")])?.insecure_loopback_admin);
+    let err = load(
+        &[
+            "--insecure-loopback-admin",
+            "--trusted-proxies",
+            "127.0.0.1",
+        ],
+        &[],
+    )
+    .err()
+    .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.contains("trusted-proxies")));
+    Ok(())
+}
+
+#[test]
+fn public_hosts_and_the_metrics_address() -> Result<(), LoadError> {
+    let c = load(&[], &[])?;
+    assert_eq!(c.public_hosts, PublicHosts::default());
+    assert_eq!(c.metrics_listen, None);
+    let c = load(
+        &["--public-hosts", "stats.example.com"],
+        &[("SPOOR_METRICS_LISTEN", "127.0.0.1:9090")],
+    )?;
+    assert_eq!(c.public_hosts.first(), Some("stats.example.com"));
+    assert_eq!(c.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+    assert!(load(&["--public-hosts", "https://x.example"], &[]).is_err());
+    assert!(load(&["--metrics-listen", "nope"], &[]).is_err());
     Ok(())
 }
 

@@ -38,11 +38,16 @@ impl std::str::FromStr for ForwardedHeader {
 }
 
 /// One hop of the chain: an address, or `None` for a hop that is not one (`unknown`, an
-/// obfuscated `_name`, garbage).
+/// obfuscated `_name`, bytes that are not visible ASCII, garbage).
 pub type Hop = Option<IpAddr>;
 
 /// The hops listed in `header`, left to right, over every occurrence of the header in
 /// order. Empty when the header is absent.
+///
+/// The raw bytes are split on `,` before anything is decoded: a client may put any byte in
+/// its own part of the line, and the hops a trusted proxy appended to its right must still
+/// be read. A hop that is not visible ASCII is one unreadable hop, not a reason to drop
+/// the whole line.
 pub fn hops(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Hop> {
     let name = match header {
         ForwardedHeader::XForwardedFor => "x-forwarded-for",
@@ -50,12 +55,11 @@ pub fn hops(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Hop> {
     };
     let mut out = Vec::new();
     for value in headers.get_all(name) {
-        // A header that is not visible ASCII is one hop we cannot read.
-        let Ok(text) = value.to_str() else {
-            out.push(None);
-            continue;
-        };
-        for element in text.split(',') {
+        for element in value.as_bytes().split(|b| *b == b',') {
+            let Some(element) = readable(element) else {
+                out.push(None);
+                continue;
+            };
             match header {
                 ForwardedHeader::XForwardedFor => out.push(parse_node(element)),
                 ForwardedHeader::Forwarded => {
@@ -72,6 +76,15 @@ pub fn hops(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Hop> {
     out
 }
 
+/// `bytes` as text when every byte is visible ASCII, a space or a tab.
+fn readable(bytes: &[u8]) -> Option<&str> {
+    bytes
+        .iter()
+        .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\t')
+        .then(|| std::str::from_utf8(bytes).ok())
+        .flatten()
+}
+
 /// Parses one node: `192.0.2.1`, `192.0.2.1:8080`, `2001:db8::1`, `[2001:db8::1]:443`,
 /// optionally in double quotes.
 fn parse_node(node: &str) -> Hop {
@@ -86,27 +99,54 @@ fn parse_node(node: &str) -> Hop {
     inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
 }
 
-/// The client's address: the socket `peer` unless it is a trusted proxy, in which case the
-/// right-most hop that is not a trusted proxy. When a hop cannot be read, the last address
-/// known to be honest (the trusted proxy that reported it) is used; when every hop is
-/// trusted, the left-most one is.
-pub fn client_ip(peer: IpAddr, hops: &[Hop], trusted: &[IpNet]) -> IpAddr {
+/// Who the client is, as far as the forwarding chain tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// The client's address is known: the socket peer, or a hop a trusted proxy reported.
+    Known(IpAddr),
+    /// A trusted proxy forwarded the request but did not say who for (no header), or said
+    /// it in a hop that cannot be read. `proxy` is the last trusted address on the way in:
+    /// good enough to rate-limit or fingerprint by, never the client itself (so never
+    /// "local").
+    Unknown {
+        /// The trusted proxy nearest the unknown client.
+        proxy: IpAddr,
+    },
+}
+
+impl Client {
+    /// The address to count the client under: its own, or the proxy's when unknown.
+    pub fn address(self) -> IpAddr {
+        match self {
+            Client::Known(ip) | Client::Unknown { proxy: ip } => ip,
+        }
+    }
+}
+
+/// The client: the socket `peer` unless it is a trusted proxy, in which case the
+/// right-most hop that is not a trusted proxy. When a hop cannot be read, or a trusted
+/// peer sent no hop at all, the client is [`Client::Unknown`] (behind the last trusted
+/// address); when every hop is trusted, the left-most one is the client.
+pub fn client_ip(peer: IpAddr, hops: &[Hop], trusted: &[IpNet]) -> Client {
     let mut client = canonical(peer);
     if !is_trusted(client, trusted) {
-        return client;
+        return Client::Known(client);
+    }
+    if hops.is_empty() {
+        return Client::Unknown { proxy: client };
     }
     for hop in hops.iter().rev() {
         match hop {
-            None => return client,
+            None => return Client::Unknown { proxy: client },
             Some(ip) => {
                 client = canonical(*ip);
                 if !is_trusted(client, trusted) {
-                    return client;
+                    return Client::Known(client);
                 }
             }
         }
     }
-    client
+    Client::Known(client)
 }
 
 /// Whether `ip` (IPv4-mapped IPv6 taken as IPv4) is inside one of the `trusted` networks.
@@ -154,7 +194,7 @@ mod tests {
         );
         assert_eq!(
             client_ip(ip("203.0.113.9"), &h, &nets(&["10.0.0.0/8"])),
-            ip("203.0.113.9")
+            Client::Known(ip("203.0.113.9"))
         );
     }
 
@@ -166,7 +206,7 @@ mod tests {
         let chain = hops(&h, ForwardedHeader::XForwardedFor);
         assert_eq!(
             client_ip(ip("10.0.0.1"), &chain, &trusted),
-            ip("198.51.100.7")
+            Client::Known(ip("198.51.100.7"))
         );
     }
 
@@ -191,7 +231,7 @@ mod tests {
         let trusted = nets(&["127.0.0.1/32"]);
         assert_eq!(
             client_ip(ip("127.0.0.1"), &chain, &trusted),
-            ip("2001:db8:cafe::17")
+            Client::Known(ip("2001:db8:cafe::17"))
         );
     }
 
@@ -201,7 +241,10 @@ mod tests {
         assert!(hops(&h, ForwardedHeader::XForwardedFor).is_empty());
         assert_eq!(
             client_ip(ip("127.0.0.1"), &[], &nets(&["127.0.0.1/32"])),
-            ip("127.0.0.1")
+            Client::Unknown {
+                proxy: ip("127.0.0.1")
+            },
+            "a trusted proxy that names no client does not make itself the client"
         );
     }
 
@@ -210,7 +253,12 @@ mod tests {
         let trusted = nets(&["10.0.0.0/8"]);
         let h = headers("forwarded", &["for=1.2.3.4, for=unknown, for=10.0.0.9"]);
         let chain = hops(&h, ForwardedHeader::Forwarded);
-        assert_eq!(client_ip(ip("10.0.0.1"), &chain, &trusted), ip("10.0.0.9"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &chain, &trusted),
+            Client::Unknown {
+                proxy: ip("10.0.0.9")
+            }
+        );
     }
 
     #[test]
@@ -219,12 +267,57 @@ mod tests {
         let chain = [Some(ip("10.1.1.1")), Some(ip("10.2.2.2"))];
         assert_eq!(
             client_ip(ip("::ffff:10.0.0.1"), &chain, &trusted),
-            ip("10.1.1.1")
+            Client::Known(ip("10.1.1.1"))
         );
         assert_eq!(
             client_ip(ip("::ffff:192.0.2.1"), &[], &trusted),
-            ip("192.0.2.1")
+            Client::Known(ip("192.0.2.1"))
         );
+    }
+
+    /// The attack: nginx appends the real address to the client's own line, which holds a
+    /// byte that is not ASCII. The line as a whole cannot be decoded, but the appended hop
+    /// can, and it is the client.
+    #[test]
+    fn a_non_ascii_byte_of_the_client_does_not_hide_the_hop_appended_to_it() {
+        let trusted = nets(&["127.0.0.1/32"]);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff, 198.51.100.7").unwrap(),
+        );
+        let chain = hops(&h, ForwardedHeader::XForwardedFor);
+        assert_eq!(chain, [None, Some(ip("198.51.100.7"))]);
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &chain, &trusted),
+            Client::Known(ip("198.51.100.7"))
+        );
+        let mut f = HeaderMap::new();
+        f.insert(
+            "forwarded",
+            HeaderValue::from_bytes(b"for=\"\xc3\xa9\", for=198.51.100.7").unwrap(),
+        );
+        let chain = hops(&f, ForwardedHeader::Forwarded);
+        assert_eq!(chain, [None, Some(ip("198.51.100.7"))]);
+    }
+
+    #[test]
+    fn an_unreadable_hop_next_to_the_proxy_leaves_the_client_unknown() {
+        let trusted = nets(&["127.0.0.1/32"]);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"198.51.100.7, caf\xe9").unwrap(),
+        );
+        let chain = hops(&h, ForwardedHeader::XForwardedFor);
+        let client = client_ip(ip("127.0.0.1"), &chain, &trusted);
+        assert_eq!(
+            client,
+            Client::Unknown {
+                proxy: ip("127.0.0.1")
+            }
+        );
+        assert_eq!(client.address(), ip("127.0.0.1"), "counted under the proxy");
     }
 
     proptest! {
@@ -240,11 +333,49 @@ mod tests {
         }
 
         #[test]
+        fn whatever_the_client_writes_the_hop_its_proxy_appends_is_read(
+            prefix in proptest::collection::vec(any::<u8>(), 0..64),
+            real in any::<[u8; 4]>(),
+        ) {
+            prop_assume!(real[0] != 127);
+            let mut line = prefix;
+            line.extend_from_slice(b", ");
+            line.extend_from_slice(IpAddr::from(real).to_string().as_bytes());
+            if let Ok(value) = HeaderValue::from_bytes(&line) {
+                let mut h = HeaderMap::new();
+                h.insert("x-forwarded-for", value);
+                let chain = hops(&h, ForwardedHeader::XForwardedFor);
+                prop_assert_eq!(
+                    client_ip(ip("127.0.0.1"), &chain, &nets(&["127.0.0.0/8"])),
+                    Client::Known(IpAddr::from(real))
+                );
+            }
+        }
+
+        #[test]
+        fn a_trusted_proxy_is_never_the_client_of_a_line_it_could_not_read(
+            prefix in proptest::collection::vec(any::<u8>(), 0..64),
+            bad in 0x80u8..=0xff,
+        ) {
+            // The right-most hop, next to the proxy, holds a byte that is not ASCII.
+            let mut line = prefix;
+            line.extend_from_slice(b", 1.2.3.4");
+            line.push(bad);
+            if let Ok(value) = HeaderValue::from_bytes(&line) {
+                let mut h = HeaderMap::new();
+                h.insert("x-forwarded-for", value);
+                let chain = hops(&h, ForwardedHeader::XForwardedFor);
+                let client = client_ip(ip("127.0.0.1"), &chain, &nets(&["127.0.0.0/8"]));
+                prop_assert!(matches!(client, Client::Unknown { .. }), "{:?}", client);
+            }
+        }
+
+        #[test]
         fn an_untrusted_peer_is_never_overridden(a in any::<[u8; 4]>(), spoof in any::<[u8; 4]>()) {
             let peer = IpAddr::from(a);
             prop_assume!(a[0] != 10);
             let chain = [Some(IpAddr::from(spoof))];
-            prop_assert_eq!(client_ip(peer, &chain, &nets(&["10.0.0.0/8"])), peer);
+            prop_assert_eq!(client_ip(peer, &chain, &nets(&["10.0.0.0/8"])), Client::Known(peer));
         }
     }
 }

@@ -3,6 +3,9 @@
 //!
 //! The IP is the socket peer, unless the peer is a configured trusted proxy: then it is the
 //! right-most untrusted hop of the configured forwarding header (see [`super::forwarded`]).
+//! When a trusted proxy does not say who its client is (no header, or a hop that cannot be
+//! read), the client is unknown: [`Peer::known`] is false and [`Peer::ip`] is the proxy's
+//! address, which `/collect` may count by but the admin gate never takes for local.
 //! A proxy's `X-Forwarded-Proto` / `Forwarded: proto=` is likewise believed only from a
 //! trusted proxy, so a client cannot talk its way into anything. The address is used in
 //! memory only; it is never stored or logged.
@@ -14,15 +17,18 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use ipnet::IpNet;
 
-use super::forwarded::{self, ForwardedHeader};
+use super::forwarded::{self, Client, ForwardedHeader};
 use crate::error::AppError;
 use crate::state::AppState;
 
 /// The client as the collector sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
-    /// The client's address (never written anywhere).
+    /// The client's address, or the nearest trusted proxy's when the client is unknown
+    /// (never written anywhere).
     pub ip: IpAddr,
+    /// Whether `ip` is the client's own address (false: a trusted proxy did not say).
+    pub known: bool,
     /// Whether the request came over https.
     pub https: bool,
 }
@@ -37,17 +43,32 @@ impl Peer {
         header: ForwardedHeader,
     ) -> Peer {
         let peer = socket.ip();
-        if !forwarded::is_trusted(peer, trusted) {
-            return Peer {
-                ip: forwarded::client_ip(peer, &[], trusted),
-                https: false,
-            };
-        }
-        let ip = forwarded::client_ip(peer, &forwarded::hops(headers, header), trusted);
+        let (client, https) = if forwarded::is_trusted(peer, trusted) {
+            let hops = forwarded::hops(headers, header);
+            (
+                forwarded::client_ip(peer, &hops, trusted),
+                forwarded_https(headers),
+            )
+        } else {
+            (forwarded::client_ip(peer, &[], trusted), false)
+        };
         Peer {
-            ip,
-            https: forwarded_https(headers),
+            ip: client.address(),
+            known: matches!(client, Client::Known(_)),
+            https,
         }
+    }
+
+    /// Whether the client is known to be on this host (`127.0.0.0/8`, `::1`, or IPv4
+    /// loopback mapped into IPv6). An unknown client never is.
+    pub fn is_loopback(&self) -> bool {
+        self.known
+            && match self.ip {
+                IpAddr::V4(v4) => v4.is_loopback(),
+                IpAddr::V6(v6) => {
+                    v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                }
+            }
     }
 }
 
@@ -118,6 +139,7 @@ mod tests {
             p,
             Peer {
                 ip: "203.0.113.9".parse().unwrap(),
+                known: true,
                 https: false
             }
         );
@@ -152,5 +174,23 @@ mod tests {
             "127.0.0.1".parse::<IpAddr>().unwrap(),
             "the other header is ignored"
         );
+    }
+
+    #[test]
+    fn a_trusted_proxy_without_a_readable_client_is_never_local() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let none = Peer::from_parts(addr("127.0.0.1:1"), &HeaderMap::new(), &trusted, XFF);
+        assert!(!none.known && !none.is_loopback());
+        assert_eq!(none.ip, "127.0.0.1".parse::<IpAddr>().unwrap());
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff, 198.51.100.7").unwrap(),
+        );
+        let p = Peer::from_parts(addr("127.0.0.1:1"), &h, &trusted, XFF);
+        assert!(p.known && !p.is_loopback());
+        assert_eq!(p.ip, "198.51.100.7".parse::<IpAddr>().unwrap());
+        let local = Peer::from_parts(addr("[::ffff:127.0.0.1]:1"), &HeaderMap::new(), &[], XFF);
+        assert!(local.is_loopback());
     }
 }

@@ -210,6 +210,14 @@ pub trait Store: Send + Sync + 'static {
     /// cookie signing key). Kept in the store so restarts and sibling collectors agree.
     fn secret(&self, name: &str) -> Result<[u8; 64], StoreError>;
 
+    /// The value stored under `name` by [`Store::set_credential`] (the hash of the
+    /// generated admin token), if any. Kept beside the secrets.
+    fn credential(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores `value` under `name`, or deletes it (`None`). Deleting a [`Store::secret`]'s
+    /// name makes the next read create a new one (how the admin sessions are revoked).
+    fn set_credential(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError>;
+
     /// The store's answers to reports (see [`reports`](crate::reports)).
     fn reports(&self) -> &dyn crate::reports::Reports;
 

@@ -73,9 +73,19 @@ impl TestCollector {
         self.send_as_is(request).await
     }
 
-    /// Sends `request` exactly as built (no admin token added).
-    pub async fn send_as_is(&self, request: Request<Body>) -> Response<Body> {
+    /// Sends `request` without adding an admin token; a request without `Host` gets
+    /// `Host: localhost`, as every HTTP/1.1 client sends one (the admin gate checks it).
+    pub async fn send_as_is(&self, mut request: Request<Body>) -> Response<Body> {
+        if !request.headers().contains_key(header::HOST) {
+            let host = header::HeaderValue::from_static("localhost");
+            request.headers_mut().insert(header::HOST, host);
+        }
         self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// The collector as started (its admin state, a sign-in code).
+    pub fn collector(&self) -> &Collector {
+        &self.collector
     }
 
     /// `POST /collect` with `body` as text/plain from [`UA`] (unless `headers` name another

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The admin token the child collectors start with; [`request`] presents it.
+pub const ADMIN_TOKEN: &str = "fault-admin-token-0123456789";
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -62,6 +65,7 @@ impl Collector {
             .args(["--rate-limit-per-second", "0"])
             .args(&self.args)
             .env("RUST_LOG", "warn")
+            .env("SPOOR_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -157,13 +161,14 @@ pub struct Response {
     pub body: String,
 }
 
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`), bounded to 15 s.
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`) with the admin token,
+/// bounded to 15 s.
 pub async fn request(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<Response> {
     let exchange = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: SpoorFaultTest/1.0\r\n\
-             Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+             Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).await?;

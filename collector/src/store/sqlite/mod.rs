@@ -318,6 +318,27 @@ impl Store for SqliteStore {
         Ok(secret)
     }
 
+    fn credential(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set_credential(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        let conn = self.writer();
+        match value {
+            Some(value) => conn.execute(
+                "INSERT OR REPLACE INTO secrets (name, value) VALUES (?1, ?2)",
+                params![name, value],
+            )?,
+            None => conn.execute("DELETE FROM secrets WHERE name = ?1", [name])?,
+        };
+        Ok(())
+    }
+
     fn reports(&self) -> &dyn crate::reports::Reports {
         self
     }
@@ -438,6 +459,25 @@ pub(crate) mod tests {
         assert_eq!(store.secret("cookie-key")?, key);
         assert_ne!(store.secret("other")?, key);
         assert_eq!(store.summary("demo", Mode::Inclusive)?.pageviews, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn credentials_are_kept_replaced_and_deleted() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        assert_eq!(store.credential("admin")?, None);
+        store.set_credential("admin", Some(b"hash-1"))?;
+        store.set_credential("admin", Some(b"hash-2"))?;
+        assert_eq!(store.credential("admin")?, Some(b"hash-2".to_vec()));
+        let key = store.secret("session-key")?;
+        store.set_credential("session-key", None)?;
+        assert_ne!(
+            store.secret("session-key")?,
+            key,
+            "a deleted secret is made anew"
+        );
+        store.set_credential("admin", None)?;
+        assert_eq!(store.credential("admin")?, None);
         Ok(())
     }
 
