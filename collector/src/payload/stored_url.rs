@@ -186,6 +186,18 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    /// How many of `pairs` have a name (as the query decodes it) that `allowed` accepts.
+    fn raw_names_allowed(pairs: &[(String, String)], allowed: impl Fn(&str) -> bool) -> usize {
+        pairs
+            .iter()
+            .filter(|(k, v)| {
+                form_urlencoded::parse(format!("{k}={v}").as_bytes())
+                    .next()
+                    .is_some_and(|(name, _)| allowed(&name))
+            })
+            .count()
+    }
+
     #[test]
     fn only_utm_and_listed_parameters_stay_and_the_fragment_goes() {
         let raw = "https://shop.example/p/42?email=a%40b.c&token=xyz&utm_source=n&q=1&sku=9#frag";
@@ -322,6 +334,26 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn only_utm_and_listed_names_survive_and_all_of_them_do(
+            pairs in proptest::collection::vec(
+                ("(utm_[a-z]{1,3}|q|email|token|Q|utm|x%5Fy)", "[a-zA-Z0-9%@.+=-]{0,8}"),
+                0..8,
+            ),
+            fragment in "[#]?[/!a-z?=]{0,6}",
+        ) {
+            let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let raw = format!("https://a.example/p?{}{fragment}", query.join("&"));
+            let stored = Url::parse(&strip(&raw, &names(&["q"])))
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let kept: Vec<String> = stored.query_pairs().map(|(k, _)| k.into_owned()).collect();
+            let allowed = |k: &str| k.starts_with("utm_") || k == "q";
+            proptest::prop_assert!(kept.iter().all(|k| allowed(k)), "{raw} → {stored}");
+            let expected = raw_names_allowed(&pairs, allowed);
+            proptest::prop_assert_eq!(kept.len(), expected, "{} → {}", raw, stored);
+            proptest::prop_assert!(stored.fragment().is_none_or(|f| !f.contains('?')));
+        }
+
         #[test]
         fn stripping_never_panics_and_never_keeps_a_fragment_query(raw in "\\PC{0,80}") {
             let stored = strip(&raw, &names(&["q"]));
