@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 scripts/setup.sh
+# Before cargo: the collector embeds the built beacon and www/ (collector/build.rs).
 scripts/build-beacon.sh && scripts/build-dashboard.sh
 cargo build --release --quiet -p spoor-collector
 echo "Spoor: the demo site is http://${SPOOR_LISTEN:-127.0.0.1:8080}/; open the sign-in link printed below for the dashboard (Ctrl-C stops)" >&2

@@ -15,6 +15,14 @@ trap 'rm -f "$results"' EXIT
 step "setup"
 scripts/setup.sh && scripts/build-dashboard.sh
 
+# The beacon and the dashboard's vendored files are built before cargo compiles the
+# collector, which embeds them (collector/build.rs).
+step "build the beacon"
+scripts/build-beacon.sh
+
+step "beacon size against beacon/size-budget"
+scripts/beacon-size.sh
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -23,12 +31,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy (beacon, wasm32)"
 cargo clippy -p spoor-beacon --target wasm32-unknown-unknown --all-targets -- -D warnings
-
-step "build the beacon"
-scripts/build-beacon.sh
-
-step "beacon size against beacon/size-budget"
-scripts/beacon-size.sh
 
 step "cargo test --workspace (unit, handler and end-to-end tests)"
 cargo test --workspace 2>&1 | tee -a "$results"

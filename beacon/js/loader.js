@@ -71,7 +71,7 @@ const show = () => {
     if (!since && doc.visibilityState == 'visible') since = perf.now();
 };
 const post = (body, creds) =>
-    fetch(endpoint, { method: 'POST', body, keepalive: true, credentials: creds ? 'same-origin' : 'omit' });
+    fetch(endpoint, { method: 'POST', body, keepalive: true, credentials: creds ? 'include' : 'omit' });
 const pump = () => {
     const body = w.next(false);
     if (body)

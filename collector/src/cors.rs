@@ -1,6 +1,13 @@
-//! CORS for `/collect`: only the configured sites' origins ([`crate::sites`]) get an
-//! answer, always the origin itself (never `*`), with credentials allowed so the server
-//! cookie works when the collector is on a sibling host of the page.
+//! CORS for `/collect` and the beacon's files: only the configured sites' origins
+//! ([`crate::sites`]) get an answer, always the origin itself (never `*`). `/collect`
+//! allows credentials so the server cookie works when the collector is on a sibling host
+//! of the page (the beacon sends with `credentials: 'include'`).
+//!
+//! `/spoor.js` and `/spoor_bg.wasm` ([`assets`]) answer CORS too, without credentials: a
+//! `<script type="module">` and the wasm glue's `fetch` load them in CORS mode, so a page
+//! on another origin than the collector's is blocked without it. Only the sites' origins,
+//! not `*`: the files are public anyway, but a page that is not a configured site could
+//! not send events either, and one rule for both keeps the answer predictable.
 //!
 //! The beacon sends `text/plain`, which needs no preflight; an API client sending
 //! `application/json` from a page is preflighted, and the `OPTIONS` answer allows exactly
@@ -70,4 +77,25 @@ fn allow(headers: &mut HeaderMap, origin: &str) {
         );
     }
     headers.append(header::VARY, HeaderValue::from_static("origin"));
+}
+
+/// Middleware on the beacon's files: adds `Access-Control-Allow-Origin` (the origin itself,
+/// no credentials) when the request's `Origin` is a configured site's, and `Vary: Origin`
+/// always, since the answer depends on it.
+pub async fn assets(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|v| {
+            v.to_str()
+                .is_ok_and(|o| state.config.sites.allows_origin(o))
+        })
+        .cloned();
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if let Some(origin) = origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
+    response
 }

@@ -18,6 +18,7 @@ use crate::ratelimit::RateLimitConfig;
 use crate::reports::bench::percentile;
 use crate::reports::generate::{self, generate};
 use crate::reports::range::DAY_MS;
+use crate::server::ServerLimits;
 use crate::store::sqlite::SqliteStore;
 
 /// What to send.
@@ -86,11 +87,14 @@ async fn store_baseline(dir: &Path, events: usize) -> anyhow::Result<(u64, Durat
 async fn http_load(dir: &Path, spec: Spec) -> anyhow::Result<(usize, Duration, Vec<Duration>)> {
     let config = Config {
         db: dir.join("http.db"),
-        www: dir.join("www"),
-        beacon: dir.join("beacon"),
         rate_limit: RateLimitConfig {
             per_second: 0.0,
             ..RateLimitConfig::default()
+        },
+        // Every client is one connection from 127.0.0.1.
+        server: ServerLimits {
+            max_connections_per_client: spec.clients.max(1),
+            ..ServerLimits::default()
         },
         ..Config::default()
     };

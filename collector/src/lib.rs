@@ -5,7 +5,7 @@
 //! - [`config`]: the one [`Config`](config::Config), from defaults, `SPOOR_*` and flags.
 //! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/summary`),
 //!   `persons` (`/api/persons/…`, `/api/links/…`), `assets` (the beacon and the demo
-//!   site), `health` (`/healthz`), `privacy` (`/api/export`, `/api/erase`).
+//!   site, embedded at build time), `health` (`/healthz`), `privacy` (`/api/export`, `/api/erase`).
 //! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
 //! - [`payload`]: the `/collect` wire format and its validation into [`event`]s — each
 //!   type's fields, custom props, browser context and UTM tags from the page URL.
@@ -31,12 +31,13 @@
 //! - [`state`]: [`AppState`](state::AppState), shared by handlers.
 //! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
 //!   [`Clock`](clock::Clock) a simulation drives.
-//! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`,
-//!   answering only those sites' origins.
+//! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`
+//!   and the beacon's files, answering only those sites' origins.
 //! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
 //! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
-//! - [`server`]: the accept loop — connection cap, header and request timeouts.
+//! - [`server`]: the accept loop — connection caps (per client and global, shedding idle
+//!   connections), header and request timeouts.
 //! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
 //! - `routes::auth`: the admin gate around the whole router — `/api/*`, `/metrics` and the
 //!   dashboard answer only the public hostnames, and data needs the admin token (configured,
@@ -99,7 +100,7 @@ const COOKIE_KEY_SECRET: &str = "cookie-key";
 
 /// The collector's router over `state`.
 pub fn app(state: AppState) -> Router {
-    let assets = assets::router(&state.config.beacon, &state.config.www);
+    let assets = assets::router(&state);
     let body_limit = state.config.limits.max_body_bytes;
     Router::new()
         .route(
@@ -288,6 +289,10 @@ impl Collector {
                 let _ = metrics_stopped.await;
             }));
         }
+        let clients = server::Clients {
+            exempt: state.config.trusted_proxies.clone(),
+            metrics: Arc::clone(&state.metrics),
+        };
         let router = app(state);
         let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -296,7 +301,7 @@ impl Collector {
             let _ = metrics_stop.send(());
         };
         let drain = async move {
-            server::serve(listener, router, limits, signal).await?;
+            server::serve_observed(listener, router, limits, clients, signal).await?;
             writer.await.map_err(std::io::Error::other)
         };
         tokio::pin!(drain);

@@ -19,6 +19,7 @@ use spoor_collector::Collector;
 use spoor_collector::config::{Config, LoadError};
 use spoor_collector::erasure::Command;
 use spoor_collector::rebuild::Command as Rebuild;
+use spoor_collector::routes::assets;
 use spoor_collector::store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -58,11 +59,15 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    let shown = |dir: &Option<std::path::PathBuf>| {
+        dir.as_ref()
+            .map_or_else(|| "embedded".to_string(), |d| d.display().to_string())
+    };
     tracing::info!(
         addr = %listener.local_addr()?,
         db = %config.db.display(),
-        www = %config.www.display(),
-        beacon = %config.beacon.display(),
+        www = %shown(&config.www),
+        beacon = %shown(&config.beacon),
         "spoor collector listening"
     );
     let metrics_listener = match config.metrics_listen {
@@ -76,6 +81,22 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let base = signin_base(&config, listener.local_addr()?);
+    match &config.beacon {
+        None if !assets::embedded::has_beacon() => tracing::error!(
+            "THIS COLLECTOR HAS NO BEACON: it was compiled before scripts/build-beacon.sh \
+             ran, so /spoor.js answers 503 and no page can send events; build the beacon \
+             and the collector again, or start with --beacon DIR"
+        ),
+        Some(dir) => {
+            if let Some(file) = assets::dir::missing(dir, &["spoor.js", "spoor_bg.wasm"]) {
+                tracing::warn!(
+                    missing = %file.display(),
+                    "the --beacon directory lacks the built beacon: /spoor.js answers 404"
+                );
+            }
+        }
+        None => {}
+    }
     let collector = Collector::open(config).await.context("opening the store")?;
     announce(&collector, &base)?;
     if let Err(e) = collector
@@ -110,8 +131,8 @@ fn announce(collector: &Collector, base: &str) -> anyhow::Result<()> {
 }
 
 /// Where the printed sign-in URL points: the listen address (loopback when it listens on
-/// every interface), or `https://` the first public hostname when those are configured
-/// and the listen address is not one of them.
+/// every interface) or `localhost` when the public hostnames allow it, else `https://` the
+/// first public hostname (a proxy in front terminates TLS).
 fn signin_base(config: &Config, addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -119,12 +140,14 @@ fn signin_base(config: &Config, addr: SocketAddr) -> String {
         ip => ip,
     };
     let local = SocketAddr::new(ip, addr.port());
-    let host = local.ip().to_string();
-    match config.public_hosts.first() {
-        Some(name) if !config.public_hosts.allows(&host, config.listen) => {
-            format!("https://{name}")
-        }
-        _ => format!("http://{local}"),
+    let allowed = |host: &str| config.public_hosts.allows(host, config.listen);
+    if allowed(&local.ip().to_string()) {
+        format!("http://{local}")
+    } else if allowed("localhost") {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        let name = config.public_hosts.first().unwrap_or("localhost");
+        format!("https://{name}")
     }
 }
 

@@ -108,6 +108,10 @@ pub struct Metrics {
     admin_refused: Family,
     batch_events: Histogram,
     commit_seconds: Histogram,
+    connections_refused: AtomicU64,
+    connections_shed: Family,
+    connections_open: AtomicU64,
+    identity_links_capped: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -124,6 +128,10 @@ impl Default for Metrics {
             admin_refused: Family::default(),
             batch_events: Histogram::new(BATCH_BOUNDS),
             commit_seconds: Histogram::new(LATENCY_BOUNDS),
+            connections_refused: AtomicU64::new(0),
+            connections_shed: Family::default(),
+            connections_open: AtomicU64::new(0),
+            identity_links_capped: AtomicU64::new(0),
         }
     }
 }
@@ -178,6 +186,29 @@ impl Metrics {
         self.commit_seconds.observe(took.as_secs_f64());
     }
 
+    /// A new connection was refused: its client had `max_connections_per_client`
+    /// connections, all busy ([`server`](crate::server)).
+    pub fn connection_refused(&self) {
+        add(&self.connections_refused, 1);
+    }
+
+    /// An idle or unfinished connection was closed to make room for a new one, at the
+    /// client's cap (`client_cap`) or the server's (`global_cap`).
+    pub fn connection_shed(&self, reason: &str) {
+        self.connections_shed.add(reason, 1);
+    }
+
+    /// `n` connections are open.
+    pub fn connections_open(&self, n: usize) {
+        self.connections_open.store(n as u64, Ordering::Relaxed);
+    }
+
+    /// `n` events of a committed batch came with a new client id that was not linked to
+    /// their server cookie's visitor: the cookie had reached `max_ids_per_cookie` today.
+    pub fn identity_links_capped(&self, n: usize) {
+        add(&self.identity_links_capped, n);
+    }
+
     /// One HTTP request on `route` was answered `status`.
     pub fn request(&self, route: &str, status: u16) {
         self.requests.add(&format!("{route}\u{0}{status}"), 1);
@@ -216,6 +247,16 @@ impl Metrics {
                 &self.deduplicated,
             ),
             (
+                "spoor_connections_refused_total",
+                "Connections answered 429 and closed at once: their client had max_connections_per_client open, all busy.",
+                &self.connections_refused,
+            ),
+            (
+                "spoor_identity_links_capped_total",
+                "Events stored without the client-id link to their cookie's visitor: the cookie had max_ids_per_cookie ids linked today.",
+                &self.identity_links_capped,
+            ),
+            (
                 "spoor_rate_limited_total",
                 "Requests refused by the per-client rate limit (also in rejected, reason rate_limited).",
                 &self.rate_limited,
@@ -249,6 +290,11 @@ impl Metrics {
                 "Requests to /api, /metrics or the dashboard refused by the admin gate, by reason.",
                 &self.admin_refused,
             ),
+            (
+                "spoor_connections_shed_total",
+                "Idle or unfinished connections closed to serve a new one, by the cap reached (client_cap, global_cap).",
+                &self.connections_shed,
+            ),
         ];
         for (name, help, family) in families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -260,6 +306,12 @@ impl Metrics {
             out,
             "# HELP spoor_ingest_queue_depth Requests waiting for the writer.\n\
              # TYPE spoor_ingest_queue_depth gauge\nspoor_ingest_queue_depth {queue_depth}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP spoor_connections_open HTTP connections open.\n\
+             # TYPE spoor_connections_open gauge\nspoor_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
         );
         self.batch_events.render(
             &mut out,

@@ -170,8 +170,8 @@ async fn the_first_start_makes_a_token_that_works_and_survives_a_restart() {
     let dir = c.dir.path().to_path_buf();
     let again = spoor_collector::Collector::open(spoor_collector::config::Config {
         db: c.db.clone(),
-        www: dir.join("www"),
-        beacon: dir.join("beacon"),
+        www: Some(dir.join("www")),
+        beacon: Some(dir.join("beacon")),
         ..spoor_collector::config::Config::default()
     })
     .await
@@ -394,6 +394,27 @@ async fn loopback_without_a_credential_is_an_opt_in_for_loopback_names_only() {
         StatusCode::UNAUTHORIZED,
         "only loopback clients"
     );
+    // Another site's page in the operator's browser is a loopback client too: it may not
+    // write.
+    let erase = "/api/erase?site=demo&visitor=v-1";
+    let s = call(&c, "DELETE", erase, LOOPBACK, &[("host", "localhost:8080")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let foreign = [
+        ("host", "localhost:8080"),
+        ("origin", "http://evil.example"),
+    ];
+    assert_eq!(
+        call(&c, "DELETE", erase, LOOPBACK, &foreign).await,
+        StatusCode::FORBIDDEN
+    );
+    let own = [
+        ("host", "localhost:8080"),
+        ("origin", "http://localhost:8080"),
+    ];
+    assert_eq!(
+        call(&c, "DELETE", erase, LOOPBACK, &own).await,
+        StatusCode::OK
+    );
 
     // A loopback name that is not a loopback *host* name is not enough, even when public.
     let lan = TestCollector::start_with(|config| {
@@ -600,8 +621,8 @@ async fn metrics_are_open_on_their_own_address_only() {
     let config = spoor_collector::config::Config {
         listen: main_addr,
         db: dir.path().join("spoor.db"),
-        www: dir.path().join("www"),
-        beacon: dir.path().join("beacon"),
+        www: Some(dir.path().join("www")),
+        beacon: Some(dir.path().join("beacon")),
         metrics_listen: Some(side_addr),
         ..spoor_collector::config::Config::default()
     };

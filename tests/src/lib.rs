@@ -84,8 +84,8 @@ impl RunningCollector {
         let mut config = Config {
             listen: addr,
             db: dir.path().join("spoor.db"),
-            www: root.join("www"),
-            beacon,
+            www: Some(root.join("www")),
+            beacon: Some(beacon),
             admin_token: Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?),
             ..Config::default()
         };
@@ -290,19 +290,37 @@ impl ChromeDriver {
     /// Opens a headless Chromium with a fresh profile and these Chromium preferences
     /// (for example `{"enable_do_not_track": true}`).
     pub async fn browser_with_prefs(&self, prefs: serde_json::Value) -> anyhow::Result<Browser> {
-        self.open(prefs, Some(BROWSER_USER_AGENT)).await
+        self.open(prefs, Some(BROWSER_USER_AGENT), &[]).await
     }
 
     /// Opens a headless Chromium that keeps its own user agent, which announces
     /// `HeadlessChrome`, as automated browsers out there do.
     pub async fn browser_announcing_headless(&self) -> anyhow::Result<Browser> {
-        self.open(serde_json::json!({}), None).await
+        self.open(serde_json::json!({}), None, &[]).await
+    }
+
+    /// Opens a headless Chromium with a fresh profile that resolves every host under the
+    /// given domains (`example.com`) to 127.0.0.1, with no network involved, so a test can
+    /// put a page and a collector on different sites by name. Automatic HTTPS upgrades are
+    /// off: the test servers speak plain http.
+    pub async fn browser_resolving(&self, domains: &[&str]) -> anyhow::Result<Browser> {
+        let rules: Vec<String> = domains
+            .iter()
+            .map(|d| format!("MAP *.{d} 127.0.0.1"))
+            .collect();
+        let args = [
+            format!("--host-resolver-rules={}", rules.join(", ")),
+            "--disable-features=HttpsUpgrades".to_string(),
+        ];
+        self.open(serde_json::json!({}), Some(BROWSER_USER_AGENT), &args)
+            .await
     }
 
     async fn open(
         &self,
         prefs: serde_json::Value,
         user_agent: Option<&str>,
+        extra_args: &[String],
     ) -> anyhow::Result<Browser> {
         let profile = tempfile::tempdir()?;
         let args = [
@@ -320,6 +338,7 @@ impl ChromeDriver {
         .iter()
         .map(|a| a.to_string())
         .chain(user_agent.map(str::to_string))
+        .chain(extra_args.iter().cloned())
         .chain([format!("--user-data-dir={}", profile.path().display())])
         .collect::<Vec<_>>();
         let mut caps = serde_json::Map::new();
@@ -366,5 +385,57 @@ impl Browser {
     pub async fn close(self) -> anyhow::Result<()> {
         self.client.close().await?;
         Ok(())
+    }
+}
+
+/// A site's own web server on a loopback port, apart from the collector: it answers every
+/// `GET` with one HTML page (and `/blank` with an empty one), so a test can embed the beacon
+/// from a collector on another origin (see [`ChromeDriver::browser_resolving`] for names).
+/// Stopped when dropped.
+pub struct PageServer {
+    /// The port it listens on, on 127.0.0.1.
+    pub port: u16,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl PageServer {
+    /// Serves `html` for every path.
+    pub async fn start(html: String) -> anyhow::Result<PageServer> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let router = axum::Router::new()
+            .route(
+                "/blank",
+                axum::routing::get(|| async {
+                    axum::response::Html("<!doctype html><title>blank</title>")
+                }),
+            )
+            .fallback(move || {
+                let html = html.clone();
+                async move { axum::response::Html(html) }
+            });
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stop.await;
+                })
+                .await;
+        });
+        Ok(PageServer {
+            port,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+}
+
+impl Drop for PageServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.task.abort();
     }
 }

@@ -19,10 +19,10 @@ pub(super) struct Flags {
     /// SQLite database file [env: SPOOR_DB] [default: data/spoor.db]
     #[arg(long)]
     pub(super) db: Option<String>,
-    /// Directory of the site served at / [env: SPOOR_WWW] [default: www]
+    /// Directory of the site served at / instead of the embedded one [env: SPOOR_WWW]
     #[arg(long)]
     pub(super) www: Option<String>,
-    /// Directory with the built spoor.js and spoor_bg.wasm [env: SPOOR_BEACON] [default: beacon/pkg]
+    /// Directory with a built spoor.js and spoor_bg.wasm instead of the embedded ones [env: SPOOR_BEACON]
     #[arg(long)]
     pub(super) beacon: Option<String>,
     /// Comma-separated CIDRs of trusted reverse proxies [env: SPOOR_TRUSTED_PROXIES]
@@ -136,6 +136,14 @@ pub(super) struct Flags {
     /// Most connections served at once [env: SPOOR_MAX_CONNECTIONS] [default: 1024]
     #[arg(long)]
     pub(super) max_connections: Option<String>,
+    /// Most connections one client address (IPv6: /64) holds; trusted proxies are exempt
+    /// [env: SPOOR_MAX_CONNECTIONS_PER_CLIENT] [default: 32]
+    #[arg(long)]
+    pub(super) max_connections_per_client: Option<String>,
+    /// Most new client ids linked to one server cookie's visitor a day
+    /// [env: SPOOR_MAX_IDS_PER_COOKIE] [default: 10]
+    #[arg(long)]
+    pub(super) max_ids_per_cookie: Option<String>,
     /// CSV of address ranges and countries (first,last,CC) for GeoIP
     /// [env: SPOOR_GEOIP_CSV] [default: none]
     #[arg(long)]

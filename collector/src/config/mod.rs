@@ -21,6 +21,7 @@ use values::{at_least_one_ms, non_negative, parse_cidrs, parse_or, positive, pos
 
 use crate::extract::forwarded::ForwardedHeader;
 use crate::geo::GeoIp;
+use crate::identity::resolver::MAX_IDS_PER_COOKIE;
 use crate::payload::Limits;
 use crate::payload::stored_url::KeptParams;
 use crate::ratelimit::RateLimitConfig;
@@ -39,12 +40,15 @@ pub struct Config {
     /// SQLite database file (`--db`, `SPOOR_DB`; default `data/spoor.db`). Its directory is
     /// created when missing.
     pub db: PathBuf,
-    /// Directory of static pages served at `/` (`--www`, `SPOOR_WWW`; default `www`): the demo
-    /// site.
-    pub www: PathBuf,
-    /// Directory holding the built beacon, `spoor.js` and `spoor_bg.wasm` (`--beacon`,
-    /// `SPOOR_BEACON`; default `beacon/pkg`, where `scripts/build-beacon.sh` writes them).
-    pub beacon: PathBuf,
+    /// Directory of static pages served at `/` (`--www`, `SPOOR_WWW`; default: none, the
+    /// demo site and dashboard from `www/` embedded in the binary when it was compiled).
+    /// Read at request time; dotfiles and symlinks leading out of it are never served. A
+    /// path that is not a directory stops the start.
+    pub www: Option<PathBuf>,
+    /// Directory holding a built beacon, `spoor.js` and `spoor_bg.wasm` (`--beacon`,
+    /// `SPOOR_BEACON`; default: none, the beacon from `beacon/pkg` embedded in the binary
+    /// when it was compiled). A path that is not a directory stops the start.
+    pub beacon: Option<PathBuf>,
     /// Peers whose `X-Forwarded-Proto` header is believed (`--trusted-proxies`,
     /// `SPOOR_TRUSTED_PROXIES`, comma-separated CIDRs; default none). Only they can tell the
     /// collector that a request came over https, which makes its cookie `Secure`.
@@ -112,7 +116,13 @@ pub struct Config {
     /// the cost is small: the visits are still counted, only not joined across days. The
     /// beacon's `data-respect-dnt` goes further and sends nothing.
     pub honor_dnt: bool,
-    /// Timeouts and the connection cap of the HTTP server (see [`ServerLimits`]).
+    /// Most new client ids linked to one server cookie's visitor a day
+    /// (`--max-ids-per-cookie`, `SPOOR_MAX_IDS_PER_COOKIE`; default 10). Beyond it, an
+    /// event with yet another client id is still counted for the cookie's visitor but its
+    /// id is not linked, and `spoor_identity_links_capped_total` counts it: a client
+    /// inventing an id per event cannot grow one person without bound.
+    pub max_ids_per_cookie: u32,
+    /// Timeouts and the connection caps of the HTTP server (see [`ServerLimits`]).
     pub server: ServerLimits,
     /// The country table for GeoIP (`--geoip-csv`, `SPOOR_GEOIP_CSV`: a CSV of
     /// `first,last,CC` address ranges, such as DB-IP's "IP to Country Lite"; default none:
@@ -182,8 +192,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             db: PathBuf::from("data/spoor.db"),
-            www: PathBuf::from("www"),
-            beacon: PathBuf::from("beacon/pkg"),
+            www: None,
+            beacon: None,
             trusted_proxies: Vec::new(),
             client_ip_header: ForwardedHeader::default(),
             ingest: IngestConfig::default(),
@@ -201,6 +211,7 @@ impl Default for Config {
             keep_bots: false,
             failed_events_max: 10_000,
             honor_dnt: true,
+            max_ids_per_cookie: MAX_IDS_PER_COOKIE,
             server: ServerLimits::default(),
             geoip: None,
             keep_query_params: KeptParams::default(),
@@ -221,6 +232,20 @@ pub enum LoadError {
     /// A value was given but is unusable.
     #[error(transparent)]
     Value(#[from] ConfigError),
+}
+
+/// An override directory (`--www`, `--beacon`), which must exist.
+fn override_dir(picked: Option<(String, String)>) -> Result<Option<PathBuf>, ConfigError> {
+    let Some((name, value)) = picked else {
+        return Ok(None);
+    };
+    let dir = PathBuf::from(&value);
+    crate::routes::assets::dir::check(&dir).map_err(|reason| ConfigError {
+        source_name: name,
+        value,
+        reason,
+    })?;
+    Ok(Some(dir))
 }
 
 /// A setting that could not be understood.
@@ -370,8 +395,8 @@ impl Config {
                 |a: &SocketAddr| Ok(*a),
             )?,
             db: pick(flags.db, "SPOOR_DB").map_or(defaults.db, |(_, v)| v.into()),
-            www: pick(flags.www, "SPOOR_WWW").map_or(defaults.www, |(_, v)| v.into()),
-            beacon: pick(flags.beacon, "SPOOR_BEACON").map_or(defaults.beacon, |(_, v)| v.into()),
+            www: override_dir(pick(flags.www, "SPOOR_WWW"))?,
+            beacon: override_dir(pick(flags.beacon, "SPOOR_BEACON"))?,
             trusted_proxies,
             client_ip_header: parse_or(
                 pick(flags.client_ip_header, "SPOOR_CLIENT_IP_HEADER"),
@@ -474,6 +499,17 @@ impl Config {
                 defaults.honor_dnt,
                 |b: &bool| Ok(*b),
             )?,
+            max_ids_per_cookie: parse_or(
+                pick(flags.max_ids_per_cookie, "SPOOR_MAX_IDS_PER_COOKIE"),
+                defaults.max_ids_per_cookie,
+                |v: &u32| {
+                    if *v == 0 {
+                        Err("must be at least 1".into())
+                    } else {
+                        Ok(*v)
+                    }
+                },
+            )?,
             server: ServerLimits {
                 header_read_timeout: Duration::from_millis(parse_or(
                     pick(flags.header_read_timeout_ms, "SPOOR_HEADER_READ_TIMEOUT_MS"),
@@ -488,6 +524,14 @@ impl Config {
                 max_connections: parse_or(
                     pick(flags.max_connections, "SPOOR_MAX_CONNECTIONS"),
                     defaults.server.max_connections,
+                    positive,
+                )?,
+                max_connections_per_client: parse_or(
+                    pick(
+                        flags.max_connections_per_client,
+                        "SPOOR_MAX_CONNECTIONS_PER_CLIENT",
+                    ),
+                    defaults.server.max_connections_per_client,
                     positive,
                 )?,
             },

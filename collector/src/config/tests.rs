@@ -17,7 +17,8 @@ fn defaults_run_the_demo() -> Result<(), LoadError> {
     let c = load(&[], &[])?;
     assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.db, PathBuf::from("data/spoor.db"));
-    assert_eq!(c.www, PathBuf::from("www"));
+    assert_eq!(c.www, None, "the embedded site");
+    assert_eq!(c.beacon, None, "the embedded beacon");
     assert!(c.trusted_proxies.is_empty());
     assert_eq!(c.site_timezone, SiteZone::default());
     Ok(())
@@ -62,12 +63,14 @@ fn the_site_timezone_is_a_zone_name_or_a_fixed_offset() -> Result<(), LoadError>
 
 #[test]
 fn flag_beats_environment_beats_default() -> Result<(), LoadError> {
+    let site = std::env::temp_dir();
+    let site = site.to_str().unwrap();
     let c = load(
         &["--db", "/tmp/a.db"],
-        &[("SPOOR_DB", "/tmp/b.db"), ("SPOOR_WWW", "site")],
+        &[("SPOOR_DB", "/tmp/b.db"), ("SPOOR_WWW", site)],
     )?;
     assert_eq!(c.db, PathBuf::from("/tmp/a.db"));
-    assert_eq!(c.www, PathBuf::from("site"));
+    assert_eq!(c.www, Some(PathBuf::from(site)));
     Ok(())
 }
 
@@ -344,5 +347,60 @@ fn kept_query_params_are_per_configured_site() -> Result<(), LoadError> {
         "a site that is not configured is an error"
     );
     assert!(load(&[], &[("SPOOR_KEEP_QUERY_PARAMS", "demo")]).is_err());
+    Ok(())
+}
+
+#[test]
+fn the_connection_cap_per_client_is_configurable() -> Result<(), LoadError> {
+    assert_eq!(load(&[], &[])?.server.max_connections_per_client, 32);
+    assert_eq!(
+        load(&["--max-connections-per-client", "4"], &[])?
+            .server
+            .max_connections_per_client,
+        4
+    );
+    assert_eq!(
+        load(&[], &[("SPOOR_MAX_CONNECTIONS_PER_CLIENT", "8")])?
+            .server
+            .max_connections_per_client,
+        8
+    );
+    assert!(load(&["--max-connections-per-client", "0"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn the_daily_cap_of_ids_per_cookie_is_configurable() -> Result<(), LoadError> {
+    assert_eq!(load(&[], &[])?.max_ids_per_cookie, 10);
+    assert_eq!(
+        load(&["--max-ids-per-cookie", "3"], &[])?.max_ids_per_cookie,
+        3
+    );
+    assert_eq!(
+        load(&[], &[("SPOOR_MAX_IDS_PER_COOKIE", "25")])?.max_ids_per_cookie,
+        25
+    );
+    assert!(load(&["--max-ids-per-cookie", "0"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn override_directories_that_do_not_exist_stop_the_start() -> Result<(), LoadError> {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_string_lossy().into_owned();
+    let missing = dir.path().join("nope").to_string_lossy().into_owned();
+    let err = load(&["--www", &missing], &[]).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.starts_with("--www") && e.contains("no such directory")),
+        "{err:?}"
+    );
+    let err = load(&[], &[("SPOOR_BEACON", &missing)])
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.starts_with("SPOOR_BEACON")));
+    let c = load(&["--beacon", &root, "--www", &root], &[])?;
+    assert_eq!(c.beacon.as_deref(), Some(dir.path()));
+    assert_eq!(c.www.as_deref(), Some(dir.path()));
     Ok(())
 }

@@ -26,6 +26,14 @@
 //! nor a fingerprint link is made today even while only one visitor has shown up so far —
 //! the first person of the morning behind a carrier-grade NAT is not everyone's anchor.
 //!
+//! The cookie guard: a client that keeps its server cookie but sends a new client id with
+//! every event would otherwise add a `client-id` link per event and grow one person
+//! without bound. Once [`Options::max_ids_per_cookie`] ids have been linked to the cookie's
+//! visitor on one UTC day ([`Memory::cookie_ids_today`]), a further new id is not linked:
+//! the event is still counted, for the cookie's visitor as always, and the outcome says
+//! the link was capped (`/metrics` counts it). An honest browser changes its client id
+//! rarely (storage cleared, a private window sharing the cookie jar), far below the cap.
+//!
 //! `identify(user)` adds a `login` link between the visitor and the user's node, which joins
 //! every device the user logged in on into one person (see [`super::graph`]).
 //!
@@ -69,6 +77,9 @@ pub struct Memory {
     pub last_seen_ms: Option<i64>,
     /// The same network and user agent was behind two or more id visitors yesterday.
     pub shared_yesterday: bool,
+    /// Client ids already linked (`client-id`) to the visitor the server cookie names, on
+    /// the current UTC day: a stored counter, plus those linked earlier in the same batch.
+    pub cookie_ids_today: u32,
 }
 
 /// How recently the one visitor behind a fingerprint must have been seen for a new client
@@ -80,11 +91,20 @@ pub const RECOVERY_WINDOW_MS: i64 = 30 * 60 * 1000;
 pub struct Options {
     /// Link a new client id to the single recent visitor behind its fingerprint.
     pub recovery: bool,
+    /// Most client ids linked to one server cookie's visitor a day; beyond it, ids are
+    /// not linked.
+    pub max_ids_per_cookie: u32,
 }
+
+/// Default of [`Options::max_ids_per_cookie`].
+pub const MAX_IDS_PER_COOKIE: u32 = 10;
 
 impl Default for Options {
     fn default() -> Self {
-        Options { recovery: true }
+        Options {
+            recovery: true,
+            max_ids_per_cookie: MAX_IDS_PER_COOKIE,
+        }
     }
 }
 
@@ -116,6 +136,9 @@ pub struct Outcome {
     pub observe_fingerprint: bool,
     /// The fingerprint just became ambiguous: withdraw its earlier fingerprint links.
     pub withdraw_fingerprint_links: bool,
+    /// A `client-id` link to the cookie's visitor was not made: the cookie had reached
+    /// [`Options::max_ids_per_cookie`] today.
+    pub link_capped: bool,
 }
 
 fn link(a: &str, b: &str, kind: LinkKind, confidence: f32) -> NewLink {
@@ -131,6 +154,7 @@ fn link(a: &str, b: &str, kind: LinkKind, confidence: f32) -> NewLink {
 pub fn resolve(signals: &Signals<'_>, memory: &Memory, options: Options) -> Outcome {
     let fp = signals.fingerprint;
     let mut links = Vec::new();
+    let mut link_capped = false;
     let (visitor, evidence) = match (signals.reset, signals.server_cookie, signals.client_id) {
         (true, _, Some(id)) => (id.to_string(), Evidence::ClientId),
         (true, _, None) => (fp.to_string(), Evidence::Fingerprint),
@@ -142,7 +166,11 @@ pub fn resolve(signals: &Signals<'_>, memory: &Memory, options: Options) -> Outc
             // Both ids agree: the beacon's own id is the evidence reported.
             Some(id) if id == cookie => (cookie.to_string(), Evidence::ClientId),
             Some(id) => {
-                links.push(link(id, cookie, LinkKind::ClientId, 0.95));
+                if memory.cookie_ids_today < options.max_ids_per_cookie {
+                    links.push(link(id, cookie, LinkKind::ClientId, 0.95));
+                } else {
+                    link_capped = true;
+                }
                 (cookie.to_string(), Evidence::ServerCookie)
             }
             None => (cookie.to_string(), Evidence::ServerCookie),
@@ -190,6 +218,7 @@ pub fn resolve(signals: &Signals<'_>, memory: &Memory, options: Options) -> Outc
         // the shared device is never joined to the last one by network.
         observe_fingerprint: is_id_visitor && !signals.reset,
         withdraw_fingerprint_links: newly_ambiguous,
+        link_capped,
     }
 }
 
@@ -205,6 +234,7 @@ mod tests {
             behind_fingerprint: behind.iter().map(|s| s.to_string()).collect(),
             last_seen_ms: (!behind.is_empty()).then_some(0),
             shared_yesterday: false,
+            cookie_ids_today: 0,
         }
     }
 
@@ -276,7 +306,14 @@ mod tests {
         let m = memory(false, &["old"]);
         let o = resolve(&signals(None, Some("new")), &m, Options::default());
         assert_eq!(o.links, [link("new", "old", LinkKind::Recovery, 0.5)]);
-        let strict = resolve(&signals(None, Some("new")), &m, Options { recovery: false });
+        let strict = resolve(
+            &signals(None, Some("new")),
+            &m,
+            Options {
+                recovery: false,
+                ..Options::default()
+            },
+        );
         assert!(strict.links.is_empty());
         let known = resolve(
             &signals(None, Some("new")),
@@ -346,6 +383,45 @@ mod tests {
     }
 
     #[test]
+    fn a_cookie_links_at_most_its_daily_cap_of_new_ids() {
+        let options = Options {
+            max_ids_per_cookie: 3,
+            ..Options::default()
+        };
+        let under = Memory {
+            cookie_ids_today: 2,
+            ..memory(false, &[])
+        };
+        let o = resolve(&signals(Some("a"), Some("new")), &under, options);
+        assert_eq!(o.links, [link("new", "a", LinkKind::ClientId, 0.95)]);
+        assert!(!o.link_capped);
+        let at = Memory {
+            cookie_ids_today: 3,
+            ..memory(false, &[])
+        };
+        let capped = resolve(&signals(Some("a"), Some("new")), &at, options);
+        assert!(capped.links.is_empty() && capped.link_capped);
+        assert_eq!(
+            (
+                capped.visitor.as_str(),
+                capped.evidence,
+                capped.cookie.as_str()
+            ),
+            ("a", Evidence::ServerCookie, "a"),
+            "still counted for the cookie's visitor, which the cookie keeps naming"
+        );
+        // The cap is on client-id links only: a login is still recorded, and the cookie's
+        // own id needs no link.
+        let login = Signals {
+            user: Some("u"),
+            ..signals(Some("a"), Some("new"))
+        };
+        assert_eq!(kinds(&resolve(&login, &at, options)), [LinkKind::Login]);
+        let same = resolve(&signals(Some("a"), Some("a")), &at, options);
+        assert!(!same.link_capped);
+    }
+
+    #[test]
     fn login_links_the_visitor_to_the_user() {
         let s = Signals {
             user: Some("u42"),
@@ -401,8 +477,9 @@ mod tests {
                     proptest::collection::vec("[abc]".prop_map(|s| s.to_string()), 0..3),
                     proptest::option::of(0i64..2 * RECOVERY_WINDOW_MS),
                     any::<bool>(),
+                    0u32..4,
                 )
-                    .prop_map(|(known, mut behind, last, shared)| {
+                    .prop_map(|(known, mut behind, last, shared, cookie_ids)| {
                         behind.sort();
                         behind.dedup();
                         Memory {
@@ -410,6 +487,7 @@ mod tests {
                             last_seen_ms: last.filter(|_| !behind.is_empty()),
                             behind_fingerprint: behind,
                             shared_yesterday: shared,
+                            cookie_ids_today: cookie_ids,
                         }
                     }),
                 any::<bool>(),
@@ -430,7 +508,8 @@ mod tests {
                     fingerprint: FP,
                     now_ms: now,
                 };
-                let o = resolve(&s, &memory, Options { recovery });
+                let options = Options { recovery, max_ids_per_cookie: 2 };
+                let o = resolve(&s, &memory, options);
                 // The cookie always names the visitor the event was counted for.
                 prop_assert_eq!(&o.cookie, &o.visitor);
                 // No link joins a node to itself.
@@ -445,6 +524,15 @@ mod tests {
                 }
                 if !recovery {
                     prop_assert!(!kinds.contains(&LinkKind::Recovery));
+                }
+                // A cookie at its daily cap gets no client-id link; a capped link is one
+                // that was not made.
+                if memory.cookie_ids_today >= options.max_ids_per_cookie {
+                    prop_assert!(!kinds.contains(&LinkKind::ClientId));
+                }
+                if o.link_capped {
+                    prop_assert!(!kinds.contains(&LinkKind::ClientId));
+                    prop_assert!(memory.cookie_ids_today >= options.max_ids_per_cookie);
                 }
                 // A reset links nothing but the login it may carry, and is not remembered.
                 if reset {

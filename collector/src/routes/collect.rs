@@ -22,7 +22,7 @@
 //! signed server cookie to the visitor the last event resolved to; within the batch, each
 //! event is read against the cookie the previous one left.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -37,6 +37,7 @@ use crate::bots;
 use crate::error::AppError;
 use crate::event::{Batch, ClientEvent, Event, EventKind, IdentityEffects};
 use crate::extract::peer::Peer;
+use crate::identity::graph::LinkKind;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
 use crate::identity::{Evidence, fingerprint, server_cookie};
@@ -314,15 +315,27 @@ async fn store_batch(
     let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
     let yesterday_salt = state.salts.for_day_before(now).await?;
     let yesterday = fingerprint::visitor_id(&yesterday_salt, &batch.site, peer.ip, user_agent);
-    let memories = read_memories(state, &batch, [&fingerprint, &yesterday], now).await?;
+    let (memories, mut cookie_ids) = read_memories(
+        state,
+        &batch,
+        cookie_visitor.as_deref(),
+        [&fingerprint, &yesterday],
+        now,
+    )
+    .await?;
     let options = Options {
         recovery: !state.config.strict_identity,
+        max_ids_per_cookie: state.config.max_ids_per_cookie,
     };
 
     // Within a batch the cookie moves on as the response will move it, so the events after
     // a `reset` (or after a provisional cookie yielded) are read against the new visitor.
     let mut cookie = cookie_visitor;
     let mut events = Vec::with_capacity(batch.events.len());
+    // Client-id links made in this batch (each pair once), counted on top of the stored
+    // counters so that one batch of fresh ids cannot pass a cookie's cap either.
+    let mut linked = HashSet::new();
+    let mut capped = 0;
     for client in batch.events {
         let user = match &client.kind {
             EventKind::Identify { user } => Some(user.as_str()),
@@ -336,8 +349,19 @@ async fn store_batch(
             fingerprint: &fingerprint,
             now_ms: now,
         };
-        let memory = memories.get(&client.client_id).cloned().unwrap_or_default();
+        let mut memory = memories.get(&client.client_id).cloned().unwrap_or_default();
+        memory.cookie_ids_today = cookie
+            .as_ref()
+            .and_then(|c| cookie_ids.get(c))
+            .copied()
+            .unwrap_or(0);
         let outcome = resolve(&signals, &memory, options);
+        for l in &outcome.links {
+            if l.kind == LinkKind::ClientId && linked.insert((l.a.clone(), l.b.clone())) {
+                *cookie_ids.entry(l.b.clone()).or_default() += 1;
+            }
+        }
+        capped += usize::from(outcome.link_capped);
         cookie = Some(outcome.cookie.clone());
         events.push(Event {
             site: batch.site.clone(),
@@ -355,6 +379,7 @@ async fn store_batch(
     }
     let outcome = state.ingest.submit(events).await?;
     tracing::debug!(site = %batch.site, stored = outcome.stored, duplicates = outcome.duplicates, "batch committed");
+    state.metrics.identity_links_capped(capped);
 
     let jar = match cookie {
         Some(visitor) => jar.add(server_cookie::cookie(visitor, peer.https)),
@@ -363,18 +388,29 @@ async fn store_batch(
     Ok((jar, outcome))
 }
 
+/// Client ids linked today to each visitor a cookie may name during the batch.
+type CookieIds = HashMap<String, u32>;
+
 /// What the store remembers for each distinct client id of the batch (all behind the same
 /// fingerprint, given as `[today's, yesterday's]` hash), read in one blocking task: one
 /// query per distinct client id, and a look at yesterday's fingerprint when it can matter.
+/// With it, the identity guard's counter of every visitor the cookie may name while the
+/// batch is read (the request's `cookie`, and any client id of the batch, which a `reset`
+/// or a yielding provisional cookie makes the cookie): one primary-key read each.
 async fn read_memories(
     state: &AppState,
     batch: &Batch,
+    cookie: Option<&str>,
     [fingerprint, yesterday]: [&str; 2],
     now: i64,
-) -> Result<HashMap<Option<String>, Memory>, AppError> {
+) -> Result<(HashMap<Option<String>, Memory>, CookieIds), AppError> {
     let mut ids: Vec<Option<String>> = batch.events.iter().map(|e| e.client_id.clone()).collect();
     ids.sort();
     ids.dedup();
+    let mut cookies: Vec<String> = ids.iter().flatten().cloned().collect();
+    cookies.extend(cookie.map(str::to_string));
+    cookies.sort();
+    cookies.dedup();
     let store = state.store.clone();
     let site = batch.site.clone();
     let (fingerprint, yesterday) = (fingerprint.to_string(), yesterday.to_string());
@@ -395,7 +431,14 @@ async fn read_memories(
                 memory.shared_yesterday = shared;
             }
         }
-        Ok::<_, crate::store::StoreError>(memories)
+        let counts = cookies
+            .into_iter()
+            .map(|visitor| {
+                let n = store.cookie_ids(&site, &visitor, day)?;
+                Ok((visitor, n))
+            })
+            .collect::<Result<CookieIds, crate::store::StoreError>>()?;
+        Ok::<_, crate::store::StoreError>((memories, counts))
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?

@@ -192,9 +192,9 @@ pub trait Store: Send + Sync + 'static {
     /// `day - 1` are deleted on the way, so no salt outlives two days.
     fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError>;
 
-    /// Deletes the salts of days before `today - 1` (Unix days, UTC) and those days'
-    /// fingerprint observations, whether or not a request came today; returns the number
-    /// of salts deleted. Run hourly by [`SaltExpiry`](crate::identity::salt::SaltExpiry).
+    /// Deletes the salts of days before `today - 1` (Unix days, UTC), those days'
+    /// fingerprint observations and daily counters of ids per cookie, whether or not a
+    /// request came today; returns the number of salts deleted. Run hourly by [`SaltExpiry`](crate::identity::salt::SaltExpiry).
     fn expire_salts(&self, today: i64) -> Result<usize, StoreError>;
 
     /// Whether two or more distinct id visitors were seen behind `fingerprint` (a hash under
@@ -205,6 +205,10 @@ pub trait Store: Send + Sync + 'static {
         fingerprint: &str,
         day: i64,
     ) -> Result<bool, StoreError>;
+
+    /// How many client ids were linked to `visitor` (a server cookie's) on Unix day `day`
+    /// (UTC): the identity guard's counter, read in constant time.
+    fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError>;
 
     /// A long-lived random secret of 64 bytes named `name`, created on first use (the
     /// cookie signing key). Kept in the store so restarts and sibling collectors agree.

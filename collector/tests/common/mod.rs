@@ -42,13 +42,13 @@ impl TestCollector {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             db: dir.path().join("data/spoor.db"),
-            www: dir.path().join("www"),
-            beacon: dir.path().join("beacon"),
+            www: Some(dir.path().join("www")),
+            beacon: Some(dir.path().join("beacon")),
             admin_token: Some(ADMIN_TOKEN.parse().unwrap()),
             ..Config::default()
         };
-        std::fs::create_dir_all(&config.www).unwrap();
-        std::fs::create_dir_all(&config.beacon).unwrap();
+        std::fs::create_dir_all(dir.path().join("www")).unwrap();
+        std::fs::create_dir_all(dir.path().join("beacon")).unwrap();
         adjust(&mut config);
         let db = config.db.clone();
         let collector = Collector::open(config).await.unwrap();

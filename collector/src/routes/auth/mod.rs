@@ -7,15 +7,17 @@
 //! - `/dashboard*` (the dashboard's own files: HTML, scripts, styles, no data) is served,
 //!   and `/dashboard/signin?code=…` exchanges a one-time code for a session ([`session`]);
 //! - `/api/*` and `/metrics` need a credential: `Authorization: Bearer <token>` with the
-//!   configured or the generated admin token ([`token`]), or a valid session cookie. A
-//!   signed-in request that is not `GET`/`HEAD` must also come from the dashboard's own
-//!   origin (`Origin` naming the requested host, or `Sec-Fetch-Site: same-origin`), so
-//!   another site cannot make the browser erase data (CSRF). Without a credential: 401
-//!   with a reason and `WWW-Authenticate: Bearer`;
+//!   configured or the generated admin token ([`token`]), or a valid session cookie.
+//!   Without a credential: 401 with a reason and `WWW-Authenticate: Bearer`;
 //! - only with `--insecure-loopback-admin` does a loopback client need no credential, and
 //!   then only when it names the host by a loopback name (`localhost`, `127.0.0.1`,
 //!   `[::1]`). "Loopback" is the resolved [`Peer`]: a client a trusted proxy did not
 //!   name is unknown, never local.
+//!
+//! A request let in by a session or by the loopback opt-in (what a browser brings along by
+//! itself) that is not `GET`/`HEAD` must also come from the dashboard's own origin
+//! (`Origin` naming the requested host and port, or `Sec-Fetch-Site: same-origin`), so
+//! another site's page cannot make the browser erase data (CSRF).
 //!
 //! Every refusal is counted in `/metrics` (`spoor_admin_refused_total{reason}`).
 //! Dashboard responses also carry a Content-Security-Policy ([`DASHBOARD_CSP`]: own files
@@ -208,28 +210,27 @@ fn admit(
             AppError::Unauthorized("the admin token is wrong".into()),
         );
     }
-    if state
+    // A session cookie, or the loopback opt-in, is something a browser brings along by
+    // itself, to requests any site's page makes: writes must come from the dashboard.
+    let signed_in = state
         .admin
         .sessions
-        .signed_in(request.headers(), session::now_secs())
-    {
+        .signed_in(request.headers(), session::now_secs());
+    let local = config.insecure_loopback_admin
+        && host::is_loopback_name(&host)
+        && peer.is_some_and(|p| p.is_loopback());
+    if signed_in || local {
         if is_safe(request.method()) || same_origin(request) {
             return Ok(());
         }
         return refuse(
             "cross_origin",
             AppError::Forbidden(
-                "a signed-in request that changes data must come from the dashboard's own \
-                 origin (Origin or Sec-Fetch-Site: same-origin)"
+                "a request that changes data without a bearer token must come from the \
+                 dashboard's own origin (Origin or Sec-Fetch-Site: same-origin)"
                     .into(),
             ),
         );
-    }
-    if config.insecure_loopback_admin
-        && host::is_loopback_name(&host)
-        && peer.is_some_and(|p| p.is_loopback())
-    {
-        return Ok(());
     }
     refuse(
         "credential_missing",

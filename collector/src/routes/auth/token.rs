@@ -86,10 +86,19 @@ impl FromStr for AdminToken {
 
 /// The bearer tokens the gate accepts: the configured one and the generated one whose
 /// hash is in the store (either may be absent, not both once the collector started).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Credentials {
     configured: Option<AdminToken>,
     stored: Option<[u8; 32]>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("configured", &self.configured.is_some())
+            .field("stored", &self.stored.is_some())
+            .finish()
+    }
 }
 
 impl Credentials {

@@ -30,6 +30,10 @@ const LINKS: &str = "FROM links WHERE site = ?1
      AND (a IN (SELECT value FROM json_each(?2)) OR b IN (SELECT value FROM json_each(?2)))";
 const FINGERPRINTS: &str =
     "FROM fingerprint_seen WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
+/// The identity guard's daily counters of the visitors (no event data; at most two days
+/// old).
+const COOKIE_IDS: &str =
+    "FROM cookie_ids WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 /// Failed events whose raw JSON (possibly cut, so not parsed) holds one of the ids as a
 /// string.
 const FAILED: &str = "FROM failed_events WHERE site = ?1
@@ -165,6 +169,8 @@ pub(super) fn erase(
         outside.into_iter().collect()
     };
     let delete = |from: &str, ids: &str| tx.execute(&format!("DELETE {from}"), params![site, ids]);
+    // Counters only, so not reported; but they name the visitor, so they go too.
+    delete(COOKIE_IDS, &only_visitors)?;
     let erased = Erased {
         events: delete(EVENTS, &only_visitors)?,
         sessions: delete(SESSIONS, &only_visitors)?,

@@ -1,5 +1,6 @@
 //! Identity memory in SQLite: what the resolver needs to know about a client id and a
-//! fingerprint ([`memory`]), the side effects of a resolution written with its event
+//! fingerprint ([`memory`]), how many client ids a cookie's visitor was linked to today
+//! ([`cookie_ids`], one row of a counter table), the side effects of a resolution written with its event
 //! ([`apply`]), and the reads behind persons: links, person counts and one person's
 //! visitors, links and timeline.
 
@@ -52,7 +53,23 @@ pub(super) fn memory(
         behind_fingerprint: seen.into_iter().map(|(v, _)| v).collect(),
         last_seen_ms,
         shared_yesterday: false,
+        cookie_ids_today: 0,
     })
+}
+
+/// How many client ids were linked (`client-id`) to `visitor` on `site` on `day` (Unix
+/// day, UTC): one primary-key read of `cookie_ids`, whatever the person's size.
+pub(super) fn cookie_ids(
+    conn: &Connection,
+    site: &str,
+    visitor: &str,
+    day: i64,
+) -> Result<u32, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT ids FROM cookie_ids WHERE site = ?1 AND visitor = ?2 AND day = ?3")?
+        .query_row(params![site, visitor, day], |r| r.get::<_, u32>(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// Whether two or more distinct id visitors were seen behind `fingerprint` on `day`.
@@ -117,6 +134,18 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         ])?;
         if inserted > 0 {
             super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
+            if link.kind == LinkKind::ClientId {
+                // `b` is the cookie's visitor (see the resolver): count the id for its day.
+                tx.prepare_cached(
+                    "INSERT INTO cookie_ids (site, visitor, day, ids) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT DO UPDATE SET ids = ids + 1",
+                )?
+                .execute(params![
+                    e.site,
+                    link.b,
+                    e.received.div_euclid(DAY_MS)
+                ])?;
+            }
         }
     }
     if fx.observe_fingerprint && !fx.fingerprint.is_empty() {
@@ -506,6 +535,49 @@ mod tests {
         let person = store.person("demo", "a", Mode::Inclusive)?;
         assert_eq!(person.map(|p| p.visitors), Some(vec!["a".to_string()]));
         assert!(store.person("demo", "nobody", Mode::Inclusive)?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn client_id_links_are_counted_per_cookie_visitor_and_day() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let d = day();
+        let linked = |kind, a: &str, b: &str| IdentityEffects {
+            links: vec![new_link(a, b, kind)],
+            ..IdentityEffects::default()
+        };
+        store.insert_events(&[
+            with(1, "home", linked(LinkKind::ClientId, "x", "home")),
+            with(2, "home", linked(LinkKind::ClientId, "y", "home")),
+            with(3, "home", linked(LinkKind::ClientId, "x", "home")),
+            with(4, "home", linked(LinkKind::Login, "home", "user:u")),
+            with(5, "away", linked(LinkKind::ClientId, "z", "away")),
+        ])?;
+        assert_eq!(
+            store.cookie_ids("demo", "home", d)?,
+            2,
+            "each id once, logins not"
+        );
+        assert_eq!(store.cookie_ids("demo", "home", d + 1)?, 0, "per day");
+        assert_eq!(store.cookie_ids("other", "home", d)?, 0, "per site");
+        store.erase("demo", &crate::erasure::Subject::Visitor("away".into()))?;
+        assert_eq!(
+            store.cookie_ids("demo", "away", d)?,
+            0,
+            "erased with its visitor"
+        );
+        store.daily_salt(d + 1)?;
+        assert_eq!(
+            store.cookie_ids("demo", "home", d)?,
+            2,
+            "yesterday's is kept"
+        );
+        store.daily_salt(d + 2)?;
+        assert_eq!(
+            store.cookie_ids("demo", "home", d)?,
+            0,
+            "then deleted with the salts"
+        );
         Ok(())
     }
 

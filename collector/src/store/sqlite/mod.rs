@@ -183,11 +183,13 @@ fn count(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     Ok(u64::try_from(row.get::<_, i64>(idx)?).unwrap_or(0))
 }
 
-/// Deletes the salts of days before `day` and the fingerprint observations of those days
-/// (no salt can recompute those fingerprints any more); returns the salts deleted.
+/// Deletes the salts of days before `day`, the fingerprint observations of those days (no
+/// salt can recompute those fingerprints any more) and the identity guard's daily counters
+/// of ids per cookie (only today's is ever read); returns the salts deleted.
 fn delete_salts_before(tx: &rusqlite::Transaction<'_>, day: i64) -> Result<usize, StoreError> {
     let salts = tx.execute("DELETE FROM daily_salts WHERE day < ?1", [day])?;
     tx.execute("DELETE FROM fingerprint_seen WHERE day < ?1", [day])?;
+    tx.execute("DELETE FROM cookie_ids WHERE day < ?1", [day])?;
     Ok(salts)
 }
 
@@ -263,6 +265,10 @@ impl Store for SqliteStore {
         day: i64,
     ) -> Result<bool, StoreError> {
         identity::fingerprint_shared(&self.reader(), site, fingerprint, day)
+    }
+
+    fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError> {
+        identity::cookie_ids(&self.reader(), site, visitor, day)
     }
 
     fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError> {
