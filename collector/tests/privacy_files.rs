@@ -201,6 +201,11 @@ async fn old_salts_are_deleted_at_start_without_any_request() {
             [today - 3],
         )
         .unwrap();
+        conn.execute(
+            "INSERT INTO cookie_ids (site, visitor, day, ids) VALUES ('demo', 'v-old', ?1, 1)",
+            [today - 3],
+        )
+        .unwrap();
     }
     let count = |sql: &str| -> i64 {
         let conn = rusqlite::Connection::open(&db).unwrap();
@@ -216,16 +221,21 @@ async fn old_salts_are_deleted_at_start_without_any_request() {
     let _collector = Collector::with_store_and_clock(config, store, Clock::wall())
         .await
         .unwrap();
-    let mut left = (1, 1);
+    let mut left = (1, 1, 1);
     for _ in 0..500 {
         left = (
             count("SELECT count(*) FROM daily_salts"),
             count("SELECT count(*) FROM fingerprint_seen"),
+            count("SELECT count(*) FROM cookie_ids"),
         );
-        if left == (0, 0) {
+        if left == (0, 0, 0) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert_eq!(left, (0, 0), "(salts, fingerprint observations) left");
+    assert_eq!(
+        left,
+        (0, 0, 0),
+        "(salts, fingerprint observations, ids-per-cookie counters) left"
+    );
 }
