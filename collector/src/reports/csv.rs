@@ -42,7 +42,7 @@ pub fn table(header: &[&str], lines: impl Iterator<Item = Vec<String>>) -> Strin
 /// The first characters that make a spreadsheet read a cell as a formula (OWASP's CSV
 /// injection list): `=`, `+`, `-`, `@`, and a tab or carriage return, which some
 /// spreadsheets skip before looking for one of the others.
-const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// One field, quoted if needed. A field starting with one of [`FORMULA_STARTS`] is
 /// prefixed with `'` so a spreadsheet does not run a visitor-supplied path as a formula.

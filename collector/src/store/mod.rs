@@ -194,7 +194,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the salts of days before `today - 1` (Unix days, UTC), those days'
     /// fingerprint observations and daily counters of ids per cookie, whether or not a
-    /// request came today; returns the number of salts deleted. Run hourly by [`SaltExpiry`](crate::identity::salt::SaltExpiry).
+    /// request came today; returns the number of salts deleted. Run hourly by
+    /// [`SaltExpiry`](crate::identity::salt::SaltExpiry).
     fn expire_salts(&self, today: i64) -> Result<usize, StoreError>;
 
     /// Whether two or more distinct id visitors were seen behind `fingerprint` (a hash under

@@ -15,7 +15,7 @@
 //!
 //! Deleted rows leave nothing readable behind: the writer runs with `secure_delete` on
 //! (SQLite zeroes deleted content, in tables, indexes and freed pages), and an erasure
-//! ends with a `TRUNCATE` checkpoint ([`checkpoint`]), which copies the zeroed pages into
+//! ends with a `TRUNCATE` checkpoint (`checkpoint`), which copies the zeroed pages into
 //! the database file and empties the `-wal` file that still held the rows as written.
 
 mod backfill;
@@ -163,7 +163,7 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), StoreErro
 /// busy timeout) for readers of older snapshots to finish; if one still holds the WAL, the
 /// checkpoint is partial and a warning says so (the WAL is reused from its start at a
 /// later checkpoint). A no-op for an in-memory store.
-pub(crate) fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
     let (busy, frames, copied): (i64, i64, i64) =
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
