@@ -50,7 +50,7 @@ impl KeptParams {
         self.0.get(site).map_or(&[], Vec::as_slice)
     }
 
-    /// The sites listed, in order.
+    /// The sites listed, sorted by id.
     pub fn sites(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }
