@@ -19,7 +19,8 @@
 //! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation, which
 //!   sessionizes each new event and records its identity links in the transaction that
 //!   stores it.
-//! - [`retention`]: the hourly purge of events older than the retention age.
+//! - [`retention`]: the hourly purge of events older than the retention age (old daily
+//!   salts have their own hourly timer, `identity::salt::SaltExpiry`).
 //! - [`erasure`]: export and erasure of a visitor, person or user (API and CLI).
 //! - [`rebuild`]: the `rebuild-reports` subcommand (report data computed again from the
 //!   stored events).
@@ -82,7 +83,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::identity::salt::SaltCache;
+use crate::identity::salt::{EXPIRE_EVERY, SaltCache, SaltExpiry};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -144,6 +145,8 @@ pub struct Collector {
     writer: JoinHandle<()>,
     /// The hourly retention purge; stops when the collector is dropped.
     retention: Retention,
+    /// The hourly deletion of old daily salts; stops when the collector is dropped.
+    salt_expiry: SaltExpiry,
     /// The admin token made at this start, when none was configured or stored before.
     created_token: Option<AdminToken>,
 }
@@ -206,9 +209,11 @@ impl Collector {
             config.retention,
             PURGE_EVERY,
         );
+        let salts = Arc::new(SaltCache::new(Arc::clone(&store)));
+        let salt_expiry = SaltExpiry::start(Arc::clone(&salts), clock.clone(), EXPIRE_EVERY);
         let state = AppState {
             config: Arc::new(config),
-            salts: Arc::new(SaltCache::new(Arc::clone(&store))),
+            salts,
             store,
             ingest,
             cookie_key,
@@ -221,6 +226,7 @@ impl Collector {
             state,
             writer,
             retention,
+            salt_expiry,
             created_token,
         })
     }
@@ -266,10 +272,12 @@ impl Collector {
             state,
             writer,
             retention,
+            salt_expiry,
             created_token: _,
         } = self;
         // Purging stops with the server (dropping the handle aborts the task).
         let _retention = retention;
+        let _salt_expiry = salt_expiry;
         let deadline = state.config.shutdown_deadline;
         let limits = state.config.server;
         let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -168,7 +168,11 @@ async fn outbound_and_download_store_their_target() {
     .await;
     assert_eq!(
         stored_details(&c, &outbound),
-        pairs(&[("screen", SCREEN), ("target", target)])
+        pairs(&[
+            ("screen", SCREEN),
+            ("target", "https://docs.example.org/guide")
+        ]),
+        "stored without its query (see stored_url)"
     );
     assert_eq!(
         stored_details(&c, &download),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
+use spoor_collector::payload::stored_url::KeptParams;
 use spoor_e2e::{Browser, ChromeDriver, RunningCollector};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -24,7 +25,9 @@ struct Scene {
 
 impl Scene {
     async fn open(path: &str) -> anyhow::Result<Scene> {
-        let collector = RunningCollector::start().await?;
+        // The demo app's views are query parameters; stored URLs keep only listed ones.
+        let keep: KeptParams = "demo=view,sort".parse().map_err(anyhow::Error::msg)?;
+        let collector = RunningCollector::start_with(|c| c.keep_query_params = keep).await?;
         let driver = ChromeDriver::start().await?;
         let base = collector.base_url.clone();
         let browser = driver.browser().await?;
@@ -360,5 +363,36 @@ async fn after_a_logout_reset_the_device_starts_a_person_of_its_own() -> anyhow:
         .unwrap_or(summary);
     assert_eq!(summary["visitors"], 2, "{summary}");
     assert_eq!(summary["persons"], 2, "{summary}");
+    collector.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hash_routes_are_stored_with_their_path_and_without_their_query() -> anyhow::Result<()> {
+    let Scene {
+        collector,
+        browser,
+        base,
+        _driver,
+    } = Scene::open("/privacy/hash.html#/inbox").await?;
+    let b = &browser.client;
+    click(b, "#reset").await?; // hashchange to #/reset?token=…: a view
+    collector.wait_for_count("pageviews", 2, WAIT).await?;
+    click(b, "nav a[href='#top']").await?; // hashchange to an anchor: a view, no route
+    collector.wait_for_count("pageviews", 3, WAIT).await?;
+    tokio::time::sleep(SETTLE).await;
+    browser.close().await?;
+
+    let all = events(&collector)?;
+    assert_eq!(
+        urls(&of_kind(&all, "pageview"), &base),
+        [
+            "/privacy/hash.html#/inbox",
+            "/privacy/hash.html#/reset",
+            "/privacy/hash.html",
+        ],
+        "{all:#?}"
+    );
+    let stored = format!("{all:?}");
+    assert!(!stored.contains("demo-reset-token"), "{all:#?}");
     collector.stop().await
 }

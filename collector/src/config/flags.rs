@@ -148,6 +148,10 @@ pub(super) struct Flags {
     /// [env: SPOOR_GEOIP_CSV] [default: none]
     #[arg(long)]
     pub(super) geoip_csv: Option<String>,
+    /// Query parameters a site's stored URLs keep besides utm_*: site=name,name;site=name
+    /// [env: SPOOR_KEEP_QUERY_PARAMS] [default: none]
+    #[arg(long)]
+    pub(super) keep_query_params: Option<String>,
     /// Loopback clients naming a loopback host read reports without a credential; refused
     /// with --trusted-proxies [env: SPOOR_INSECURE_LOOPBACK_ADMIN] [default: false]
     #[arg(long)]

@@ -23,6 +23,7 @@ use crate::extract::forwarded::ForwardedHeader;
 use crate::geo::GeoIp;
 use crate::identity::resolver::MAX_IDS_PER_COOKIE;
 use crate::payload::Limits;
+use crate::payload::stored_url::KeptParams;
 use crate::ratelimit::RateLimitConfig;
 use crate::routes::auth::AdminToken;
 use crate::routes::auth::host::PublicHosts;
@@ -127,6 +128,13 @@ pub struct Config {
     /// `first,last,CC` address ranges, such as DB-IP's "IP to Country Lite"; default none:
     /// countries are unknown). Read once at start; see [`geo`](crate::geo).
     pub geoip: Option<Arc<GeoIp>>,
+    /// Query parameters a site's stored URLs keep besides `utm_*`, on its own hosts
+    /// (`--keep-query-params`, `SPOOR_KEEP_QUERY_PARAMS`: `site=name,name;site=name`, such
+    /// as `demo=q,page;shop=sku`; default none). Every other parameter and the fragment
+    /// (but a `#/route`'s path) are cut from page URLs, referrers and link targets before
+    /// they are stored; see [`stored_url`](crate::payload::stored_url). Each site named
+    /// must be configured.
+    pub keep_query_params: KeptParams,
     /// Let loopback clients read the reports without a credential
     /// (`--insecure-loopback-admin`, `SPOOR_INSECURE_LOOPBACK_ADMIN` `true`/`false`; default
     /// false). Only requests from 127.0.0.1 or ::1 that name the host `localhost`,
@@ -206,6 +214,7 @@ impl Default for Config {
             max_ids_per_cookie: MAX_IDS_PER_COOKIE,
             server: ServerLimits::default(),
             geoip: None,
+            keep_query_params: KeptParams::default(),
             insecure_loopback_admin: false,
             public_hosts: PublicHosts::default(),
             metrics_listen: None,
@@ -342,6 +351,19 @@ impl Config {
                 non_negative,
             )?,
         };
+        let sites = parse_or(
+            pick(flags.sites, "SPOOR_SITES"),
+            defaults.sites,
+            |s: &Sites| Ok(s.clone()),
+        )?;
+        let keep_query_params = parse_or(
+            pick(flags.keep_query_params, "SPOOR_KEEP_QUERY_PARAMS"),
+            defaults.keep_query_params,
+            |k: &KeptParams| match k.sites().find(|id| sites.get(id).is_none()) {
+                Some(id) => Err(format!("site {id:?} is not a configured site")),
+                None => Ok(k.clone()),
+            },
+        )?;
         let insecure_loopback_admin = flags.insecure_loopback_admin
             || parse_or(
                 pick(None, "SPOOR_INSECURE_LOOPBACK_ADMIN"),
@@ -407,11 +429,7 @@ impl Config {
                     |b: &bool| Ok(*b),
                 )?,
             limits,
-            sites: parse_or(
-                pick(flags.sites, "SPOOR_SITES"),
-                defaults.sites,
-                |s: &Sites| Ok(s.clone()),
-            )?,
+            sites,
             sqlite_synchronous: parse_or(
                 pick(flags.sqlite_synchronous, "SPOOR_SQLITE_SYNCHRONOUS"),
                 defaults.sqlite_synchronous,
@@ -527,6 +545,7 @@ impl Config {
                     })?,
                 )),
             },
+            keep_query_params,
             insecure_loopback_admin,
             public_hosts: parse_or(
                 pick(flags.public_hosts, "SPOOR_PUBLIC_HOSTS"),

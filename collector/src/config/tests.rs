@@ -326,6 +326,31 @@ fn server_timeouts_and_connection_cap_are_configurable() -> Result<(), LoadError
 }
 
 #[test]
+fn kept_query_params_are_per_configured_site() -> Result<(), LoadError> {
+    assert_eq!(load(&[], &[])?.keep_query_params, KeptParams::default());
+    let c = load(
+        &["--sites", "demo=localhost;shop=shop.example"],
+        &[("SPOOR_KEEP_QUERY_PARAMS", "demo=q,page;shop=sku")],
+    )?;
+    assert_eq!(c.keep_query_params.for_site("demo"), ["q", "page"]);
+    assert_eq!(c.keep_query_params.for_site("shop"), ["sku"]);
+    let c = load(
+        &["--keep-query-params", "demo=id"],
+        &[("SPOOR_KEEP_QUERY_PARAMS", "demo=q")],
+    )?;
+    assert_eq!(c.keep_query_params.for_site("demo"), ["id"]);
+    let err = load(&["--keep-query-params", "shop=sku"], &[])
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        err.is_some_and(|e| e.starts_with("--keep-query-params") && e.contains("\"shop\"")),
+        "a site that is not configured is an error"
+    );
+    assert!(load(&[], &[("SPOOR_KEEP_QUERY_PARAMS", "demo")]).is_err());
+    Ok(())
+}
+
+#[test]
 fn the_connection_cap_per_client_is_configurable() -> Result<(), LoadError> {
     assert_eq!(load(&[], &[])?.server.max_connections_per_client, 32);
     assert_eq!(

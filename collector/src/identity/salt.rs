@@ -1,14 +1,20 @@
 //! The daily salt behind cookieless fingerprints.
 //!
 //! Salts are random, one per UTC day, kept in the store (so every collector sharing a store
-//! hashes alike) and deleted by the store two days later, after which yesterday's
-//! fingerprints can no longer be recomputed by anyone. [`SaltCache`] keeps today's and
-//! yesterday's salts in memory so a request costs no store round trip. (Yesterday's salt
-//! lets the NAT guard ask whether the same network and user agent was shared by several
-//! visitors yesterday; see [`resolver`](super::resolver).)
+//! hashes alike) and deleted two days later, with that day's fingerprint observations,
+//! after which its fingerprints can no longer be recomputed by anyone. [`SaltExpiry`]
+//! deletes them on a timer (at start, then hourly), so an old salt does not wait for the
+//! next request to go. [`SaltCache`] keeps today's and yesterday's salts in memory so a
+//! request costs no store round trip. (Yesterday's salt lets the NAT guard ask whether the
+//! same network and user agent was shared by several visitors yesterday; see
+//! [`resolver`](super::resolver).)
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
 /// Milliseconds in a UTC day.
@@ -44,6 +50,21 @@ impl SaltCache {
         self.for_day(now_ms.div_euclid(DAY_MS) - 1).await
     }
 
+    /// Deletes the salts older than yesterday (by `now_ms`), from memory and from the
+    /// store, with their days' fingerprint observations; returns the number of salts the
+    /// store deleted.
+    pub async fn expire(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let today = now_ms.div_euclid(DAY_MS);
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(day, _)| *day >= today - 1);
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.expire_salts(today))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
     async fn for_day(&self, day: i64) -> Result<[u8; 32], StoreError> {
         let cached = self
             .recent
@@ -70,10 +91,95 @@ impl SaltCache {
     }
 }
 
+/// How often [`SaltExpiry`] looks for old salts.
+pub const EXPIRE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// The task that deletes old salts ([`SaltCache::expire`]) at start and then every
+/// [`EXPIRE_EVERY`]; aborted when dropped.
+pub struct SaltExpiry {
+    task: JoinHandle<()>,
+}
+
+impl SaltExpiry {
+    /// Expires the salts of `salts` by `clock`, now and then every `every`.
+    pub fn start(salts: Arc<SaltCache>, clock: Clock, every: Duration) -> SaltExpiry {
+        let task = tokio::spawn(async move {
+            loop {
+                match salts.expire(clock.now_ms()).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(salts = deleted, "old daily salts deleted"),
+                    // Retried at the next run.
+                    Err(e) => tracing::error!(error = %e, "deleting old daily salts failed"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        SaltExpiry { task }
+    }
+}
+
+impl Drop for SaltExpiry {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
+
+    /// The days whose salts the database file at `path` holds.
+    fn salt_days(path: &std::path::Path) -> Result<Vec<i64>, StoreError> {
+        let conn = rusqlite::Connection::open(path)?;
+        let mut stmt = conn.prepare("SELECT day FROM daily_salts ORDER BY day")?;
+        let days = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        Ok(days)
+    }
+
+    /// Polls `salt_days` until it is `want` (or 5 s pass), returning the last reading.
+    async fn wait_for(path: &std::path::Path, want: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let mut days = salt_days(path)?;
+        for _ in 0..500 {
+            if days == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            days = salt_days(path)?;
+        }
+        Ok(days)
+    }
+
+    #[tokio::test]
+    async fn old_salts_go_on_the_timer_without_any_request() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        let path = dir.path().join("spoor.db");
+        let store = Arc::new(SqliteStore::open(&path)?);
+        let today = 20_000;
+        for day in [today - 1, today] {
+            store.daily_salt(day)?;
+        }
+        let clock = Clock::manual(today * DAY_MS + 1000);
+        let cache = Arc::new(SaltCache::new(store.clone()));
+        let before = cache.for_time(today * DAY_MS).await?;
+        let _expiry =
+            SaltExpiry::start(Arc::clone(&cache), clock.clone(), Duration::from_millis(10));
+        assert_eq!(
+            wait_for(&path, &[today - 1, today]).await?,
+            [today - 1, today]
+        );
+        // Two days later, with no request in between, both are gone from the store…
+        clock.set((today + 2) * DAY_MS);
+        assert_eq!(wait_for(&path, &[]).await?, Vec::<i64>::new());
+        // …and from memory: the cache cannot hand out the old salt again.
+        assert_ne!(cache.for_time(today * DAY_MS).await?, before);
+        Ok(())
+    }
 
     #[tokio::test]
     async fn one_salt_per_day_and_a_new_one_the_next() -> Result<(), StoreError> {

@@ -15,6 +15,7 @@
 //! - [`props`]: the flat properties of a custom event;
 //! - [`context`]: screen, language and time zone;
 //! - [`utm`]: campaign tags read from the page URL;
+//! - [`stored_url`]: what of a URL is stored (no raw query, no fragment);
 //! - `rules`: the checks several fields share (ids, labels, URLs, cutting text).
 //!
 //! A field that breaks its rule fails its event with a reason that names it
@@ -26,6 +27,7 @@ pub mod kind;
 pub mod limits;
 pub mod props;
 mod rules;
+pub mod stored_url;
 pub mod utm;
 
 use serde::Deserialize;
@@ -140,7 +142,8 @@ pub struct EventFailure {
     pub code: &'static str,
     /// What to fix, naming the field (`events[3].props.color: …`).
     pub reason: String,
-    /// The event's JSON, cut to [`MAX_FAILED_RAW_BYTES`], for the operator.
+    /// The event's JSON, its URLs cut as stored ones are
+    /// ([`stored_url::scrub_failed`]), cut to [`MAX_FAILED_RAW_BYTES`], for the operator.
     pub raw: String,
 }
 
@@ -194,7 +197,10 @@ pub fn parse_envelope(body: &[u8], now_ms: i64, limits: &Limits) -> Result<Envel
                 index,
                 code,
                 reason: format!("events[{index}]{reason}"),
-                raw: truncate_bytes(value.to_string(), MAX_FAILED_RAW_BYTES),
+                raw: truncate_bytes(
+                    stored_url::scrub_failed(&value).to_string(),
+                    MAX_FAILED_RAW_BYTES,
+                ),
             };
             let wire = EventWire::deserialize(&value)
                 .map_err(|e| fail("invalid_event", format!(": {e}")))?;

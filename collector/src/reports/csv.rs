@@ -39,10 +39,15 @@ pub fn table(header: &[&str], lines: impl Iterator<Item = Vec<String>>) -> Strin
     out
 }
 
-/// One field, quoted if needed. A leading `=`, `+`, `-` or `@` is prefixed with `'` so a
-/// spreadsheet does not run a visitor-supplied path as a formula.
+/// The first characters that make a spreadsheet read a cell as a formula (OWASP's CSV
+/// injection list): `=`, `+`, `-`, `@`, and a tab or carriage return, which some
+/// spreadsheets skip before looking for one of the others.
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// One field, quoted if needed. A field starting with one of [`FORMULA_STARTS`] is
+/// prefixed with `'` so a spreadsheet does not run a visitor-supplied path as a formula.
 pub fn field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+    let s = if s.starts_with(FORMULA_STARTS) {
         format!("'{s}")
     } else {
         s.to_string()
@@ -81,5 +86,20 @@ mod tests {
             "a,b\r\nx y,\"1\n2\"\r\n"
         );
         assert_eq!(field("/plain"), "/plain");
+    }
+
+    #[test]
+    fn every_formula_start_on_the_owasp_list_is_defused() {
+        for (raw, safe) in [
+            ("=1+1", "'=1+1"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=cmd()", "'\t=cmd()"),
+            ("\r=cmd()", "\"'\r=cmd()\""),
+        ] {
+            assert_eq!(field(raw), safe, "{raw:?}");
+        }
+        assert_eq!(field("a\t=b"), "a\t=b", "only a leading tab counts");
     }
 }

@@ -6,7 +6,8 @@
 //! site (`400` when not configured) and the `Origin` (`403` when not the site's). Bot
 //! traffic ([`bots`](crate::bots)) is then answered `204` and dropped. Each event is
 //! validated on its own, its page host checked against the site's: one that fails goes to
-//! the bounded `failed_events` table. If every event failed the answer is a `400` naming
+//! the bounded `failed_events` table. The URLs of the events kept are cut to what may be
+//! stored ([`stored_url`]). If every event failed the answer is a `400` naming
 //! the first one's field; otherwise the valid ones are stored and the answer is `204`, or
 //! `200` with `{"stored","duplicates","failed":[{"index","code","error"}]}` when some
 //! failed (the beacon drops a batch on any 2xx or 4xx but 429, so a bad event never loops).
@@ -41,7 +42,7 @@ use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
 use crate::identity::{Evidence, fingerprint, server_cookie};
 use crate::metrics::Metrics;
-use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope};
+use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope, stored_url};
 use crate::sites::Site;
 use crate::state::AppState;
 use crate::store::{FailedEvent, InsertOutcome};
@@ -123,9 +124,14 @@ pub async fn collect(
 
     let mut events = Vec::with_capacity(received);
     let mut failures = Vec::new();
+    let keep = state.config.keep_query_params.for_site(&site.id);
     for (i, event) in envelope.events.into_iter().enumerate() {
         match event.and_then(|e| check_hostname(i, e, site)) {
-            Ok(e) => events.push(e),
+            Ok(mut e) => {
+                // From here on only the URLs as they may be stored exist.
+                stored_url::scrub_event(&mut e, keep, site);
+                events.push(e);
+            }
             Err(failure) => failures.push(failure),
         }
     }
@@ -473,7 +479,10 @@ fn check_hostname(
             "events[{index}].url: host {:?} is not one of site {:?}'s hosts",
             event.hostname, site.id
         ),
-        raw: event.url.chars().take(MAX_FAILED_RAW_BYTES).collect(),
+        raw: stored_url::strip(&event.url, &[])
+            .chars()
+            .take(MAX_FAILED_RAW_BYTES)
+            .collect(),
     })
 }
 

@@ -192,6 +192,12 @@ pub trait Store: Send + Sync + 'static {
     /// `day - 1` are deleted on the way, so no salt outlives two days.
     fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError>;
 
+    /// Deletes the salts of days before `today - 1` (Unix days, UTC), those days'
+    /// fingerprint observations and daily counters of ids per cookie, whether or not a
+    /// request came today; returns the number of salts deleted. Run hourly by
+    /// [`SaltExpiry`](crate::identity::salt::SaltExpiry).
+    fn expire_salts(&self, today: i64) -> Result<usize, StoreError>;
+
     /// Whether two or more distinct id visitors were seen behind `fingerprint` (a hash under
     /// the salt of Unix day `day`) on that day: the NAT guard's look back at yesterday.
     fn fingerprint_shared(
@@ -227,8 +233,8 @@ pub trait Store: Send + Sync + 'static {
     /// Everything stored about `subject` on `site` ([`erasure`](crate::erasure)).
     fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError>;
 
-    /// Deletes everything stored about `subject` on `site`, in one transaction; returns
-    /// what was deleted.
+    /// Deletes everything stored about `subject` on `site`, in one transaction, leaving
+    /// none of it readable in the store's files; returns what was deleted.
     fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError>;
 
     /// Records events that failed validation, then deletes the oldest rows beyond `keep`,
@@ -251,7 +257,8 @@ pub struct FailedEvent {
     pub reason_code: String,
     /// The reason the client was given.
     pub reason: String,
-    /// The event's JSON, cut to a few KiB.
+    /// The event's JSON (its URLs without query but `utm_*`, nor fragment), cut to a few
+    /// KiB.
     pub raw: String,
 }
 

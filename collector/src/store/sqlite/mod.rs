@@ -11,11 +11,17 @@
 //! written before the rollups; `insert` maps an event to its row; `sessions`
 //! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
 //! and fingerprint observations and answers the person queries; `failed` keeps the
-//! bounded `failed_events` table.
+//! bounded `failed_events` table; `files` creates the database owner-only.
+//!
+//! Deleted rows leave nothing readable behind: the writer runs with `secure_delete` on
+//! (SQLite zeroes deleted content, in tables, indexes and freed pages), and an erasure
+//! ends with a `TRUNCATE` checkpoint (`checkpoint`), which copies the zeroed pages into
+//! the database file and empties the `-wal` file that still held the rows as written.
 
 mod backfill;
 mod erasure;
 mod failed;
+mod files;
 mod identity;
 mod insert;
 mod migrate;
@@ -57,23 +63,20 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, creating its directory too, and
-    /// brings its schema up to date; with the default [`SqliteOptions`].
+    /// Opens (creating if needed) the database at `path`, creating its directory too (both
+    /// owner-only, see `files`), and brings its schema up to date; with the default
+    /// [`SqliteOptions`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         SqliteStore::open_with(path, SqliteOptions::default())
     }
 
     /// Opens the database at `path` like [`SqliteStore::open`], with `options`.
     pub fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+        files::prepare(path)?;
         let writer = Connection::open(path)?;
         configure(&writer, &options)?;
         migrate(&writer)?;
+        files::match_sidecars(path)?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
@@ -142,6 +145,10 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), StoreErro
         tracing::warn!(mode, "SQLite did not switch to WAL mode");
     }
     conn.pragma_update(None, "synchronous", options.synchronous.as_str())?;
+    let zeroing: i64 = conn.query_row("PRAGMA secure_delete = ON", [], |r| r.get(0))?;
+    if zeroing != 1 {
+        tracing::warn!("SQLite did not turn secure_delete on: deleted rows stay in free pages");
+    }
     if let Some(pages) = options.max_pages {
         let pages = i64::try_from(pages).unwrap_or(i64::MAX);
         let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
@@ -151,9 +158,39 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Copies every page in the WAL into the database file and truncates the WAL to zero
+/// bytes, so rows deleted since the last checkpoint survive in neither. Waits (up to the
+/// busy timeout) for readers of older snapshots to finish; if one still holds the WAL, the
+/// checkpoint is partial and a warning says so (the WAL is reused from its start at a
+/// later checkpoint). A no-op for an in-memory store.
+fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    let (busy, frames, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    if busy != 0 {
+        tracing::warn!(
+            frames,
+            copied,
+            "WAL checkpoint after an erasure was blocked by a reader; the WAL may still hold erased rows until the next checkpoint"
+        );
+    }
+    Ok(())
+}
+
 /// Reads a `count(…)` column, which SQLite returns as a signed integer.
 fn count(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     Ok(u64::try_from(row.get::<_, i64>(idx)?).unwrap_or(0))
+}
+
+/// Deletes the salts of days before `day`, the fingerprint observations of those days (no
+/// salt can recompute those fingerprints any more) and the identity guard's daily counters
+/// of ids per cookie (only today's is ever read); returns the salts deleted.
+fn delete_salts_before(tx: &rusqlite::Transaction<'_>, day: i64) -> Result<usize, StoreError> {
+    let salts = tx.execute("DELETE FROM daily_salts WHERE day < ?1", [day])?;
+    tx.execute("DELETE FROM fingerprint_seen WHERE day < ?1", [day])?;
+    tx.execute("DELETE FROM cookie_ids WHERE day < ?1", [day])?;
+    Ok(salts)
 }
 
 /// Reads a fixed-size blob, creating it with random bytes if absent.
@@ -261,11 +298,9 @@ impl Store for SqliteStore {
     fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        tx.execute("DELETE FROM daily_salts WHERE day < ?1", [day - 1])?;
-        // Observations of fingerprints no salt can recompute any more go with the salts.
-        tx.execute("DELETE FROM fingerprint_seen WHERE day < ?1", [day - 1])?;
-        // So do the identity guard's daily counters (only today's is ever read).
-        tx.execute("DELETE FROM cookie_ids WHERE day < ?1", [day - 1])?;
+        // The timer ([`SaltExpiry`](crate::identity::salt::SaltExpiry)) does this hourly;
+        // doing it here too keeps a store driven by a fast manual clock small.
+        delete_salts_before(&tx, day - 1)?;
         let salt = get_or_create_blob(
             &tx,
             "SELECT salt FROM daily_salts WHERE day = ?1",
@@ -323,7 +358,20 @@ impl Store for SqliteStore {
     }
 
     fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError> {
-        erasure::erase(&mut self.writer(), site, subject)
+        let mut conn = self.writer();
+        let erased = erasure::erase(&mut conn, site, subject)?;
+        // The rows are zeroed in the pages (secure_delete); their earlier copies in the WAL
+        // go with the checkpoint.
+        checkpoint(&conn)?;
+        Ok(erased)
+    }
+
+    fn expire_salts(&self, today: i64) -> Result<usize, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let deleted = delete_salts_before(&tx, today - 1)?;
+        tx.commit()?;
+        Ok(deleted)
     }
 
     fn ping(&self) -> Result<(), StoreError> {
