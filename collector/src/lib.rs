@@ -37,6 +37,8 @@
 //! - [`bots`]: the user agents `/collect` drops as bot traffic.
 //! - [`server`]: the accept loop — connection cap, header and request timeouts.
 //! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
+//! - [`site_secrets`]: per-site secrets from the environment or a file (identity
+//!   secrets, server-side ingest keys).
 //! - `routes::auth`: the admin gate around the whole router — with `SPOOR_ADMIN_TOKEN`
 //!   set, `/api/*` needs it as a bearer token (the dashboard's files load and ask for it);
 //!   without it, `/api/*` and `/dashboard` answer loopback clients only.
@@ -65,6 +67,7 @@ pub mod retention;
 pub mod routes;
 pub mod server;
 pub mod session;
+pub mod site_secrets;
 pub mod sites;
 pub mod state;
 pub mod store;

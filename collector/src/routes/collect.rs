@@ -36,8 +36,10 @@ use crate::bots;
 use crate::error::AppError;
 use crate::event::{Batch, ClientEvent, Event, EventKind, IdentityEffects};
 use crate::extract::peer::Peer;
+use crate::identity::graph::LinkKind;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
+use crate::identity::verify::{self, Verdict};
 use crate::identity::{Evidence, fingerprint, server_cookie};
 use crate::metrics::Metrics;
 use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope};
@@ -123,7 +125,10 @@ pub async fn collect(
     let mut events = Vec::with_capacity(received);
     let mut failures = Vec::new();
     for (i, event) in envelope.events.into_iter().enumerate() {
-        match event.and_then(|e| check_hostname(i, e, site)) {
+        let checked = event
+            .and_then(|e| check_hostname(i, e, site))
+            .and_then(|e| check_signature(i, e, site, &state.config));
+        match checked {
             Ok(e) => events.push(e),
             Err(failure) => failures.push(failure),
         }
@@ -304,6 +309,14 @@ async fn store_batch(
     now: i64,
 ) -> Result<(SignedCookieJar, InsertOutcome), AppError> {
     let cookie_visitor = server_cookie::visitor(&jar);
+    // The visitor the request's cookie proves this browser owns, if it does.
+    let owned = cookie_visitor
+        .as_deref()
+        .filter(|_| server_cookie::vouched(&jar))
+        .map(str::to_string);
+    // Client ids the store did not know before this batch: whoever sends them first owns
+    // them.
+    let mut fresh_ids = std::collections::HashSet::new();
     let salt = state.salts.for_time(now).await?;
     let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
     let yesterday_salt = state.salts.for_day_before(now).await?;
@@ -331,7 +344,17 @@ async fn store_batch(
             now_ms: now,
         };
         let memory = memories.get(&client.client_id).cloned().unwrap_or_default();
-        let outcome = resolve(&signals, &memory, options);
+        if let (Some(id), false) = (&client.client_id, memory.client_id_known) {
+            fresh_ids.insert(id.clone());
+        }
+        let mut outcome = resolve(&signals, &memory, options);
+        mark_verified(
+            &mut outcome.links,
+            owned.as_deref(),
+            &client,
+            &memory,
+            &outcome.visitor,
+        );
         cookie = Some(outcome.cookie.clone());
         events.push(Event {
             site: batch.site.clone(),
@@ -351,10 +374,50 @@ async fn store_batch(
     tracing::debug!(site = %batch.site, stored = outcome.stored, duplicates = outcome.duplicates, "batch committed");
 
     let jar = match cookie {
-        Some(visitor) => jar.add(server_cookie::cookie(visitor, peer.https)),
+        Some(visitor) if owned.as_ref() == Some(&visitor) || fresh_ids.contains(&visitor) => {
+            jar.add(server_cookie::cookie(visitor, peer.https))
+        }
+        Some(visitor) => jar.add(server_cookie::claimed_cookie(visitor, peer.https)),
         None => jar,
     };
     Ok((jar, outcome))
+}
+
+/// Marks the links the collector itself can vouch for ([`NewLink::verified`]), given the
+/// visitor the request's own cookie proves the browser owns (`request_cookie`: a vouched
+/// cookie, see [`server_cookie`]; not the one moved within the batch):
+/// - a login, when the site signed the user id and the visitor is that cookie's or a
+///   client id no one had used (so not a known visitor id someone else put in the event);
+/// - a link between that cookie's visitor and a client id no one had used.
+///
+/// A client id the store already knows may be anyone's: whoever sends it is not proven to
+/// be its owner, so nothing that joins it is verified.
+///
+/// [`NewLink::verified`]: crate::identity::resolver::NewLink::verified
+fn mark_verified(
+    links: &mut [crate::identity::resolver::NewLink],
+    request_cookie: Option<&str>,
+    client: &ClientEvent,
+    memory: &Memory,
+    visitor: &str,
+) {
+    let fresh_id = client
+        .client_id
+        .as_deref()
+        .filter(|_| !memory.client_id_known);
+    let anchored = request_cookie == Some(visitor) || fresh_id == Some(visitor);
+    for link in links {
+        link.verified = match link.kind {
+            LinkKind::Login => client.signature.is_some() && anchored,
+            LinkKind::ClientId | LinkKind::ServerCookie => match (request_cookie, fresh_id) {
+                (Some(cookie), Some(id)) => {
+                    (link.a == cookie && link.b == id) || (link.a == id && link.b == cookie)
+                }
+                _ => false,
+            },
+            LinkKind::Fingerprint | LinkKind::Recovery => false,
+        };
+    }
 }
 
 /// What the store remembers for each distinct client id of the batch (all behind the same
@@ -432,6 +495,42 @@ fn check_hostname(
         ),
         raw: event.url.chars().take(MAX_FAILED_RAW_BYTES).collect(),
     })
+}
+
+/// An `identify` event's signature against the site's identity secret
+/// ([`verify`](crate::identity::verify)): a wrong one, a missing one where the site requires
+/// signatures, or one the site has no secret for fails the event, and it is never linked.
+/// What passes keeps its signature only when it is verified, so from here on
+/// `signature.is_some()` means "the site signed this user id".
+fn check_signature(
+    index: usize,
+    mut event: ClientEvent,
+    site: &Site,
+    config: &crate::config::Config,
+) -> Result<ClientEvent, EventFailure> {
+    let EventKind::Identify { user } = &event.kind else {
+        return Ok(event);
+    };
+    let secret = config.identify_secrets.get(&site.id);
+    let required = config.identify_required.contains(&site.id);
+    match verify::check(secret, required, user, event.signature.as_deref()) {
+        Verdict::Verified => Ok(event),
+        Verdict::Unsigned => {
+            event.signature = None;
+            Ok(event)
+        }
+        Verdict::Refused(refusal) => Err(EventFailure {
+            index,
+            code: refusal.code(),
+            reason: format!("events[{index}].sig: {}", refusal.reason(&site.id)),
+            // The user id is the site's, the signature a credential: neither is kept.
+            raw: serde_json::json!({"type": "identify", "url": event.url})
+                .to_string()
+                .chars()
+                .take(MAX_FAILED_RAW_BYTES)
+                .collect(),
+        }),
+    }
 }
 
 /// `sendBeacon` sends a string as `text/plain` (which needs no CORS preflight); API clients
