@@ -54,13 +54,16 @@ pub(super) fn parse(e: &EventWire, limits: &Limits) -> Result<EventKind, String>
 }
 
 /// The `sig` of an `identify` event: a string of at most [`MAX_SIGNATURE_CHARS`] visible
-/// ASCII characters, or none (absent, `null` or empty). Whether it is right is the
-/// handler's question ([`verify`](crate::identity::verify)); other types ignore it.
+/// ASCII characters, or none (absent, `null` or empty). Read from `sig`, else from
+/// `props.sig`, which is where the beacon puts it (it reuses the props path of custom
+/// events, which costs it no bytes). Whether it is right is the handler's question
+/// ([`verify`](crate::identity::verify)); other types ignore it.
 pub(super) fn signature(e: &EventWire) -> Result<Option<String>, String> {
     if e.kind != "identify" {
         return Ok(None);
     }
-    let sig = match &e.sig {
+    let from_props = e.props.as_ref().and_then(|p| p.get("sig"));
+    let sig = match e.sig.as_ref().filter(|s| !s.is_null()).or(from_props) {
         None | Some(Value::Null) => return Ok(None),
         Some(value) => string(value, "sig")?,
     };
@@ -416,6 +419,11 @@ mod tests {
         assert_eq!(parse_sig("identify", json!({"sig": ""}))?, None);
         assert_eq!(parse_sig("identify", json!({"sig": null}))?, None);
         assert_eq!(parse_sig("custom", json!({"sig": 5}))?, None);
+        assert_eq!(
+            parse_sig("identify", json!({"props": {"sig": sig}}))?,
+            Some(sig.clone()),
+            "as the beacon sends it"
+        );
         refused(
             "identify",
             json!({"user": "u1", "sig": 5}),
