@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: the one [`Config`](config::Config), from defaults, `SPOOR_*` and flags.
-//! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/summary`),
+//! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `ingest` (`POST /ingest`,
+//!   server-side clients with a site key), `api` (`/api/summary`),
 //!   `persons` (`/api/persons/…`, `/api/links/…`), `assets` (the beacon and the demo
 //!   site), `health` (`/healthz`), `privacy` (`/api/export`, `/api/erase`).
 //! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
@@ -115,6 +116,10 @@ pub fn app(state: AppState) -> Router {
                     state.clone(),
                     cors::layer,
                 )),
+        )
+        .route(
+            "/ingest",
+            post(routes::ingest::ingest).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/api/summary", get(api::summary))
         .route("/api/persons/{visitor}", get(persons::person))

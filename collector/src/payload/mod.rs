@@ -15,6 +15,7 @@
 //! - [`props`]: the flat properties of a custom event;
 //! - [`context`]: screen, language and time zone;
 //! - [`utm`]: campaign tags read from the page URL;
+//! - [`server`]: the fields only an authenticated server-side client may send (`/ingest`);
 //! - `rules`: the checks several fields share (ids, labels, URLs, cutting text).
 //!
 //! A field that breaks its rule fails its event with a reason that names it
@@ -26,6 +27,7 @@ pub mod kind;
 pub mod limits;
 pub mod props;
 mod rules;
+pub mod server;
 pub mod utm;
 
 use serde::Deserialize;

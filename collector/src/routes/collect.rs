@@ -4,7 +4,9 @@
 //! before the body is read), the content type (`415`), the body size
 //! (`413`), the envelope (`400`: not JSON, nested too deep, empty, too many events), the
 //! site (`400` when not configured) and the `Origin` (`403` when not the site's). Bot
-//! traffic ([`bots`](crate::bots)) is then answered `204` and dropped. Each event is
+//! traffic ([`bots`](crate::bots)) is then answered `204` with an `X-Spoor-Dropped: <reason>`
+//! header and dropped; server-side clients send to `/ingest` with a key instead
+//! ([`ingest`](super::ingest)). Each event is
 //! validated on its own, its page host checked against the site's: one that fails goes to
 //! the bounded `failed_events` table. If every event failed the answer is a `400` naming
 //! the first one's field; otherwise the valid ones are stored and the answer is `204`, or
@@ -27,7 +29,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::SignedCookieJar;
 use serde::Serialize;
@@ -47,24 +49,28 @@ use crate::sites::Site;
 use crate::state::AppState;
 use crate::store::{FailedEvent, InsertOutcome};
 
+/// The header of a `204` that dropped the batch as bot traffic, naming the reason
+/// (`no_beacon`, `crawler`, `headless`, `no_user_agent`; see [`bots`](crate::bots)).
+pub const DROPPED_HEADER: &str = "x-spoor-dropped";
+
 /// What `/collect` answers (`200`) when some events of a batch failed and the rest were
 /// stored.
 #[derive(Debug, Serialize)]
-struct PartlyStored {
+pub(super) struct PartlyStored {
     /// Events newly stored.
-    stored: usize,
+    pub(super) stored: usize,
     /// Events already stored before.
-    duplicates: usize,
+    pub(super) duplicates: usize,
     /// The events that failed, each with its index and reason.
-    failed: Vec<FailedView>,
+    pub(super) failed: Vec<FailedView>,
 }
 
 /// One failed event in a [`PartlyStored`] answer.
 #[derive(Debug, Serialize)]
-struct FailedView {
-    index: usize,
-    code: &'static str,
-    error: String,
+pub(super) struct FailedView {
+    pub(super) index: usize,
+    pub(super) code: &'static str,
+    pub(super) error: String,
 }
 
 /// Receives a batch; see the module docs. Every item is counted in [`Metrics`] exactly
@@ -118,7 +124,13 @@ pub async fn collect(
         if let Some(reason) = bot {
             metrics.filtered(reason, received);
             tracing::debug!(site = %site.id, reason, events = received, "bot traffic filtered");
-            return Ok(StatusCode::NO_CONTENT.into_response());
+            // Still a 2xx, so a crawler has nothing to retry, but never a silent one: a
+            // server-side client without a key reads why its events were not stored.
+            return Ok((
+                StatusCode::NO_CONTENT,
+                [(DROPPED_HEADER, HeaderValue::from_static(reason))],
+            )
+                .into_response());
         }
     }
 
@@ -216,9 +228,9 @@ pub async fn collect(
 /// Valid events of a request whose outcome is not counted yet; counted as rejected
 /// (`cancelled`) if the request is dropped first. Such events may still be committed by the
 /// writer, and a retry of them is deduplicated.
-struct Pending<'a> {
-    metrics: &'a Metrics,
-    events: usize,
+pub(super) struct Pending<'a> {
+    pub(super) metrics: &'a Metrics,
+    pub(super) events: usize,
 }
 
 impl Drop for Pending<'_> {
@@ -231,7 +243,12 @@ impl Drop for Pending<'_> {
 
 /// Keeps `failures` in the store's bounded `failed_events` table. A store error is logged
 /// and not passed on: the events are refused either way, and the client's answer says why.
-async fn record_failures(state: &AppState, site: &str, failures: &[EventFailure], now: i64) {
+pub(super) async fn record_failures(
+    state: &AppState,
+    site: &str,
+    failures: &[EventFailure],
+    now: i64,
+) {
     let rows: Vec<FailedEvent> = failures
         .iter()
         .map(|f| FailedEvent {
@@ -478,7 +495,7 @@ fn check_origin(headers: &HeaderMap, site: &Site) -> Result<(), AppError> {
 }
 
 /// An event counts for the site only if its page is on one of the site's hosts.
-fn check_hostname(
+pub(super) fn check_hostname(
     index: usize,
     event: ClientEvent,
     site: &Site,
@@ -535,7 +552,7 @@ fn check_signature(
 
 /// `sendBeacon` sends a string as `text/plain` (which needs no CORS preflight); API clients
 /// may send `application/json`. Anything else is refused.
-fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
+pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
     let value = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
