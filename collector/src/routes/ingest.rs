@@ -14,7 +14,8 @@
 //!   else one derived from its `session` (the site's login session id) by a keyed hash,
 //!   `ss_` and 32 hex digits, stable for as long as the key; else the network fingerprint of
 //!   `ip` and `user_agent` (a daily visitor, as for a cookieless browser). An event with
-//!   none of the three fails;
+//!   none of the three fails. The session id itself is stored only as that hash, since a
+//!   login session id may be a live credential; the `visitor` is stored as given;
 //! - `user_id` (on any event), or an `identify` event's `user`, links the visitor to the
 //!   user as a **verified** login: the key proves the site said so.
 //!
@@ -235,6 +236,8 @@ fn to_event(
             &client,
         ));
     };
+    // A login session id may be a live credential: only its keyed hash is kept.
+    client.session = client.session.as_deref().map(|s| session_visitor(key, s));
     client.context.agent = Some(crate::reports::agent::classify(user_agent));
     client.context.country = state
         .config
