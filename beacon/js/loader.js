@@ -32,7 +32,7 @@ const run = (name, [a, b]) => {
             else if (t == 'boolean' || (t == 'number' && isFinite(v))) w.prop(k, String(v), true);
         }
         w.custom(String(a), false);
-    } else if (name == 'identify') w.custom(String(a), true);
+    } else if (name == 'identify') b && b.signature && w.prop('sig', String(b.signature), false), w.custom(String(a), true);
     else w.control(ops[name] + (name == 'consent' && !!a));
 };
 const api = (window.spoor = {});

@@ -160,16 +160,11 @@ pub fn prop(key: &str, value: &str, literal: bool) {
 }
 
 /// `spoor.track(name, props)` (after [`prop`] for each prop), or with `identify`,
-/// `spoor.identify(name)`. One export for both: each export costs glue and wasm.
+/// `spoor.identify(name, {signature})` (`sig`: the signature, if given). One export for
+/// both: each export costs glue and wasm.
 #[wasm_bindgen]
 pub fn custom(name: &str, identify: bool) {
-    with(|b| {
-        if identify {
-            b.identify(name)
-        } else {
-            b.track(name)
-        }
-    });
+    with(|b| b.custom(name, identify));
 }
 
 /// `spoor.reset()` ([`RESET`]), `spoor.consent(false)` ([`DENY`]) and `(true)`

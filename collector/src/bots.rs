@@ -9,8 +9,11 @@
 //! - `no_beacon` (decided in the handler): a batch in which no event carries `screen`,
 //!   which the running beacon always fills, so the page's script never ran.
 //!
-//! A filtered batch is answered `204` like a stored one and sets no cookie: a bot learns
-//! nothing, and has no reason to retry. `--keep-bots` turns the filter off.
+//! A filtered batch is answered `204` and sets no cookie, so a bot has no reason to retry;
+//! the header `X-Spoor-Dropped` names the reason, so a client that is no bot (a site's
+//! server sending without the beacon) reads why nothing was stored, and is pointed to
+//! `POST /ingest` ([`routes::ingest`](crate::routes::ingest)), where an ingest key replaces
+//! this filter. `--keep-bots` turns the filter off.
 
 /// Lower-case fragments of user agents that announce automation.
 const HEADLESS: &[&str] = &[

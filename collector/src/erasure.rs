@@ -25,8 +25,11 @@ pub enum Subject {
     /// The person a visitor id belongs to: every visitor and user id joined to it by active
     /// links (the inclusive reading, see [`graph`](crate::identity::graph)).
     Person(String),
-    /// The person a site user id (from `identify`) belongs to: every visitor that logged in
-    /// as it or is joined to one that did.
+    /// A site user id (from `identify`): every visitor whose login as it the site signed
+    /// (a verified login), and the visitors joined to those by links the collector itself
+    /// established (its server cookie with a new client id). Unsigned logins and network
+    /// inferences are not followed: anyone can claim a user id, and an export must not hand
+    /// a claimant's or a stranger's events over as the user's.
     User(String),
 }
 
@@ -56,6 +59,10 @@ pub struct SubjectExport {
     pub visitors: Vec<String>,
     /// The site user ids the subject covers, sorted.
     pub users: Vec<String>,
+    /// The evidence followed from the subject to its ids, sorted: link kinds
+    /// (`client-id`, `server-cookie`, `login`, `fingerprint`, `recovery`) and
+    /// `verified-login`, a login the site signed. Empty for a visitor alone.
+    pub evidence: Vec<String>,
     /// Rows of `events`, oldest first.
     pub events: Vec<serde_json::Map<String, serde_json::Value>>,
     /// Rows of `sessions`, oldest first.
@@ -79,8 +86,8 @@ impl SubjectExport {
     }
 }
 
-/// What an erasure deleted: row counts per table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// What an erasure deleted: row counts per table, and the evidence followed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Erased {
     /// Rows of `events`.
     pub events: usize,
@@ -95,6 +102,8 @@ pub struct Erased {
     /// Rows of `visitor_persons` (the report's visitor → person mapping) of the subject's
     /// visitors; the persons of visitors that were linked to them are recomputed.
     pub person_mappings: usize,
+    /// The evidence followed from the subject to its ids (as in [`SubjectExport`]).
+    pub evidence: Vec<String>,
 }
 
 /// The binary's `export` and `erase` subcommands, for an operator at the server (they open

@@ -170,6 +170,9 @@ pub struct ClientEvent {
     /// The beacon sent this event right after `spoor.reset()` (a logout on a shared
     /// device): its visitor starts afresh, linked to nobody.
     pub reset: bool,
+    /// On an `identify` event, the site's signature of the user id (`sig`), as sent; the
+    /// collector checks it ([`verify`](crate::identity::verify)) and never stores it.
+    pub signature: Option<String>,
     /// When it happened, by the client's clock, in Unix milliseconds.
     pub ts: i64,
     /// Screen, language and time zone, where valid.

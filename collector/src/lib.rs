@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: the one [`Config`](config::Config), from defaults, `SPOOR_*` and flags.
-//! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `api` (`/api/summary`),
+//! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `ingest` (`POST /ingest`,
+//!   server-side clients with a site key), `api` (`/api/summary`),
 //!   `persons` (`/api/persons/…`, `/api/links/…`), `assets` (the beacon and the demo
 //!   site, embedded at build time), `health` (`/healthz`), `privacy` (`/api/export`, `/api/erase`).
 //! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
@@ -39,6 +40,8 @@
 //! - [`server`]: the accept loop — connection caps (per client and global, shedding idle
 //!   connections), header and request timeouts.
 //! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
+//! - [`site_secrets`]: per-site secrets from the environment or a file (identity
+//!   secrets, server-side ingest keys).
 //! - `routes::auth`: the admin gate around the whole router — `/api/*`, `/metrics` and the
 //!   dashboard answer only the public hostnames, and data needs the admin token (configured,
 //!   or generated at first start) or a dashboard session from a one-time sign-in URL.
@@ -67,6 +70,7 @@ pub mod retention;
 pub mod routes;
 pub mod server;
 pub mod session;
+pub mod site_secrets;
 pub mod sites;
 pub mod state;
 pub mod store;
@@ -115,6 +119,10 @@ pub fn app(state: AppState) -> Router {
                     state.clone(),
                     cors::layer,
                 )),
+        )
+        .route(
+            "/ingest",
+            post(routes::ingest::ingest).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/api/summary", get(api::summary))
         .route("/api/persons/{visitor}", get(persons::person))

@@ -9,42 +9,57 @@ use axum::body::Body;
 use axum::http::Request;
 use common::{TestCollector, batch, event, event_id, json_body};
 use serde_json::json;
+use spoor_collector::identity::verify;
+use spoor_collector::site_secrets::SiteSecrets;
 
 const PAGE: &str = "http://localhost/";
 
-/// Visitors `v-a` and `v-b` both log in as `alice` (one person); `v-c` is someone else.
-/// Strict identity keeps the three from being joined by their shared test fingerprint.
+/// The identity secret of site `demo` in these tests.
+const SECRET: &str = "erasure-test-secret-0123";
+
+/// Visitors `v-a` and `v-b` both log in as `alice` (one person), each in its first batch
+/// and signed by the site, so the logins are verified; `v-c` is someone else. Strict
+/// identity keeps the three from being joined by their shared test fingerprint.
 async fn three_visitors() -> TestCollector {
-    let c = TestCollector::start_with(|c| c.strict_identity = true).await;
+    let c = TestCollector::start_with(|c| {
+        c.strict_identity = true;
+        c.identify_secrets = SiteSecrets::parse(&format!("demo={SECRET}")).unwrap();
+    })
+    .await;
+    let sig = verify::sign(SECRET.as_bytes(), "alice");
     let sends = [
-        event(&event_id(1), "pageview", PAGE, json!({"visitor": "v-a"})),
-        event(
-            &event_id(2),
-            "identify",
-            PAGE,
-            json!({"visitor": "v-a", "user": "alice"}),
-        ),
-        event(
-            &event_id(3),
-            "pageview",
-            PAGE,
-            json!({"visitor": "v-b", "session": "s-b"}),
-        ),
-        event(
-            &event_id(4),
-            "identify",
-            PAGE,
-            json!({"visitor": "v-b", "session": "s-b", "user": "alice"}),
-        ),
-        event(
+        vec![
+            event(&event_id(1), "pageview", PAGE, json!({"visitor": "v-a"})),
+            event(
+                &event_id(2),
+                "identify",
+                PAGE,
+                json!({"visitor": "v-a", "user": "alice", "sig": sig}),
+            ),
+        ],
+        vec![
+            event(
+                &event_id(3),
+                "pageview",
+                PAGE,
+                json!({"visitor": "v-b", "session": "s-b"}),
+            ),
+            event(
+                &event_id(4),
+                "identify",
+                PAGE,
+                json!({"visitor": "v-b", "session": "s-b", "user": "alice", "sig": sig}),
+            ),
+        ],
+        vec![event(
             &event_id(5),
             "pageview",
             PAGE,
             json!({"visitor": "v-c", "session": "s-c"}),
-        ),
+        )],
     ];
-    for e in sends {
-        let resp = c.collect(&batch(&[e]), &[]).await;
+    for events in sends {
+        let resp = c.collect(&batch(&events), &[]).await;
         assert_eq!(resp.status(), 204);
     }
     c
@@ -88,8 +103,16 @@ async fn export_covers_a_visitor_alone_or_its_whole_person() {
     assert_eq!(ids(&person, "events").len(), 4);
     assert_eq!(ids(&person, "links").len(), 2);
 
+    assert_eq!(person["evidence"], json!(["login"]));
+
     let (_, by_user) = c.get_json("/api/export?site=demo&user=alice").await;
-    assert_eq!(by_user, person, "the user's person is the same person");
+    assert_eq!(by_user["evidence"], json!(["verified-login"]));
+    for key in ["visitors", "users", "events", "sessions", "links"] {
+        assert_eq!(
+            by_user[key], person[key],
+            "the user's person is the same person"
+        );
+    }
 }
 
 #[tokio::test]

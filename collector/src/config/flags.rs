@@ -164,4 +164,16 @@ pub(super) struct Flags {
     /// [default: none]
     #[arg(long)]
     pub(super) metrics_listen: Option<String>,
+    /// File of site=secret lines: the HMAC-SHA256 keys that sign user ids for identify
+    /// [env: SPOOR_IDENTIFY_SECRETS_FILE, or the entries in SPOOR_IDENTIFY_SECRETS] [default: none]
+    #[arg(long)]
+    pub(super) identify_secrets_file: Option<String>,
+    /// Comma-separated sites whose identify events must be signed
+    /// [env: SPOOR_IDENTIFY_REQUIRED] [default: none]
+    #[arg(long)]
+    pub(super) identify_required: Option<String>,
+    /// File of site=key lines: the keys of server-side clients on POST /ingest
+    /// [env: SPOOR_INGEST_KEYS_FILE, or the entries in SPOOR_INGEST_KEYS] [default: none]
+    #[arg(long)]
+    pub(super) ingest_keys_file: Option<String>,
 }

@@ -6,6 +6,7 @@
 //! command line, `values` parses and checks each setting's text.
 
 mod flags;
+mod secrets;
 mod values;
 
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use crate::routes::auth::AdminToken;
 use crate::routes::auth::host::PublicHosts;
 use crate::server::ServerLimits;
 use crate::session::SiteZone;
+use crate::site_secrets::SiteSecrets;
 use crate::sites::Sites;
 use crate::store::sqlite::Synchronous;
 
@@ -151,6 +153,20 @@ pub struct Config {
     /// (`--metrics-listen`, `SPOOR_METRICS_LISTEN`, such as `127.0.0.1:9090`; default none:
     /// `/metrics` is only on the main address, behind the admin token).
     pub metrics_listen: Option<SocketAddr>,
+    /// Each site's identity secret, the HMAC-SHA256 key its backend signs user ids with
+    /// for `spoor.identify(user, {signature})` (`SPOOR_IDENTIFY_SECRETS`: `site=secret;…`,
+    /// or a file of `site=secret` lines named by `--identify-secrets-file` or
+    /// `SPOOR_IDENTIFY_SECRETS_FILE`; never a flag, which `ps` shows; default none: every
+    /// login is unverified). See [`identity::verify`](crate::identity::verify).
+    pub identify_secrets: SiteSecrets,
+    /// Sites whose `identify` events must be signed (`--identify-required`,
+    /// `SPOOR_IDENTIFY_REQUIRED`: comma-separated site ids, each with an identity secret;
+    /// default none). An unsigned `identify` there fails (`identify_unsigned`).
+    pub identify_required: Vec<String>,
+    /// Each site's key for server-side clients on `POST /ingest` (`SPOOR_INGEST_KEYS`:
+    /// `site=key;…`, or a file of `site=key` lines named by `--ingest-keys-file` or
+    /// `SPOOR_INGEST_KEYS_FILE`; default none: `/ingest` refuses every request).
+    pub ingest_keys: SiteSecrets,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -218,6 +234,9 @@ impl Default for Config {
             insecure_loopback_admin: false,
             public_hosts: PublicHosts::default(),
             metrics_listen: None,
+            identify_secrets: SiteSecrets::default(),
+            identify_required: Vec::new(),
+            ingest_keys: SiteSecrets::default(),
         }
     }
 }
@@ -388,7 +407,26 @@ impl Config {
             }
             .into());
         }
+        let identify_secrets = secrets::load(
+            &env,
+            "SPOOR_IDENTIFY_SECRETS",
+            pick(flags.identify_secrets_file, "SPOOR_IDENTIFY_SECRETS_FILE"),
+            &sites,
+        )?;
+        let identify_required = secrets::required_sites(
+            pick(flags.identify_required, "SPOOR_IDENTIFY_REQUIRED"),
+            &identify_secrets,
+        )?;
+        let ingest_keys = secrets::load(
+            &env,
+            "SPOOR_INGEST_KEYS",
+            pick(flags.ingest_keys_file, "SPOOR_INGEST_KEYS_FILE"),
+            &sites,
+        )?;
         Ok(Config {
+            identify_secrets,
+            identify_required,
+            ingest_keys,
             listen: parse_or(
                 pick(flags.listen, "SPOOR_LISTEN"),
                 defaults.listen,

@@ -404,3 +404,63 @@ fn override_directories_that_do_not_exist_stop_the_start() -> Result<(), LoadErr
     assert_eq!(c.www.as_deref(), Some(dir.path()));
     Ok(())
 }
+
+#[test]
+fn identity_secrets_come_from_the_environment_or_a_file_never_a_flag()
+-> Result<(), Box<dyn std::error::Error>> {
+    let c = load(&[], &[])?;
+    assert!(c.identify_secrets.is_empty() && c.identify_required.is_empty());
+    let c = load(
+        &["--identify-required", "demo"],
+        &[("SPOOR_IDENTIFY_SECRETS", "demo=0123456789abcdef")],
+    )?;
+    assert_eq!(
+        c.identify_secrets.get("demo"),
+        Some(&b"0123456789abcdef"[..])
+    );
+    assert_eq!(c.identify_required, ["demo"]);
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("secrets");
+    std::fs::write(&file, "# keys\ndemo=fedcba9876543210\n")?;
+    let path = file.to_string_lossy().to_string();
+    let c = load(&["--identify-secrets-file", &path], &[])?;
+    assert_eq!(
+        c.identify_secrets.get("demo"),
+        Some(&b"fedcba9876543210"[..])
+    );
+    let c = load(&[], &[("SPOOR_INGEST_KEYS_FILE", path.as_str())])?;
+    assert_eq!(c.ingest_keys.get("demo"), Some(&b"fedcba9876543210"[..]));
+    // A secret is never a flag's value.
+    assert!(load(&["--identify-secrets", "demo=0123456789abcdef"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn bad_identity_settings_stop_the_start_without_echoing_a_secret() {
+    let err = |args: &[&str], env: &[(&str, &str)]| {
+        load(args, env)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let short = err(&[], &[("SPOOR_IDENTIFY_SECRETS", "demo=short")]);
+    assert!(
+        short.starts_with("SPOOR_IDENTIFY_SECRETS") && !short.contains("short\""),
+        "{short}"
+    );
+    let unknown = err(&[], &[("SPOOR_INGEST_KEYS", "shop=0123456789abcdef")]);
+    assert!(
+        unknown.contains("\"shop\" is not one of the configured sites"),
+        "{unknown}"
+    );
+    assert!(!unknown.contains("0123456789abcdef"), "{unknown}");
+    let no_secret = err(&["--identify-required", "demo"], &[]);
+    assert!(no_secret.contains("has no identity secret"), "{no_secret}");
+    let both = err(
+        &["--identify-secrets-file", "/nonexistent"],
+        &[("SPOOR_IDENTIFY_SECRETS", "demo=0123456789abcdef")],
+    );
+    assert!(both.contains("one way"), "{both}");
+    let missing = err(&["--identify-secrets-file", "/nonexistent/spoor"], &[]);
+    assert!(missing.starts_with("--identify-secrets-file"), "{missing}");
+}

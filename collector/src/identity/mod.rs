@@ -7,6 +7,7 @@
 //!   components, and the chain of links that explains a merge.
 //! - [`fingerprint`], [`salt`]: the cookieless visitor id and its daily salt.
 //! - [`server_cookie`]: the collector's signed `HttpOnly` cookie.
+//! - [`verify`]: the site's signature on an `identify` user id.
 //!
 //! [`Evidence`] is stored with every event, so a report can say why an event belongs to
 //! its visitor.
@@ -16,6 +17,7 @@ pub mod graph;
 pub mod resolver;
 pub mod salt;
 pub mod server_cookie;
+pub mod verify;
 
 /// The evidence that decided an event's visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

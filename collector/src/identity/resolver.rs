@@ -119,6 +119,11 @@ pub struct NewLink {
     pub kind: LinkKind,
     /// How sure, 0 to 1.
     pub confidence: f32,
+    /// The collector itself established it, so an export or erasure by user id may
+    /// follow it: a login the site signed, or a link made under the collector's own
+    /// server cookie to a client id no one had used before. `resolve` never sets it; the
+    /// handler does, knowing the signature and the request's cookie.
+    pub verified: bool,
 }
 
 /// What to do with the event.
@@ -147,6 +152,7 @@ fn link(a: &str, b: &str, kind: LinkKind, confidence: f32) -> NewLink {
         b: b.to_string(),
         kind,
         confidence,
+        verified: false,
     }
 }
 

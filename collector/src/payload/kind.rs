@@ -21,6 +21,8 @@ pub const MAX_SCROLL: u8 = 100;
 pub const MAX_NAME_CHARS: usize = 64;
 /// Longest user id an identify event may carry, in characters.
 pub const MAX_USER_CHARS: usize = 128;
+/// Longest `sig` an identify event may carry (a hex SHA-256 HMAC is 64).
+pub const MAX_SIGNATURE_CHARS: usize = 128;
 
 /// The kind named by the event's `type`, with that type's fields checked.
 pub(super) fn parse(e: &EventWire, limits: &Limits) -> Result<EventKind, String> {
@@ -49,6 +51,31 @@ pub(super) fn parse(e: &EventWire, limits: &Limits) -> Result<EventKind, String>
         }
     };
     Ok(kind)
+}
+
+/// The `sig` of an `identify` event: a string of at most [`MAX_SIGNATURE_CHARS`] visible
+/// ASCII characters, or none (absent, `null` or empty). Read from `sig`, else from
+/// `props.sig`, which is where the beacon puts it (it reuses the props path of custom
+/// events, which costs it no bytes). Whether it is right is the handler's question
+/// ([`verify`](crate::identity::verify)); other types ignore it.
+pub(super) fn signature(e: &EventWire) -> Result<Option<String>, String> {
+    if e.kind != "identify" {
+        return Ok(None);
+    }
+    let from_props = e.props.as_ref().and_then(|p| p.get("sig"));
+    let sig = match e.sig.as_ref().filter(|s| !s.is_null()).or(from_props) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(value) => string(value, "sig")?,
+    };
+    if sig.is_empty() {
+        return Ok(None);
+    }
+    if sig.len() > MAX_SIGNATURE_CHARS || !sig.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "sig: must be at most {MAX_SIGNATURE_CHARS} visible ASCII characters (hex HMAC-SHA256)"
+        ));
+    }
+    Ok(Some(sig.to_string()))
 }
 
 fn engagement(e: &EventWire) -> Result<Engagement, String> {
@@ -368,6 +395,51 @@ mod tests {
         for (fields, want) in cases {
             refused("identify", fields, want);
         }
+    }
+
+    #[test]
+    fn identify_keeps_its_signature_and_other_types_ignore_it() -> Result<(), String> {
+        let parse_sig = |kind: &str, fields: Value| -> Result<Option<String>, String> {
+            let mut event = json!({"id": ID, "type": kind, "url": "https://example.com/a",
+                                   "ts": NOW, "user": "u1", "name": "n"});
+            if let (Some(event), Some(fields)) = (event.as_object_mut(), fields.as_object()) {
+                event.extend(fields.clone());
+            }
+            let body = json!({"site": "demo", "events": [event]}).to_string();
+            Ok(parse_batch(body.as_bytes(), NOW)?
+                .events
+                .remove(0)
+                .signature)
+        };
+        let sig = "ab".repeat(32);
+        assert_eq!(
+            parse_sig("identify", json!({"sig": sig}))?,
+            Some(sig.clone())
+        );
+        assert_eq!(parse_sig("identify", json!({"sig": ""}))?, None);
+        assert_eq!(parse_sig("identify", json!({"sig": null}))?, None);
+        assert_eq!(parse_sig("custom", json!({"sig": 5}))?, None);
+        assert_eq!(
+            parse_sig("identify", json!({"props": {"sig": sig}}))?,
+            Some(sig.clone()),
+            "as the beacon sends it"
+        );
+        refused(
+            "identify",
+            json!({"user": "u1", "sig": 5}),
+            "sig: must be a string",
+        );
+        refused(
+            "identify",
+            json!({"user": "u1", "sig": "a".repeat(129)}),
+            "sig: must be at most 128",
+        );
+        refused(
+            "identify",
+            json!({"user": "u1", "sig": "a b"}),
+            "sig: must be at most",
+        );
+        Ok(())
     }
 
     #[test]

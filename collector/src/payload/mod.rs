@@ -16,6 +16,7 @@
 //! - [`context`]: screen, language and time zone;
 //! - [`utm`]: campaign tags read from the page URL;
 //! - [`stored_url`]: what of a URL is stored (no raw query, no fragment);
+//! - [`server`]: the fields only an authenticated server-side client may send (`/ingest`);
 //! - `rules`: the checks several fields share (ids, labels, URLs, cutting text).
 //!
 //! A field that breaks its rule fails its event with a reason that names it
@@ -27,6 +28,7 @@ pub mod kind;
 pub mod limits;
 pub mod props;
 mod rules;
+pub mod server;
 pub mod stored_url;
 pub mod utm;
 
@@ -118,6 +120,9 @@ struct EventWire {
     /// `identify`: the site's user id.
     #[serde(default)]
     user: Option<Value>,
+    /// `identify`: the site's signature of the user id, hex HMAC-SHA256.
+    #[serde(default)]
+    sig: Option<Value>,
     /// Any type: sent right after `spoor.reset()`; a boolean.
     #[serde(default)]
     reset: Option<Value>,
@@ -238,6 +243,7 @@ fn validate_event(
     let id = Uuid::try_parse(&e.id)
         .map_err(|_| invalid(format!("id: {:?} is not a UUID", truncate_chars(&e.id, 40))))?;
     let kind = kind::parse(&e, limits).map_err(invalid)?;
+    let signature = kind::signature(&e).map_err(invalid)?;
     let parsed = check_http_url("url", &e.url, limits.max_url_bytes).map_err(invalid)?;
     let hostname = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
     let earliest = MIN_TS_MS.max(now_ms.saturating_sub(limits.max_event_age_ms));
@@ -272,6 +278,7 @@ fn validate_event(
     let context = context::parse(e.screen.as_ref(), e.lang.as_ref(), e.tz.as_ref());
     Ok(ClientEvent {
         reset,
+        signature,
         id,
         kind,
         path: parsed.path().to_string(),

@@ -405,6 +405,7 @@ fn session(
                     client_id: Some(v.id.clone()),
                     session: None,
                     reset: false,
+                    signature: None,
                     ts,
                     context: Context {
                         screen: None,
@@ -455,6 +456,7 @@ fn session(
                     b: format!("user:{user}"),
                     kind: LinkKind::Login,
                     confidence: 1.0,
+                    verified: false,
                 };
                 push(
                     EventKind::Identify { user: user.clone() },

@@ -4,7 +4,9 @@
 //! before the body is read), the content type (`415`), the body size
 //! (`413`), the envelope (`400`: not JSON, nested too deep, empty, too many events), the
 //! site (`400` when not configured) and the `Origin` (`403` when not the site's). Bot
-//! traffic ([`bots`](crate::bots)) is then answered `204` and dropped. Each event is
+//! traffic ([`bots`](crate::bots)) is then answered `204` with an `X-Spoor-Dropped: <reason>`
+//! header and dropped; server-side clients send to `/ingest` with a key instead
+//! ([`ingest`](super::ingest)). Each event is
 //! validated on its own, its page host checked against the site's: one that fails goes to
 //! the bounded `failed_events` table. The URLs of the events kept are cut to what may be
 //! stored ([`stored_url`]). If every event failed the answer is a `400` naming
@@ -28,7 +30,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::SignedCookieJar;
 use serde::Serialize;
@@ -40,6 +42,7 @@ use crate::extract::peer::Peer;
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
+use crate::identity::verify::{self, Verdict};
 use crate::identity::{Evidence, fingerprint, server_cookie};
 use crate::metrics::Metrics;
 use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope, stored_url};
@@ -47,24 +50,28 @@ use crate::sites::Site;
 use crate::state::AppState;
 use crate::store::{FailedEvent, InsertOutcome};
 
+/// The header of a `204` that dropped the batch as bot traffic, naming the reason
+/// (`no_beacon`, `crawler`, `headless`, `no_user_agent`; see [`bots`](crate::bots)).
+pub const DROPPED_HEADER: &str = "x-spoor-dropped";
+
 /// What `/collect` answers (`200`) when some events of a batch failed and the rest were
 /// stored.
 #[derive(Debug, Serialize)]
-struct PartlyStored {
+pub(super) struct PartlyStored {
     /// Events newly stored.
-    stored: usize,
+    pub(super) stored: usize,
     /// Events already stored before.
-    duplicates: usize,
+    pub(super) duplicates: usize,
     /// The events that failed, each with its index and reason.
-    failed: Vec<FailedView>,
+    pub(super) failed: Vec<FailedView>,
 }
 
 /// One failed event in a [`PartlyStored`] answer.
 #[derive(Debug, Serialize)]
-struct FailedView {
-    index: usize,
-    code: &'static str,
-    error: String,
+pub(super) struct FailedView {
+    pub(super) index: usize,
+    pub(super) code: &'static str,
+    pub(super) error: String,
 }
 
 /// Receives a batch; see the module docs. Every item is counted in [`Metrics`] exactly
@@ -118,7 +125,13 @@ pub async fn collect(
         if let Some(reason) = bot {
             metrics.filtered(reason, received);
             tracing::debug!(site = %site.id, reason, events = received, "bot traffic filtered");
-            return Ok(StatusCode::NO_CONTENT.into_response());
+            // Still a 2xx, so a crawler has nothing to retry, but never a silent one: a
+            // server-side client without a key reads why its events were not stored.
+            return Ok((
+                StatusCode::NO_CONTENT,
+                [(DROPPED_HEADER, HeaderValue::from_static(reason))],
+            )
+                .into_response());
         }
     }
 
@@ -126,7 +139,10 @@ pub async fn collect(
     let mut failures = Vec::new();
     let keep = state.config.keep_query_params.for_site(&site.id);
     for (i, event) in envelope.events.into_iter().enumerate() {
-        match event.and_then(|e| check_hostname(i, e, site)) {
+        let checked = event
+            .and_then(|e| check_hostname(i, e, site))
+            .and_then(|e| check_signature(i, e, site, &state.config));
+        match checked {
             Ok(mut e) => {
                 // From here on only the URLs as they may be stored exist.
                 stored_url::scrub_event(&mut e, keep, site);
@@ -218,9 +234,9 @@ pub async fn collect(
 /// Valid events of a request whose outcome is not counted yet; counted as rejected
 /// (`cancelled`) if the request is dropped first. Such events may still be committed by the
 /// writer, and a retry of them is deduplicated.
-struct Pending<'a> {
-    metrics: &'a Metrics,
-    events: usize,
+pub(super) struct Pending<'a> {
+    pub(super) metrics: &'a Metrics,
+    pub(super) events: usize,
 }
 
 impl Drop for Pending<'_> {
@@ -233,7 +249,12 @@ impl Drop for Pending<'_> {
 
 /// Keeps `failures` in the store's bounded `failed_events` table. A store error is logged
 /// and not passed on: the events are refused either way, and the client's answer says why.
-async fn record_failures(state: &AppState, site: &str, failures: &[EventFailure], now: i64) {
+pub(super) async fn record_failures(
+    state: &AppState,
+    site: &str,
+    failures: &[EventFailure],
+    now: i64,
+) {
     let rows: Vec<FailedEvent> = failures
         .iter()
         .map(|f| FailedEvent {
@@ -311,6 +332,14 @@ async fn store_batch(
     now: i64,
 ) -> Result<(SignedCookieJar, InsertOutcome), AppError> {
     let cookie_visitor = server_cookie::visitor(&jar);
+    // The visitor the request's cookie proves this browser owns, if it does.
+    let owned = cookie_visitor
+        .as_deref()
+        .filter(|_| server_cookie::vouched(&jar))
+        .map(str::to_string);
+    // Client ids the store did not know before this batch: whoever sends them first owns
+    // them.
+    let mut fresh_ids = std::collections::HashSet::new();
     let salt = state.salts.for_time(now).await?;
     let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
     let yesterday_salt = state.salts.for_day_before(now).await?;
@@ -355,7 +384,17 @@ async fn store_batch(
             .and_then(|c| cookie_ids.get(c))
             .copied()
             .unwrap_or(0);
-        let outcome = resolve(&signals, &memory, options);
+        if let (Some(id), false) = (&client.client_id, memory.client_id_known) {
+            fresh_ids.insert(id.clone());
+        }
+        let mut outcome = resolve(&signals, &memory, options);
+        mark_verified(
+            &mut outcome.links,
+            owned.as_deref(),
+            &client,
+            &memory,
+            &outcome.visitor,
+        );
         for l in &outcome.links {
             if l.kind == LinkKind::ClientId && linked.insert((l.a.clone(), l.b.clone())) {
                 *cookie_ids.entry(l.b.clone()).or_default() += 1;
@@ -382,7 +421,10 @@ async fn store_batch(
     state.metrics.identity_links_capped(capped);
 
     let jar = match cookie {
-        Some(visitor) => jar.add(server_cookie::cookie(visitor, peer.https)),
+        Some(visitor) if owned.as_ref() == Some(&visitor) || fresh_ids.contains(&visitor) => {
+            jar.add(server_cookie::cookie(visitor, peer.https))
+        }
+        Some(visitor) => jar.add(server_cookie::claimed_cookie(visitor, peer.https)),
         None => jar,
     };
     Ok((jar, outcome))
@@ -390,6 +432,43 @@ async fn store_batch(
 
 /// Client ids linked today to each visitor a cookie may name during the batch.
 type CookieIds = HashMap<String, u32>;
+
+/// Marks the links the collector itself can vouch for ([`NewLink::verified`]), given the
+/// visitor the request's own cookie proves the browser owns (`request_cookie`: a vouched
+/// cookie, see [`server_cookie`]; not the one moved within the batch):
+/// - a login, when the site signed the user id and the visitor is that cookie's or a
+///   client id no one had used (so not a known visitor id someone else put in the event);
+/// - a link between that cookie's visitor and a client id no one had used.
+///
+/// A client id the store already knows may be anyone's: whoever sends it is not proven to
+/// be its owner, so nothing that joins it is verified.
+///
+/// [`NewLink::verified`]: crate::identity::resolver::NewLink::verified
+fn mark_verified(
+    links: &mut [crate::identity::resolver::NewLink],
+    request_cookie: Option<&str>,
+    client: &ClientEvent,
+    memory: &Memory,
+    visitor: &str,
+) {
+    let fresh_id = client
+        .client_id
+        .as_deref()
+        .filter(|_| !memory.client_id_known);
+    let anchored = request_cookie == Some(visitor) || fresh_id == Some(visitor);
+    for link in links {
+        link.verified = match link.kind {
+            LinkKind::Login => client.signature.is_some() && anchored,
+            LinkKind::ClientId | LinkKind::ServerCookie => match (request_cookie, fresh_id) {
+                (Some(cookie), Some(id)) => {
+                    (link.a == cookie && link.b == id) || (link.a == id && link.b == cookie)
+                }
+                _ => false,
+            },
+            LinkKind::Fingerprint | LinkKind::Recovery => false,
+        };
+    }
+}
 
 /// What the store remembers for each distinct client id of the batch (all behind the same
 /// fingerprint, given as `[today's, yesterday's]` hash), read in one blocking task: one
@@ -464,7 +543,7 @@ fn check_origin(headers: &HeaderMap, site: &Site) -> Result<(), AppError> {
 }
 
 /// An event counts for the site only if its page is on one of the site's hosts.
-fn check_hostname(
+pub(super) fn check_hostname(
     index: usize,
     event: ClientEvent,
     site: &Site,
@@ -486,9 +565,45 @@ fn check_hostname(
     })
 }
 
+/// An `identify` event's signature against the site's identity secret
+/// ([`verify`](crate::identity::verify)): a wrong one, a missing one where the site requires
+/// signatures, or one the site has no secret for fails the event, and it is never linked.
+/// What passes keeps its signature only when it is verified, so from here on
+/// `signature.is_some()` means "the site signed this user id".
+fn check_signature(
+    index: usize,
+    mut event: ClientEvent,
+    site: &Site,
+    config: &crate::config::Config,
+) -> Result<ClientEvent, EventFailure> {
+    let EventKind::Identify { user } = &event.kind else {
+        return Ok(event);
+    };
+    let secret = config.identify_secrets.get(&site.id);
+    let required = config.identify_required.contains(&site.id);
+    match verify::check(secret, required, user, event.signature.as_deref()) {
+        Verdict::Verified => Ok(event),
+        Verdict::Unsigned => {
+            event.signature = None;
+            Ok(event)
+        }
+        Verdict::Refused(refusal) => Err(EventFailure {
+            index,
+            code: refusal.code(),
+            reason: format!("events[{index}].sig: {}", refusal.reason(&site.id)),
+            // The user id is the site's, the signature a credential: neither is kept.
+            raw: serde_json::json!({"type": "identify", "url": event.url})
+                .to_string()
+                .chars()
+                .take(MAX_FAILED_RAW_BYTES)
+                .collect(),
+        }),
+    }
+}
+
 /// `sendBeacon` sends a string as `text/plain` (which needs no CORS preflight); API clients
 /// may send `application/json`. Anything else is refused.
-fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
+pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
     let value = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

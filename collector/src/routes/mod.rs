@@ -5,6 +5,7 @@ pub mod assets;
 pub mod auth;
 pub mod collect;
 pub mod health;
+pub mod ingest;
 pub mod persons;
 pub mod privacy;
 pub mod reports;

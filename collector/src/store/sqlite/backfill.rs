@@ -467,6 +467,7 @@ mod tests {
             b: b.into(),
             kind,
             confidence: 1.0,
+            verified: false,
         });
         e
     }

@@ -28,6 +28,10 @@ const SESSIONS: &str =
     "FROM sessions WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 const LINKS: &str = "FROM links WHERE site = ?1
      AND (a IN (SELECT value FROM json_each(?2)) OR b IN (SELECT value FROM json_each(?2)))";
+/// Links between two of the ids: what an export by user id shows (a claim to be the user
+/// from a visitor it does not cover is someone else's data).
+const LINKS_WITHIN: &str = "FROM links WHERE site = ?1
+     AND a IN (SELECT value FROM json_each(?2)) AND b IN (SELECT value FROM json_each(?2))";
 const FINGERPRINTS: &str =
     "FROM fingerprint_seen WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 /// The identity guard's daily counters of the visitors (no event data; at most two days
@@ -42,36 +46,93 @@ const FAILED: &str = "FROM failed_events WHERE site = ?1
 const PERSON_MAPPINGS: &str =
     "FROM visitor_persons WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 
-/// The graph nodes `subject` covers on `site`: visitor ids and `user:` nodes.
-fn nodes(conn: &Connection, site: &str, subject: &Subject) -> Result<BTreeSet<String>, StoreError> {
+/// The graph nodes `subject` covers on `site` (visitor ids and `user:` nodes), and the
+/// evidence followed to reach them: the kinds of the links walked, a signed login as
+/// `verified-login`.
+fn nodes(
+    conn: &Connection,
+    site: &str,
+    subject: &Subject,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), StoreError> {
     let start = match subject {
-        Subject::Visitor(v) => return Ok(BTreeSet::from([v.clone()])),
+        Subject::Visitor(v) => return Ok((BTreeSet::from([v.clone()]), BTreeSet::new())),
         Subject::Person(v) => v.clone(),
-        Subject::User(u) => format!("{USER_PREFIX}{u}"),
+        Subject::User(u) => return user_nodes(conn, site, u),
     };
     // Every link that can join `start` to anyone (reached through links of any kind).
     let all = component_links(conn, site, &start)?;
     let persons = Persons::from_links(&all, Mode::Inclusive);
     let me = persons.person_of(&start).to_string();
     let mut members = BTreeSet::from([start]);
+    let mut evidence = BTreeSet::new();
     for l in &all {
+        if l.active && persons.person_of(&l.a) == me {
+            evidence.insert(l.kind.as_str().to_string());
+        }
         for node in [&l.a, &l.b] {
             if persons.person_of(node) == me {
                 members.insert(node.clone());
             }
         }
     }
-    if let Subject::User(u) = subject {
-        // Visitors that identified as the user, even if their login link was undone.
-        let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT visitor FROM events INDEXED BY events_site_user_id
-             WHERE site = ?1 AND user_id = ?2",
-        )?;
-        for v in stmt.query_map(params![site, u], |r| r.get::<_, String>(0))? {
-            members.insert(v?);
+    Ok((members, evidence))
+}
+
+/// The nodes of a site user id: the visitors whose login as it the site signed (even if
+/// the link was undone since), and from them only the active links the collector itself
+/// established ([`NewLink::verified`]). An unsigned `identify`, which anyone who knows
+/// or picks a visitor id can send, never brings a visitor in, nor does a network
+/// inference; another user's node is not entered.
+///
+/// [`NewLink::verified`]: crate::identity::resolver::NewLink::verified
+fn user_nodes(
+    conn: &Connection,
+    site: &str,
+    user: &str,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), StoreError> {
+    let start = format!("{USER_PREFIX}{user}");
+    let mut members = BTreeSet::from([start.clone()]);
+    let mut evidence = BTreeSet::new();
+    let mut queue: Vec<String> = Vec::new();
+    let logins = conn
+        .prepare_cached(
+            "SELECT a FROM links WHERE site = ?1 AND b = ?2 AND kind = 'login' AND verified = 1
+             UNION SELECT b FROM links WHERE site = ?1 AND a = ?2 AND kind = 'login' AND verified = 1",
+        )?
+        .query_map(params![site, start], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for visitor in logins {
+        evidence.insert("verified-login".to_string());
+        if members.insert(visitor.clone()) {
+            queue.push(visitor);
         }
     }
-    Ok(members)
+    let mut from = conn.prepare_cached(
+        "SELECT b, kind FROM links WHERE site = ?1 AND a = ?2 AND verified = 1 AND active = 1
+         UNION ALL
+         SELECT a, kind FROM links WHERE site = ?1 AND b = ?2 AND verified = 1 AND active = 1",
+    )?;
+    while let Some(node) = queue.pop() {
+        let ends = from
+            .query_map(params![site, node], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        for (end, kind) in ends {
+            if end.starts_with(USER_PREFIX) {
+                continue;
+            }
+            evidence.insert(if kind == "login" {
+                "verified-login".to_string()
+            } else {
+                kind
+            });
+            if members.insert(end.clone()) {
+                queue.push(end);
+            }
+        }
+    }
+    Ok((members, evidence))
 }
 
 /// The ids as a JSON array for `json_each`.
@@ -118,7 +179,7 @@ pub(super) fn export(
     site: &str,
     subject: &Subject,
 ) -> Result<SubjectExport, StoreError> {
-    let members = nodes(conn, site, subject)?;
+    let (members, evidence) = nodes(conn, site, subject)?;
     let (users, visitors): (Vec<String>, Vec<String>) = members
         .iter()
         .cloned()
@@ -135,7 +196,17 @@ pub(super) fn export(
             site,
             &only_visitors,
         )?,
-        links: rows(conn, LINKS, "ORDER BY id", site, &all)?,
+        links: rows(
+            conn,
+            if matches!(subject, Subject::User(_)) {
+                LINKS_WITHIN
+            } else {
+                LINKS
+            },
+            "ORDER BY id",
+            site,
+            &all,
+        )?,
         fingerprint_observations: rows(conn, FINGERPRINTS, "ORDER BY day", site, &only_visitors)?,
         failed_events: rows(conn, FAILED, "ORDER BY id", site, &only_visitors)?,
         users: users
@@ -143,6 +214,7 @@ pub(super) fn export(
             .map(|u| u[USER_PREFIX.len()..].to_string())
             .collect(),
         visitors,
+        evidence: evidence.into_iter().collect(),
     })
 }
 
@@ -153,7 +225,7 @@ pub(super) fn erase(
     subject: &Subject,
 ) -> Result<Erased, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let members = nodes(&tx, site, subject)?;
+    let (members, evidence) = nodes(&tx, site, subject)?;
     let all = json_ids(&members);
     let only_visitors = json_ids(members.iter().filter(|m| !m.starts_with(USER_PREFIX)));
     // The other ends of the subject's links: their persons change once the links are gone.
@@ -171,13 +243,23 @@ pub(super) fn erase(
     let delete = |from: &str, ids: &str| tx.execute(&format!("DELETE {from}"), params![site, ids]);
     // Counters only, so not reported; but they name the visitor, so they go too.
     delete(COOKIE_IDS, &only_visitors)?;
+    // The `identify` events that named the user from visitors it does not cover (an
+    // unsigned claim): the events go, the claimant's other events stay.
+    let claims = match subject {
+        Subject::User(u) => tx.execute(
+            "DELETE FROM events WHERE site = ?1 AND user_id = ?2",
+            params![site, u],
+        )?,
+        _ => 0,
+    };
     let erased = Erased {
-        events: delete(EVENTS, &only_visitors)?,
+        events: delete(EVENTS, &only_visitors)? + claims,
         sessions: delete(SESSIONS, &only_visitors)?,
         links: delete(LINKS, &all)?,
         fingerprint_observations: delete(FINGERPRINTS, &only_visitors)?,
         failed_events: delete(FAILED, &only_visitors)?,
         person_mappings: delete(PERSON_MAPPINGS, &only_visitors)?,
+        evidence: evidence.into_iter().collect(),
     };
     let neighbours: Vec<&str> = neighbours.iter().map(String::as_str).collect();
     super::reports::persons::relink(&tx, site, &neighbours)?;
@@ -190,6 +272,8 @@ mod tests {
     use super::*;
     use crate::erasure::Subject;
     use crate::event::{Event, EventKind};
+    use crate::identity::graph::LinkKind;
+    use crate::identity::resolver::NewLink;
     use crate::store::Store;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;
@@ -205,14 +289,27 @@ mod tests {
     fn a_visitor_covers_the_events_sent_with_its_beacon_id_and_a_user_its_logins()
     -> Result<(), StoreError> {
         let store = SqliteStore::open_in_memory()?;
-        let mut login = event(4, "z", "s");
-        login.client.kind = EventKind::Identify { user: "u9".into() };
+        // z's login as u9 was signed; w's was only claimed.
+        let login = |id: u128, visitor: &str, verified: bool| {
+            let mut e = event(id, visitor, "s");
+            e.client.kind = EventKind::Identify { user: "u9".into() };
+            e.identity.links.push(NewLink {
+                a: visitor.into(),
+                b: "user:u9".into(),
+                kind: LinkKind::Login,
+                confidence: 1.0,
+                verified,
+            });
+            e
+        };
         store.insert_events(&[
             event(1, "x", "s"),
             sent_as(2, "x", "y"),
             event(3, "y", "s"),
-            login,
+            login(4, "z", true),
             event(5, "other", "s"),
+            login(6, "w", false),
+            event(7, "w", "s"),
         ])?;
         let ids = |export: SubjectExport| -> Vec<String> {
             export
@@ -231,7 +328,19 @@ mod tests {
             "y's own event and the one sent with y's beacon id under x's cookie"
         );
         let user = store.export("demo", &Subject::User("u9".into()))?;
-        assert_eq!(user.visitors, ["z"], "the visitor that identified as u9");
+        assert_eq!(
+            user.visitors,
+            ["z"],
+            "the visitor whose login as u9 was signed"
+        );
+        assert_eq!(user.evidence, ["verified-login"]);
+        let erased = store.erase("demo", &Subject::User("u9".into()))?;
+        assert_eq!(
+            erased.events, 2,
+            "z's login, and w's claim to be u9 (not w's other events)"
+        );
+        let w = store.export("demo", &Subject::Visitor("w".into()))?;
+        assert_eq!(ids(w), [uuid::Uuid::from_u128(7).to_string()]);
         let erased = store.erase("demo", &Subject::Visitor("y".into()))?;
         assert_eq!(erased.events, 2);
         let left = ids(store.export("demo", &Subject::Visitor("x".into()))?);

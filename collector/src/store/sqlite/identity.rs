@@ -147,6 +147,16 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
                 ])?;
             }
         }
+        if link.verified {
+            // New or seen before unverified (a login before the site signed it): the
+            // collector now vouches for it. An undone link stays undone.
+            tx.prepare_cached(
+                "UPDATE links SET verified = 1
+                 WHERE site = ?1 AND kind = ?4 AND verified = 0
+                   AND ((a = ?2 AND b = ?3) OR (a = ?3 AND b = ?2))",
+            )?
+            .execute(params![e.site, link.a, link.b, link.kind.as_str()])?;
+        }
     }
     if fx.observe_fingerprint && !fx.fingerprint.is_empty() {
         tx.prepare_cached(
@@ -418,6 +428,7 @@ mod tests {
             b: b.into(),
             kind,
             confidence: 0.6,
+            verified: false,
         }
     }
 

@@ -20,6 +20,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0007_flows.sql"),
     include_str!("../../../migrations/sqlite/0008_erasure_indexes.sql"),
     include_str!("../../../migrations/sqlite/0009_cookie_ids.sql"),
+    include_str!("../../../migrations/sqlite/0010_verified_links.sql"),
 ];
 
 /// A migration with the version it brings the schema to.

@@ -410,6 +410,7 @@ pub(crate) mod tests {
                 client_id: Some(visitor.into()),
                 session: Some(session.into()),
                 reset: false,
+                signature: None,
                 ts: 1_780_000_000_000,
                 context: Context::default(),
                 utm: Utm::default(),

@@ -160,6 +160,7 @@ mod tests {
                     b: "user:u".into(),
                     kind: LinkKind::Login,
                     confidence: 1.0,
+                    verified: false,
                 }],
                 ..IdentityEffects::default()
             };

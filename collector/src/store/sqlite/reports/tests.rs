@@ -79,6 +79,7 @@ fn link(a: &str, b: &str, kind: LinkKind) -> NewLink {
         b: b.into(),
         kind,
         confidence: 1.0,
+        verified: false,
     }
 }
 
