@@ -220,3 +220,24 @@ async fn with_the_key_events_are_stored_with_the_browsers_address_and_agent() {
             .starts_with("events[0].ip: not an IPv4")
     );
 }
+
+#[tokio::test]
+async fn server_side_urls_are_cut_like_the_beacons() {
+    let c = collector().await;
+    let mut event = server_event(
+        1,
+        json!({"visitor": "site-v-2", "ip": BROWSER_IP, "user_agent": BROWSER_UA}),
+    );
+    event["url"] = json!("http://localhost/account?email=a@b.c&token=xyz&utm_source=news#frag");
+    let resp = ingest(
+        &c,
+        &body(&[event]),
+        Some(("authorization", &format!("Bearer {KEY}"))),
+    )
+    .await;
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        c.column("SELECT url FROM events"),
+        ["http://localhost/account?utm_source=news"]
+    );
+}

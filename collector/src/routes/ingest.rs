@@ -40,7 +40,7 @@ use crate::event::{ClientEvent, Event, EventKind, IdentityEffects};
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::{NewLink, USER_PREFIX};
 use crate::identity::{Evidence, fingerprint};
-use crate::payload::{EventFailure, parse_envelope, server};
+use crate::payload::{EventFailure, parse_envelope, server, stored_url};
 use crate::state::AppState;
 
 /// The header a server-side client may send its key in, instead of `Authorization`.
@@ -105,6 +105,7 @@ pub async fn ingest(
         )));
     }
 
+    let keep = state.config.keep_query_params.for_site(&site.id);
     let server_fields = server::parse(&body);
     let salt = state.salts.for_time(now).await?;
     let mut events = Vec::with_capacity(received);
@@ -116,6 +117,11 @@ pub async fn ingest(
             .unwrap_or_else(|| Ok(server::ServerFields::default()));
         let built = event
             .and_then(|e| check_hostname(i, e, site))
+            .map(|mut client| {
+                // From here on only the URLs as they may be stored exist, as on /collect.
+                stored_url::scrub_event(&mut client, keep, site);
+                client
+            })
             .and_then(|client| {
                 let fields = fields.map_err(|reason| failure(i, reason, &client))?;
                 to_event(i, client, fields, &site.id, site_key, &salt, &state, now)
