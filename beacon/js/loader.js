@@ -17,7 +17,15 @@
 //   Rust, which keeps or drops the batch), with sendBeacon when the page hides. Before
 //   consent, only fetch with `credentials: "omit"`, so no cookie is stored.
 // A failure (an old browser, wasm blocked by a Content-Security-Policy, a network error)
-// must not surface on the host page, so it is swallowed.
+// must not surface on the host page, so it is swallowed. If the wasm never started (it
+// could not be fetched, compiled or booted), `fallback` still sends this page view: one
+// event with no visitor or session id, sent without credentials (so the collector counts
+// it for the cookieless daily visitor), marked `nowasm` with why: "csp" when a
+// Content-Security-Policy refused to compile the wasm (it lacks 'wasm-unsafe-eval'), else
+// the error's name (TypeError: the file could not be fetched; CompileError: it is not
+// wasm; SecurityError: storage refused at boot; ReferenceError: no WebAssembly). The
+// privacy switches hold: DNT/GPC under data-respect-dnt and a stored opt-out send
+// nothing. Nothing is stored, so sending before consent is fine.
 import init, * as w from './spoor.js';
 
 const calls = [];
@@ -100,24 +108,55 @@ const page = (restored) => {
     }
 };
 const later = () => setTimeout(page);
+const size = screen.width + 'x' + screen.height;
+const dnt = nav.doNotTrack == '1' || nav.globalPrivacyControl === true;
+const fallback = (e) => {
+    let out;
+    try {
+        out = localStorage.spoor_opt_out;
+    } catch {}
+    try {
+        if (!ready && !out && !(dnt && 'respectDnt' in data))
+            post(
+                JSON.stringify({
+                    site: data.site,
+                    events: [
+                        {
+                            id: crypto.randomUUID(),
+                            type: 'pageview',
+                            url: location.href,
+                            referrer: doc.referrer,
+                            title: doc.title,
+                            ts: Date.now(),
+                            screen: size,
+                            nowasm: /Content.Sec|CSP/.test(e) ? 'csp' : e.name,
+                        },
+                    ],
+                }),
+            ).catch(() => {});
+    } catch {}
+};
 
 if (data) {
+    endpoint = new URL(data.endpoint || '/collect', script.src || location.href).href;
     init()
         .then(() => {
-            endpoint = new URL(data.endpoint || '/collect', script.src || location.href).href;
             w.boot(
-                data.site,
                 (data.consent == 'required') |
                     (('respectDnt' in data) << 1) |
-                    ((nav.doNotTrack == '1' || nav.globalPrivacyControl === true) << 2) |
+                    (dnt << 2) |
                     ((data.hash == 'true') << 3),
-                data.downloads || '',
-                location.href,
-                doc.title,
-                doc.referrer,
-                screen.width + 'x' + screen.height,
-                nav.language || '',
-                Intl.DateTimeFormat().resolvedOptions().timeZone || '',
+                // See `boot` in beacon/src/lib.rs; `join` writes undefined as ''.
+                [
+                    location.href,
+                    doc.title,
+                    doc.referrer,
+                    size,
+                    nav.language,
+                    Intl.DateTimeFormat().resolvedOptions().timeZone,
+                    data.site,
+                    data.downloads,
+                ].join('\n'),
             );
             ready = 1;
             show();
@@ -148,7 +187,7 @@ if (data) {
             setInterval(pump, 1000);
             pump();
         })
-        .catch(() => {});
+        .catch(fallback);
 }
 
 export default init;

@@ -96,23 +96,25 @@ fn with<R>(f: impl FnOnce(&mut Beacon) -> R) -> Option<R> {
     BEACON.with(|cell| cell.try_borrow_mut().ok()?.as_mut().map(f))
 }
 
-/// Starts the beacon and records the first page view. `flags` are the
-/// [`config`] bits; `referrer` is `document.referrer`. Plain arguments, called once: an
-/// options object would need a JS object and a getter import per field.
-#[allow(clippy::too_many_arguments)]
+/// Starts the beacon and records the first page view. `flags` are the [`config`] bits;
+/// `fields` are, each ended by a newline but the last: the page URL, `document.title`,
+/// `document.referrer`, the screen (`WIDTHxHEIGHT`), `navigator.language`, the time zone,
+/// `data-site`, and then `data-downloads` (the rest). One string rather than eight
+/// arguments: the glue converts and frees each string argument with its own code, and an
+/// options object would need a getter import per field. None of the first six can hold a
+/// newline (URLs are serialized, `document.title` collapses whitespace); a site id with one
+/// is invalid anyway.
 #[wasm_bindgen]
-pub fn boot(
-    site: String,
-    flags: u32,
-    downloads: String,
-    url: String,
-    title: String,
-    referrer: String,
-    screen: String,
-    lang: String,
-    tz: String,
-) {
-    let Some(config) = Config::new(site, flags, downloads) else {
+pub fn boot(flags: u32, fields: String) {
+    let mut rest = fields.as_str();
+    let mut field = || {
+        let (head, tail) = id::split_once_byte(rest, b'\n').unwrap_or((rest, ""));
+        rest = tail;
+        head.to_owned()
+    };
+    let (url, title, referrer) = (field(), field(), field());
+    let (screen, lang, tz, site) = (field(), field(), field(), field());
+    let Some(config) = Config::new(site, flags, rest.to_owned()) else {
         return;
     };
     let context = Context {

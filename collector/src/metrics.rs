@@ -104,6 +104,7 @@ pub struct Metrics {
     rejected: Family,
     failed: Family,
     filtered: Family,
+    fallback: Family,
     rate_limited: AtomicU64,
     batch_events: Histogram,
     commit_seconds: Histogram,
@@ -119,6 +120,7 @@ impl Default for Metrics {
             rejected: Family::default(),
             failed: Family::default(),
             filtered: Family::default(),
+            fallback: Family::default(),
             rate_limited: AtomicU64::new(0),
             batch_events: Histogram::new(BATCH_BOUNDS),
             commit_seconds: Histogram::new(LATENCY_BOUNDS),
@@ -163,6 +165,14 @@ impl Metrics {
         if n > 0 {
             self.filtered.add(reason, n as u64);
         }
+    }
+
+    /// One page view sent by the loader's no-wasm fallback was accepted (stored, or a
+    /// duplicate); `reason` is why the beacon could not run
+    /// ([`payload::fallback`](crate::payload::fallback)). Not an outcome: these are also
+    /// counted as accepted.
+    pub fn fallback_pageview(&self, reason: &str) {
+        self.fallback.add(reason, 1);
     }
 
     /// The writer committed a batch of `events` in `took`.
@@ -236,6 +246,11 @@ impl Metrics {
                 "spoor_events_filtered_total",
                 "Events dropped unstored (bot traffic, identify under DNT/GPC), by reason.",
                 &self.filtered,
+            ),
+            (
+                "spoor_fallback_pageviews_total",
+                "Page views accepted from browsers where the wasm beacon could not run (sent by the loader's fallback, cookieless; also in accepted), by reason.",
+                &self.fallback,
             ),
         ];
         for (name, help, family) in families {

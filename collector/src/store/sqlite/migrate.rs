@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0006_failed_events.sql"),
     include_str!("../../../migrations/sqlite/0007_flows.sql"),
     include_str!("../../../migrations/sqlite/0008_erasure_indexes.sql"),
+    include_str!("../../../migrations/sqlite/0009_fallback.sql"),
 ];
 
 /// A migration with the version it brings the schema to.

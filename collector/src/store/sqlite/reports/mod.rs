@@ -68,6 +68,22 @@ fn subtract_merged(
 }
 
 impl Reports for SqliteStore {
+    fn fallbacks(&self, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError> {
+        // Reads the partial index `events_fallback`: only fallback page views are in it.
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT fallback, count(*) AS n FROM events
+             WHERE site = ?1 AND ts >= ?2 AND ts < ?3 AND fallback IS NOT NULL
+             GROUP BY fallback ORDER BY n DESC, fallback",
+        )?;
+        let rows = stmt
+            .query_map(params![q.site, q.range.start_ms(), q.range.end_ms()], |r| {
+                Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn sites(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.reader();
         let mut stmt =
