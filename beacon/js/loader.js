@@ -20,12 +20,11 @@
 // must not surface on the host page, so it is swallowed. If the wasm never started (it
 // could not be fetched, compiled or booted), `fallback` still sends this page view: one
 // event with no visitor or session id, sent without credentials (so the collector counts
-// it for the cookieless daily visitor), marked `nowasm` with why: "csp" when a
-// Content-Security-Policy refused to compile the wasm (it lacks 'wasm-unsafe-eval'), else
-// the error's name (TypeError: the file could not be fetched; CompileError: it is not
-// wasm; SecurityError: storage refused at boot; ReferenceError: no WebAssembly). The
-// privacy switches hold: DNT/GPC under data-respect-dnt and a stored opt-out send
-// nothing. Nothing is stored, so sending before consent is fine.
+// it for the cookieless daily visitor), marked `nowasm` with the error as text
+// ("CompileError: … Content Security Policy …"), which the collector sorts into a few
+// reasons (collector/src/payload/fallback.rs). The privacy switches hold: DNT/GPC under
+// data-respect-dnt and a stored opt-out send nothing. Nothing is stored, so sending before
+// consent is fine.
 import init, * as w from './spoor.js';
 
 const calls = [];
@@ -129,7 +128,7 @@ const fallback = (e) => {
                             title: doc.title,
                             ts: Date.now(),
                             screen: size,
-                            nowasm: /Content.Sec|CSP/.test(e) ? 'csp' : e.name,
+                            nowasm: '' + e,
                         },
                     ],
                 }),

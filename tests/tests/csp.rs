@@ -400,3 +400,39 @@ async fn the_documented_policies_for_a_collector_elsewhere_allow_the_beacon() ->
     browser.close().await?;
     collector.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_broken_wasm_is_counted_with_its_reason() -> anyhow::Result<()> {
+    // The beacon's directory holds the built spoor.js and either no spoor_bg.wasm (404) or
+    // one that is not wasm.
+    let driver = ChromeDriver::start().await?;
+    for (wasm, want) in [(None, "fetch"), (Some("<!doctype html>"), "compile")] {
+        let beacon = tempfile::tempdir()?;
+        std::fs::copy(
+            repo_root().join("beacon/pkg/spoor.js"),
+            beacon.path().join("spoor.js"),
+        )?;
+        if let Some(text) = wasm {
+            std::fs::write(beacon.path().join("spoor_bg.wasm"), text)?;
+        }
+        let www = tempfile::tempdir()?;
+        std::fs::write(www.path().join("plain.html"), page("Plain", "", ""))?;
+        let (root, dir) = (www.path().to_path_buf(), beacon.path().to_path_buf());
+        let collector = RunningCollector::start_with(move |c| {
+            c.www = root;
+            c.beacon = dir;
+        })
+        .await?;
+        let browser = driver.browser().await?;
+        browser
+            .client
+            .goto(&format!("{}/plain.html", collector.base_url))
+            .await?;
+        let rows = wait_rows(&collector, EVENTS, 1).await?;
+        assert_eq!(rows[0]["fallback"], want, "{rows:?}");
+        assert_eq!(rows[0]["client_id"], serde_json::Value::Null, "{rows:?}");
+        browser.close().await?;
+        collector.stop().await?;
+    }
+    Ok(())
+}
