@@ -20,7 +20,7 @@ export const METRICS = [
 
 /** What each fallback reason means (collector/src/payload/fallback.rs). */
 const FALLBACK = {
-  csp: "a Content-Security-Policy blocked WebAssembly: add 'wasm-unsafe-eval' to script-src",
+  csp: "a Content-Security-Policy blocked WebAssembly (add 'wasm-unsafe-eval' to script-src)",
   fetch: "spoor_bg.wasm could not be fetched",
   compile: "spoor_bg.wasm was not valid WebAssembly",
   storage: "storage was refused",
@@ -35,11 +35,11 @@ let generation = 0;
 function fallbackNotice(rows) {
   if (!rows || !rows.length) return null;
   const total = rows.reduce((n, r) => n + r.pageviews, 0);
-  const why = rows.map((r) => `${fmtInt(r.pageviews)}: ${FALLBACK[r.reason] || r.reason}`).join("; ");
+  const why = rows.map((r) => `${FALLBACK[r.reason] || r.reason} (${fmtInt(r.pageviews)})`).join("; ");
   return h(
     "p",
     { class: "note note-fallback", "data-testid": "summary-fallback", dataset: { value: String(total) } },
-    `${fmtInt(total)} page ${total === 1 ? "view" : "views"} came from browsers where the beacon could not run, counted without cookies (${why}).`,
+    `${fmtInt(total)} page ${total === 1 ? "view" : "views"} came from browsers where the beacon could not run, counted without cookies. Why: ${why}.`,
   );
 }
 
