@@ -106,14 +106,9 @@ fn with<R>(f: impl FnOnce(&mut Beacon) -> R) -> Option<R> {
 /// is invalid anyway.
 #[wasm_bindgen]
 pub fn boot(flags: u32, fields: String) {
-    let mut rest = fields.as_str();
-    let mut field = || {
-        let (head, tail) = id::split_once_byte(rest, b'\n').unwrap_or((rest, ""));
-        rest = tail;
-        head.to_owned()
-    };
-    let (url, title, referrer) = (field(), field(), field());
-    let (screen, lang, tz, site) = (field(), field(), field(), field());
+    let rest = &mut fields.as_str();
+    let (url, title, referrer) = (field(rest), field(rest), field(rest));
+    let (screen, lang, tz, site) = (field(rest), field(rest), field(rest), field(rest));
     let Some(config) = Config::new(site, flags, rest.to_owned()) else {
         return;
     };
@@ -135,6 +130,13 @@ pub fn boot(flags: u32, fields: String) {
             *slot = Some(beacon);
         }
     });
+}
+
+/// Cuts the first newline-ended field off `rest` (all of it when there is no newline).
+fn field(rest: &mut &str) -> String {
+    let (head, tail) = id::split_once_byte(rest, b'\n').unwrap_or((rest, ""));
+    *rest = tail;
+    head.to_owned()
 }
 
 /// A navigation (see [`Beacon::page`]); whether a view was recorded.
@@ -231,4 +233,30 @@ pub fn creds() -> bool {
 /// clock gives 0, not a panic.
 pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn boot_fields_split_at_newlines_and_the_rest_keeps_its_own() {
+        let rest = &mut "https://a.example/\nTitle\n\n800x600\nen\nUTC\ndemo\npdf\nzip";
+        let got: Vec<String> = (0..7).map(|_| field(rest)).collect();
+        assert_eq!(
+            got,
+            [
+                "https://a.example/",
+                "Title",
+                "",
+                "800x600",
+                "en",
+                "UTC",
+                "demo"
+            ]
+        );
+        assert_eq!(*rest, "pdf\nzip");
+        let rest = &mut "last";
+        assert_eq!((field(rest), field(rest)), ("last".into(), String::new()));
+    }
 }
