@@ -115,7 +115,7 @@ const fallback = (e) => {
         out = localStorage.spoor_opt_out;
     } catch {}
     try {
-        if (!ready && !out && !(dnt && 'respectDnt' in data))
+        if (endpoint && !ready && !out && !(dnt && 'respectDnt' in data))
             post(
                 JSON.stringify({
                     site: data.site,
@@ -137,8 +137,12 @@ const fallback = (e) => {
 };
 
 if (data) {
-    endpoint = new URL(data.endpoint || '/collect', script.src || location.href).href;
-    init()
+    // In the promise, so that an unusable data-endpoint is swallowed like any failure (and
+    // leaves `endpoint` unset, so the fallback sends nothing either).
+    new Promise((ok) => {
+        endpoint = new URL(data.endpoint || '/collect', script.src || location.href).href;
+        ok(init());
+    })
         .then(() => {
             w.boot(
                 (data.consent == 'required') |

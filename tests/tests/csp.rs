@@ -436,3 +436,50 @@ async fn a_missing_or_broken_wasm_is_counted_with_its_reason() -> anyhow::Result
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_never_surface_on_the_page() -> anyhow::Result<()> {
+    // Each page records uncaught errors and unhandled rejections, from a same-origin script
+    // that runs before the beacon: the fallback, and an unusable data-endpoint with or
+    // without the wasm, must leave none (and the bad endpoint sends nothing anywhere).
+    const ERRORS: &str = "window.errors = [];
+addEventListener('error', (e) => errors.push(String(e.message)));
+addEventListener('unhandledrejection', (e) => errors.push(String(e.reason)));";
+    let with_errors = |policy: &str, attrs: &str| {
+        page("Page", policy, attrs).replace(
+            "<script type=\"module\"",
+            "<script src=\"/errors.js\"></script><script type=\"module\"",
+        )
+    };
+    let bad = r#"data-endpoint="http://[::1""#;
+    let (collector, _www) = serve(&[
+        ("errors.js", ERRORS.to_string()),
+        ("strict.html", with_errors(COMMON, "")),
+        ("bad-strict.html", with_errors(COMMON, bad)),
+        ("bad.html", with_errors("", bad)),
+    ])
+    .await?;
+    let driver = ChromeDriver::start().await?;
+    let browser = driver.browser().await?;
+    for name in ["bad-strict.html", "bad.html", "strict.html"] {
+        browser
+            .client
+            .goto(&format!("{}/{name}", collector.base_url))
+            .await?;
+        tokio::time::sleep(SETTLE).await;
+        let errors = browser
+            .client
+            .execute("return window.errors", vec![])
+            .await?;
+        assert_eq!(errors, serde_json::json!([]), "{name}");
+    }
+    let rows = wait_rows(&collector, EVENTS, 1).await?;
+    assert_eq!(
+        rows.len(),
+        1,
+        "only the page with a usable endpoint: {rows:?}"
+    );
+    assert_eq!(rows[0]["path"], "/strict.html", "{rows:?}");
+    browser.close().await?;
+    collector.stop().await
+}
