@@ -17,7 +17,14 @@
 //   Rust, which keeps or drops the batch), with sendBeacon when the page hides. Before
 //   consent, only fetch with `credentials: "omit"`, so no cookie is stored.
 // A failure (an old browser, wasm blocked by a Content-Security-Policy, a network error)
-// must not surface on the host page, so it is swallowed.
+// must not surface on the host page, so it is swallowed. If the wasm never started (it
+// could not be fetched, compiled or booted), `fallback` still sends this page view: one
+// event with no visitor or session id, sent without credentials (so the collector counts
+// it for the cookieless daily visitor), marked `nowasm` with the error as text
+// ("CompileError: … Content Security Policy …"), which the collector sorts into a few
+// reasons (collector/src/payload/fallback.rs). The privacy switches hold: DNT/GPC under
+// data-respect-dnt and a stored opt-out send nothing. Nothing is stored, so sending before
+// consent is fine.
 import init, * as w from './spoor.js';
 
 const calls = [];
@@ -100,24 +107,59 @@ const page = (restored) => {
     }
 };
 const later = () => setTimeout(page);
+const size = screen.width + 'x' + screen.height;
+const dnt = nav.doNotTrack == '1' || nav.globalPrivacyControl === true;
+const fallback = (e) => {
+    let out;
+    try {
+        out = localStorage.spoor_opt_out;
+    } catch {}
+    try {
+        if (endpoint && !ready && !out && !(dnt && 'respectDnt' in data))
+            post(
+                JSON.stringify({
+                    site: data.site,
+                    events: [
+                        {
+                            id: crypto.randomUUID(),
+                            type: 'pageview',
+                            url: location.href,
+                            referrer: doc.referrer,
+                            title: doc.title,
+                            ts: Date.now(),
+                            screen: size,
+                            nowasm: '' + e,
+                        },
+                    ],
+                }),
+            ).catch(() => {});
+    } catch {}
+};
 
 if (data) {
-    init()
+    // In the promise, so that an unusable data-endpoint is swallowed like any failure (and
+    // leaves `endpoint` unset, so the fallback sends nothing either).
+    new Promise((ok) => {
+        endpoint = new URL(data.endpoint || '/collect', script.src || location.href).href;
+        ok(init());
+    })
         .then(() => {
-            endpoint = new URL(data.endpoint || '/collect', script.src || location.href).href;
             w.boot(
-                data.site,
                 (data.consent == 'required') |
                     (('respectDnt' in data) << 1) |
-                    ((nav.doNotTrack == '1' || nav.globalPrivacyControl === true) << 2) |
+                    (dnt << 2) |
                     ((data.hash == 'true') << 3),
-                data.downloads || '',
-                location.href,
-                doc.title,
-                doc.referrer,
-                screen.width + 'x' + screen.height,
-                nav.language || '',
-                Intl.DateTimeFormat().resolvedOptions().timeZone || '',
+                // See `boot` in beacon/src/lib.rs; `join` writes undefined as ''.
+                [
+                    location.href,
+                    doc.title,
+                    doc.referrer,
+                    size,
+                    nav.language,
+                    Intl.DateTimeFormat().resolvedOptions().timeZone,
+                    data.site,
+                    data.downloads,
+                ].join('\n'),
             );
             ready = 1;
             show();
@@ -148,7 +190,7 @@ if (data) {
             setInterval(pump, 1000);
             pump();
         })
-        .catch(() => {});
+        .catch(fallback);
 }
 
 export default init;

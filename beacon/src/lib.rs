@@ -96,23 +96,20 @@ fn with<R>(f: impl FnOnce(&mut Beacon) -> R) -> Option<R> {
     BEACON.with(|cell| cell.try_borrow_mut().ok()?.as_mut().map(f))
 }
 
-/// Starts the beacon and records the first page view. `flags` are the
-/// [`config`] bits; `referrer` is `document.referrer`. Plain arguments, called once: an
-/// options object would need a JS object and a getter import per field.
-#[allow(clippy::too_many_arguments)]
+/// Starts the beacon and records the first page view. `flags` are the [`config`] bits;
+/// `fields` are, each ended by a newline but the last: the page URL, `document.title`,
+/// `document.referrer`, the screen (`WIDTHxHEIGHT`), `navigator.language`, the time zone,
+/// `data-site`, and then `data-downloads` (the rest). One string rather than eight
+/// arguments: the glue converts and frees each string argument with its own code, and an
+/// options object would need a getter import per field. None of the first six can hold a
+/// newline (URLs are serialized, `document.title` collapses whitespace); a site id with one
+/// is invalid anyway.
 #[wasm_bindgen]
-pub fn boot(
-    site: String,
-    flags: u32,
-    downloads: String,
-    url: String,
-    title: String,
-    referrer: String,
-    screen: String,
-    lang: String,
-    tz: String,
-) {
-    let Some(config) = Config::new(site, flags, downloads) else {
+pub fn boot(flags: u32, fields: String) {
+    let rest = &mut fields.as_str();
+    let (url, title, referrer) = (field(rest), field(rest), field(rest));
+    let (screen, lang, tz, site) = (field(rest), field(rest), field(rest), field(rest));
+    let Some(config) = Config::new(site, flags, rest.to_owned()) else {
         return;
     };
     let context = Context {
@@ -133,6 +130,13 @@ pub fn boot(
             *slot = Some(beacon);
         }
     });
+}
+
+/// Cuts the first newline-ended field off `rest` (all of it when there is no newline).
+fn field(rest: &mut &str) -> String {
+    let (head, tail) = id::split_once_byte(rest, b'\n').unwrap_or((rest, ""));
+    *rest = tail;
+    head.to_owned()
 }
 
 /// A navigation (see [`Beacon::page`]); whether a view was recorded.
@@ -224,4 +228,30 @@ pub fn creds() -> bool {
 /// clock gives 0, not a panic.
 pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn boot_fields_split_at_newlines_and_the_rest_keeps_its_own() {
+        let rest = &mut "https://a.example/\nTitle\n\n800x600\nen\nUTC\ndemo\npdf\nzip";
+        let got: Vec<String> = (0..7).map(|_| field(rest)).collect();
+        assert_eq!(
+            got,
+            [
+                "https://a.example/",
+                "Title",
+                "",
+                "800x600",
+                "en",
+                "UTC",
+                "demo"
+            ]
+        );
+        assert_eq!(*rest, "pdf\nzip");
+        let rest = &mut "last";
+        assert_eq!((field(rest), field(rest)), ("last".into(), String::new()));
+    }
 }

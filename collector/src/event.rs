@@ -129,6 +129,9 @@ pub struct Context {
     /// client address when GeoIP is configured ([`geo`](crate::geo)); the address itself
     /// is not stored.
     pub country: Option<String>,
+    /// Set when the page view came from the loader's no-wasm fallback: why the beacon could
+    /// not run, one of [`REASONS`](crate::payload::fallback::REASONS).
+    pub fallback: Option<&'static str>,
 }
 
 /// Campaign tags read from the query of the event's URL (`utm_source=…`).

@@ -104,6 +104,7 @@ pub struct Metrics {
     rejected: Family,
     failed: Family,
     filtered: Family,
+    fallback: Family,
     rate_limited: AtomicU64,
     admin_refused: Family,
     batch_events: Histogram,
@@ -124,6 +125,7 @@ impl Default for Metrics {
             rejected: Family::default(),
             failed: Family::default(),
             filtered: Family::default(),
+            fallback: Family::default(),
             rate_limited: AtomicU64::new(0),
             admin_refused: Family::default(),
             batch_events: Histogram::new(BATCH_BOUNDS),
@@ -178,6 +180,14 @@ impl Metrics {
     /// The admin gate refused one request for `reason` (see `routes::auth`).
     pub fn admin_refused(&self, reason: &str) {
         self.admin_refused.add(reason, 1);
+    }
+
+    /// One page view sent by the loader's no-wasm fallback was accepted (stored, or a
+    /// duplicate); `reason` is why the beacon could not run
+    /// ([`payload::fallback`](crate::payload::fallback)). Not an outcome: these are also
+    /// counted as accepted.
+    pub fn fallback_pageview(&self, reason: &str) {
+        self.fallback.add(reason, 1);
     }
 
     /// The writer committed a batch of `events` in `took`.
@@ -294,6 +304,11 @@ impl Metrics {
                 "spoor_connections_shed_total",
                 "Idle or unfinished connections closed to serve a new one, by the cap reached (client_cap, global_cap).",
                 &self.connections_shed,
+            ),
+            (
+                "spoor_fallback_pageviews_total",
+                "Page views accepted from browsers where the wasm beacon could not run (sent by the loader's fallback, cookieless; also in accepted), by reason.",
+                &self.fallback,
             ),
         ];
         for (name, help, family) in families {

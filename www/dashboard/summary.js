@@ -1,6 +1,8 @@
 // The summary cards: the period's headline numbers from /api/summary, each with its change
 // against the previous period of equal length. Clicking a card charts that metric.
 // Every number carries data-testid="summary-<metric>" and its exact value in data-value.
+// Below the cards, a notice counts the page views from browsers where the beacon could not
+// run (the loader's no-wasm fallback, `fallback` in the answer), with why.
 
 import { getJson } from "./api.js";
 import { h, fill, fmtInt, fmtPercent, fmtDuration, problem } from "./dom.js";
@@ -16,8 +18,30 @@ export const METRICS = [
   ["mean_duration_ms", "Visit duration", fmtDuration, false],
 ];
 
+/** What each fallback reason means (collector/src/payload/fallback.rs). */
+const FALLBACK = {
+  csp: "a Content-Security-Policy blocked WebAssembly (add 'wasm-unsafe-eval' to script-src)",
+  fetch: "spoor_bg.wasm could not be fetched",
+  compile: "spoor_bg.wasm was not valid WebAssembly",
+  storage: "storage was refused",
+  unsupported: "the browser lacks WebAssembly",
+  error: "another error",
+};
+
 let root;
 let generation = 0;
+
+/** The fallback notice, or null when every page view came from the beacon. */
+function fallbackNotice(rows) {
+  if (!rows || !rows.length) return null;
+  const total = rows.reduce((n, r) => n + r.pageviews, 0);
+  const why = rows.map((r) => `${FALLBACK[r.reason] || r.reason} (${fmtInt(r.pageviews)})`).join("; ");
+  return h(
+    "p",
+    { class: "note note-fallback", "data-testid": "summary-fallback", dataset: { value: String(total) } },
+    `${fmtInt(total)} page ${total === 1 ? "view" : "views"} came from browsers where the beacon could not run, counted without cookies. Why: ${why}.`,
+  );
+}
 
 /** Takes over `el`. */
 export function mount(el, ctx) {
@@ -73,6 +97,7 @@ export async function refresh(ctx) {
         s.change ? change(s.change[key], riseIsBad) : null,
       ),
     ),
+    fallbackNotice(s.fallback),
   );
   highlight(ctx.state.metric);
   root.dataset.state = "loaded";

@@ -23,6 +23,7 @@ pub(super) fn parse(screen: Option<&Value>, lang: Option<&Value>, tz: Option<&Va
         tz: keep(tz, is_tz),
         agent: None,
         country: None,
+        fallback: None,
     }
 }
 

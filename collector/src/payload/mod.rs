@@ -17,6 +17,7 @@
 //! - [`utm`]: campaign tags read from the page URL;
 //! - [`stored_url`]: what of a URL is stored (no raw query, no fragment);
 //! - [`server`]: the fields only an authenticated server-side client may send (`/ingest`);
+//! - [`fallback`]: the `nowasm` mark of page views the loader sent without the wasm;
 //! - `rules`: the checks several fields share (ids, labels, URLs, cutting text).
 //!
 //! A field that breaks its rule fails its event with a reason that names it
@@ -24,6 +25,7 @@
 //! so an invalid one is dropped and the event kept.
 
 pub mod context;
+pub mod fallback;
 pub mod kind;
 pub mod limits;
 pub mod props;
@@ -126,6 +128,9 @@ struct EventWire {
     /// Any type: sent right after `spoor.reset()`; a boolean.
     #[serde(default)]
     reset: Option<Value>,
+    /// Any type: sent by the loader's fallback when the wasm could not run; why.
+    #[serde(default)]
+    nowasm: Option<Value>,
 }
 
 /// Why a whole request was refused: a stable `code` for metrics and a reason for the client.
@@ -275,7 +280,10 @@ fn validate_event(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(invalid("reset: must be a boolean".into())),
     };
-    let context = context::parse(e.screen.as_ref(), e.lang.as_ref(), e.tz.as_ref());
+    let mut context = context::parse(e.screen.as_ref(), e.lang.as_ref(), e.tz.as_ref());
+    if matches!(kind, crate::event::EventKind::Pageview) {
+        context.fallback = fallback::reason(e.nowasm.as_ref());
+    }
     Ok(ClientEvent {
         reset,
         signature,
@@ -358,6 +366,7 @@ mod tests {
                 tz: Some("Europe/Zurich".into()),
                 agent: None,
                 country: None,
+                fallback: None,
             }
         );
         assert_eq!(

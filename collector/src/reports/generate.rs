@@ -413,6 +413,7 @@ fn session(
                         tz: None,
                         agent: Some(agent),
                         country: Some(country_of(&v.id).to_string()),
+                        fallback: None,
                     },
                     utm,
                 },

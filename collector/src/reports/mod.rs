@@ -388,4 +388,8 @@ pub trait Reports: Send + Sync {
     fn funnels(&self, site: &str) -> Result<Vec<FunnelDef>, StoreError>;
     /// Sessions of the range, newest first, at most `limit`.
     fn visitor_log(&self, q: &ReportQuery) -> Result<Vec<LogSession>, StoreError>;
+    /// Page views of the range sent by the loader's no-wasm fallback, per reason (see
+    /// [`payload::fallback`](crate::payload::fallback)), most first; the filters do not
+    /// apply. Empty where the beacon ran everywhere.
+    fn fallbacks(&self, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError>;
 }

@@ -107,6 +107,19 @@ pub struct SummaryReport {
     pub previous: Totals,
     /// The change between them.
     pub change: Change,
+    /// This period's page views from browsers where the wasm beacon could not run (sent
+    /// by the loader's fallback), per reason, most first; empty when there were none.
+    pub fallback: Vec<Fallback>,
+}
+
+/// Fallback page views of one reason, in a [`SummaryReport`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fallback {
+    /// Why the beacon could not run: one of
+    /// [`REASONS`](crate::payload::fallback::REASONS).
+    pub reason: String,
+    /// Page views.
+    pub pageviews: u64,
 }
 
 #[cfg(test)]

@@ -180,6 +180,8 @@ pub async fn collect(
         pending.events = events.len();
     }
     let valid = events.len();
+    // Page views the loader sent when the wasm could not run, by why (payload::fallback).
+    let fallbacks: Vec<&str> = events.iter().filter_map(|e| e.context.fallback).collect();
     let (jar, outcome) = if valid == 0 {
         (jar, InsertOutcome::default())
     } else {
@@ -213,6 +215,9 @@ pub async fn collect(
         })?
     };
     metrics.accepted(outcome.stored, outcome.duplicates);
+    for reason in fallbacks {
+        metrics.fallback_pageview(reason);
+    }
     if failures.is_empty() {
         return Ok((jar, StatusCode::NO_CONTENT).into_response());
     }

@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::reports::funnel::{self, FunnelDef};
 use crate::reports::params::Params;
 use crate::reports::range::{DAY_MS, date, timestamp};
-use crate::reports::summary::{Change, SummaryReport, Totals};
+use crate::reports::summary::{Change, Fallback, SummaryReport, Totals};
 use crate::reports::{ReportQuery, Reports, Share, Transitions, csv, flows};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -71,6 +71,10 @@ pub async fn summary(
     let q = query(&state, &params)?;
     let (now, before) = ask(&state, move |r| r.counts_with_previous(&q)).await?;
     let q = query(&state, &params)?;
+    let fallback = {
+        let q = q.clone();
+        ask(&state, move |r| r.fallbacks(&q)).await?
+    };
     let (totals, previous) = (Totals::from(now), Totals::from(before));
     Ok(Json(SummaryReport {
         site: q.site,
@@ -79,6 +83,10 @@ pub async fn summary(
         totals,
         previous,
         change: Change::between(&totals, &previous),
+        fallback: fallback
+            .into_iter()
+            .map(|(reason, pageviews)| Fallback { reason, pageviews })
+            .collect(),
     }))
 }
 

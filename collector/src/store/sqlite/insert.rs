@@ -31,10 +31,10 @@ pub(super) fn insert_groups(
                  screen, lang, tz,
                  utm_source, utm_medium, utm_campaign, utm_term, utm_content,
                  name, props, target, pageview_id, visible_ms, scroll, user_id, session_id,
-                 prev_path)
+                 prev_path, fallback)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
                  ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                 ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
+                 ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
         )?;
         let mut stored = 0;
         for e in *events {
@@ -76,6 +76,7 @@ pub(super) fn insert_groups(
                 k.user_id,
                 assignment.session().id.to_string(),
                 prev_page,
+                c.context.fallback,
             ])?;
             if inserted == 1 {
                 rollups.event(e, prev_page.as_deref());

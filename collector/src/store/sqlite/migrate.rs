@@ -21,6 +21,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0008_erasure_indexes.sql"),
     include_str!("../../../migrations/sqlite/0009_cookie_ids.sql"),
     include_str!("../../../migrations/sqlite/0010_verified_links.sql"),
+    include_str!("../../../migrations/sqlite/0011_fallback.sql"),
 ];
 
 /// A migration with the version it brings the schema to.

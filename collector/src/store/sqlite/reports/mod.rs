@@ -24,6 +24,12 @@ use crate::reports::{
 };
 use crate::store::StoreError;
 
+/// Fallback page views per reason over `?2..?3` of site `?1`. Reads the partial index
+/// `events_fallback`, which holds only them, so most sites pay nothing.
+const FALLBACKS: &str = "SELECT fallback, count(*) AS n FROM events
+    WHERE site = ?1 AND ts >= ?2 AND ts < ?3 AND fallback IS NOT NULL
+    GROUP BY fallback ORDER BY n DESC, fallback";
+
 /// Sorts rows (most visitors, then page views, events, key), keeps `limit` and sets shares
 /// over `total` visitors.
 fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
@@ -68,6 +74,17 @@ fn subtract_merged(
 }
 
 impl Reports for SqliteStore {
+    fn fallbacks(&self, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(FALLBACKS)?;
+        let rows = stmt
+            .query_map(params![q.site, q.range.start_ms(), q.range.end_ms()], |r| {
+                Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn sites(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.reader();
         let mut stmt =

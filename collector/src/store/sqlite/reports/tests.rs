@@ -469,3 +469,35 @@ fn visitor_log_and_realtime() -> Result<(), StoreError> {
     assert_eq!(store.sites()?, ["demo"]);
     Ok(())
 }
+
+#[test]
+fn fallback_page_views_are_summed_per_reason_through_their_index() -> Result<(), StoreError> {
+    let store = SqliteStore::open_in_memory()?;
+    let with_fallback = |id: u128, ts: i64, reason: Option<&'static str>| {
+        let mut e = build(ev(id, "v1", ts, "/"), vec![]);
+        e.client.context.fallback = reason;
+        e
+    };
+    store.insert_events(&[
+        with_fallback(1, T, Some("csp")),
+        with_fallback(2, T + S, Some("fetch")),
+        with_fallback(3, T + 2 * S, Some("csp")),
+        with_fallback(4, T + 3 * S, None),
+        // The day after: outside the range.
+        with_fallback(5, T + DAY_MS, Some("csp")),
+    ])?;
+    assert_eq!(
+        store.fallbacks(&day_d())?,
+        [("csp".to_string(), 2), ("fetch".to_string(), 1)]
+    );
+    let conn = store.reader();
+    let plan = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", super::FALLBACKS))?
+        .query_map(rusqlite::params!["demo", 0, 1], |r| r.get::<_, String>(3))?
+        .collect::<Result<Vec<_>, _>>()?;
+    assert!(
+        plan.iter().any(|step| step.contains("events_fallback")),
+        "{plan:?}"
+    );
+    Ok(())
+}
