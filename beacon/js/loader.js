@@ -77,8 +77,11 @@ const scrolled = () => {
 const show = () => {
     if (!since && doc.visibilityState == 'visible') since = perf.now();
 };
+// A page with an opaque origin (a sandboxed frame: `origin` is 'null') has no cookies, and
+// the collector answers it without credentials (collector/src/cors.rs): sent with them,
+// the answer could not be read and the batch would be sent again and again.
 const post = (body, creds) =>
-    fetch(endpoint, { method: 'POST', body, keepalive: true, credentials: creds ? 'include' : 'omit' });
+    fetch(endpoint, { method: 'POST', body, keepalive: true, credentials: creds && origin != 'null' ? 'include' : 'omit' });
 const pump = () => {
     const body = w.next(false);
     if (body)

@@ -1,13 +1,30 @@
-//! CORS for `/collect` and the beacon's files: only the configured sites' origins
-//! ([`crate::sites`]) get an answer, always the origin itself (never `*`). `/collect`
-//! allows credentials so the server cookie works when the collector is on a sibling host
-//! of the page (the beacon sends with `credentials: 'include'`).
+//! CORS for `/collect` and the beacon's files: the configured sites' origins
+//! ([`crate::sites`]) get an answer naming the origin itself (never `*`). `/collect`
+//! allows credentials for them so the server cookie works when the collector is on a
+//! sibling host of the page (the beacon sends with `credentials: 'include'`).
 //!
 //! `/spoor.js` and `/spoor_bg.wasm` ([`assets`]) answer CORS too, without credentials: a
 //! `<script type="module">` and the wasm glue's `fetch` load them in CORS mode, so a page
 //! on another origin than the collector's is blocked without it. Only the sites' origins,
 //! not `*`: the files are public anyway, but a page that is not a configured site could
 //! not send events either, and one rule for both keeps the answer predictable.
+//!
+//! **Opaque origins.** A page in a sandboxed frame (`sandbox="allow-scripts"` without
+//! `allow-same-origin`), a `data:` document and the like have an opaque origin: their
+//! requests say `Origin: null`, which cannot show which site they belong to. Both rules
+//! above answer it with `Access-Control-Allow-Origin: null` and never
+//! `Access-Control-Allow-Credentials`:
+//! - for the beacon's files this gives nothing away: they are public, the same bytes for
+//!   everyone, fetched without cookies, and anyone can read them with curl;
+//! - `/collect` accepts such a batch only when every event's page is on the site's hosts,
+//!   as for any other batch, and stores it without reading or setting the server cookie
+//!   ([`routes::collect`](crate::routes::collect)); without credentials a response to
+//!   `null` carries nothing of the visitor's. What it lets through is what a request
+//!   without `Origin` (curl, a server) could send anyway; `--refuse-opaque-origin`
+//!   ([`Config::refuse_opaque_origin`](crate::config::Config::refuse_opaque_origin)) turns
+//!   it off for both rules, and such batches are counted in `/metrics`
+//!   (`spoor_opaque_origin_batches_total`). `docs/OPERATIONS.md` (Sites and CORS) has the
+//!   trade-off.
 //!
 //! The beacon sends `text/plain`, which needs no preflight; an API client sending
 //! `application/json` from a page is preflighted, and the `OPTIONS` answer allows exactly
@@ -25,6 +42,33 @@ use crate::state::AppState;
 /// How long a browser may cache a preflight answer, in seconds.
 pub const MAX_AGE_SECS: u32 = 600;
 
+/// The `Origin` of a page with an opaque origin (a sandboxed frame).
+pub const OPAQUE: &str = "null";
+
+/// Whether a request with `Origin: origin` may be answered: a configured site's origin
+/// (with credentials on `/collect`), or an opaque one unless the collector refuses them
+/// (without credentials, see the module docs).
+fn answered(state: &AppState, origin: &str) -> Option<Answer> {
+    if origin == OPAQUE {
+        (!state.config.refuse_opaque_origin).then_some(Answer::Opaque)
+    } else {
+        state
+            .config
+            .sites
+            .allows_origin(origin)
+            .then_some(Answer::Site)
+    }
+}
+
+/// Which CORS answer an origin gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// A configured site's origin: named, with credentials on `/collect`.
+    Site,
+    /// `null`: named, never with credentials.
+    Opaque,
+}
+
 /// Middleware on `/collect`: answers preflights, and adds CORS headers to the answers for
 /// configured origins.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -35,13 +79,13 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         .map(str::to_string);
     let allowed = origin
         .as_deref()
-        .filter(|o| state.config.sites.allows_origin(o));
+        .and_then(|o| Some((o, answered(&state, o)?)));
     if request.method() == Method::OPTIONS {
         return match allowed {
-            Some(origin) => {
+            Some((origin, answer)) => {
                 let mut response = StatusCode::NO_CONTENT.into_response();
                 let h = response.headers_mut();
-                allow(h, origin);
+                allow(h, origin, answer);
                 h.insert(
                     header::ACCESS_CONTROL_ALLOW_METHODS,
                     HeaderValue::from_static("POST"),
@@ -62,34 +106,34 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         };
     }
     let mut response = next.run(request).await;
-    if let Some(origin) = allowed {
-        allow(response.headers_mut(), origin);
+    if let Some((origin, answer)) = allowed {
+        allow(response.headers_mut(), origin, answer);
     }
     response
 }
 
-fn allow(headers: &mut HeaderMap, origin: &str) {
+/// Names `origin` in the answer; credentials only for a site's own origin.
+fn allow(headers: &mut HeaderMap, origin: &str, answer: Answer) {
     if let Ok(value) = HeaderValue::from_str(origin) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+        if answer == Answer::Site {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
     }
     headers.append(header::VARY, HeaderValue::from_static("origin"));
 }
 
 /// Middleware on the beacon's files: adds `Access-Control-Allow-Origin` (the origin itself,
-/// no credentials) when the request's `Origin` is a configured site's, and `Vary: Origin`
-/// always, since the answer depends on it.
+/// no credentials) when the request's `Origin` is a configured site's or `null` (unless
+/// opaque origins are refused), and `Vary: Origin` always, since the answer depends on it.
 pub async fn assets(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let origin = request
         .headers()
         .get(header::ORIGIN)
-        .filter(|v| {
-            v.to_str()
-                .is_ok_and(|o| state.config.sites.allows_origin(o))
-        })
+        .filter(|v| v.to_str().is_ok_and(|o| answered(&state, o).is_some()))
         .cloned();
     let mut response = next.run(request).await;
     let headers = response.headers_mut();

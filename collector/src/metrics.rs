@@ -113,6 +113,7 @@ pub struct Metrics {
     connections_shed: Family,
     connections_open: AtomicU64,
     identity_links_capped: AtomicU64,
+    opaque_origin_batches: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -134,6 +135,7 @@ impl Default for Metrics {
             connections_shed: Family::default(),
             connections_open: AtomicU64::new(0),
             identity_links_capped: AtomicU64::new(0),
+            opaque_origin_batches: AtomicU64::new(0),
         }
     }
 }
@@ -219,6 +221,13 @@ impl Metrics {
         add(&self.identity_links_capped, n);
     }
 
+    /// A `/collect` batch from a page with an opaque origin (`Origin: null`) passed the
+    /// origin check and goes on, cookieless (see [`cors`](crate::cors)). Not an outcome: its
+    /// events are counted by theirs too.
+    pub fn opaque_origin_batch(&self) {
+        add(&self.opaque_origin_batches, 1);
+    }
+
     /// One HTTP request on `route` was answered `status`.
     pub fn request(&self, route: &str, status: u16) {
         self.requests.add(&format!("{route}\u{0}{status}"), 1);
@@ -265,6 +274,11 @@ impl Metrics {
                 "spoor_identity_links_capped_total",
                 "Events stored without the client-id link to their cookie's visitor: the cookie had max_ids_per_cookie ids linked today.",
                 &self.identity_links_capped,
+            ),
+            (
+                "spoor_opaque_origin_batches_total",
+                "Batches /collect let through from pages with an opaque origin (Origin: null, such as a sandboxed frame), stored without cookies.",
+                &self.opaque_origin_batches,
             ),
             (
                 "spoor_rate_limited_total",

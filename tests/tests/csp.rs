@@ -9,9 +9,8 @@
 //!   view with the visitor id, no fallback;
 //! - the same refusing page under Do Not Track with `data-respect-dnt`, or after
 //!   `spoor.optOut()`, sends nothing;
-//! - where storage throws (site data blocked in the browser) the wasm beacon still counts
-//!   the page itself; in a sandboxed frame it would too, but its opaque origin is refused
-//!   first (ignored test, see there);
+//! - where storage throws (site data blocked in the browser, or a sandboxed frame with its
+//!   opaque origin, `Origin: null`) the wasm beacon still counts the page itself;
 //! - the documented policies for a collector on a subdomain or another site raise no
 //!   violation and count the page.
 //!
@@ -276,15 +275,23 @@ async fn a_browser_that_refuses_site_data_is_still_counted() -> anyhow::Result<(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "an opaque origin needs CORS for null on the beacon's files and /collect accepting Origin: null"]
 async fn a_page_in_a_sandboxed_frame_is_still_counted() -> anyhow::Result<()> {
     // `sandbox="allow-scripts"` without `allow-same-origin`: the frame has an opaque
-    // origin, and `localStorage` and `document.cookie` throw there. The beacon survives
-    // that, but the frame's requests say `Origin: null`: the module is fetched with CORS
-    // (refused without `Access-Control-Allow-Origin` for it), and `/collect` refuses an
-    // origin that is not the site's (403). With both allowed (tried by hand), the wasm
-    // beacon counts the page itself. Whether an opaque origin may post is the lead's call:
-    // it cannot show that it belongs to the site.
+    // origin, `localStorage` and `document.cookie` throw there, and its requests say
+    // `Origin: null`. The collector answers CORS for `null` without credentials (the
+    // beacon's files and /collect, collector/src/cors.rs) and stores the batch cookieless;
+    // the wasm beacon survives the storage errors and counts the page itself. A classic
+    // script in the frame, run before the beacon, records what each `fetch` to /collect
+    // came back with: the beacon must read the answer, or it would resend the batch.
+    const WATCH_FETCH: &str = "window.sent = [];
+const original = fetch;
+window.fetch = (url, init) => original(url, init).then(
+    (r) => (String(url).endsWith('/collect') && sent.push(r.status), r),
+    (e) => (sent.push(String(e)), Promise.reject(e)));";
+    let framed = page("Framed", "", "").replace(
+        "<script type=\"module\"",
+        "<script src=\"/watch-fetch.js\"></script><script type=\"module\"",
+    );
     let (collector, _www) = serve(&[
         (
             "host.html",
@@ -292,20 +299,59 @@ async fn a_page_in_a_sandboxed_frame_is_still_counted() -> anyhow::Result<()> {
 <iframe sandbox="allow-scripts" src="/framed.html"></iframe>"#
                 .to_string(),
         ),
-        ("framed.html", page("Framed", "", "")),
+        ("framed.html", framed),
+        ("watch-fetch.js", WATCH_FETCH.to_string()),
     ])
     .await?;
     let driver = ChromeDriver::start().await?;
     let browser = driver.browser().await?;
-    browser
-        .client
-        .goto(&format!("{}/host.html", collector.base_url))
-        .await?;
+    let c = &browser.client;
+    c.goto(&format!("{}/host.html", collector.base_url)).await?;
     let rows = wait_rows(&collector, EVENTS, 1).await?;
     assert_eq!(rows[0]["kind"], "pageview", "{rows:?}");
     assert_eq!(rows[0]["path"], "/framed.html", "{rows:?}");
     // The wasm beacon itself runs there, its id living as long as the page.
     assert_eq!(rows[0]["fallback"], serde_json::Value::Null, "{rows:?}");
+    assert!(rows[0]["client_id"].is_string(), "{rows:?}");
+
+    c.enter_frame(0).await?;
+    let origin = c.execute("return self.origin", vec![]).await?;
+    assert_eq!(origin, "null", "the frame's origin is opaque");
+    let threw = c
+        .execute(
+            "try { localStorage.length; return false } catch (e) { return e.name }",
+            vec![],
+        )
+        .await?;
+    assert_eq!(threw, "SecurityError", "storage throws in the frame");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let sent = loop {
+        let sent = c.execute("return window.sent", vec![]).await?;
+        if sent.as_array().is_some_and(|s| !s.is_empty()) {
+            break sent;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the beacon sent nothing by fetch"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        sent[0], 204,
+        "the beacon read the collector's answer: {sent}"
+    );
+    c.enter_parent_frame().await?;
+    let cookies = c.get_all_cookies().await?;
+    assert!(cookies.is_empty(), "no cookie for the frame: {cookies:?}");
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(collector.rows(EVENTS)?.len(), 1, "one page view, once");
+    let metrics = collector.get_text("/metrics").await?;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "spoor_opaque_origin_batches_total 1"),
+        "{metrics}"
+    );
     browser.close().await?;
     collector.stop().await
 }

@@ -176,4 +176,8 @@ pub(super) struct Flags {
     /// [env: SPOOR_INGEST_KEYS_FILE, or the entries in SPOOR_INGEST_KEYS] [default: none]
     #[arg(long)]
     pub(super) ingest_keys_file: Option<String>,
+    /// Refuse pages with an opaque origin (Origin: null, a sandboxed frame) on /collect and
+    /// the beacon's files [env: SPOOR_REFUSE_OPAQUE_ORIGIN] [default: false]
+    #[arg(long)]
+    pub(super) refuse_opaque_origin: bool,
 }

@@ -167,6 +167,13 @@ pub struct Config {
     /// `site=key;…`, or a file of `site=key` lines named by `--ingest-keys-file` or
     /// `SPOOR_INGEST_KEYS_FILE`; default none: `/ingest` refuses every request).
     pub ingest_keys: SiteSecrets,
+    /// Refuse `/collect` batches and the beacon's files to pages with an opaque origin
+    /// (`Origin: null`: a sandboxed frame without `allow-same-origin`)
+    /// (`--refuse-opaque-origin`, `SPOOR_REFUSE_OPAQUE_ORIGIN` `true`/`false`; default
+    /// false: they are answered CORS for `null` without credentials, and their batches
+    /// are stored without the server cookie when every page is on the site's hosts). See
+    /// [`cors`](crate::cors) for the trade-off.
+    pub refuse_opaque_origin: bool,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -237,6 +244,7 @@ impl Default for Config {
             identify_secrets: SiteSecrets::default(),
             identify_required: Vec::new(),
             ingest_keys: SiteSecrets::default(),
+            refuse_opaque_origin: false,
         }
     }
 }
@@ -595,6 +603,12 @@ impl Config {
                 defaults.metrics_listen,
                 |a: &SocketAddr| Ok(Some(*a)),
             )?,
+            refuse_opaque_origin: flags.refuse_opaque_origin
+                || parse_or(
+                    pick(None, "SPOOR_REFUSE_OPAQUE_ORIGIN"),
+                    defaults.refuse_opaque_origin,
+                    |b: &bool| Ok(*b),
+                )?,
         })
     }
 }

@@ -464,3 +464,13 @@ fn bad_identity_settings_stop_the_start_without_echoing_a_secret() {
     let missing = err(&["--identify-secrets-file", "/nonexistent/spoor"], &[]);
     assert!(missing.starts_with("--identify-secrets-file"), "{missing}");
 }
+
+#[test]
+fn opaque_origins_are_answered_unless_refused() -> Result<(), LoadError> {
+    assert!(!load(&[], &[])?.refuse_opaque_origin);
+    assert!(load(&["--refuse-opaque-origin"], &[])?.refuse_opaque_origin);
+    assert!(load(&[], &[("SPOOR_REFUSE_OPAQUE_ORIGIN", "true")])?.refuse_opaque_origin);
+    assert!(!load(&[], &[("SPOOR_REFUSE_OPAQUE_ORIGIN", "false")])?.refuse_opaque_origin);
+    assert!(load(&[], &[("SPOOR_REFUSE_OPAQUE_ORIGIN", "maybe")]).is_err());
+    Ok(())
+}

@@ -3,7 +3,9 @@
 //! In order: the client's rate limit (`429`, [`ratelimit::layer`](crate::ratelimit::layer),
 //! before the body is read), the content type (`415`), the body size
 //! (`413`), the envelope (`400`: not JSON, nested too deep, empty, too many events), the
-//! site (`400` when not configured) and the `Origin` (`403` when not the site's). Bot
+//! site (`400` when not configured) and the `Origin` (`403` when not the site's; `null`,
+//! a page with an opaque origin, passes unless `--refuse-opaque-origin`, and its batch is
+//! cookieless: see [`cors`](crate::cors)). Bot
 //! traffic ([`bots`](crate::bots)) is then answered `204` with an `X-Spoor-Dropped: <reason>`
 //! header and dropped; server-side clients send to `/ingest` with a key instead
 //! ([`ingest`](super::ingest)). Each event is
@@ -28,11 +30,11 @@ use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::cookie::SignedCookieJar;
+use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use serde::Serialize;
 
 use crate::bots;
@@ -112,10 +114,23 @@ pub async fn collect(
             envelope.site
         )));
     };
-    if let Err(e) = check_origin(&headers, site) {
-        metrics.rejected("origin", received);
-        return Err(e);
-    }
+    let opaque = match check_origin(&headers, site, state.config.refuse_opaque_origin) {
+        Ok(opaque) => opaque,
+        Err((code, e)) => {
+            metrics.rejected(code, received);
+            return Err(e);
+        }
+    };
+    // A page with an opaque origin has no cookie jar of its own, and the answer to it
+    // allows no credentials: its batch neither reads nor sets the server cookie (an empty
+    // jar going in, and another coming out).
+    let cookieless = || SignedCookieJar::new(Key::from_ref(&state));
+    let jar = if opaque {
+        metrics.opaque_origin_batch();
+        cookieless()
+    } else {
+        jar
+    };
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -214,6 +229,7 @@ pub async fn collect(
             metrics.rejected(code, valid);
         })?
     };
+    let jar = if opaque { cookieless() } else { jar };
     metrics.accepted(outcome.stored, outcome.duplicates);
     for reason in fallbacks {
         metrics.fallback_pageview(reason);
@@ -530,20 +546,43 @@ async fn read_memories(
 }
 
 /// A browser names the page's origin on every cross-origin request (and on same-origin
-/// POSTs); when it does, it must be one of the site's hosts.
-fn check_origin(headers: &HeaderMap, site: &Site) -> Result<(), AppError> {
+/// POSTs); when it does, it must be one of the site's hosts, or `null` for a page with an
+/// opaque origin unless `refuse_opaque` (then refused as `opaque_origin`). `Ok(true)` for
+/// an opaque origin; a refusal comes with its metrics reason.
+fn check_origin(
+    headers: &HeaderMap,
+    site: &Site,
+    refuse_opaque: bool,
+) -> Result<bool, (&'static str, AppError)> {
     let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
+        return Ok(false);
     };
     let origin = origin.to_str().unwrap_or("");
+    if origin == crate::cors::OPAQUE {
+        return if refuse_opaque {
+            Err((
+                "opaque_origin",
+                AppError::Forbidden(
+                    "origin: null (an opaque origin, such as a sandboxed frame) is refused \
+                     by --refuse-opaque-origin"
+                        .into(),
+                ),
+            ))
+        } else {
+            Ok(true)
+        };
+    }
     if site.allows_origin(origin) {
-        Ok(())
+        Ok(false)
     } else {
-        Err(AppError::Forbidden(format!(
-            "origin: {:?} is not one of site {:?}'s hosts",
-            origin.chars().take(100).collect::<String>(),
-            site.id
-        )))
+        Err((
+            "origin",
+            AppError::Forbidden(format!(
+                "origin: {:?} is not one of site {:?}'s hosts",
+                origin.chars().take(100).collect::<String>(),
+                site.id
+            )),
+        ))
     }
 }
 

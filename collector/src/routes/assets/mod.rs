@@ -9,8 +9,9 @@
 //! need it for streaming compilation), `X-Content-Type-Options: nosniff`, an `ETag`
 //! (`If-None-Match` is answered `304`) and `Cache-Control: no-cache`, so a deploy reaches
 //! visitors at once and a revalidation costs no body. The beacon's files also answer CORS
-//! for the configured sites' origins ([`crate::cors::assets`]): a page on another origin
-//! loads `spoor.js` as a module script, which browsers fetch in CORS mode.
+//! for the configured sites' origins and for `null`, a sandboxed frame
+//! ([`crate::cors::assets`]): a page on another origin loads `spoor.js` as a module
+//! script, which browsers fetch in CORS mode.
 //!
 //! A binary compiled before the beacon was built has none embedded: `/spoor.js` and
 //! `/spoor_bg.wasm` then answer `503` with the reason, and `main` says so at start.
