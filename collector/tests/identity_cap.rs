@@ -51,16 +51,6 @@ fn pageview_by(n: u32, visitor: &str) -> Value {
 }
 
 /// The value of metric `name` in `GET /metrics` (0 when absent).
-async fn metric(c: &TestCollector, name: &str) -> u64 {
-    let resp = c
-        .send(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await;
-    let text = String::from_utf8(body_bytes(resp).await).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn client_id_links(c: &TestCollector, to: &str) -> usize {
     c.column(&format!(
         "SELECT a FROM links WHERE kind = 'client-id' AND b = '{to}'"
@@ -93,8 +83,8 @@ async fn a_fresh_id_per_event_links_only_the_cap_and_the_rest_is_counted() {
     }
     assert_eq!(client_id_links(&c, "home"), CAP as usize);
     assert_eq!(
-        metric(&c, "spoor_identity_links_capped_total").await,
-        u64::from(extra)
+        c.metric("spoor_identity_links_capped_total").await,
+        f64::from(extra)
     );
     // Every event was stored, each for the cookie's visitor.
     assert_eq!(
@@ -124,11 +114,11 @@ async fn a_batch_of_fresh_ids_does_not_pass_the_cap_either() {
         .collect();
     send(&c, Some(&cookie), &events).await;
     assert_eq!(client_id_links(&c, "home"), CAP as usize);
-    assert_eq!(metric(&c, "spoor_identity_links_capped_total").await, 20);
+    assert_eq!(c.metric("spoor_identity_links_capped_total").await, 20.0);
     // The next request reads the stored counter: still nothing more.
     send(&c, Some(&cookie), &[pageview_by(999, "one-more")]).await;
     assert_eq!(client_id_links(&c, "home"), CAP as usize);
-    assert_eq!(metric(&c, "spoor_identity_links_capped_total").await, 21);
+    assert_eq!(c.metric("spoor_identity_links_capped_total").await, 21.0);
 }
 
 #[tokio::test]
@@ -139,7 +129,7 @@ async fn an_honest_browser_with_a_second_id_is_linked_once_and_never_capped() {
         send(&c, Some(&cookie), &[pageview_by(100 + i, "second-id")]).await;
     }
     assert_eq!(client_id_links(&c, "home"), 1);
-    assert_eq!(metric(&c, "spoor_identity_links_capped_total").await, 0);
+    assert_eq!(c.metric("spoor_identity_links_capped_total").await, 0.0);
 }
 
 #[tokio::test]
@@ -174,7 +164,7 @@ async fn the_cost_of_a_request_stays_flat_as_the_flood_goes_on() {
         [format!("home {CAP}")]
     );
     assert_eq!(
-        metric(&c, "spoor_identity_links_capped_total").await,
-        u64::from(rounds - CAP)
+        c.metric("spoor_identity_links_capped_total").await,
+        f64::from(rounds - CAP)
     );
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, header};
-use common::{CLIENT_IP, TestCollector, body_bytes, error_reason, event_id, json_body, now_ms};
+use common::{CLIENT_IP, TestCollector, error_reason, event_id, json_body, now_ms};
 use serde_json::{Value, json};
 use spoor_collector::geo::GeoIp;
 use spoor_collector::site_secrets::SiteSecrets;
@@ -65,16 +65,6 @@ async fn ingest(
         .await
 }
 
-async fn metric(c: &TestCollector, name: &str) -> f64 {
-    let resp = c
-        .send(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await;
-    let text = String::from_utf8(body_bytes(resp).await).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn a_server_batch_sent_to_collect_is_dropped_with_the_reason_in_the_answer() {
     let c = collector().await;
@@ -85,7 +75,9 @@ async fn a_server_batch_sent_to_collect_is_dropped_with_the_reason_in_the_answer
     assert_eq!(resp.status(), 204);
     assert_eq!(resp.headers()["x-spoor-dropped"], "no_beacon");
     assert!(c.column("SELECT id FROM events").is_empty());
-    let dropped = metric(&c, "spoor_events_filtered_total{reason=\"no_beacon\"}").await;
+    let dropped = c
+        .metric("spoor_events_filtered_total{reason=\"no_beacon\"}")
+        .await;
     assert_eq!(dropped, 1.0);
     // A crawler's batch names its reason too.
     let resp = c
@@ -122,7 +114,8 @@ async fn without_the_right_key_ingest_is_401_with_the_reason() {
     assert!(error_reason(resp).await.contains("has no ingest key"));
     assert!(c.column("SELECT id FROM events").is_empty());
     assert_eq!(
-        metric(&c, "spoor_events_rejected_total{reason=\"ingest_key\"}").await,
+        c.metric("spoor_events_rejected_total{reason=\"ingest_key\"}")
+            .await,
         4.0
     );
 }

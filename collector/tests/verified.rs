@@ -11,7 +11,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, header};
-use common::{TestCollector, batch, body_bytes, error_reason, event, event_id, json_body};
+use common::{TestCollector, batch, error_reason, event, event_id, json_body};
 use serde_json::{Value, json};
 use spoor_collector::identity::verify;
 use spoor_collector::site_secrets::SiteSecrets;
@@ -73,16 +73,6 @@ fn set_cookie(resp: &axum::http::Response<Body>) -> String {
         .to_string()
 }
 
-async fn metric(c: &TestCollector, name: &str) -> f64 {
-    let resp = c
-        .send(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await;
-    let text = String::from_utf8(body_bytes(resp).await).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn a_signed_login_is_verified_and_exported_by_user() {
     let c = collector(false).await;
@@ -127,11 +117,9 @@ async fn a_wrong_signature_fails_the_event_and_links_nothing() {
     assert_eq!(failed.len(), 2);
     assert!(failed.iter().all(|f| f.starts_with("identify_signature ")));
     assert!(failed.iter().all(|f| !f.contains("alice")), "{failed:?}");
-    let counted = metric(
-        &c,
-        "spoor_events_failed_total{reason=\"identify_signature\"}",
-    )
-    .await;
+    let counted = c
+        .metric("spoor_events_failed_total{reason=\"identify_signature\"}")
+        .await;
     assert_eq!(counted, 2.0);
 
     // In a batch with a good event, only the login fails: answered 200, naming it.
@@ -160,11 +148,9 @@ async fn where_signatures_are_required_an_unsigned_login_fails() {
     let reason = answer["failed"][0]["error"].as_str().unwrap();
     assert!(reason.contains("accepts only signed logins"), "{reason}");
     assert!(logins(&c).is_empty());
-    let counted = metric(
-        &c,
-        "spoor_events_failed_total{reason=\"identify_unsigned\"}",
-    )
-    .await;
+    let counted = c
+        .metric("spoor_events_failed_total{reason=\"identify_unsigned\"}")
+        .await;
     assert_eq!(counted, 1.0);
 }
 

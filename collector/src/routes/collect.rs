@@ -47,7 +47,7 @@ use crate::identity::salt::DAY_MS;
 use crate::identity::verify::{self, Verdict};
 use crate::identity::{Evidence, fingerprint, server_cookie};
 use crate::metrics::Metrics;
-use crate::payload::{EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope, stored_url};
+use crate::payload::{Envelope, EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope, stored_url};
 use crate::sites::Site;
 use crate::state::AppState;
 use crate::store::{FailedEvent, InsertOutcome};
@@ -76,24 +76,33 @@ pub(super) struct FailedView {
     pub(super) error: String,
 }
 
-/// Receives a batch; see the module docs. Every item is counted in [`Metrics`] exactly
-/// once, by its outcome.
-///
-/// [`Metrics`]: crate::metrics::Metrics
-pub async fn collect(
-    State(state): State<AppState>,
-    peer: Peer,
-    jar: SignedCookieJar,
-    headers: HeaderMap,
+/// A batch past the checks `/collect` and `/ingest` share.
+pub(super) struct Opened<'s> {
+    /// The parsed envelope; its items are counted as received.
+    pub(super) envelope: Envelope,
+    /// The configured site it names.
+    pub(super) site: &'s Site,
+    /// When it was received (the collector's clock).
+    pub(super) now: i64,
+    /// The body, for readers of fields the envelope does not keep.
+    pub(super) body: Bytes,
+}
+
+/// The steps `/collect` and `/ingest` take alike, in order: the content type, the body and
+/// its size, the envelope, the configured site. Each refusal is counted by its reason (a
+/// request refused before its envelope is read counts as one item).
+pub(super) fn open_batch<'s>(
+    state: &'s AppState,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppError> {
+) -> Result<Opened<'s>, AppError> {
     let metrics = &state.metrics;
     let refuse = |code: &str, error: AppError| {
         metrics.received(1);
         metrics.rejected(code, 1);
         error
     };
-    check_content_type(&headers).map_err(|e| refuse("content_type", e))?;
+    check_content_type(headers).map_err(|e| refuse("content_type", e))?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             let limit = state.config.limits.max_body_bytes;
@@ -114,6 +123,33 @@ pub async fn collect(
             envelope.site
         )));
     };
+    Ok(Opened {
+        envelope,
+        site,
+        now,
+        body,
+    })
+}
+
+/// Receives a batch; see the module docs. Every item is counted in [`Metrics`] exactly
+/// once, by its outcome.
+///
+/// [`Metrics`]: crate::metrics::Metrics
+pub async fn collect(
+    State(state): State<AppState>,
+    peer: Peer,
+    jar: SignedCookieJar,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let metrics = &state.metrics;
+    let Opened {
+        envelope,
+        site,
+        now,
+        ..
+    } = open_batch(&state, &headers, body)?;
+    let received = envelope.events.len();
     let opaque = match check_origin(&headers, site, state.config.refuse_opaque_origin) {
         Ok(opaque) => opaque,
         Err((code, e)) => {

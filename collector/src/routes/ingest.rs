@@ -33,14 +33,14 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::collect::{
-    FailedView, PartlyStored, Pending, check_content_type, check_hostname, record_failures,
+    FailedView, Opened, PartlyStored, Pending, check_hostname, open_batch, record_failures,
 };
 use crate::error::AppError;
 use crate::event::{ClientEvent, Event, EventKind, IdentityEffects};
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::{NewLink, USER_PREFIX};
 use crate::identity::{Evidence, fingerprint};
-use crate::payload::{EventFailure, parse_envelope, server, stored_url};
+use crate::payload::{EventFailure, server, stored_url};
 use crate::state::AppState;
 
 /// The header a server-side client may send its key in, instead of `Authorization`.
@@ -56,40 +56,20 @@ pub async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     let metrics = &state.metrics;
-    let refuse = |code: &str, error: AppError| {
-        metrics.received(1);
-        metrics.rejected(code, 1);
-        error
-    };
     let Some(key) = presented_key(&headers) else {
-        return Err(refuse(
-            "ingest_key",
-            AppError::Unauthorized(format!(
-                "send the site's ingest key as `Authorization: Bearer <key>` or `{KEY_HEADER}: <key>`"
-            )),
-        ));
-    };
-    check_content_type(&headers).map_err(|e| refuse("content_type", e))?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            let limit = state.config.limits.max_body_bytes;
-            refuse("body_too_large", AppError::PayloadTooLarge { limit })
-        } else {
-            refuse("body", AppError::BadRequest(rejection.body_text()))
-        }
-    })?;
-    let now = state.clock.now_ms();
-    let envelope = parse_envelope(&body, now, &state.config.limits)
-        .map_err(|r| refuse(r.code, AppError::BadRequest(r.reason)))?;
-    let received = envelope.events.len();
-    metrics.received(received);
-    let Some(site) = state.config.sites.get(&envelope.site) else {
-        metrics.rejected("unknown_site", received);
-        return Err(AppError::BadRequest(format!(
-            "site: {:?} is not a configured site",
-            envelope.site
+        metrics.received(1);
+        metrics.rejected("ingest_key", 1);
+        return Err(AppError::Unauthorized(format!(
+            "send the site's ingest key as `Authorization: Bearer <key>` or `{KEY_HEADER}: <key>`"
         )));
     };
+    let Opened {
+        envelope,
+        site,
+        now,
+        body,
+    } = open_batch(&state, &headers, body)?;
+    let received = envelope.events.len();
     let Some(site_key) = state.config.ingest_keys.get(&site.id) else {
         metrics.rejected("ingest_key", received);
         return Err(AppError::Unauthorized(format!(

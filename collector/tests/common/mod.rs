@@ -111,6 +111,18 @@ impl TestCollector {
             .await
     }
 
+    /// The value of one series of `/metrics` (`name` with its labels, as printed), 0 when
+    /// the series is not there yet.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let resp = self
+            .send(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await;
+        let text = String::from_utf8(body_bytes(resp).await).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub async fn get_json(&self, uri: &str) -> (u16, serde_json::Value) {
         let resp = self
             .send(Request::get(uri).body(Body::empty()).unwrap())
