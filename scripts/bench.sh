@@ -214,6 +214,7 @@ measure() {
         log "$server, $batch event(s) a request: paced at $share% of the max ($rate req/s)"
         load "$batch" "$rate"
         r[$server:$batch:p${share}_rps]=$w_rps
+        r[$server:$batch:p${share}_target]=$rate
         r[$server:$batch:p${share}_p50]=$w_p50_us
         r[$server:$batch:p${share}_p99]=$w_p99_us
         r[$server:$batch:errors]=$((r[$server:$batch:errors] + w_errors))
@@ -256,6 +257,10 @@ cell_rate() { # server batch figure [multiplier]
     printf '%s' "$(num "$v")"
     if [ "$1" = sqlite ]; then share "$v" "$c"; fi
 }
+cell_paced() { # server batch share: the rate reached, of the rate asked for
+    printf '%s of %s' "$(num "${r[$1:$2:p${3}_rps]}")" "$(num "${r[$1:$2:p${3}_target]}")"
+    if [ "$1" = sqlite ]; then share "${r[$1:$2:p${3}_rps]}" "${r[ceiling:$2:p${3}_rps]}"; fi
+}
 cell_latency() { # server batch prefix
     local p50=${r[$1:$2:${3}_p50]} p99=${r[$1:$2:${3}_p99]}
     printf '%s / %s ms' "$(ms "$p50")" "$(ms "$p99")"
@@ -274,7 +279,7 @@ echo "Write path, $(date -u '+%Y-%m-%d %H:%M UTC'), $profile build, $(nproc) cor
 echo "wrk -t1 -c$connections -d$duration; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 if $smoke; then echo "SMOKE RUN: debug binaries and ${duration} loads; these figures are not benchmarks."; fi
 echo
-echo "| server | events/req | max req/s | max events/s | p50 / p99 at max | 50%: req/s | 50%: p50 / p99 | 80%: req/s | 80%: p50 / p99 | RSS idle / peak | bytes/event | stored: acknowledged + cut off (max, 50%, 80%) | errors |"
+echo "| server | events/req | max req/s | max events/s | p50 / p99 at max | 50%: req/s of asked | 50%: p50 / p99 | 80%: req/s of asked | 80%: p50 / p99 | RSS idle / peak | bytes/event | stored: acknowledged + cut off (max, 50%, 80%) | errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for batch in 1 10; do
     for server in ceiling sqlite; do
@@ -283,9 +288,9 @@ for batch in 1 10; do
             "$(cell_rate "$server" "$batch" max_rps)" \
             "$(cell_rate "$server" "$batch" max_rps "$batch")" \
             "$(cell_latency "$server" "$batch" max)" \
-            "$(cell_rate "$server" "$batch" p50_rps)" \
+            "$(cell_paced "$server" "$batch" 50)" \
             "$(cell_latency "$server" "$batch" p50)" \
-            "$(cell_rate "$server" "$batch" p80_rps)" \
+            "$(cell_paced "$server" "$batch" 80)" \
             "$(cell_latency "$server" "$batch" p80)" \
             "$(cell_rss "$server" "$batch")" \
             "${r[$server:$batch:bytes]:-—}" \
