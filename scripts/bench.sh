@@ -76,6 +76,8 @@ fi
 
 export SPOOR_ADMIN_TOKEN="${SPOOR_ADMIN_TOKEN:-bench-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}"
 
+# Other processes on the machine skew every figure; the table reports the load around it.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 work=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -276,7 +278,7 @@ cell_rss() {
 echo
 echo "Write path, $(date -u '+%Y-%m-%d %H:%M UTC'), $profile build, $(nproc) cores ($pinning)," \
     "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo),"
-echo "wrk -t1 -c$connections -d$duration; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "wrk -t1 -c$connections -d$duration; load average (1, 5, 15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 if $smoke; then echo "SMOKE RUN: debug binaries and ${duration} loads; these figures are not benchmarks."; fi
 echo
 echo "| server | events/req | max req/s | max events/s | p50 / p99 at max | 50%: req/s of asked | 50%: p50 / p99 | 80%: req/s of asked | 80%: p50 / p99 | RSS idle / peak | bytes/event | stored: acknowledged + cut off (max, 50%, 80%) | errors |"
