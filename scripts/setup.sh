@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Spoor needs, on Debian 12 with rustup/cargo present.
 # Idempotent: each step checks first and stays quiet when its tool is already there.
-#   - Debian packages: chromium, chromium-driver (browser tests), nginx (reverse-proxy test)
+#   - Debian packages: chromium, chromium-driver (browser tests), nginx (reverse-proxy test),
+#     wrk and sqlite3 (scripts/bench.sh: the load generator, and counting the events stored)
 #   - npm: the devDependencies package.json pins, into node_modules/: binaryen (wasm-opt;
 #     Debian's binaryen 108 corrupts wasm-bindgen output, see scripts/build-beacon.sh) and
 #     esbuild (bundles and minifies spoor.js)
@@ -38,7 +39,7 @@ quietly() {
 }
 
 missing=()
-for pkg in chromium chromium-driver nginx; do
+for pkg in chromium chromium-driver nginx wrk sqlite3; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
         missing+=("$pkg")
 done

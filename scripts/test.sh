@@ -39,6 +39,12 @@ step "wasm-pack test --headless --chrome beacon"
 CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" wasm-pack test --headless --chrome beacon 2>&1 |
     tee -a "$results"
 
+# The write-path benchmark's smoke (issue #12): seconds long, debug binaries that
+# `cargo test` built, figures printed, no thresholds; it fails only if the collector's store
+# does not account for the events it received and acknowledged.
+step "scripts/bench.sh --smoke"
+scripts/bench.sh --smoke
+
 # Every "test result: ok. N passed; M failed" line, summed (failures stopped the run above).
 awk '/test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
      END { printf "\nsummary: %d passed, %d failed\n", p, f }' "$results"
