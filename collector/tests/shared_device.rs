@@ -224,3 +224,26 @@ async fn the_shared_browser_does_not_join_each_users_other_devices() {
     assert_eq!(strings(&bob["visitors"]), ["laptop", "phone-b"], "{bob}");
     assert_eq!(persons(&c, "strict").await, 2);
 }
+
+#[tokio::test]
+async fn logging_back_in_gives_the_browser_back_to_the_first_user() {
+    let c = TestCollector::start().await;
+    let mut laptop = Browser::new(LAPTOP_IP, "laptop");
+    laptop.login(&c, 1, "alice").await;
+    laptop.send(&c, 2, "pageview", json!({})).await;
+    laptop.login(&c, 3, "bob").await;
+    laptop.send(&c, 4, "pageview", json!({})).await;
+    laptop.login(&c, 5, "alice").await;
+    laptop.send(&c, 6, "pageview", json!({})).await;
+    // Logged in as Alice again: no new link (nothing switched).
+    laptop.login(&c, 7, "alice").await;
+
+    assert_eq!(persons(&c, "strict").await, 2);
+    let (_, alice) = c.get_json("/api/persons/user:alice?site=demo").await;
+    let ids = |ns: &[u32]| ns.iter().map(|n| event_id(*n)).collect::<Vec<_>>();
+    assert_eq!(timeline(&alice), ids(&[1, 2, 5, 6, 7]), "{alice}");
+    let (_, bob) = c.get_json("/api/persons/user:bob?site=demo").await;
+    assert_eq!(timeline(&bob), ids(&[3, 4]), "{bob}");
+    let logins = c.column("SELECT b FROM links WHERE kind = 'login' ORDER BY id");
+    assert_eq!(logins, ["user:alice", "user:bob", "user:alice"]);
+}

@@ -116,7 +116,24 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         let fingerprint = matches!(link.kind, LinkKind::Fingerprint | LinkKind::Recovery)
             .then_some(fx.fingerprint.as_str());
         // The same evidence seen again (every event of a logged-in visitor, say) adds no
-        // second link; nor does it bring back a link that was undone.
+        // second link; nor does it bring back a link that was undone. One exception: a
+        // login back to a user after another user logged in on the same visitor (a shared
+        // browser without reset) is recorded again, as it starts a new stretch of that
+        // browser's events (see `identity::persons`); one row per switch of user.
+        if link.kind == LinkKind::Login && switched_back(tx, &e.site, &link.a, &link.b)? {
+            tx.prepare_cached(
+                "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
+                 VALUES (?1, ?2, ?3, 'login', ?4, ?5, 1, NULL)",
+            )?
+            .execute(params![
+                e.site,
+                link.a,
+                link.b,
+                f64::from(link.confidence),
+                e.received,
+            ])?;
+            super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
+        }
         let inserted = tx.prepare_cached(
             "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
@@ -173,6 +190,38 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         ])?;
     }
     Ok(())
+}
+
+/// Whether `visitor` logging in as `user` returns to a user it logged in as before, after
+/// logging in as another: its latest login is to someone else, and its login as `user`
+/// was recorded and not undone. Reads `visitor`'s own login links only (`links_site_a`,
+/// newest first).
+fn switched_back(
+    tx: &Transaction<'_>,
+    site: &str,
+    visitor: &str,
+    user: &str,
+) -> Result<bool, StoreError> {
+    if !user.starts_with(USER_PREFIX) {
+        return Ok(false);
+    }
+    let latest: Option<String> = tx
+        .prepare_cached(
+            "SELECT b FROM links WHERE site = ?1 AND a = ?2 AND kind = 'login'
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![site, visitor], |r| r.get(0))
+        .optional()?;
+    if latest.as_deref().is_none_or(|l| l == user) {
+        return Ok(false);
+    }
+    let (before, undone): (bool, bool) = tx
+        .prepare_cached(
+            "SELECT count(*) > 0, coalesce(max(active = 0), 0) FROM links
+             WHERE site = ?1 AND a = ?2 AND b = ?3 AND kind = 'login'",
+        )?
+        .query_row(params![site, visitor, user], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(before && !undone)
 }
 
 fn kind_from_str(s: &str) -> Option<LinkKind> {
