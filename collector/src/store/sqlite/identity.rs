@@ -756,4 +756,104 @@ mod tests {
         );
         Ok(())
     }
+
+    fn fail(e: impl std::fmt::Display) -> proptest::test_runner::TestCaseError {
+        proptest::test_runner::TestCaseError::fail(e.to_string())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// The persons the store keeps at write time, link by link (`visitor_persons`,
+        /// `person_stretches` and the count), are the rule's over the links it stored:
+        /// whatever the order of logins and id links, two users are never one person.
+        #[test]
+        fn write_time_persons_follow_the_rule(
+            steps in proptest::collection::vec((0u8..5, 0u8..7, proptest::bool::ANY), 1..25),
+        ) {
+            let store = SqliteStore::open_in_memory().map_err(fail)?;
+            for (i, (visitor, other, login)) in steps.iter().enumerate() {
+                let v = format!("v{visitor}");
+                let link = if *login {
+                    new_link(&v, &format!("{USER_PREFIX}u{}", other % 3), LinkKind::Login)
+                } else {
+                    new_link(&format!("v{}", other % 5), &v, LinkKind::ClientId)
+                };
+                let e = Event {
+                    received: 1_780_000_000_000 + i as i64,
+                    ..with(i as u128 + 1, &v, IdentityEffects {
+                        links: vec![link],
+                        ..IdentityEffects::default()
+                    })
+                };
+                store.insert_events(&[e]).map_err(fail)?;
+            }
+            let all = links(&store.reader(), "demo").map_err(fail)?;
+            let visitors: Vec<String> = (0..5)
+                .map(|n| format!("v{n}"))
+                .filter(|v| steps.iter().any(|(x, ..)| format!("v{x}") == *v))
+                .collect();
+            for mode in [Mode::Strict, Mode::Inclusive] {
+                let rule = Persons::from_links(&all, mode);
+                let users: Vec<String> = (0..3).map(|u| format!("{USER_PREFIX}u{u}")).collect();
+                for u in &users {
+                    for w in &users {
+                        proptest::prop_assert!(u == w || rule.person_of(u) != rule.person_of(w));
+                    }
+                }
+                let stored = store.summary("demo", mode).map_err(fail)?.persons;
+                proptest::prop_assert_eq!(
+                    stored,
+                    rule.count(visitors.iter().map(String::as_str)) as u64
+                );
+                let m = super::super::reports::persons::mode_str(mode);
+                // After `summary`: the store's reader is one connection behind a lock.
+                let conn = store.reader();
+                for v in &visitors {
+                    let kept: Option<String> = conn
+                        .query_row(
+                            "SELECT person FROM visitor_persons
+                             WHERE site = 'demo' AND mode = ?1 AND visitor = ?2",
+                            params![m, v],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(fail)?;
+                    // A visitor alone in its person has no row and is named by itself.
+                    if let Some(kept) = &kept {
+                        proptest::prop_assert_eq!(kept.as_str(), rule.person_of(v));
+                    }
+                    for w in &visitors {
+                        let together = |x: &str, y: &str| rule.person_of(x) == rule.person_of(y);
+                        let stored_together: bool = conn
+                            .query_row(
+                                "SELECT coalesce((SELECT person FROM visitor_persons
+                                     WHERE site = 'demo' AND mode = ?1 AND visitor = ?2), ?2)
+                                  = coalesce((SELECT person FROM visitor_persons
+                                     WHERE site = 'demo' AND mode = ?1 AND visitor = ?3), ?3)",
+                                params![m, v, w],
+                                |r| r.get(0),
+                            )
+                            .map_err(fail)?;
+                        proptest::prop_assert_eq!(stored_together, together(v, w));
+                    }
+                    let stretches: Vec<(i64, String)> = conn
+                        .prepare(
+                            "SELECT from_ms, person FROM person_stretches
+                             WHERE site = 'demo' AND mode = ?1 AND visitor = ?2 ORDER BY from_ms",
+                        )
+                        .and_then(|mut st| {
+                            st.query_map(params![m, v], |r| Ok((r.get(0)?, r.get(1)?)))?
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                        .map_err(fail)?;
+                    let expected: Vec<(i64, String)> = rule
+                        .stretches(v)
+                        .iter()
+                        .map(|s| (s.from_ms, s.person.clone()))
+                        .collect();
+                    proptest::prop_assert_eq!(stretches, expected);
+                }
+            }
+        }
+    }
 }
