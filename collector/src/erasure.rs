@@ -99,8 +99,9 @@ pub struct Erased {
     pub fingerprint_observations: usize,
     /// Rows of `failed_events` whose raw event names one of the subject's ids.
     pub failed_events: usize,
-    /// Rows of `visitor_persons` (the report's visitor → person mapping) of the subject's
-    /// visitors; the persons of visitors that were linked to them are recomputed.
+    /// Rows of `visitor_persons` and `person_stretches` (the report's visitor → person
+    /// mapping) of the subject's visitors; the persons of visitors that were linked to them
+    /// are recomputed.
     pub person_mappings: usize,
     /// The evidence followed from the subject to its ids (as in [`SubjectExport`]).
     pub evidence: Vec<String>,

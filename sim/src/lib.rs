@@ -3,7 +3,7 @@
 //! error, next to the usual schemes on the same traffic.
 //!
 //! # Layout
-//! - [`scenario`]: the eight scenarios (parameters, fixed seeds) and the generator of
+//! - [`scenario`]: the nine scenarios (parameters, fixed seeds) and the generator of
 //!   time-ordered visits with their true persons.
 //! - [`browser`]: a simulated browser (beacon id, server cookie jar, expiry, `reset()`)
 //!   that sends each visit to `/collect` through the collector's own router.

@@ -1,5 +1,6 @@
-//! `spoor-sim`: runs every scenario and prints one table (scenario × scheme: precision,
-//! recall, F1, count error). It reports; it does not assert targets.
+//! `spoor-sim [NAME-PREFIX]`: runs every scenario (or those whose name starts with the
+//! prefix) and prints one table (scenario × scheme: precision, recall, F1, count error).
+//! It reports; it does not assert targets.
 
 use std::time::Instant;
 
@@ -11,7 +12,12 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     println!("| scenario | people | page views | scheme | precision | recall | F1 | count error |");
     println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
-    for params in scenario::all() {
+    // `spoor-sim [NAME-PREFIX]`: only the scenarios whose name starts with it.
+    let only = std::env::args().nth(1).unwrap_or_default();
+    for params in scenario::all()
+        .into_iter()
+        .filter(|p| p.name.starts_with(&only))
+    {
         let report = run(&params).await?;
         let rows = report
             .scores

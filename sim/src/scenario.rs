@@ -1,4 +1,4 @@
-//! The eight scenarios of issue #4 as parameter sets with fixed seeds, and the generator
+//! The scenarios of issues #4 and #12 as parameter sets with fixed seeds, and the generator
 //! that turns one into time-ordered visits with their ground truth.
 //!
 //! Every person gets browsers (one, two when they log in on a laptop and a phone, or a
@@ -70,6 +70,12 @@ pub struct Params {
     pub family_size: usize,
     /// Chance that a family member logs in on a visit (the rest browse anonymously).
     pub family_login: f64,
+    /// Family members log out with `reset()`; when false, the site forgot the logout
+    /// hook, so the next member logs in on the same visitor id (a shared device
+    /// without reset).
+    pub family_reset: bool,
+    /// Family members who also have a phone of their own, on which they log in.
+    pub family_phone_share: f64,
 }
 
 impl Params {
@@ -92,6 +98,8 @@ impl Params {
             family_share: 0.0,
             family_size: 3,
             family_login: 0.9,
+            family_reset: true,
+            family_phone_share: 0.0,
         }
     }
 
@@ -102,7 +110,8 @@ impl Params {
     }
 }
 
-/// The eight scenarios of issue #4, in order; the last is the headline mix.
+/// The eight scenarios of issue #4, in order (the eighth is the headline mix), then the
+/// shared device without reset of issue #12.
 pub fn all() -> Vec<Params> {
     vec![
         Params::base("1 baseline desktop", 101),
@@ -142,6 +151,12 @@ pub fn all() -> Vec<Params> {
             two_device_share: 0.1,
             family_share: 0.06,
             ..Params::base("8 mix", 108)
+        },
+        Params {
+            family_share: 1.0,
+            family_reset: false,
+            family_phone_share: 0.5,
+            ..Params::base("9 shared laptop, no reset", 109)
         },
     ]
 }
@@ -367,7 +382,37 @@ impl Generator<'_> {
                 ip: home,
                 pageviews,
                 login: login.then(|| user(person)),
-                logout: login,
+                logout: login && self.p.family_reset,
+            });
+        }
+        // Only scenarios with phones draw for them, so the others' traffic is unchanged.
+        if self.p.family_phone_share > 0.0 {
+            for &person in members {
+                if self.rng.chance(self.p.family_phone_share) {
+                    self.phone(person);
+                }
+            }
+        }
+    }
+
+    /// A phone of `person`'s own on a carrier address: logs in on its first visit, then
+    /// on 30% of visits.
+    fn phone(&mut self, person: u32) {
+        let ua = self.rng.pick(&MOBILE_UAS);
+        let browser = self.browser(ua, false);
+        let mut ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        for (i, at_ms) in self.times().into_iter().enumerate() {
+            let login = i == 0 || self.rng.chance(0.3);
+            let pageviews = 1 + self.rng.below(3) as u32;
+            let ip = self.address(Network::RotatingV4, i, &mut ip);
+            self.visits.push(Visit {
+                person,
+                browser,
+                at_ms,
+                ip,
+                pageviews,
+                login: login.then(|| user(person)),
+                logout: false,
             });
         }
     }

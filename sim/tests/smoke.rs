@@ -24,3 +24,25 @@ async fn stable_cookies_give_a_perfect_score() -> anyhow::Result<()> {
     assert_eq!(ours.count_error, 0.0);
     Ok(())
 }
+
+/// A family laptop on which members log in without `reset()`, some with phones of their
+/// own: the collector never joins two users, so households are not merged into one
+/// person (before the rule, each household and every member's phone was one person).
+#[tokio::test]
+async fn a_shared_device_without_reset_does_not_merge_its_users() -> anyhow::Result<()> {
+    let params = scenario::all()
+        .into_iter()
+        .find(|p| p.name.starts_with("9 "))
+        .ok_or_else(|| anyhow::anyhow!("no shared-device scenario"))?
+        .with_people(30);
+    let report = run(&params).await?;
+    let ours = report
+        .scores
+        .iter()
+        .find(|(s, _)| *s == Scheme::Ours)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| anyhow::anyhow!("no score for ours"))?;
+    assert!(ours.precision > 0.85, "{ours:?}");
+    assert!(ours.count_error.abs() < 0.2, "{ours:?}");
+    Ok(())
+}

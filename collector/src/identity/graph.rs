@@ -1,16 +1,19 @@
-//! Persons: the connected components of the links between visitor ids.
+//! Links between visitor ids, and the chain of links that explains a person.
 //!
 //! Every piece of evidence that two visitor ids are one human becomes a [`Link`] with its
-//! kind, time and confidence. A person is a connected component of the active links
-//! (union-find), so a report can say *why* two ids are one person — the path of links —
-//! and a wrong link can be undone by deactivating it: persons are recomputed from the
-//! links that remain, never patched.
+//! kind, time and confidence. Persons are the sets the active links join, except that no
+//! link may join two users ([`persons`](super::persons)), so a report can say *why* two
+//! ids are one person — the path of links — and a wrong link can be undone by
+//! deactivating it: persons are recomputed from the links that remain, never patched.
 //!
 //! Two readings: [`Mode::Strict`] follows only links that an id or a login proves
 //! (server cookie, client id, login); [`Mode::Inclusive`] also follows the inferred ones
 //! (network fingerprint, cookie-loss recovery).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+pub use super::persons::Persons;
+use super::persons::follows;
 
 /// Why two visitor ids were linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,51 +91,16 @@ pub struct Link {
     pub active: bool,
 }
 
-/// Visitor ids grouped into persons.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Persons {
-    /// Each linked visitor id and its person id. A visitor with no link is its own person
-    /// and is not listed (see [`Persons::person_of`]).
-    person: HashMap<String, String>,
-}
-
-impl Persons {
-    /// Groups the visitor ids joined by `links` under `mode`. A person's id is the
-    /// smallest visitor id in it, so the answer does not depend on link order.
-    pub fn from_links(links: &[Link], mode: Mode) -> Persons {
-        let mut sets = UnionFind::default();
-        for link in links.iter().filter(|l| l.active && follows(mode, l.kind)) {
-            sets.union(&link.a, &link.b);
-        }
-        Persons {
-            person: sets.into_components(),
-        }
-    }
-
-    /// The person id of `visitor` (itself when unlinked).
-    pub fn person_of<'a>(&'a self, visitor: &'a str) -> &'a str {
-        self.person.get(visitor).map_or(visitor, String::as_str)
-    }
-
-    /// How many distinct persons the given visitor ids are.
-    pub fn count<'a>(&self, visitors: impl IntoIterator<Item = &'a str>) -> usize {
-        let mut seen = std::collections::HashSet::new();
-        for v in visitors {
-            seen.insert(self.person_of(v));
-        }
-        seen.len()
-    }
-}
-
-fn follows(mode: Mode, kind: LinkKind) -> bool {
-    mode == Mode::Inclusive || kind.is_strict()
-}
-
 /// The links that explain why `a` and `b` are one person: a shortest path of active links
-/// (under `mode`) from `a` to `b`, or `None` when they are not one person.
+/// (under `mode`, refused links left out, see [`persons`](super::persons)) from `a` to
+/// `b`, or `None` when they are not one person.
 pub fn explain<'l>(links: &'l [Link], mode: Mode, a: &str, b: &str) -> Option<Vec<&'l Link>> {
+    let persons = Persons::from_links(links, mode);
     let mut edges: HashMap<&str, Vec<&Link>> = HashMap::new();
-    for link in links.iter().filter(|l| l.active && follows(mode, l.kind)) {
+    for link in links
+        .iter()
+        .filter(|l| l.active && follows(mode, l.kind) && !persons.is_refused(l.id))
+    {
         edges.entry(link.a.as_str()).or_default().push(link);
         edges.entry(link.b.as_str()).or_default().push(link);
     }
@@ -163,75 +131,6 @@ pub fn explain<'l>(links: &'l [Link], mode: Mode, a: &str, b: &str) -> Option<Ve
         }
     }
     None
-}
-
-/// Disjoint sets over string ids, with path halving and union by size.
-#[derive(Default)]
-struct UnionFind {
-    index: HashMap<String, usize>,
-    names: Vec<String>,
-    parent: Vec<usize>,
-    size: Vec<usize>,
-}
-
-impl UnionFind {
-    fn slot(&mut self, id: &str) -> usize {
-        if let Some(&i) = self.index.get(id) {
-            return i;
-        }
-        let i = self.parent.len();
-        self.index.insert(id.to_string(), i);
-        self.names.push(id.to_string());
-        self.parent.push(i);
-        self.size.push(1);
-        i
-    }
-
-    fn find(&mut self, mut i: usize) -> usize {
-        while self.parent[i] != i {
-            self.parent[i] = self.parent[self.parent[i]];
-            i = self.parent[i];
-        }
-        i
-    }
-
-    fn union(&mut self, a: &str, b: &str) {
-        let (a, b) = (self.slot(a), self.slot(b));
-        let (mut ra, mut rb) = (self.find(a), self.find(b));
-        if ra == rb {
-            return;
-        }
-        if self.size[ra] < self.size[rb] {
-            std::mem::swap(&mut ra, &mut rb);
-        }
-        self.parent[rb] = ra;
-        self.size[ra] += self.size[rb];
-    }
-
-    /// Each id mapped to the smallest id of its set.
-    fn into_components(mut self) -> HashMap<String, String> {
-        let mut smallest: BTreeMap<usize, String> = BTreeMap::new();
-        for i in 0..self.names.len() {
-            let root = self.find(i);
-            let name = &self.names[i];
-            smallest
-                .entry(root)
-                .and_modify(|s| {
-                    if name < s {
-                        s.clone_from(name);
-                    }
-                })
-                .or_insert_with(|| name.clone());
-        }
-        let mut out = HashMap::with_capacity(self.names.len());
-        for i in 0..self.names.len() {
-            let root = self.find(i);
-            if let Some(person) = smallest.get(&root) {
-                out.insert(self.names[i].clone(), person.clone());
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! - [`resolver`]: the resolution rule (server cookie first, provisional ids yield, NAT
 //!   guard, recovery, login, reset) as a pure function; `/collect` runs it with the
 //!   fingerprint and link memory the store keeps.
-//! - [`graph`]: links between visitor ids with their evidence, persons as connected
-//!   components, and the chain of links that explains a merge.
+//! - [`graph`]: links between visitor ids with their evidence, and the chain of links
+//!   that explains a merge.
+//! - [`persons`]: the rule that groups visitor ids into persons, each anchored on at most
+//!   one user (a shared browser is split by who was logged in when).
 //! - [`fingerprint`], [`salt`]: the cookieless visitor id and its daily salt.
 //! - [`server_cookie`]: the collector's signed `HttpOnly` cookie.
 //! - [`verify`]: the site's signature on an `identify` user id.
@@ -14,6 +16,7 @@
 
 pub mod fingerprint;
 pub mod graph;
+pub mod persons;
 pub mod resolver;
 pub mod salt;
 pub mod server_cookie;

@@ -1,5 +1,6 @@
 //! `/api/persons/…` and `/api/links/…`: who a visitor is as a person, why (the links
-//! between its visitor ids), and undoing a wrong link.
+//! between its visitor ids), why two are not (a link refused because it would join two
+//! users), and undoing a wrong link.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{identity_mode, required_site};
 use crate::error::AppError;
+use crate::identity::resolver::USER_PREFIX;
 use crate::state::AppState;
 use crate::store::{LinkView, Person};
 
@@ -68,6 +70,26 @@ pub struct Explanation {
     /// A shortest chain of active links from `visitor` to `other`, each with its evidence,
     /// confidence and time (empty when they are not one person, or are the same id).
     pub chain: Vec<LinkView>,
+    /// Links that would have joined them but are not followed, because they would join
+    /// two users into one person (a browser shared without `spoor.reset()`).
+    pub refused: Vec<LinkView>,
+    /// Why they were split, in words, when `refused` is not empty.
+    pub reason: Option<String>,
+}
+
+/// The reason given for `refused` links: which browser logged in as which user, when.
+fn reason(refused: &[LinkView]) -> Option<String> {
+    let first = refused.first()?;
+    let (browser, other) = if first.b.starts_with(USER_PREFIX) {
+        (&first.a, &first.b)
+    } else {
+        (&first.b, &first.a)
+    };
+    Some(format!(
+        "{browser} is also linked to {other} (a {} link at {} ms), which belongs to another \
+         user; links that would join two users are not followed",
+        first.kind, first.at_ms
+    ))
 }
 
 /// `GET /api/persons/{visitor}/explain?site=…&other=…&identity=…`: whether `visitor` and
@@ -84,15 +106,24 @@ pub async fn explain(
     })?;
     let store = state.store.clone();
     let (a, b) = (visitor.clone(), other.clone());
-    let chain = tokio::task::spawn_blocking(move || store.explain(&site, &a, &b, mode))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let (chain, refused) = tokio::task::spawn_blocking(move || {
+        let chain = store.explain(&site, &a, &b, mode)?;
+        let refused = match chain {
+            Some(_) => Vec::new(),
+            None => store.refused(&site, &a, &b, mode)?,
+        };
+        Ok::<_, crate::store::StoreError>((chain, refused))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
     Ok(Json(Explanation {
         visitor,
         other,
         identity: mode.as_str(),
         same_person: chain.is_some(),
         chain: chain.unwrap_or_default(),
+        reason: reason(&refused),
+        refused,
     }))
 }
 

@@ -85,6 +85,9 @@ pub struct LinkView {
     pub at_ms: i64,
     /// False once undone or withdrawn.
     pub active: bool,
+    /// Recorded but not followed: it would join two users into one person (see
+    /// [`persons`](crate::identity::persons)).
+    pub refused: bool,
 }
 
 impl From<&Link> for LinkView {
@@ -97,6 +100,7 @@ impl From<&Link> for LinkView {
             confidence: l.confidence,
             at_ms: l.at_ms,
             active: l.active,
+            refused: false,
         }
     }
 }
@@ -131,8 +135,26 @@ pub struct Person {
     pub users: Vec<String>,
     /// Every link touching its members, active or not, oldest first.
     pub links: Vec<LinkView>,
+    /// The stretches of each browser shared by this person and another user (logged in
+    /// as both without a reset): whose its events are, from when. Empty for most persons.
+    pub shared: Vec<StretchView>,
     /// Its newest events (at most 1000), oldest first.
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// One stretch of a browser shared by two users: from `from_ms` on (until the next), its
+/// events belong to `person`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StretchView {
+    /// The shared visitor id.
+    pub visitor: String,
+    /// Start of the stretch (the login that began it), collector time, Unix ms; `None`
+    /// for the first stretch.
+    pub from_ms: Option<i64>,
+    /// The person its events belong to.
+    pub person: String,
+    /// Whether that is the person asked about.
+    pub this_person: bool,
 }
 
 /// What the collector needs from a store.
@@ -180,6 +202,16 @@ pub trait Store: Send + Sync + 'static {
         b: &str,
         mode: Mode,
     ) -> Result<Option<Vec<LinkView>>, StoreError>;
+
+    /// The links between `a`'s and `b`'s persons that are recorded but not followed under
+    /// `mode`, because they would join two users (see [`persons`](crate::identity::persons)).
+    fn refused(
+        &self,
+        site: &str,
+        a: &str,
+        b: &str,
+        mode: Mode,
+    ) -> Result<Vec<LinkView>, StoreError>;
 
     /// Every event of `site` with the person its visitor belongs to under `mode`, as
     /// `(event id, person id)` (the accuracy simulator scores these against its truth).

@@ -77,6 +77,7 @@ fn rebuild(tx: &Transaction<'_>) -> Result<Backfilled, StoreError> {
          DELETE FROM report_keys;
          DELETE FROM report_flows;
          DELETE FROM visitor_persons;
+         DELETE FROM person_stretches;
          UPDATE events SET prev_path = NULL WHERE prev_path IS NOT NULL;
          UPDATE sessions SET last_page = NULL, flow = NULL;",
     )?;

@@ -45,6 +45,9 @@ const FAILED: &str = "FROM failed_events WHERE site = ?1
 /// The report's visitor → person rows of the visitors.
 const PERSON_MAPPINGS: &str =
     "FROM visitor_persons WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
+/// The time stretches of the visitors that were shared by two users.
+const PERSON_STRETCHES: &str =
+    "FROM person_stretches WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 
 /// The graph nodes `subject` covers on `site` (visitor ids and `user:` nodes), and the
 /// evidence followed to reach them: the kinds of the links walked, a signed login as
@@ -258,7 +261,8 @@ pub(super) fn erase(
         links: delete(LINKS, &all)?,
         fingerprint_observations: delete(FINGERPRINTS, &only_visitors)?,
         failed_events: delete(FAILED, &only_visitors)?,
-        person_mappings: delete(PERSON_MAPPINGS, &only_visitors)?,
+        person_mappings: delete(PERSON_MAPPINGS, &only_visitors)?
+            + delete(PERSON_STRETCHES, &only_visitors)?,
         evidence: evidence.into_iter().collect(),
     };
     let neighbours: Vec<&str> = neighbours.iter().map(String::as_str).collect();

@@ -12,7 +12,7 @@ use crate::event::Event;
 use crate::identity::graph::{Link, LinkKind, Mode, Persons};
 use crate::identity::resolver::{Memory, USER_PREFIX};
 use crate::identity::salt::DAY_MS;
-use crate::store::{Person, StoreError, TimelineEntry};
+use crate::store::{LinkView, Person, StoreError, StretchView, TimelineEntry};
 
 /// Most events a person's timeline returns (the newest ones).
 pub const TIMELINE_CAP: usize = 1000;
@@ -116,7 +116,24 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         let fingerprint = matches!(link.kind, LinkKind::Fingerprint | LinkKind::Recovery)
             .then_some(fx.fingerprint.as_str());
         // The same evidence seen again (every event of a logged-in visitor, say) adds no
-        // second link; nor does it bring back a link that was undone.
+        // second link; nor does it bring back a link that was undone. One exception: a
+        // login back to a user after another user logged in on the same visitor (a shared
+        // browser without reset) is recorded again, as it starts a new stretch of that
+        // browser's events (see `identity::persons`); one row per switch of user.
+        if link.kind == LinkKind::Login && switched_back(tx, &e.site, &link.a, &link.b)? {
+            tx.prepare_cached(
+                "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
+                 VALUES (?1, ?2, ?3, 'login', ?4, ?5, 1, NULL)",
+            )?
+            .execute(params![
+                e.site,
+                link.a,
+                link.b,
+                f64::from(link.confidence),
+                e.received,
+            ])?;
+            super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
+        }
         let inserted = tx.prepare_cached(
             "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
@@ -173,6 +190,38 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         ])?;
     }
     Ok(())
+}
+
+/// Whether `visitor` logging in as `user` returns to a user it logged in as before, after
+/// logging in as another: its latest login is to someone else, and its login as `user`
+/// was recorded and not undone. Reads `visitor`'s own login links only (`links_site_a`,
+/// newest first).
+fn switched_back(
+    tx: &Transaction<'_>,
+    site: &str,
+    visitor: &str,
+    user: &str,
+) -> Result<bool, StoreError> {
+    if !user.starts_with(USER_PREFIX) {
+        return Ok(false);
+    }
+    let latest: Option<String> = tx
+        .prepare_cached(
+            "SELECT b FROM links WHERE site = ?1 AND a = ?2 AND kind = 'login'
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![site, visitor], |r| r.get(0))
+        .optional()?;
+    if latest.as_deref().is_none_or(|l| l == user) {
+        return Ok(false);
+    }
+    let (before, undone): (bool, bool) = tx
+        .prepare_cached(
+            "SELECT count(*) > 0, coalesce(max(active = 0), 0) FROM links
+             WHERE site = ?1 AND a = ?2 AND b = ?3 AND kind = 'login'",
+        )?
+        .query_row(params![site, visitor, user], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(before && !undone)
 }
 
 fn kind_from_str(s: &str) -> Option<LinkKind> {
@@ -250,8 +299,11 @@ pub(super) fn component_links(
 }
 
 /// Distinct persons among the visitors of `site`'s events under `mode`: each visitor is
-/// one, less the visitors kept in `visitor_persons` beyond one per person.
+/// one, less the visitors kept in `visitor_persons` beyond one per person, plus the
+/// persons a shared visitor's later stretches belong to that no event visitor is already
+/// counted as (see [`persons`](crate::identity::persons)).
 pub(super) fn persons(conn: &Connection, site: &str, mode: Mode) -> Result<u64, StoreError> {
+    let mode = super::reports::persons::mode_str(mode);
     let visitors: i64 = conn
         .prepare_cached("SELECT count(DISTINCT visitor) FROM events WHERE site = ?1")?
         .query_row([site], |r| r.get(0))?;
@@ -261,35 +313,53 @@ pub(super) fn persons(conn: &Connection, site: &str, mode: Mode) -> Result<u64, 
              WHERE site = ?1 AND mode = ?2
                AND EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = vp.visitor)",
         )?
-        .query_row(
-            params![site, super::reports::persons::mode_str(mode)],
-            |r| r.get(0),
-        )?;
-    Ok(u64::try_from(visitors - merged).unwrap_or(0))
+        .query_row(params![site, mode], |r| r.get(0))?;
+    // Few rows: only browsers shared by two users have stretches.
+    let split: i64 = conn
+        .prepare_cached(
+            "SELECT count(DISTINCT ps.person) FROM person_stretches ps
+             WHERE ps.site = ?1 AND ps.mode = ?2
+               AND EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ps.visitor)
+               AND NOT EXISTS (SELECT 1 FROM visitor_persons vp
+                   WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.person = ps.person
+                     AND EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = vp.visitor))
+               AND NOT (EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ps.person)
+                   AND NOT EXISTS (SELECT 1 FROM visitor_persons vp
+                       WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.visitor = ps.person))",
+        )?
+        .query_row(params![site, mode], |r| r.get(0))?;
+    Ok(u64::try_from(visitors - merged + split).unwrap_or(0))
 }
 
-/// Every event id of `site` with the person of its visitor under `mode`.
+/// Every event id of `site` with the person of its visitor under `mode` (a shared
+/// visitor's event: the person of the user logged in when it was received).
 pub(super) fn event_persons(
     conn: &Connection,
     site: &str,
     mode: Mode,
 ) -> Result<Vec<(String, String)>, StoreError> {
     let persons = Persons::from_links(&links(conn, site)?, mode);
-    let mut stmt = conn.prepare_cached("SELECT id, visitor FROM events WHERE site = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, visitor, received FROM events WHERE site = ?1")?;
     let rows = stmt.query_map([site], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, visitor) = row?;
-        let person = persons.person_of(&visitor).to_string();
+        let (id, visitor, received) = row?;
+        let person = persons.person_at(&visitor, received).to_string();
         out.push((id, person));
     }
     Ok(out)
 }
 
 /// The person `visitor` belongs to on `site` under `mode`, or `None` when the store knows
-/// nothing of that visitor (no event, no link).
+/// nothing of that visitor (no event, no link). A browser shared by two users is listed
+/// in `shared`, and its events are in the timeline of the person logged in then.
 pub(super) fn person(
     conn: &Connection,
     site: &str,
@@ -300,10 +370,28 @@ pub(super) fn person(
     let persons = Persons::from_links(&all, mode);
     let me = persons.person_of(visitor);
     let mut members = BTreeSet::from([visitor.to_string()]);
+    let mut nodes = BTreeSet::new();
     for l in &all {
+        nodes.insert(&l.a);
+        nodes.insert(&l.b);
         for node in [&l.a, &l.b] {
             if persons.person_of(node) == me {
                 members.insert(node.clone());
+            }
+        }
+    }
+    // Shared visitors with a stretch in this person, whichever person their links chose.
+    let mut shared = Vec::new();
+    for node in nodes {
+        let stretches = persons.stretches(node);
+        if stretches.iter().any(|s| s.person == me) {
+            for (i, s) in stretches.iter().enumerate() {
+                shared.push(StretchView {
+                    visitor: node.clone(),
+                    from_ms: (i > 0).then_some(s.from_ms),
+                    person: s.person.clone(),
+                    this_person: s.person == me,
+                });
             }
         }
     }
@@ -315,7 +403,13 @@ pub(super) fn person(
         .into_iter()
         .filter(|l| members.contains(&l.a) || members.contains(&l.b))
         .collect();
-    let timeline = timeline(conn, site, &visitors)?;
+    let mut read: Vec<String> = visitors.clone();
+    read.extend(shared.iter().map(|s| s.visitor.clone()));
+    read.sort();
+    read.dedup();
+    let timeline = timeline(conn, site, &read, |v, received| {
+        persons.person_at(v, received) == me
+    })?;
     if timeline.is_empty() && links.is_empty() {
         let known: Option<i64> = conn
             .prepare_cached("SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2 LIMIT 1")?
@@ -333,16 +427,25 @@ pub(super) fn person(
             .into_iter()
             .map(|u| u[USER_PREFIX.len()..].to_string())
             .collect(),
-        links: links.iter().map(Into::into).collect(),
+        links: links
+            .iter()
+            .map(|l| LinkView {
+                refused: persons.is_refused(l.id),
+                ..l.into()
+            })
+            .collect(),
+        shared,
         timeline,
     }))
 }
 
-/// The newest [`TIMELINE_CAP`] events of `visitors`, oldest first.
+/// The newest [`TIMELINE_CAP`] events of `visitors` that `keep` (visitor, received)
+/// accepts, oldest first.
 fn timeline(
     conn: &Connection,
     site: &str,
     visitors: &[String],
+    keep: impl Fn(&str, i64) -> bool,
 ) -> Result<Vec<TimelineEntry>, StoreError> {
     let mut out = Vec::new();
     // Chunks keep each statement under SQLite's limit on bound parameters. The visitor
@@ -351,29 +454,69 @@ fn timeline(
     for chunk in visitors.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
         let sql = format!(
-            "SELECT id, ts, kind, path, visitor, evidence FROM events INDEXED BY events_site_visitor
+            "SELECT id, ts, kind, path, visitor, evidence, received
+             FROM events INDEXED BY events_site_visitor
              WHERE site = ? AND visitor IN ({marks}) ORDER BY ts DESC, id DESC LIMIT {TIMELINE_CAP}"
         );
         let mut stmt = conn.prepare(&sql)?;
         let args = std::iter::once(site).chain(chunk.iter().map(String::as_str));
         let rows = stmt.query_map(params_from_iter(args), |r| {
-            Ok(TimelineEntry {
-                id: r.get(0)?,
-                ts: r.get(1)?,
-                kind: r.get(2)?,
-                path: r.get(3)?,
-                visitor: r.get(4)?,
-                evidence: r.get(5)?,
-            })
+            Ok((
+                TimelineEntry {
+                    id: r.get(0)?,
+                    ts: r.get(1)?,
+                    kind: r.get(2)?,
+                    path: r.get(3)?,
+                    visitor: r.get(4)?,
+                    evidence: r.get(5)?,
+                },
+                r.get::<_, i64>(6)?,
+            ))
         })?;
         for row in rows {
-            out.push(row?);
+            let (entry, received) = row?;
+            if keep(&entry.visitor, received) {
+                out.push(entry);
+            }
         }
     }
     out.sort_by(|x, y| (y.ts, &y.id).cmp(&(x.ts, &x.id)));
     out.truncate(TIMELINE_CAP);
     out.reverse();
     Ok(out)
+}
+
+/// The links refused on the way between `a`'s and `b`'s persons under `mode`: followed
+/// links that would have joined them but for two users (read from `a`'s closure, which
+/// holds every such link).
+pub(super) fn refused(
+    conn: &Connection,
+    site: &str,
+    a: &str,
+    b: &str,
+    mode: Mode,
+) -> Result<Vec<LinkView>, StoreError> {
+    let all = component_links(conn, site, a)?;
+    let persons = Persons::from_links(&all, mode);
+    let sides = |n: &str| {
+        let mut out = vec![persons.person_of(n).to_string()];
+        out.extend(persons.stretches(n).iter().map(|s| s.person.clone()));
+        out
+    };
+    let (pa, pb) = (sides(a), sides(b));
+    Ok(all
+        .iter()
+        .filter(|l| persons.is_refused(l.id))
+        .filter(|l| {
+            let (x, y) = (persons.person_of(&l.a), persons.person_of(&l.b));
+            let has = |side: &[String], p: &str| side.iter().any(|s| s == p);
+            (has(&pa, x) && has(&pb, y)) || (has(&pa, y) && has(&pb, x))
+        })
+        .map(|l| LinkView {
+            refused: true,
+            ..l.into()
+        })
+        .collect())
 }
 
 /// Deactivates link `id`; false when there is no such link.
@@ -612,5 +755,105 @@ mod tests {
                 .is_empty()
         );
         Ok(())
+    }
+
+    fn fail(e: impl std::fmt::Display) -> proptest::test_runner::TestCaseError {
+        proptest::test_runner::TestCaseError::fail(e.to_string())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// The persons the store keeps at write time, link by link (`visitor_persons`,
+        /// `person_stretches` and the count), are the rule's over the links it stored:
+        /// whatever the order of logins and id links, two users are never one person.
+        #[test]
+        fn write_time_persons_follow_the_rule(
+            steps in proptest::collection::vec((0u8..5, 0u8..7, proptest::bool::ANY), 1..25),
+        ) {
+            let store = SqliteStore::open_in_memory().map_err(fail)?;
+            for (i, (visitor, other, login)) in steps.iter().enumerate() {
+                let v = format!("v{visitor}");
+                let link = if *login {
+                    new_link(&v, &format!("{USER_PREFIX}u{}", other % 3), LinkKind::Login)
+                } else {
+                    new_link(&format!("v{}", other % 5), &v, LinkKind::ClientId)
+                };
+                let e = Event {
+                    received: 1_780_000_000_000 + i as i64,
+                    ..with(i as u128 + 1, &v, IdentityEffects {
+                        links: vec![link],
+                        ..IdentityEffects::default()
+                    })
+                };
+                store.insert_events(&[e]).map_err(fail)?;
+            }
+            let all = links(&store.reader(), "demo").map_err(fail)?;
+            let visitors: Vec<String> = (0..5)
+                .map(|n| format!("v{n}"))
+                .filter(|v| steps.iter().any(|(x, ..)| format!("v{x}") == *v))
+                .collect();
+            for mode in [Mode::Strict, Mode::Inclusive] {
+                let rule = Persons::from_links(&all, mode);
+                let users: Vec<String> = (0..3).map(|u| format!("{USER_PREFIX}u{u}")).collect();
+                for u in &users {
+                    for w in &users {
+                        proptest::prop_assert!(u == w || rule.person_of(u) != rule.person_of(w));
+                    }
+                }
+                let stored = store.summary("demo", mode).map_err(fail)?.persons;
+                proptest::prop_assert_eq!(
+                    stored,
+                    rule.count(visitors.iter().map(String::as_str)) as u64
+                );
+                let m = super::super::reports::persons::mode_str(mode);
+                // After `summary`: the store's reader is one connection behind a lock.
+                let conn = store.reader();
+                for v in &visitors {
+                    let kept: Option<String> = conn
+                        .query_row(
+                            "SELECT person FROM visitor_persons
+                             WHERE site = 'demo' AND mode = ?1 AND visitor = ?2",
+                            params![m, v],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(fail)?;
+                    // A visitor alone in its person has no row and is named by itself.
+                    if let Some(kept) = &kept {
+                        proptest::prop_assert_eq!(kept.as_str(), rule.person_of(v));
+                    }
+                    for w in &visitors {
+                        let together = |x: &str, y: &str| rule.person_of(x) == rule.person_of(y);
+                        let stored_together: bool = conn
+                            .query_row(
+                                "SELECT coalesce((SELECT person FROM visitor_persons
+                                     WHERE site = 'demo' AND mode = ?1 AND visitor = ?2), ?2)
+                                  = coalesce((SELECT person FROM visitor_persons
+                                     WHERE site = 'demo' AND mode = ?1 AND visitor = ?3), ?3)",
+                                params![m, v, w],
+                                |r| r.get(0),
+                            )
+                            .map_err(fail)?;
+                        proptest::prop_assert_eq!(stored_together, together(v, w));
+                    }
+                    let stretches: Vec<(i64, String)> = conn
+                        .prepare(
+                            "SELECT from_ms, person FROM person_stretches
+                             WHERE site = 'demo' AND mode = ?1 AND visitor = ?2 ORDER BY from_ms",
+                        )
+                        .and_then(|mut st| {
+                            st.query_map(params![m, v], |r| Ok((r.get(0)?, r.get(1)?)))?
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                        .map_err(fail)?;
+                    let expected: Vec<(i64, String)> = rule
+                        .stretches(v)
+                        .iter()
+                        .map(|s| (s.from_ms, s.person.clone()))
+                        .collect();
+                    proptest::prop_assert_eq!(stretches, expected);
+                }
+            }
+        }
     }
 }

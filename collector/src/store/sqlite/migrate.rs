@@ -22,6 +22,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0009_cookie_ids.sql"),
     include_str!("../../../migrations/sqlite/0010_verified_links.sql"),
     include_str!("../../../migrations/sqlite/0011_fallback.sql"),
+    include_str!("../../../migrations/sqlite/0012_person_stretches.sql"),
 ];
 
 /// A migration with the version it brings the schema to.

@@ -287,6 +287,16 @@ impl Store for SqliteStore {
             .map(|chain| chain.into_iter().map(LinkView::from).collect()))
     }
 
+    fn refused(
+        &self,
+        site: &str,
+        a: &str,
+        b: &str,
+        mode: Mode,
+    ) -> Result<Vec<LinkView>, StoreError> {
+        identity::refused(&self.reader(), site, a, b, mode)
+    }
+
     fn event_persons(&self, site: &str, mode: Mode) -> Result<Vec<(String, String)>, StoreError> {
         identity::event_persons(&self.reader(), site, mode)
     }

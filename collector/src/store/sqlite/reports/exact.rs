@@ -281,7 +281,10 @@ pub(super) fn sessions(
 }
 
 /// Each multi-visitor person's visitors with the start of each of their sessions in the
-/// range: `(person, visitor, start_ts)`; what the rollups' person counts subtract.
+/// range: `(person, visitor, start_ts)`; what the rollups' person counts subtract. A
+/// browser shared by two users (see [`persons`](crate::identity::persons)) is listed with
+/// its own person and, for each later stretch its sessions reach, that stretch's person
+/// (the persons it touches have rows for every visitor, so none is counted twice).
 pub(super) fn merged_visitors(
     conn: &Connection,
     q: &ReportQuery,
@@ -293,13 +296,21 @@ pub(super) fn merged_visitors(
         "WITH multi AS (
              SELECT person FROM visitor_persons WHERE site = ?1 AND mode = ?2
              GROUP BY person HAVING count(*) > 1
+             UNION SELECT person FROM person_stretches WHERE site = ?1 AND mode = ?2
          )
          SELECT vp.person, vp.visitor, s.start_ts
          FROM visitor_persons AS vp
          CROSS JOIN sessions AS s INDEXED BY sessions_site_visitor_last
              ON s.site = vp.site AND s.visitor = vp.visitor
             AND s.last_ts >= ?3 AND s.start_ts < ?4
-         WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.person IN (SELECT person FROM multi)",
+         WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.person IN (SELECT person FROM multi)
+         UNION ALL
+         SELECT ps.person, ps.visitor, max(s.start_ts, ps.from_ms)
+         FROM person_stretches AS ps
+         CROSS JOIN sessions AS s INDEXED BY sessions_site_visitor_last
+             ON s.site = ps.site AND s.visitor = ps.visitor
+            AND s.last_ts >= max(?3, ps.from_ms) AND s.start_ts < ?4
+         WHERE ps.site = ?1 AND ps.mode = ?2 AND ps.from_ms > -9223372036854775808",
     )?;
     let rows = stmt
         .query_map(

@@ -49,7 +49,8 @@ fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
     rows
 }
 
-/// Takes from each bucket's visitors those merged into another visitor's person there.
+/// Takes from each bucket's visitors those merged into another visitor's person there,
+/// and adds the persons a shared browser's later stretches belong to.
 fn subtract_merged(
     buckets: &mut [(i64, Counts)],
     merged: &[(String, String, i64)],
@@ -67,8 +68,8 @@ fn subtract_merged(
     }
     for (i, (visitors, persons)) in per {
         if let Some((_, c)) = buckets.get_mut(i) {
-            let extra = (visitors.len() - persons.len()) as u64;
-            c.persons = c.visitors.saturating_sub(extra);
+            // More persons than visitors when a shared browser is split between users.
+            c.persons = (c.visitors + persons.len() as u64).saturating_sub(visitors.len() as u64);
         }
     }
 }
