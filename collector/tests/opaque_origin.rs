@@ -24,17 +24,6 @@ fn page(n: u32, visitor: &str, url: &str) -> String {
     )])
 }
 
-fn preflight(origin: &str) -> Request<Body> {
-    Request::builder()
-        .method("OPTIONS")
-        .uri("/collect")
-        .header(header::ORIGIN, origin)
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
-        .body(Body::empty())
-        .unwrap()
-}
-
 async fn metrics(c: &TestCollector) -> String {
     let resp = c
         .send(Request::get("/metrics").body(Body::empty()).unwrap())

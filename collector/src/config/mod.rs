@@ -18,7 +18,7 @@ use clap::Parser;
 use ipnet::IpNet;
 
 use flags::Flags;
-use values::{at_least_one_ms, non_negative, parse_cidrs, parse_or, positive, positive_u64};
+use values::{at_least_one_ms, non_negative, parse_cidrs, parse_or, positive};
 
 use crate::extract::forwarded::ForwardedHeader;
 use crate::geo::GeoIp;
@@ -321,7 +321,7 @@ impl Config {
             store_deadline: Duration::from_millis(parse_or(
                 pick(flags.store_deadline_ms, "SPOOR_STORE_DEADLINE_MS"),
                 5000,
-                positive_u64,
+                positive,
             )?),
         };
         let d = defaults.limits;
@@ -484,17 +484,17 @@ impl Config {
             sqlite_max_pages: parse_or(
                 pick(flags.sqlite_max_pages, "SPOOR_SQLITE_MAX_PAGES"),
                 defaults.sqlite_max_pages,
-                |p: &u64| positive_u64(p).map(Some),
+                |p: &u64| positive(p).map(Some),
             )?,
             shutdown_deadline: Duration::from_millis(parse_or(
                 pick(flags.shutdown_deadline_ms, "SPOOR_SHUTDOWN_DEADLINE_MS"),
                 10_000,
-                positive_u64,
+                positive,
             )?),
             retention: Duration::from_secs(DAY_SECS.saturating_mul(parse_or(
                 pick(flags.retention_days, "SPOOR_RETENTION_DAYS"),
                 RETENTION_DAYS_DEFAULT,
-                positive_u64,
+                positive,
             )?)),
             admin_token: admin_token(
                 env("SPOOR_ADMIN_TOKEN"),
@@ -548,13 +548,7 @@ impl Config {
             max_ids_per_cookie: parse_or(
                 pick(flags.max_ids_per_cookie, "SPOOR_MAX_IDS_PER_COOKIE"),
                 defaults.max_ids_per_cookie,
-                |v: &u32| {
-                    if *v == 0 {
-                        Err("must be at least 1".into())
-                    } else {
-                        Ok(*v)
-                    }
-                },
+                positive,
             )?,
             server: ServerLimits {
                 header_read_timeout: Duration::from_millis(parse_or(

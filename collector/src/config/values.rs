@@ -22,16 +22,9 @@ pub(super) fn non_negative(v: &i64) -> Result<i64, String> {
     }
 }
 
-pub(super) fn positive(v: &usize) -> Result<usize, String> {
-    if *v == 0 {
-        Err("must be at least 1".into())
-    } else {
-        Ok(*v)
-    }
-}
-
-pub(super) fn positive_u64(v: &u64) -> Result<u64, String> {
-    if *v == 0 {
+/// A count of at least 1, of any unsigned integer type (zero is its default).
+pub(super) fn positive<T: Copy + Default + PartialEq>(v: &T) -> Result<T, String> {
+    if *v == T::default() {
         Err("must be at least 1".into())
     } else {
         Ok(*v)

@@ -208,20 +208,7 @@ pub async fn collect(
         metrics,
         events: events.len(),
     };
-    if !failures.is_empty() {
-        for failure in &failures {
-            metrics.failed(failure.code, 1);
-        }
-        record_failures(&state, &site.id, &failures, now).await;
-    }
-    if events.is_empty() {
-        // Every event failed: refuse the batch with the first reason.
-        let reason = failures
-            .first()
-            .map(|f| f.reason.clone())
-            .unwrap_or_default();
-        return Err(AppError::BadRequest(reason));
-    }
+    settle_failures(&state, &site.id, &failures, events.len(), now).await?;
     let untracked = state.config.honor_dnt && asks_not_to_be_tracked(&headers);
     if untracked {
         // A login names the person: under DNT/GPC it is not kept at all.
@@ -304,14 +291,35 @@ impl Drop for Pending<'_> {
     }
 }
 
-/// Keeps `failures` in the store's bounded `failed_events` table. A store error is logged
-/// and not passed on: the events are refused either way, and the client's answer says why.
-pub(super) async fn record_failures(
+/// Counts the events of a batch that `failures` lists and keeps them in the store's
+/// bounded `failed_events` table; when no event of the batch is `valid`, refuses it with
+/// the first failure's reason. A store error is logged and not passed on: the events are
+/// refused either way, and the client's answer says why.
+pub(super) async fn settle_failures(
     state: &AppState,
     site: &str,
     failures: &[EventFailure],
+    valid: usize,
     now: i64,
-) {
+) -> Result<(), AppError> {
+    if !failures.is_empty() {
+        for failure in failures {
+            state.metrics.failed(failure.code, 1);
+        }
+        record_failures(state, site, failures, now).await;
+    }
+    if valid == 0 {
+        let reason = failures
+            .first()
+            .map(|f| f.reason.clone())
+            .unwrap_or_default();
+        return Err(AppError::BadRequest(reason));
+    }
+    Ok(())
+}
+
+/// Keeps `failures` in the store's bounded `failed_events` table, logging a store error.
+async fn record_failures(state: &AppState, site: &str, failures: &[EventFailure], now: i64) {
     let rows: Vec<FailedEvent> = failures
         .iter()
         .map(|f| FailedEvent {

@@ -33,7 +33,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::collect::{
-    FailedView, Opened, PartlyStored, Pending, check_hostname, open_batch, record_failures,
+    FailedView, Opened, PartlyStored, Pending, check_hostname, open_batch, settle_failures,
 };
 use crate::error::AppError;
 use crate::event::{ClientEvent, Event, EventKind, IdentityEffects};
@@ -115,19 +115,7 @@ pub async fn ingest(
         metrics,
         events: events.len(),
     };
-    if !failures.is_empty() {
-        for f in &failures {
-            metrics.failed(f.code, 1);
-        }
-        record_failures(&state, &site.id, &failures, now).await;
-    }
-    if events.is_empty() {
-        let reason = failures
-            .first()
-            .map(|f| f.reason.clone())
-            .unwrap_or_default();
-        return Err(AppError::BadRequest(reason));
-    }
+    settle_failures(&state, &site.id, &failures, events.len(), now).await?;
     let valid = events.len();
     let stored = state.ingest.submit(events).await;
     pending.events = 0;

@@ -222,6 +222,18 @@ pub fn batch(events: &[serde_json::Value]) -> String {
 }
 
 /// A fresh random UUID-shaped id for events.
+/// A CORS preflight for `POST /collect` from `origin`.
+pub fn preflight(origin: &str) -> Request<Body> {
+    Request::builder()
+        .method("OPTIONS")
+        .uri("/collect")
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+        .body(Body::empty())
+        .unwrap()
+}
+
 pub fn event_id(n: u32) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
 }
