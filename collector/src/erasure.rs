@@ -129,7 +129,7 @@ pub enum Action {
 /// The database and the subject of a subcommand.
 #[derive(Debug, clap::Args)]
 pub struct Target {
-    /// SQLite database file [default: $SPOOR_DB, else data/spoor.db]
+    /// SQLite database file [default: $SPOOR_DB, else the server's --db default]
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// The site
@@ -171,15 +171,13 @@ impl Command {
     }
 }
 
-/// The database file a subcommand works on: `db`, else `SPOOR_DB` (read by `env`), else
-/// `data/spoor.db`; it must exist (a subcommand never creates one).
+/// The database file a subcommand works on ([`database_path`](crate::config::database_path));
+/// it must exist (a subcommand never creates one).
 pub fn database_file(
     db: Option<PathBuf>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<PathBuf, CommandError> {
-    let db = db
-        .or_else(|| env("SPOOR_DB").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("data/spoor.db"));
+    let db = crate::config::database_path(db, env);
     if db.exists() {
         Ok(db)
     } else {

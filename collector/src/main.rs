@@ -162,17 +162,14 @@ struct AdminTokenCommand {
     /// every dashboard session out (restart the collector to apply)
     #[arg(long, required = true)]
     reset: bool,
-    /// SQLite database file [env: SPOOR_DB] [default: data/spoor.db]
+    /// SQLite database file [default: $SPOOR_DB, else the server's --db default]
     #[arg(long)]
     db: Option<PathBuf>,
 }
 
 impl AdminTokenCommand {
     fn run(self) -> anyhow::Result<()> {
-        let db = self
-            .db
-            .or_else(|| std::env::var_os("SPOOR_DB").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("data/spoor.db"));
+        let db = spoor_collector::config::database_path(self.db, |k| std::env::var(k).ok());
         let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
         let token = spoor_collector::routes::auth::token::reset(&store)?;
         eprintln!(

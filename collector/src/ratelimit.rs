@@ -30,23 +30,19 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimitConfig {
     /// Requests a second each client may sustain; 0 turns the limit off
-    /// (`--rate-limit-per-second`, `SPOOR_RATE_LIMIT_PER_SECOND`; default 20).
+    /// (`--rate-limit-per-second`).
     pub per_second: f64,
     /// Requests a client may send at once after being idle (`--rate-limit-burst`,
     /// `SPOOR_RATE_LIMIT_BURST`; default 100).
     pub burst: u32,
-    /// Most clients tracked at once (`--rate-limit-clients`, `SPOOR_RATE_LIMIT_CLIENTS`;
-    /// default 100000, a few MB).
+    /// Most clients tracked at once (`--rate-limit-clients`).
     pub max_clients: usize,
 }
 
 impl Default for RateLimitConfig {
+    /// The options' defaults (see [`Config`](crate::config::Config)).
     fn default() -> Self {
-        RateLimitConfig {
-            per_second: 20.0,
-            burst: 100,
-            max_clients: 100_000,
-        }
+        crate::config::Config::default().rate_limit
     }
 }
 

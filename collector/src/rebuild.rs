@@ -28,7 +28,7 @@ pub enum Action {
 /// The database of the subcommand.
 #[derive(Debug, clap::Args)]
 pub struct Target {
-    /// SQLite database file [default: $SPOOR_DB, else data/spoor.db]
+    /// SQLite database file [default: $SPOOR_DB, else the server's --db default]
     #[arg(long)]
     pub db: Option<PathBuf>,
 }

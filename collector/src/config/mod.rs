@@ -2,8 +2,12 @@
 //! environment variables, then command-line flags (a flag beats a variable beats a default).
 //!
 //! The environment is passed in as data ([`Config::load`] takes a lookup function), so tests
-//! build any configuration without touching the process environment. `flags` declares the
-//! command line, `values` parses and checks each setting's text.
+//! build any configuration without touching the process environment. `flags` defines every
+//! option once (flag, variable, default, help) and reads its value; `values` holds the
+//! checks a value is given; `secrets` reads the per-site secrets, which have no flag.
+//! [`Config::default`] is the configuration of no flag and no variable, so a default is
+//! written in one place only, the option table (`spoor-collector --help` and the table in
+//! `docs/API.md`, which a test holds to it, show them).
 
 mod flags;
 mod secrets;
@@ -14,15 +18,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use ipnet::IpNet;
 
-use flags::Flags;
-use values::{at_least_one_ms, non_negative, parse_cidrs, parse_or, positive};
+use flags::Settings;
+use values::{at_least_one_ms, non_negative, parse_cidrs, positive};
 
 use crate::extract::forwarded::ForwardedHeader;
 use crate::geo::GeoIp;
-use crate::identity::resolver::MAX_IDS_PER_COOKIE;
 use crate::payload::Limits;
 use crate::payload::stored_url::KeptParams;
 use crate::ratelimit::RateLimitConfig;
@@ -39,7 +41,7 @@ use crate::store::sqlite::Synchronous;
 pub struct Config {
     /// Address the HTTP server binds (`--listen`, `SPOOR_LISTEN`; default `127.0.0.1:8080`).
     pub listen: SocketAddr,
-    /// SQLite database file (`--db`, `SPOOR_DB`; default `data/spoor.db`). Its directory is
+    /// SQLite database file (`--db`). Its directory is
     /// created when missing.
     pub db: PathBuf,
     /// Directory of static pages served at `/` (`--www`, `SPOOR_WWW`; default: none, the
@@ -67,7 +69,7 @@ pub struct Config {
     /// Sessions end at its midnight.
     pub site_timezone: SiteZone,
     /// Inactivity after which a visitor's next event starts a new session
-    /// (`--session-idle-minutes`, `SPOOR_SESSION_IDLE_MINUTES`; default 30).
+    /// (`--session-idle-minutes`).
     pub session_idle: Duration,
     /// Turn cookie-loss recovery off: a new client id is never linked to the one visitor
     /// seen behind its network fingerprint (`--strict-identity`, `SPOOR_STRICT_IDENTITY`
@@ -91,8 +93,7 @@ pub struct Config {
     /// before the collector gives up on them and exits 1 (`--shutdown-deadline-ms`,
     /// `SPOOR_SHUTDOWN_DEADLINE_MS`; default 10000).
     pub shutdown_deadline: Duration,
-    /// Age after which events are purged (`--retention-days`, `SPOOR_RETENTION_DAYS`;
-    /// default 762, about 25 months). Checked hourly.
+    /// Age after which events are purged (`--retention-days`). Checked hourly.
     pub retention: Duration,
     /// The token that grants reading the reports and `/metrics` as `Authorization: Bearer
     /// <token>` (the `SPOOR_ADMIN_TOKEN` variable, or the first line of the file named by
@@ -119,7 +120,7 @@ pub struct Config {
     /// beacon's `data-respect-dnt` goes further and sends nothing.
     pub honor_dnt: bool,
     /// Most new client ids linked to one server cookie's visitor a day
-    /// (`--max-ids-per-cookie`, `SPOOR_MAX_IDS_PER_COOKIE`; default 10). Beyond it, an
+    /// (`--max-ids-per-cookie`). Beyond it, an
     /// event with yet another client id is still counted for the cookie's visitor but its
     /// id is not linked, and `spoor_identity_links_capped_total` counts it: a client
     /// inventing an id per event cannot grow one person without bound.
@@ -180,7 +181,7 @@ pub struct Config {
 #[derive(Debug, Clone, Copy)]
 pub struct IngestConfig {
     /// Requests that may wait for the writer at once; beyond it `/collect` answers 503
-    /// (`--queue-capacity`, `SPOOR_QUEUE_CAPACITY`; default 1024).
+    /// (`--queue-capacity`).
     pub queue_capacity: usize,
     /// Most events committed in one transaction (`--batch-max-events`,
     /// `SPOOR_BATCH_MAX_EVENTS`; default 500).
@@ -189,7 +190,7 @@ pub struct IngestConfig {
     /// `SPOOR_BATCH_MAX_WAIT_MS`; default 5).
     pub batch_max_wait: Duration,
     /// Longest a request waits for its batch to be committed before it is answered 503 with
-    /// `Retry-After` (`--store-deadline-ms`, `SPOOR_STORE_DEADLINE_MS`; default 5000). The
+    /// `Retry-After` (`--store-deadline-ms`). The
     /// events may still be committed after that; the client's retry is then deduplicated.
     /// Also SQLite's busy timeout.
     pub store_deadline: Duration,
@@ -197,54 +198,20 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig {
-            queue_capacity: 1024,
-            batch_max_events: 500,
-            batch_max_wait: Duration::from_millis(5),
-            store_deadline: Duration::from_secs(5),
-        }
+        Config::default().ingest
     }
 }
 
-/// Default retention: 25 months of 30.5 days.
-const RETENTION_DAYS_DEFAULT: u64 = 762;
 const DAY_SECS: u64 = 24 * 60 * 60;
 
 impl Default for Config {
+    /// The configuration of no flag and no variable: every option's default.
     fn default() -> Self {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            db: PathBuf::from("data/spoor.db"),
-            www: None,
-            beacon: None,
-            trusted_proxies: Vec::new(),
-            client_ip_header: ForwardedHeader::default(),
-            ingest: IngestConfig::default(),
-            site_timezone: SiteZone::default(),
-            session_idle: Duration::from_secs(30 * 60),
-            strict_identity: false,
-            limits: Limits::default(),
-            sites: Sites::default(),
-            sqlite_synchronous: Synchronous::Full,
-            sqlite_max_pages: None,
-            shutdown_deadline: Duration::from_secs(10),
-            retention: Duration::from_secs(RETENTION_DAYS_DEFAULT * DAY_SECS),
-            admin_token: None,
-            rate_limit: RateLimitConfig::default(),
-            keep_bots: false,
-            failed_events_max: 10_000,
-            honor_dnt: true,
-            max_ids_per_cookie: MAX_IDS_PER_COOKIE,
-            server: ServerLimits::default(),
-            geoip: None,
-            keep_query_params: KeptParams::default(),
-            insecure_loopback_admin: false,
-            public_hosts: PublicHosts::default(),
-            metrics_listen: None,
-            identify_secrets: SiteSecrets::default(),
-            identify_required: Vec::new(),
-            ingest_keys: SiteSecrets::default(),
-            refuse_opaque_origin: false,
+        match Config::load(["spoor-collector"], |_| None) {
+            Ok(config) => config,
+            // The defaults are constants of the option table; `defaults_run_the_demo` and
+            // every other test load them, so this cannot be reached by a released build.
+            Err(e) => panic!("the built-in defaults do not load: {e}"),
         }
     }
 }
@@ -289,122 +256,53 @@ pub struct ConfigError {
 
 impl Config {
     /// Builds the configuration from `args` (program name first, as in `std::env::args`) and
-    /// an environment lookup.
+    /// an environment lookup: each option from its flag, else its `SPOOR_*` variable, else
+    /// its default (all three defined once, in [`flags::OPTIONS`]).
     pub fn load<I, T>(args: I, env: impl Fn(&str) -> Option<String>) -> Result<Config, LoadError>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let flags = Flags::try_parse_from(args)?;
-        let defaults = Config::default();
-        let pick = |flag: Option<String>, var: &str| -> Option<(String, String)> {
-            let name = var.to_lowercase().replace("spoor_", "--").replace('_', "-");
-            flag.map(|v| (name, v))
-                .or_else(|| env(var).map(|v| (var.to_string(), v)))
+        let s = Settings::parse(args, &env)?;
+        let ms = |flag: &str, check: fn(&u64) -> Result<u64, String>| {
+            s.get(flag, check).map(Duration::from_millis)
         };
         let ingest = IngestConfig {
-            queue_capacity: parse_or(
-                pick(flags.queue_capacity, "SPOOR_QUEUE_CAPACITY"),
-                defaults.ingest.queue_capacity,
-                positive,
-            )?,
-            batch_max_events: parse_or(
-                pick(flags.batch_max_events, "SPOOR_BATCH_MAX_EVENTS"),
-                defaults.ingest.batch_max_events,
-                positive,
-            )?,
-            batch_max_wait: Duration::from_millis(parse_or(
-                pick(flags.batch_max_wait_ms, "SPOOR_BATCH_MAX_WAIT_MS"),
-                5,
-                |v: &u64| Ok(*v),
-            )?),
-            store_deadline: Duration::from_millis(parse_or(
-                pick(flags.store_deadline_ms, "SPOOR_STORE_DEADLINE_MS"),
-                5000,
-                positive,
-            )?),
+            queue_capacity: s.get("queue-capacity", positive)?,
+            batch_max_events: s.get("batch-max-events", positive)?,
+            batch_max_wait: ms("batch-max-wait-ms", |v| Ok(*v))?,
+            store_deadline: ms("store-deadline-ms", positive)?,
         };
-        let d = defaults.limits;
         let limits = Limits {
-            max_body_bytes: parse_or(
-                pick(flags.max_body_bytes, "SPOOR_MAX_BODY_BYTES"),
-                d.max_body_bytes,
-                positive,
-            )?,
-            max_events: parse_or(
-                pick(flags.max_events_per_batch, "SPOOR_MAX_EVENTS_PER_BATCH"),
-                d.max_events,
-                positive,
-            )?,
-            max_url_bytes: parse_or(
-                pick(flags.max_url_bytes, "SPOOR_MAX_URL_BYTES"),
-                d.max_url_bytes,
-                positive,
-            )?,
-            max_title_chars: parse_or(
-                pick(flags.max_title_chars, "SPOOR_MAX_TITLE_CHARS"),
-                d.max_title_chars,
-                positive,
-            )?,
-            max_props: parse_or(
-                pick(flags.max_props, "SPOOR_MAX_PROPS"),
-                d.max_props,
-                |v: &usize| Ok(*v),
-            )?,
-            max_prop_value_chars: parse_or(
-                pick(flags.max_prop_value_chars, "SPOOR_MAX_PROP_VALUE_CHARS"),
-                d.max_prop_value_chars,
-                positive,
-            )?,
-            max_json_depth: parse_or(
-                pick(flags.max_json_depth, "SPOOR_MAX_JSON_DEPTH"),
-                d.max_json_depth,
-                |v: &usize| {
-                    if *v < 4 {
-                        Err("must be at least 4 (the wire format nests 4 deep)".into())
-                    } else {
-                        Ok(*v)
-                    }
-                },
-            )?,
-            max_clock_ahead_ms: parse_or(
-                pick(flags.max_clock_ahead_ms, "SPOOR_MAX_CLOCK_AHEAD_MS"),
-                d.max_clock_ahead_ms,
-                non_negative,
-            )?,
-            max_event_age_ms: parse_or(
-                pick(flags.max_event_age_ms, "SPOOR_MAX_EVENT_AGE_MS"),
-                d.max_event_age_ms,
-                non_negative,
-            )?,
-        };
-        let sites = parse_or(
-            pick(flags.sites, "SPOOR_SITES"),
-            defaults.sites,
-            |s: &Sites| Ok(s.clone()),
-        )?;
-        let keep_query_params = parse_or(
-            pick(flags.keep_query_params, "SPOOR_KEEP_QUERY_PARAMS"),
-            defaults.keep_query_params,
-            |k: &KeptParams| match k.sites().find(|id| sites.get(id).is_none()) {
-                Some(id) => Err(format!("site {id:?} is not a configured site")),
-                None => Ok(k.clone()),
-            },
-        )?;
-        let insecure_loopback_admin = flags.insecure_loopback_admin
-            || parse_or(
-                pick(None, "SPOOR_INSECURE_LOOPBACK_ADMIN"),
-                false,
-                |b: &bool| Ok(*b),
-            )?;
-        let trusted_proxies = match pick(flags.trusted_proxies, "SPOOR_TRUSTED_PROXIES") {
-            None => defaults.trusted_proxies,
-            Some((name, value)) => parse_cidrs(&value).map_err(|reason| ConfigError {
-                source_name: name,
-                value,
-                reason,
+            max_body_bytes: s.get("max-body-bytes", positive)?,
+            max_events: s.get("max-events-per-batch", positive)?,
+            max_url_bytes: s.get("max-url-bytes", positive)?,
+            max_title_chars: s.get("max-title-chars", positive)?,
+            max_props: s.get("max-props", |v: &usize| Ok(*v))?,
+            max_prop_value_chars: s.get("max-prop-value-chars", positive)?,
+            max_json_depth: s.get("max-json-depth", |v: &usize| {
+                if *v < 4 {
+                    Err("must be at least 4 (the wire format nests 4 deep)".into())
+                } else {
+                    Ok(*v)
+                }
             })?,
+            max_clock_ahead_ms: s.get("max-clock-ahead-ms", non_negative)?,
+            max_event_age_ms: s.get("max-event-age-ms", non_negative)?,
         };
+        let sites: Sites = s.get("sites", |s: &Sites| Ok(s.clone()))?;
+        let keep_query_params = s
+            .optional("keep-query-params", |k: &KeptParams| {
+                match k.sites().find(|id| sites.get(id).is_none()) {
+                    Some(id) => Err(format!("site {id:?} is not a configured site")),
+                    None => Ok(k.clone()),
+                }
+            })?
+            .unwrap_or_default();
+        let insecure_loopback_admin = s.on("insecure-loopback-admin")?;
+        let trusted_proxies = s
+            .optional("trusted-proxies", |v: &String| parse_cidrs(v))?
+            .unwrap_or_default();
         if insecure_loopback_admin && !trusted_proxies.is_empty() {
             return Err(ConfigError {
                 source_name: "--insecure-loopback-admin".into(),
@@ -418,164 +316,63 @@ impl Config {
         let identify_secrets = secrets::load(
             &env,
             "SPOOR_IDENTIFY_SECRETS",
-            pick(flags.identify_secrets_file, "SPOOR_IDENTIFY_SECRETS_FILE"),
+            s.given("identify-secrets-file"),
             &sites,
         )?;
-        let identify_required = secrets::required_sites(
-            pick(flags.identify_required, "SPOOR_IDENTIFY_REQUIRED"),
-            &identify_secrets,
-        )?;
+        let identify_required =
+            secrets::required_sites(s.given("identify-required"), &identify_secrets)?;
         let ingest_keys = secrets::load(
             &env,
             "SPOOR_INGEST_KEYS",
-            pick(flags.ingest_keys_file, "SPOOR_INGEST_KEYS_FILE"),
+            s.given("ingest-keys-file"),
             &sites,
         )?;
+        let listen: SocketAddr = s.get("listen", |a: &SocketAddr| Ok(*a))?;
         Ok(Config {
             identify_secrets,
             identify_required,
             ingest_keys,
-            listen: parse_or(
-                pick(flags.listen, "SPOOR_LISTEN"),
-                defaults.listen,
-                |a: &SocketAddr| Ok(*a),
-            )?,
-            db: pick(flags.db, "SPOOR_DB").map_or(defaults.db, |(_, v)| v.into()),
-            www: override_dir(pick(flags.www, "SPOOR_WWW"))?,
-            beacon: override_dir(pick(flags.beacon, "SPOOR_BEACON"))?,
+            listen,
+            db: s.get("db", |p: &PathBuf| Ok(p.clone()))?,
+            www: override_dir(s.given("www"))?,
+            beacon: override_dir(s.given("beacon"))?,
             trusted_proxies,
-            client_ip_header: parse_or(
-                pick(flags.client_ip_header, "SPOOR_CLIENT_IP_HEADER"),
-                defaults.client_ip_header,
-                |h: &ForwardedHeader| Ok(*h),
-            )?,
+            client_ip_header: s.get("client-ip-header", |h: &ForwardedHeader| Ok(*h))?,
             ingest,
-            site_timezone: parse_or(
-                pick(flags.site_timezone, "SPOOR_SITE_TIMEZONE"),
-                defaults.site_timezone,
-                |z: &SiteZone| Ok(z.clone()),
-            )?,
-            session_idle: Duration::from_secs(
-                60 * parse_or(
-                    pick(flags.session_idle_minutes, "SPOOR_SESSION_IDLE_MINUTES"),
-                    30,
-                    |m: &u64| {
-                        if *m == 0 {
-                            Err("must be at least 1".into())
-                        } else {
-                            Ok(*m)
-                        }
-                    },
-                )?,
-            ),
-            strict_identity: flags.strict_identity
-                || parse_or(
-                    pick(None, "SPOOR_STRICT_IDENTITY"),
-                    defaults.strict_identity,
-                    |b: &bool| Ok(*b),
-                )?,
+            site_timezone: s.get("site-timezone", |z: &SiteZone| Ok(z.clone()))?,
+            session_idle: Duration::from_secs(60 * s.get("session-idle-minutes", positive::<u64>)?),
+            strict_identity: s.on("strict-identity")?,
             limits,
             sites,
-            sqlite_synchronous: parse_or(
-                pick(flags.sqlite_synchronous, "SPOOR_SQLITE_SYNCHRONOUS"),
-                defaults.sqlite_synchronous,
-                |s: &Synchronous| Ok(*s),
-            )?,
-            sqlite_max_pages: parse_or(
-                pick(flags.sqlite_max_pages, "SPOOR_SQLITE_MAX_PAGES"),
-                defaults.sqlite_max_pages,
-                |p: &u64| positive(p).map(Some),
-            )?,
-            shutdown_deadline: Duration::from_millis(parse_or(
-                pick(flags.shutdown_deadline_ms, "SPOOR_SHUTDOWN_DEADLINE_MS"),
-                10_000,
-                positive,
-            )?),
-            retention: Duration::from_secs(DAY_SECS.saturating_mul(parse_or(
-                pick(flags.retention_days, "SPOOR_RETENTION_DAYS"),
-                RETENTION_DAYS_DEFAULT,
-                positive,
-            )?)),
-            admin_token: admin_token(
-                env("SPOOR_ADMIN_TOKEN"),
-                pick(flags.admin_token_file, "SPOOR_ADMIN_TOKEN_FILE"),
-            )?,
+            sqlite_synchronous: s.get("sqlite-synchronous", |v: &Synchronous| Ok(*v))?,
+            sqlite_max_pages: s.optional("sqlite-max-pages", positive)?,
+            shutdown_deadline: ms("shutdown-deadline-ms", positive)?,
+            retention: Duration::from_secs(
+                DAY_SECS.saturating_mul(s.get("retention-days", positive)?),
+            ),
+            admin_token: admin_token(s.env("SPOOR_ADMIN_TOKEN"), s.given("admin-token-file"))?,
             rate_limit: RateLimitConfig {
-                per_second: parse_or(
-                    pick(flags.rate_limit_per_second, "SPOOR_RATE_LIMIT_PER_SECOND"),
-                    defaults.rate_limit.per_second,
-                    |v: &f64| {
-                        if v.is_finite() && *v >= 0.0 {
-                            Ok(*v)
-                        } else {
-                            Err("must be a number, 0 or more".into())
-                        }
-                    },
-                )?,
-                burst: parse_or(
-                    pick(flags.rate_limit_burst, "SPOOR_RATE_LIMIT_BURST"),
-                    defaults.rate_limit.burst,
-                    |v: &u32| {
-                        if *v == 0 {
-                            Err("must be at least 1".into())
-                        } else {
-                            Ok(*v)
-                        }
-                    },
-                )?,
-                max_clients: parse_or(
-                    pick(flags.rate_limit_clients, "SPOOR_RATE_LIMIT_CLIENTS"),
-                    defaults.rate_limit.max_clients,
-                    positive,
-                )?,
+                per_second: s.get("rate-limit-per-second", |v: &f64| {
+                    if v.is_finite() && *v >= 0.0 {
+                        Ok(*v)
+                    } else {
+                        Err("must be a number, 0 or more".into())
+                    }
+                })?,
+                burst: s.get("rate-limit-burst", positive)?,
+                max_clients: s.get("rate-limit-clients", positive)?,
             },
-            keep_bots: flags.keep_bots
-                || parse_or(
-                    pick(None, "SPOOR_KEEP_BOTS"),
-                    defaults.keep_bots,
-                    |b: &bool| Ok(*b),
-                )?,
-            failed_events_max: parse_or(
-                pick(flags.failed_events_max, "SPOOR_FAILED_EVENTS_MAX"),
-                defaults.failed_events_max,
-                positive,
-            )?,
-            honor_dnt: parse_or(
-                pick(flags.honor_dnt, "SPOOR_HONOR_DNT"),
-                defaults.honor_dnt,
-                |b: &bool| Ok(*b),
-            )?,
-            max_ids_per_cookie: parse_or(
-                pick(flags.max_ids_per_cookie, "SPOOR_MAX_IDS_PER_COOKIE"),
-                defaults.max_ids_per_cookie,
-                positive,
-            )?,
+            keep_bots: s.on("keep-bots")?,
+            failed_events_max: s.get("failed-events-max", positive)?,
+            honor_dnt: s.on("honor-dnt")?,
+            max_ids_per_cookie: s.get("max-ids-per-cookie", positive)?,
             server: ServerLimits {
-                header_read_timeout: Duration::from_millis(parse_or(
-                    pick(flags.header_read_timeout_ms, "SPOOR_HEADER_READ_TIMEOUT_MS"),
-                    defaults.server.header_read_timeout.as_millis() as u64,
-                    at_least_one_ms,
-                )?),
-                request_timeout: Duration::from_millis(parse_or(
-                    pick(flags.request_timeout_ms, "SPOOR_REQUEST_TIMEOUT_MS"),
-                    defaults.server.request_timeout.as_millis() as u64,
-                    at_least_one_ms,
-                )?),
-                max_connections: parse_or(
-                    pick(flags.max_connections, "SPOOR_MAX_CONNECTIONS"),
-                    defaults.server.max_connections,
-                    positive,
-                )?,
-                max_connections_per_client: parse_or(
-                    pick(
-                        flags.max_connections_per_client,
-                        "SPOOR_MAX_CONNECTIONS_PER_CLIENT",
-                    ),
-                    defaults.server.max_connections_per_client,
-                    positive,
-                )?,
+                header_read_timeout: ms("header-read-timeout-ms", at_least_one_ms)?,
+                request_timeout: ms("request-timeout-ms", at_least_one_ms)?,
+                max_connections: s.get("max-connections", positive)?,
+                max_connections_per_client: s.get("max-connections-per-client", positive)?,
             },
-            geoip: match pick(flags.geoip_csv, "SPOOR_GEOIP_CSV") {
+            geoip: match s.given("geoip-csv") {
                 None => None,
                 Some((source_name, value)) => Some(Arc::new(
                     GeoIp::load(std::path::Path::new(&value)).map_err(|e| ConfigError {
@@ -587,24 +384,20 @@ impl Config {
             },
             keep_query_params,
             insecure_loopback_admin,
-            public_hosts: parse_or(
-                pick(flags.public_hosts, "SPOOR_PUBLIC_HOSTS"),
-                defaults.public_hosts,
-                |h: &PublicHosts| Ok(h.clone()),
-            )?,
-            metrics_listen: parse_or(
-                pick(flags.metrics_listen, "SPOOR_METRICS_LISTEN"),
-                defaults.metrics_listen,
-                |a: &SocketAddr| Ok(Some(*a)),
-            )?,
-            refuse_opaque_origin: flags.refuse_opaque_origin
-                || parse_or(
-                    pick(None, "SPOOR_REFUSE_OPAQUE_ORIGIN"),
-                    defaults.refuse_opaque_origin,
-                    |b: &bool| Ok(*b),
-                )?,
+            public_hosts: s
+                .optional("public-hosts", |h: &PublicHosts| Ok(h.clone()))?
+                .unwrap_or_default(),
+            metrics_listen: s.optional("metrics-listen", |a: &SocketAddr| Ok(*a))?,
+            refuse_opaque_origin: s.on("refuse-opaque-origin")?,
         })
     }
+}
+
+/// The database file the subcommands open: `flag` (their `--db`) when given, else
+/// `SPOOR_DB` (read by `env`), else the server's default.
+pub fn database_path(flag: Option<PathBuf>, env: impl Fn(&str) -> Option<String>) -> PathBuf {
+    flag.or_else(|| env(&flags::variable("db")).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(flags::default_of("db").unwrap_or_default()))
 }
 
 /// The admin token from the `SPOOR_ADMIN_TOKEN` variable or the file `file` names (the

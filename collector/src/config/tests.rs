@@ -474,3 +474,88 @@ fn opaque_origins_are_answered_unless_refused() -> Result<(), LoadError> {
     assert!(load(&[], &[("SPOOR_REFUSE_OPAQUE_ORIGIN", "maybe")]).is_err());
     Ok(())
 }
+
+/// The rows of `doc`'s option tables (`| --flag | variable | default | meaning |`), as
+/// (flag, variable cell, default cell).
+fn documented_options(doc: &str) -> Vec<(String, String, String)> {
+    doc.lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let flag = cells.get(1)?.strip_prefix("`--")?.strip_suffix('`')?;
+            let variable = cells.get(2)?;
+            variable.contains("`SPOOR_").then(|| {
+                (
+                    flag.to_string(),
+                    variable.to_string(),
+                    cells.get(3).copied().unwrap_or_default().to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_options_are_the_option_table() -> Result<(), Box<dyn std::error::Error>> {
+    for doc in ["API.md", "OPERATIONS.md"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .join(doc);
+        let rows = documented_options(&std::fs::read_to_string(&path)?);
+        assert!(!rows.is_empty(), "{doc} has no option table");
+        for (flag, variable, default) in &rows {
+            let option = flags::OPTIONS.iter().find(|o| o.flag == flag);
+            let option = option.ok_or_else(|| format!("{doc}: --{flag} is not an option"))?;
+            assert!(
+                variable.contains(&format!("`{}`", flags::variable(flag))),
+                "{doc}: --{flag} is read from {}, not {variable}",
+                flags::variable(flag)
+            );
+            if let Some(value) = option.default {
+                assert!(
+                    default.contains(&format!("`{value}`")) || default.starts_with(value),
+                    "{doc}: --{flag} defaults to {value}, not {default}"
+                );
+            }
+        }
+        if doc == "API.md" {
+            for option in flags::OPTIONS {
+                assert!(
+                    rows.iter().any(|(flag, _, _)| flag == option.flag),
+                    "{doc} does not list --{}",
+                    option.flag
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn help_lists_every_option_with_its_variable_and_default() {
+    let help = match load(&["--help"], &[]) {
+        Err(LoadError::Flags(e)) => e.to_string(),
+        other => panic!("--help did not print help: {other:?}"),
+    };
+    for option in flags::OPTIONS {
+        assert!(help.contains(&format!("--{}", option.flag)), "{help}");
+        assert!(help.contains(&flags::variable(option.flag)), "{help}");
+    }
+    assert!(help.contains("[default: 1024]"), "{help}");
+}
+
+#[test]
+fn switches_take_an_optional_value() -> Result<(), LoadError> {
+    assert!(load(&["--keep-bots", "--listen", "127.0.0.1:9"], &[])?.keep_bots);
+    assert!(!load(&["--keep-bots", "false"], &[("SPOOR_KEEP_BOTS", "true")])?.keep_bots);
+    assert!(!load(&["--honor-dnt=false"], &[])?.honor_dnt);
+    assert!(load(&["--keep-bots", "maybe"], &[]).is_err());
+    Ok(())
+}
+
+#[test]
+fn the_identity_rule_defaults_to_the_configured_cap() {
+    assert_eq!(
+        crate::identity::resolver::Options::default().max_ids_per_cookie,
+        Config::default().max_ids_per_cookie
+    );
+}

@@ -1,10 +1,6 @@
-//! Parsing and checking one setting's text: [`parse_or`] and the checks it is given.
-
-use std::str::FromStr;
+//! The checks a setting's parsed value is given (see `flags::Settings::get`).
 
 use ipnet::IpNet;
-
-use super::ConfigError;
 
 pub(super) fn at_least_one_ms(v: &u64) -> Result<u64, String> {
     if *v == 0 {
@@ -29,30 +25,6 @@ pub(super) fn positive<T: Copy + Default + PartialEq>(v: &T) -> Result<T, String
     } else {
         Ok(*v)
     }
-}
-
-/// Parses `given` (the setting's name and raw value) or falls back to `default`;
-/// `check` refines the parsed value.
-pub(super) fn parse_or<T, U>(
-    given: Option<(String, String)>,
-    default: U,
-    check: impl Fn(&T) -> Result<U, String>,
-) -> Result<U, ConfigError>
-where
-    T: FromStr,
-    T::Err: std::fmt::Display,
-{
-    let Some((source_name, value)) = given else {
-        return Ok(default);
-    };
-    let parsed = value.trim().parse::<T>().map_err(|e| e.to_string());
-    parsed
-        .and_then(|v| check(&v))
-        .map_err(|reason| ConfigError {
-            source_name,
-            value,
-            reason,
-        })
 }
 
 /// Parses a comma-separated list of CIDRs; a bare address means that one host.

@@ -7,64 +7,43 @@
 //! the limit refuses the request; a URL, a property map or a timestamp out of bounds fails
 //! that event; a title or referrer that is too long is cut.
 
-use super::{
-    MAX_CLOCK_AHEAD_MS, MAX_EVENTS_PER_BATCH, MAX_TITLE_CHARS, MAX_URL_LEN,
-    props::{MAX_PROP_VALUE_CHARS, MAX_PROPS},
-};
-
 /// Bounds on what one request may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest body read; a larger one is answered `413` before it is read in full
-    /// (`--max-body-bytes`, `SPOOR_MAX_BODY_BYTES`; default 65536).
+    /// (`--max-body-bytes`).
     pub max_body_bytes: usize,
     /// Most events in one batch; more refuse the request (`--max-events-per-batch`,
     /// `SPOOR_MAX_EVENTS_PER_BATCH`; default 100).
     pub max_events: usize,
     /// Longest page URL or link target, in bytes; a longer one fails its event. A referrer
-    /// is cut to it (`--max-url-bytes`, `SPOOR_MAX_URL_BYTES`; default 2048).
+    /// is cut to it (`--max-url-bytes`).
     pub max_url_bytes: usize,
     /// Longest title kept, in characters; a longer one is cut (`--max-title-chars`,
     /// `SPOOR_MAX_TITLE_CHARS`; default 300).
     pub max_title_chars: usize,
-    /// Most keys in a custom event's props (`--max-props`, `SPOOR_MAX_PROPS`; default 20).
+    /// Most keys in a custom event's props (`--max-props`).
     pub max_props: usize,
     /// Longest string property value, in characters (`--max-prop-value-chars`,
     /// `SPOOR_MAX_PROP_VALUE_CHARS`; default 256).
     pub max_prop_value_chars: usize,
     /// Deepest nesting of JSON arrays and objects in a body; deeper refuses the request
-    /// before it is parsed (`--max-json-depth`, `SPOOR_MAX_JSON_DEPTH`; default 8; the
+    /// before it is parsed (`--max-json-depth`; the
     /// wire format needs 4).
     pub max_json_depth: usize,
     /// How far ahead of the collector's clock an event's `ts` may be, in ms
-    /// (`--max-clock-ahead-ms`, `SPOOR_MAX_CLOCK_AHEAD_MS`; default 86400000, one day).
+    /// (`--max-clock-ahead-ms`).
     pub max_clock_ahead_ms: i64,
     /// How old an event's `ts` may be, in ms: the beacon keeps undelivered events in
     /// localStorage and sends them on a later visit, so this is days, not seconds
-    /// (`--max-event-age-ms`, `SPOOR_MAX_EVENT_AGE_MS`; default 2592000000, 30 days).
+    /// (`--max-event-age-ms`).
     pub max_event_age_ms: i64,
 }
 
-/// Default of [`Limits::max_body_bytes`].
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Default of [`Limits::max_json_depth`].
-pub const MAX_JSON_DEPTH: usize = 8;
-/// Default of [`Limits::max_event_age_ms`] (30 days).
-pub const MAX_EVENT_AGE_MS: i64 = 30 * 86_400_000;
-
 impl Default for Limits {
+    /// The options' defaults (see [`Config`](crate::config::Config)).
     fn default() -> Self {
-        Limits {
-            max_body_bytes: MAX_BODY_BYTES,
-            max_events: MAX_EVENTS_PER_BATCH,
-            max_url_bytes: MAX_URL_LEN,
-            max_title_chars: MAX_TITLE_CHARS,
-            max_props: MAX_PROPS,
-            max_prop_value_chars: MAX_PROP_VALUE_CHARS,
-            max_json_depth: MAX_JSON_DEPTH,
-            max_clock_ahead_ms: MAX_CLOCK_AHEAD_MS,
-            max_event_age_ms: MAX_EVENT_AGE_MS,
-        }
+        crate::config::Config::default().limits
     }
 }
 

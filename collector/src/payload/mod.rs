@@ -42,22 +42,10 @@ use crate::event::{Batch, ClientEvent};
 pub use limits::Limits;
 use rules::{check_http_url, check_token, optional_token, truncate_bytes, truncate_chars};
 
-/// Most events one batch may carry, by default ([`Limits::max_events`]).
-pub const MAX_EVENTS_PER_BATCH: usize = 100;
-/// Longest page URL accepted by default ([`Limits::max_url_bytes`]); a longer one fails.
-pub const MAX_URL_LEN: usize = 2048;
-/// Longest referrer kept by default (the URL limit); a longer one is cut.
-pub const MAX_REFERRER_LEN: usize = MAX_URL_LEN;
-/// Longest title kept by default, in characters ([`Limits::max_title_chars`]); a longer
-/// one is cut.
-pub const MAX_TITLE_CHARS: usize = 300;
 /// Longest client id or session id accepted.
 pub const MAX_ID_LEN: usize = 64;
 /// Longest site id accepted.
 pub const MAX_SITE_LEN: usize = 64;
-/// How far in the future a client clock may be before its events fail, by default
-/// ([`Limits::max_clock_ahead_ms`], 1 day).
-pub const MAX_CLOCK_AHEAD_MS: i64 = 86_400_000;
 /// Earliest timestamp accepted (2020-01-01T00:00:00Z): older ones are a broken clock.
 pub const MIN_TS_MS: i64 = 1_577_836_800_000;
 /// Longest piece of a failed event's JSON kept for the operator, in bytes.
@@ -453,7 +441,7 @@ mod tests {
 
     #[test]
     fn too_many_events_are_refused() {
-        let events = vec![pageview(); MAX_EVENTS_PER_BATCH + 1].join(",");
+        let events = vec![pageview(); Limits::default().max_events + 1].join(",");
         let got = parse_batch(body(&events).as_bytes(), NOW)
             .err()
             .unwrap_or_default();
@@ -476,7 +464,7 @@ mod tests {
             batch.events[0]
                 .referrer
                 .as_ref()
-                .is_some_and(|r| r.len() <= MAX_REFERRER_LEN)
+                .is_some_and(|r| r.len() <= Limits::default().max_url_bytes)
         );
         Ok(())
     }

@@ -12,13 +12,8 @@ use super::limits::Limits;
 use super::rules::{json_type, label_rule, truncate_chars};
 use crate::event::{PropValue, Props};
 
-/// Most keys one event's props may have, by default ([`Limits::max_props`]).
-pub const MAX_PROPS: usize = 20;
 /// Longest property key, in characters.
 pub const MAX_PROP_KEY_CHARS: usize = 64;
-/// Longest string property value, in characters, by default
-/// ([`Limits::max_prop_value_chars`]).
-pub const MAX_PROP_VALUE_CHARS: usize = 256;
 
 /// The props of a custom event; `None` for an empty object. Reasons name the key
 /// (`props.color: …`).
@@ -112,9 +107,9 @@ mod tests {
     fn twenty_keys_pass_and_twenty_one_do_not() {
         let object =
             |n: usize| Value::Object((0..n).map(|i| (format!("k{i}"), json!(i))).collect());
-        assert!(parse(&object(MAX_PROPS)).is_ok());
+        assert!(parse(&object(Limits::default().max_props)).is_ok());
         assert_eq!(
-            reason(object(MAX_PROPS + 1)),
+            reason(object(Limits::default().max_props + 1)),
             "props: 21 keys, at most 20 allowed"
         );
     }
@@ -183,13 +178,13 @@ mod tests {
         #[test]
         fn arbitrary_json_props_never_panic_and_what_passes_keeps_the_rules(value in any_json()) {
             if let Ok(Some(props)) = parse(&value) {
-                prop_assert!(props.0.len() <= MAX_PROPS);
+                prop_assert!(props.0.len() <= Limits::default().max_props);
                 for (key, value) in &props.0 {
                     let chars = key.chars().count();
                     prop_assert!((1..=MAX_PROP_KEY_CHARS).contains(&chars));
                     prop_assert!(!key.chars().any(char::is_control));
                     if let PropValue::Text(s) = value {
-                        prop_assert!(s.chars().count() <= MAX_PROP_VALUE_CHARS);
+                        prop_assert!(s.chars().count() <= Limits::default().max_prop_value_chars);
                     }
                 }
                 let stored: Value = serde_json::from_str(&props.to_json())

@@ -49,30 +49,25 @@ use crate::metrics::Metrics;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
     /// Longest wait for a complete request head, and longest idle keep-alive
-    /// (`--header-read-timeout-ms`, `SPOOR_HEADER_READ_TIMEOUT_MS`; default 10000).
+    /// (`--header-read-timeout-ms`).
     pub header_read_timeout: Duration,
     /// Longest time to read a request's body and answer it (`--request-timeout-ms`,
     /// `SPOOR_REQUEST_TIMEOUT_MS`; default 30000).
     pub request_timeout: Duration,
-    /// Most connections served at once (`--max-connections`, `SPOOR_MAX_CONNECTIONS`;
-    /// default 1024). At the cap, a new connection closes the longest-idle idle or
+    /// Most connections served at once (`--max-connections`). At the cap, a new connection closes the longest-idle idle or
     /// unfinished one; only when all are busy does it wait.
     pub max_connections: usize,
     /// Most connections one client (an address; an IPv6 /64) holds at once
-    /// (`--max-connections-per-client`, `SPOOR_MAX_CONNECTIONS_PER_CLIENT`; default 32).
+    /// (`--max-connections-per-client`).
     /// At the cap, a new connection closes the client's own longest-idle one; when all of
     /// them are busy it is answered `429` and closed. Trusted proxies are exempt.
     pub max_connections_per_client: usize,
 }
 
 impl Default for ServerLimits {
+    /// The options' defaults (see [`Config`](crate::config::Config)).
     fn default() -> Self {
-        ServerLimits {
-            header_read_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-            max_connections_per_client: 32,
-        }
+        crate::config::Config::default().server
     }
 }
 
