@@ -12,7 +12,7 @@
 //! A filtered batch is answered `204` and sets no cookie, so a bot has no reason to retry;
 //! the header `X-Spoor-Dropped` names the reason, so a client that is no bot (a site's
 //! server sending without the beacon) reads why nothing was stored, and is pointed to
-//! `POST /ingest` ([`routes::ingest`](crate::routes::ingest)), where an ingest key replaces
+//! `POST /ingest` ([`routes::ingest`](crate::http::routes::ingest)), where an ingest key replaces
 //! this filter. `--keep-bots` turns the filter off.
 
 /// Lower-case fragments of user agents that announce automation.

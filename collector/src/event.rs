@@ -124,9 +124,9 @@ pub struct Context {
     pub tz: Option<String>,
     /// Browser, OS and device class, derived by the collector from the `User-Agent`
     /// header of the request (the header itself is not stored); `None` until then.
-    pub agent: Option<crate::reports::agent::Agent>,
+    pub agent: Option<crate::enrich::agent::Agent>,
     /// The client's country (ISO 3166-1 alpha-2), looked up by the collector from the
-    /// client address when GeoIP is configured ([`geo`](crate::geo)); the address itself
+    /// client address when GeoIP is configured ([`geo`](crate::enrich::geo)); the address itself
     /// is not stored.
     pub country: Option<String>,
     /// Set when the page view came from the loader's no-wasm fallback: why the beacon could

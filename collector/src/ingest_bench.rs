@@ -14,11 +14,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::Collector;
 use crate::config::Config;
-use crate::ratelimit::RateLimitConfig;
+use crate::http::ratelimit::RateLimitConfig;
+use crate::http::server::ServerLimits;
 use crate::reports::bench::percentile;
 use crate::reports::generate::{self, generate};
 use crate::reports::range::DAY_MS;
-use crate::server::ServerLimits;
 use crate::store::sqlite::SqliteStore;
 
 /// What to send.

@@ -1,50 +1,37 @@
 //! Spoor's collector: receives beacons, decides who sent them, stores them durably and
 //! answers reports.
 //!
-//! # Layout
-//! - [`config`]: the one [`Config`](config::Config), from defaults, `SPOOR_*` and flags.
-//! - [`routes`]: the HTTP surface — `collect` (`POST /collect`), `ingest` (`POST /ingest`,
-//!   server-side clients with a site key), `api` (`/api/summary`),
-//!   `persons` (`/api/persons/…`, `/api/links/…`), `assets` (the beacon and the demo
-//!   site, embedded at build time), `health` (`/healthz`), `privacy` (`/api/export`, `/api/erase`).
-//! - [`extract`]: request extractors for identity inputs (`Peer`: client IP, https).
+//! # Layout, as a request travels
+//! - [`http`]: the HTTP surface — the accept loop and connection caps (`http::server`), the
+//!   router ([`app`], `http::router`) with the admin gate around it (`http::auth`), CORS
+//!   and the rate limit in front of `/collect`, the extractors (`http::extract`: client
+//!   address behind trusted proxies, https), the handlers (`http::routes`: `collect`,
+//!   `ingest`, `api`, `persons`, `privacy`, `reports`, `health`), the embedded site and
+//!   beacon (`http::assets`) and the error boundary (`http::error`).
 //! - [`payload`]: the `/collect` wire format and its validation into [`event`]s — each
-//!   type's fields, custom props, browser context and UTM tags from the page URL.
-//! - [`event`]: the event model; [`EventKind`](event::EventKind) carries each type's data.
+//!   type's fields, custom props, browser context and UTM tags from the page URL, stored
+//!   URLs cut to what may be kept; [`bots`]: the traffic `/collect` drops as bots.
+//! - [`enrich`]: what is added from the request — User-Agent classes, source classes,
+//!   GeoIP countries.
 //! - [`identity`]: who sent an event — resolution order, fingerprints, salts, the cookie,
-//!   and persons (links between visitor ids, union-find).
+//!   verified logins, and persons (links between visitor ids, anchored on users).
 //! - [`session`]: server-side sessions — the pure rules that assign each event to a visit
 //!   (idle timeout, midnight in the site's time zone, new campaign; bounce, duration).
-//! - [`ingest`]: bounded queue and the batching writer (acknowledge after commit);
+//! - [`ingest`]: the bounded queue and the batching writer (acknowledge after commit);
 //!   [`ingest_bench`]: its throughput over HTTP against the store's own insert rate.
-//! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation, which
-//!   sessionizes each new event and records its identity links in the transaction that
-//!   stores it.
-//! - [`retention`]: the hourly purge of events older than the retention age (old daily
-//!   salts have their own hourly timer, `identity::salt::SaltExpiry`).
-//! - [`erasure`]: export and erasure of a visitor, person or user (API and CLI).
-//! - [`rebuild`]: the `rebuild-reports` subcommand (report data computed again from the
-//!   stored events).
+//! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation.
 //! - [`reports`]: the report model (query, filters, summary, funnels, flows, CSV), the
-//!   User-Agent and referrer classes, the visitor sketches, the synthetic-history generator
-//!   and the benchmark; `routes::reports` serves them under `/api/…`.
-//! - [`error`]: [`AppError`](error::AppError), the HTTP error boundary.
-//! - [`state`]: [`AppState`](state::AppState), shared by handlers.
-//! - [`clock`]: where `/collect` reads "now" — the wall clock, or a manual
-//!   [`Clock`](clock::Clock) a simulation drives.
-//! - [`sites`]: the configured sites and their hostnames; [`cors`]: CORS for `/collect`
-//!   and the beacon's files, answering only those sites' origins.
-//! - [`ratelimit`]: token buckets per client address (IPv6 by /64) for `/collect`.
-//! - [`metrics`]: counters and histograms, served at `GET /metrics` (Prometheus text).
-//! - [`bots`]: the user agents `/collect` drops as bot traffic.
-//! - [`server`]: the accept loop — connection caps (per client and global, shedding idle
-//!   connections), header and request timeouts.
-//! - [`geo`]: countries from client addresses, from a configured table of ranges (GeoIP).
-//! - [`site_secrets`]: per-site secrets from the environment or a file (identity
-//!   secrets, server-side ingest keys).
-//! - `routes::auth`: the admin gate around the whole router — `/api/*`, `/metrics` and the
-//!   dashboard answer only the public hostnames, and data needs the admin token (configured,
-//!   or generated at first start) or a dashboard session from a one-time sign-in URL.
+//!   visitor sketches, the synthetic-history generator and the benchmark;
+//!   `http::routes::reports` serves them under `/api/…`.
+//! - [`maintenance`]: retention (the hourly purge), export and erasure (API and CLI), and
+//!   the `rebuild-reports` subcommand.
+//! - [`config`]: the one [`Config`](config::Config), every option defined once.
+//! - [`event`]: the event model; [`EventKind`](event::EventKind) carries each type's data.
+//! - [`state`]: [`AppState`](state::AppState), shared by handlers; [`clock`]: where
+//!   `/collect` reads "now" (the wall clock, or a manual clock a simulation drives);
+//!   [`metrics`]: counters and histograms at `GET /metrics`; [`sites`]: the configured
+//!   sites and their hostnames; [`site_secrets`]: per-site secrets (identity secrets,
+//!   server-side ingest keys).
 //!
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
@@ -52,48 +39,42 @@
 pub mod bots;
 pub mod clock;
 pub mod config;
-pub mod cors;
-pub mod erasure;
-pub mod error;
+pub mod enrich;
 pub mod event;
-pub mod extract;
-pub mod geo;
+pub mod http;
 pub mod identity;
 pub mod ingest;
 pub mod ingest_bench;
+pub mod maintenance;
 pub mod metrics;
 pub mod payload;
-pub mod ratelimit;
-pub mod rebuild;
 pub mod reports;
-pub mod retention;
-pub mod routes;
-pub mod server;
 pub mod session;
 pub mod site_secrets;
 pub mod sites;
 pub mod state;
 pub mod store;
 
+pub use http::router::app;
+
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum_extra::extract::cookie::Key;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::http::auth::{Admin, AdminToken};
+use crate::http::ratelimit::RateLimiter;
+use crate::http::server;
 use crate::identity::salt::{EXPIRE_EVERY, SaltCache, SaltExpiry};
 use crate::ingest::Ingest;
+use crate::maintenance::retention::{PURGE_EVERY, Retention};
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
-use crate::retention::{PURGE_EVERY, Retention};
-use crate::routes::auth::{Admin, AdminToken};
-use crate::routes::{api, assets, collect, health, persons, privacy};
 use crate::session::SessionRules;
 use crate::state::AppState;
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
@@ -101,51 +82,6 @@ use crate::store::{Store, StoreError};
 
 /// Name of the store secret that signs the server cookie.
 const COOKIE_KEY_SECRET: &str = "cookie-key";
-
-/// The collector's router over `state`.
-pub fn app(state: AppState) -> Router {
-    let assets = assets::router(&state);
-    let body_limit = state.config.limits.max_body_bytes;
-    Router::new()
-        .route(
-            "/collect",
-            post(collect::collect)
-                .layer(DefaultBodyLimit::max(body_limit))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    ratelimit::layer,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    cors::layer,
-                )),
-        )
-        .route(
-            "/ingest",
-            post(routes::ingest::ingest).layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route("/api/summary", get(api::summary))
-        .route("/api/persons/{visitor}", get(persons::person))
-        .route("/api/persons/{visitor}/explain", get(persons::explain))
-        .route("/api/links/{id}", delete(persons::delete_link))
-        .route("/api/export", get(privacy::export))
-        .route("/api/erase", delete(privacy::erase))
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/dashboard/signin", get(routes::auth::session::signin))
-        .merge(routes::reports::router())
-        .merge(assets)
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::count_requests,
-        ))
-        // Keep last: the admin gate must wrap every route above it (see `routes::auth`).
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            routes::auth::guard,
-        ))
-        .with_state(state)
-}
 
 /// A collector ready to serve: its state and the writer task behind it.
 pub struct Collector {

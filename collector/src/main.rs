@@ -2,8 +2,8 @@
 //! library's [`Collector`](spoor_collector::Collector). Everything else lives in the library.
 //!
 //! `spoor-collector export …` and `spoor-collector erase …` run the privacy subcommands
-//! ([`erasure::Command`](spoor_collector::erasure::Command)), `spoor-collector
-//! rebuild-reports …` the report rebuild ([`rebuild::Command`](spoor_collector::rebuild::Command)),
+//! ([`erasure::Command`](spoor_collector::maintenance::erasure::Command)), `spoor-collector
+//! rebuild-reports …` the report rebuild ([`rebuild::Command`](spoor_collector::maintenance::rebuild::Command)),
 //! instead of the server; `spoor-collector admin-token --reset` replaces the generated admin
 //! token. At every start the terminal (stderr) shows a one-time sign-in URL for the
 //! dashboard, and on the first start without a configured token, the token made. Exit
@@ -17,9 +17,9 @@ use anyhow::Context;
 use clap::Parser;
 use spoor_collector::Collector;
 use spoor_collector::config::{Config, LoadError};
-use spoor_collector::erasure::Command;
-use spoor_collector::rebuild::Command as Rebuild;
-use spoor_collector::routes::assets;
+use spoor_collector::http::assets;
+use spoor_collector::maintenance::erasure::Command;
+use spoor_collector::maintenance::rebuild::Command as Rebuild;
 use spoor_collector::store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -171,7 +171,7 @@ impl AdminTokenCommand {
     fn run(self) -> anyhow::Result<()> {
         let db = spoor_collector::config::database_path(self.db, |k| std::env::var(k).ok());
         let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
-        let token = spoor_collector::routes::auth::token::reset(&store)?;
+        let token = spoor_collector::http::auth::token::reset(&store)?;
         eprintln!(
             "New admin token for {} (shown this once; restart the collector to use it):",
             db.display()

@@ -199,7 +199,7 @@ impl Metrics {
     }
 
     /// A new connection was refused: its client had `max_connections_per_client`
-    /// connections, all busy ([`server`](crate::server)).
+    /// connections, all busy ([`server`](crate::http::server)).
     pub fn connection_refused(&self) {
         add(&self.connections_refused, 1);
     }
@@ -222,7 +222,7 @@ impl Metrics {
     }
 
     /// A `/collect` batch from a page with an opaque origin (`Origin: null`) passed the
-    /// origin check and goes on, cookieless (see [`cors`](crate::cors)). Not an outcome: its
+    /// origin check and goes on, cookieless (see [`cors`](crate::http::cors)). Not an outcome: its
     /// events are counted by theirs too.
     pub fn opaque_origin_batch(&self) {
         add(&self.opaque_origin_batches, 1);

@@ -4,7 +4,7 @@
 //! An event names its site; the collector accepts it only when the site is configured, the
 //! page URL's hostname is one of the site's, and the request's `Origin` (when the browser
 //! sends one) is too. So a stranger cannot fill a site's reports from their own pages, and
-//! CORS ([`crate::cors`]) answers only these origins.
+//! CORS ([`crate::http::cors`]) answers only these origins.
 //!
 //! Configured as `--sites` / `SPOOR_SITES`: `id=host,host;id=host`, for example
 //! `demo=localhost,127.0.0.1;shop=shop.example,*.shop.example`. A host `*.name` allows

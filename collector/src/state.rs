@@ -7,11 +7,11 @@ use axum_extra::extract::cookie::Key;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::http::auth::Admin;
+use crate::http::ratelimit::RateLimiter;
 use crate::identity::salt::SaltCache;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
-use crate::routes::auth::Admin;
 use crate::store::Store;
 
 /// Shared state of the collector; cheap to clone.

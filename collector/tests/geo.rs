@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::*;
 use spoor_collector::config::Config;
-use spoor_collector::geo::GeoIp;
+use spoor_collector::enrich::geo::GeoIp;
 
 /// The test client's address (203.0.113.77) is in the NZ range.
 const TABLE: &str = "198.51.100.0,198.51.100.255,AU\n203.0.113.0,203.0.113.255,NZ\n";

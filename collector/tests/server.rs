@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use spoor_collector::Collector;
 use spoor_collector::config::Config;
+use spoor_collector::http::server::ServerLimits;
 use spoor_collector::metrics::Metrics;
-use spoor_collector::server::ServerLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;

@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use common::{CLIENT_IP, TestCollector, error_reason, event_id, json_body, now_ms};
 use serde_json::{Value, json};
-use spoor_collector::geo::GeoIp;
+use spoor_collector::enrich::geo::GeoIp;
 use spoor_collector::site_secrets::SiteSecrets;
 
 const KEY: &str = "server-side-key-0123456789";

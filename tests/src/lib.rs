@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use fantoccini::{Client, ClientBuilder};
 use spoor_collector::Collector;
 use spoor_collector::config::Config;
-use spoor_collector::routes::auth::Admin;
+use spoor_collector::http::auth::Admin;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

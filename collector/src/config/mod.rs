@@ -23,14 +23,14 @@ use ipnet::IpNet;
 use flags::Settings;
 use values::{at_least_one_ms, non_negative, parse_cidrs, positive};
 
-use crate::extract::forwarded::ForwardedHeader;
-use crate::geo::GeoIp;
+use crate::enrich::geo::GeoIp;
+use crate::http::auth::AdminToken;
+use crate::http::auth::host::PublicHosts;
+use crate::http::extract::forwarded::ForwardedHeader;
+use crate::http::ratelimit::RateLimitConfig;
+use crate::http::server::ServerLimits;
 use crate::payload::Limits;
 use crate::payload::stored_url::KeptParams;
-use crate::ratelimit::RateLimitConfig;
-use crate::routes::auth::AdminToken;
-use crate::routes::auth::host::PublicHosts;
-use crate::server::ServerLimits;
 use crate::session::SiteZone;
 use crate::site_secrets::SiteSecrets;
 use crate::sites::Sites;
@@ -129,7 +129,7 @@ pub struct Config {
     pub server: ServerLimits,
     /// The country table for GeoIP (`--geoip-csv`, `SPOOR_GEOIP_CSV`: a CSV of
     /// `first,last,CC` address ranges, such as DB-IP's "IP to Country Lite"; default none:
-    /// countries are unknown). Read once at start; see [`geo`](crate::geo).
+    /// countries are unknown). Read once at start; see [`geo`](crate::enrich::geo).
     pub geoip: Option<Arc<GeoIp>>,
     /// Query parameters a site's stored URLs keep besides `utm_*`, on its own hosts
     /// (`--keep-query-params`, `SPOOR_KEEP_QUERY_PARAMS`: `site=name,name;site=name`, such
@@ -173,7 +173,7 @@ pub struct Config {
     /// (`--refuse-opaque-origin`, `SPOOR_REFUSE_OPAQUE_ORIGIN` `true`/`false`; default
     /// false: they are answered CORS for `null` without credentials, and their batches
     /// are stored without the server cookie when every page is on the site's hosts). See
-    /// [`cors`](crate::cors) for the trade-off.
+    /// [`cors`](crate::http::cors) for the trade-off.
     pub refuse_opaque_origin: bool,
 }
 
@@ -234,7 +234,7 @@ fn override_dir(picked: Option<(String, String)>) -> Result<Option<PathBuf>, Con
         return Ok(None);
     };
     let dir = PathBuf::from(&value);
-    crate::routes::assets::dir::check(&dir).map_err(|reason| ConfigError {
+    crate::http::assets::dir::check(&dir).map_err(|reason| ConfigError {
         source_name: name,
         value,
         reason,
@@ -257,7 +257,7 @@ pub struct ConfigError {
 impl Config {
     /// Builds the configuration from `args` (program name first, as in `std::env::args`) and
     /// an environment lookup: each option from its flag, else its `SPOOR_*` variable, else
-    /// its default (all three defined once, in [`flags::OPTIONS`]).
+    /// its default (all three defined once, in the option table of `flags`).
     pub fn load<I, T>(args: I, env: impl Fn(&str) -> Option<String>) -> Result<Config, LoadError>
     where
         I: IntoIterator<Item = T>,

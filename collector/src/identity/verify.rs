@@ -6,7 +6,7 @@
 //! `hex(HMAC-SHA256(secret, user_id))` and the page passes it to
 //! `spoor.identify(userId, {signature})`. A visitor cannot compute it for another user id,
 //! so only a verified login may pull a user's history into an export or an erasure
-//! ([`erasure`](crate::erasure)). The comparison is constant-time.
+//! ([`erasure`](crate::maintenance::erasure)). The comparison is constant-time.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use crate::enrich::agent;
 use crate::event::{
     ClientEvent, Context, Custom, Engagement, Event, EventKind, IdentityEffects, PropValue, Props,
     Utm,
@@ -19,7 +20,6 @@ use crate::event::{
 use crate::identity::Evidence;
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::NewLink;
-use crate::reports::agent;
 use crate::reports::range::{DAY_MS, HOUR_MS};
 use crate::store::{Store, StoreError};
 

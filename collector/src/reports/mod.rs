@@ -9,13 +9,12 @@
 //! sessions (`store/sqlite/reports`).
 //!
 //! - [`range`]: dates and the previous period; [`params`]: the query string;
-//! - [`agent`]: browser, OS and device from the `User-Agent`; [`source`]: referrer source
-//!   and class; [`hll`]: the unique-count sketches of the rollups;
+//! - [`hll`]: the unique-count sketches of the rollups (the browser, OS, device and
+//!   source classes reports group by come from [`enrich`](crate::enrich));
 //! - [`summary`], [`funnel`], [`flows`], [`csv`]: the pure parts of those reports;
 //! - [`generate`]: synthetic history through the real insert path; [`bench`]: the
 //!   dashboard's query set timed with rollups and by scanning.
 
-pub mod agent;
 pub mod bench;
 pub mod csv;
 pub mod flows;
@@ -24,7 +23,6 @@ pub mod generate;
 pub mod hll;
 pub mod params;
 pub mod range;
-pub mod source;
 pub mod summary;
 
 use serde::Serialize;

@@ -8,11 +8,11 @@ pub mod sqlite;
 
 use serde::Serialize;
 
-use crate::erasure::{Erased, Subject, SubjectExport};
 use crate::event::Event;
 use crate::identity::graph::{Link, Mode};
 use crate::identity::resolver::Memory;
-use crate::retention::Purged;
+use crate::maintenance::erasure::{Erased, Subject, SubjectExport};
+use crate::maintenance::retention::Purged;
 
 /// A store failed to do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -259,10 +259,10 @@ pub trait Store: Send + Sync + 'static {
     fn reports(&self) -> &dyn crate::reports::Reports;
 
     /// Deletes events whose client time is before `cutoff_ms`, sessions whose last event is,
-    /// and links recorded before it ([`retention`](crate::retention)).
+    /// and links recorded before it ([`retention`](crate::maintenance::retention)).
     fn purge_before(&self, cutoff_ms: i64) -> Result<Purged, StoreError>;
 
-    /// Everything stored about `subject` on `site` ([`erasure`](crate::erasure)).
+    /// Everything stored about `subject` on `site` ([`erasure`](crate::maintenance::erasure)).
     fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError>;
 
     /// Deletes everything stored about `subject` on `site`, in one transaction, leaving

@@ -409,10 +409,10 @@ mod tests {
     use rusqlite::Connection;
 
     use super::*;
+    use crate::enrich::agent::classify;
     use crate::event::{Custom, Engagement, Event, EventKind};
     use crate::identity::graph::{LinkKind, Mode};
     use crate::identity::resolver::NewLink;
-    use crate::reports::agent::classify;
     use crate::reports::range::{DAY_MS, HOUR_MS, Range};
     use crate::reports::{CountBy, Counts, Dimension, Interval, ReportQuery, Reports, Row};
     use crate::store::Store;

@@ -9,9 +9,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
 use super::identity::component_links;
-use crate::erasure::{Erased, Subject, SubjectExport};
 use crate::identity::graph::{Mode, Persons};
 use crate::identity::resolver::USER_PREFIX;
+use crate::maintenance::erasure::{Erased, Subject, SubjectExport};
 use crate::store::StoreError;
 
 /// Events counted for one of the visitors, or sent with one of them as the beacon's id:
@@ -274,10 +274,10 @@ pub(super) fn erase(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::erasure::Subject;
     use crate::event::{Event, EventKind};
     use crate::identity::graph::LinkKind;
     use crate::identity::resolver::NewLink;
+    use crate::maintenance::erasure::Subject;
     use crate::store::Store;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;

@@ -714,7 +714,10 @@ mod tests {
         );
         assert_eq!(store.cookie_ids("demo", "home", d + 1)?, 0, "per day");
         assert_eq!(store.cookie_ids("other", "home", d)?, 0, "per site");
-        store.erase("demo", &crate::erasure::Subject::Visitor("away".into()))?;
+        store.erase(
+            "demo",
+            &crate::maintenance::erasure::Subject::Visitor("away".into()),
+        )?;
         assert_eq!(
             store.cookie_ids("demo", "away", d)?,
             0,

@@ -38,11 +38,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::{
     FailedEvent, InsertOutcome, LinkView, Person, Store, StoreError, Summary, random_bytes,
 };
-use crate::erasure::{Erased, Subject, SubjectExport};
 use crate::event::Event;
 use crate::identity::graph::{self, Mode};
 use crate::identity::resolver::Memory;
-use crate::retention::Purged;
+use crate::maintenance::erasure::{Erased, Subject, SubjectExport};
+use crate::maintenance::retention::Purged;
 use crate::session::SessionRules;
 pub use backfill::Backfilled;
 use migrate::migrate;

@@ -7,7 +7,7 @@
 use rusqlite::params;
 
 use super::SqliteStore;
-use crate::retention::Purged;
+use crate::maintenance::retention::Purged;
 use crate::store::StoreError;
 
 /// Rows deleted per transaction.

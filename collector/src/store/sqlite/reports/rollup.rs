@@ -15,10 +15,10 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use crate::enrich::{agent, source};
 use crate::event::{Event, EventKind, PropValue, Props};
 use crate::reports::hll::Hll;
 use crate::reports::range::{DAY_MS, HOUR_MS};
-use crate::reports::{agent, source};
 use crate::session::Session;
 use crate::store::StoreError;
 

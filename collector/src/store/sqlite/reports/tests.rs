@@ -20,10 +20,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::enrich::agent::classify;
 use crate::event::{Custom, Event, EventKind, PropValue, Props};
 use crate::identity::graph::{LinkKind, Mode};
 use crate::identity::resolver::NewLink;
-use crate::reports::agent::classify;
 use crate::reports::funnel::{Step, evaluate};
 use crate::reports::range::{DAY_MS, HOUR_MS, Range};
 use crate::reports::{Counts, Dimension, Interval, ReportQuery, Reports};

@@ -1,11 +1,11 @@
 //! `POST /collect`: a batch of events from the beacon.
 //!
-//! In order: the client's rate limit (`429`, [`ratelimit::layer`](crate::ratelimit::layer),
+//! In order: the client's rate limit (`429`, [`ratelimit::layer`](crate::http::ratelimit::layer),
 //! before the body is read), the content type (`415`), the body size
 //! (`413`), the envelope (`400`: not JSON, nested too deep, empty, too many events), the
 //! site (`400` when not configured) and the `Origin` (`403` when not the site's; `null`,
 //! a page with an opaque origin, passes unless `--refuse-opaque-origin`, and its batch is
-//! cookieless: see [`cors`](crate::cors)). Bot
+//! cookieless: see [`cors`](crate::http::cors)). Bot
 //! traffic ([`bots`](crate::bots)) is then answered `204` with an `X-Spoor-Dropped: <reason>`
 //! header and dropped; server-side clients send to `/ingest` with a key instead
 //! ([`ingest`](super::ingest)). Each event is
@@ -38,9 +38,9 @@ use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use serde::Serialize;
 
 use crate::bots;
-use crate::error::AppError;
 use crate::event::{Batch, ClientEvent, Event, EventKind, IdentityEffects};
-use crate::extract::peer::Peer;
+use crate::http::error::AppError;
+use crate::http::extract::peer::Peer;
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::{Memory, Options, Signals, resolve};
 use crate::identity::salt::DAY_MS;
@@ -225,7 +225,7 @@ pub async fn collect(
     } else {
         // What the request itself says about the client: its browser, OS and device from
         // the User-Agent, its country from the address (with GeoIP). Neither is stored raw.
-        let agent = crate::reports::agent::classify(user_agent);
+        let agent = crate::enrich::agent::classify(user_agent);
         let country = state.config.geoip.as_ref().and_then(|g| g.country(peer.ip));
         for e in &mut events {
             e.context.agent = Some(agent);
@@ -602,7 +602,7 @@ fn check_origin(
         return Ok(false);
     };
     let origin = origin.to_str().unwrap_or("");
-    if origin == crate::cors::OPAQUE {
+    if origin == crate::http::cors::OPAQUE {
         return if refuse_opaque {
             Err((
                 "opaque_origin",

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::api::{identity_mode, required_site};
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::identity::resolver::USER_PREFIX;
 use crate::state::AppState;
 use crate::store::{LinkView, Person};

@@ -1,8 +1,7 @@
-//! The HTTP surface: one file per group of routes.
+//! The handlers, one file per group of routes (the router that mounts them is
+//! [`router`](super::router)).
 
 pub mod api;
-pub mod assets;
-pub mod auth;
 pub mod collect;
 pub mod health;
 pub mod ingest;

@@ -34,8 +34,8 @@ use axum::response::{IntoResponse, Response};
 
 pub use token::{AdminToken, Credentials};
 
-use crate::error::AppError;
-use crate::extract::peer::Peer;
+use crate::http::error::AppError;
+use crate::http::extract::peer::Peer;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use session::{SESSION_KEY_SECRET, Sessions};

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::erasure::{CommandError, database_file};
+use crate::maintenance::erasure::{CommandError, database_file};
 use crate::store::sqlite::SqliteStore;
 
 /// `spoor-collector rebuild-reports [--db FILE]`.

@@ -1,6 +1,6 @@
 //! [`RateLimiter`]: a token bucket per client, so one client cannot flood `/collect`.
 //!
-//! The key is the resolved client address ([`Peer`](crate::extract::peer::Peer)): the
+//! The key is the resolved client address ([`Peer`](crate::http::extract::peer::Peer)): the
 //! socket peer, or the forwarded client when the peer is a trusted proxy. So a client that
 //! sends its own `X-Forwarded-For` from an untrusted address is still keyed by its socket
 //! address and cannot reset its bucket. An IPv4 address is one key; an IPv6 address is
@@ -22,8 +22,8 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
-use crate::extract::peer::Peer;
+use crate::http::error::AppError;
+use crate::http::extract::peer::Peer;
 use crate::state::AppState;
 
 /// Rate limit settings.

@@ -24,8 +24,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use super::token::hex;
-use crate::error::AppError;
-use crate::extract::peer::Peer;
+use crate::http::error::AppError;
+use crate::http::extract::peer::Peer;
 use crate::state::AppState;
 use crate::store::{StoreError, random_bytes};
 

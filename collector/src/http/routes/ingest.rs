@@ -35,8 +35,8 @@ use sha2::Sha256;
 use super::collect::{
     FailedView, Opened, PartlyStored, Pending, check_hostname, open_batch, settle_failures,
 };
-use crate::error::AppError;
 use crate::event::{ClientEvent, Event, EventKind, IdentityEffects};
+use crate::http::error::AppError;
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::{NewLink, USER_PREFIX};
 use crate::identity::{Evidence, fingerprint};
@@ -212,7 +212,7 @@ fn to_event(
     };
     // A login session id may be a live credential: only its keyed hash is kept.
     client.session = client.session.as_deref().map(|s| session_visitor(key, s));
-    client.context.agent = Some(crate::reports::agent::classify(user_agent));
+    client.context.agent = Some(crate::enrich::agent::classify(user_agent));
     client.context.country = state
         .config
         .geoip

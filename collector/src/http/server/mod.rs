@@ -42,7 +42,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use self::connections::{Busy, Connections, Rejected, Slot};
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::metrics::Metrics;
 
 /// Connection limits of the server.

@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use ipnet::IpNet;
 
 use super::forwarded::{self, Client, ForwardedHeader};
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::state::AppState;
 
 /// The client as the collector sees it.

@@ -18,7 +18,7 @@
 //!   everyone, fetched without cookies, and anyone can read them with curl;
 //! - `/collect` accepts such a batch only when every event's page is on the site's hosts,
 //!   as for any other batch, and stores it without reading or setting the server cookie
-//!   ([`routes::collect`](crate::routes::collect)); without credentials a response to
+//!   ([`routes::collect`](crate::http::routes::collect)); without credentials a response to
 //!   `null` carries nothing of the visitor's. What it lets through is what a request
 //!   without `Origin` (curl, a server) could send anyway; `--refuse-opaque-origin`
 //!   ([`Config::refuse_opaque_origin`](crate::config::Config::refuse_opaque_origin)) turns
@@ -36,7 +36,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::state::AppState;
 
 /// How long a browser may cache a preflight answer, in seconds.

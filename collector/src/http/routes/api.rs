@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::identity::graph::Mode;
 use crate::state::AppState;
 
@@ -28,10 +28,10 @@ pub fn required_site(site: Option<String>) -> Result<String, AppError> {
 /// `GET /api/summary?site=…&identity=strict|inclusive`: page views, visitors, persons,
 /// server sessions (with their bounce rate and mean duration) and events of the site over
 /// a range (default: the last 30 days), with the previous period and the change; see
-/// [`reports::summary`](crate::routes::reports::summary) and `docs/API.md`, "Reports".
+/// [`reports::summary`](crate::http::routes::reports::summary) and `docs/API.md`, "Reports".
 pub async fn summary(
     state: State<AppState>,
     params: Query<crate::reports::params::Params>,
 ) -> Result<Json<crate::reports::summary::SummaryReport>, AppError> {
-    crate::routes::reports::summary(state, params).await
+    crate::http::routes::reports::summary(state, params).await
 }

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::reports::funnel::{self, FunnelDef};
 use crate::reports::params::Params;
 use crate::reports::range::{DAY_MS, date, timestamp};

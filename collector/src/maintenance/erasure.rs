@@ -1,6 +1,6 @@
 //! Erasure and access: everything the store holds about one visitor, one person or one
 //! site user id, exported as JSON or deleted — through the API (`GET /api/export`,
-//! `DELETE /api/erase`, see [`routes::privacy`](crate::routes::privacy)) and through the
+//! `DELETE /api/erase`, see [`routes::privacy`](crate::http::routes::privacy)) and through the
 //! binary's `export` and `erase` subcommands ([`Command`]).
 //!
 //! What "everything" is: the events counted for the subject's visitor ids or carrying one

@@ -1,5 +1,5 @@
 //! `/api/export` and `/api/erase`: a data subject's access and erasure requests, for one
-//! visitor, one person or one site user id (see [`erasure`](crate::erasure) for what is
+//! visitor, one person or one site user id (see [`erasure`](crate::maintenance::erasure) for what is
 //! covered).
 
 use axum::Json;
@@ -7,8 +7,8 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 
 use super::api::required_site;
-use crate::erasure::{Erased, Subject, SubjectExport};
-use crate::error::AppError;
+use crate::http::error::AppError;
+use crate::maintenance::erasure::{Erased, Subject, SubjectExport};
 use crate::state::AppState;
 
 /// Query string of both routes: the site and exactly one of `visitor`, `person`, `user`.

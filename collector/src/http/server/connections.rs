@@ -32,9 +32,9 @@ use std::time::Instant;
 use ipnet::IpNet;
 use tokio::sync::{Notify, oneshot};
 
-use crate::extract::forwarded;
+use crate::http::extract::forwarded;
+use crate::http::ratelimit::ClientKey;
 use crate::metrics::Metrics;
-use crate::ratelimit::ClientKey;
 
 /// Why a connection is closed to make room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 //! (`If-None-Match` is answered `304`) and `Cache-Control: no-cache`, so a deploy reaches
 //! visitors at once and a revalidation costs no body. The beacon's files also answer CORS
 //! for the configured sites' origins and for `null`, a sandboxed frame
-//! ([`crate::cors::assets`]): a page on another origin loads `spoor.js` as a module
+//! ([`crate::http::cors::assets`]): a page on another origin loads `spoor.js` as a module
 //! script, which browsers fetch in CORS mode.
 //!
 //! A binary compiled before the beacon was built has none embedded: `/spoor.js` and
@@ -77,7 +77,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/spoor_bg.wasm", beacon_file("spoor_bg.wasm"))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::cors::assets,
+            crate::http::cors::assets,
         ))
         .fallback(site)
 }
