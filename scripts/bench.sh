@@ -55,12 +55,14 @@ if $smoke; then
     duration=${BENCH_DURATION:-1s}
     profile=debug
     log "smoke: debug binaries, ${duration} per load; the figures say nothing about speed"
-    cargo build -q -p spoor-collector --bin spoor-collector --bin spoor-bench-ceiling
+    cargo build -q -p spoor-collector --bin spoor-collector
+    cargo build -q -p spoor-devtools --bin spoor-bench-ceiling
 else
     duration=${BENCH_DURATION:-10s}
     profile=release
     log "cargo build --release (spoor-collector, spoor-bench-ceiling)"
-    cargo build -q --release -p spoor-collector --bin spoor-collector --bin spoor-bench-ceiling
+    cargo build -q --release -p spoor-collector --bin spoor-collector
+    cargo build -q --release -p spoor-devtools --bin spoor-bench-ceiling
 fi
 bin="target/$profile"
 

@@ -17,8 +17,7 @@
 //!   verified logins, and persons (links between visitor ids, anchored on users).
 //! - [`session`]: server-side sessions — the pure rules that assign each event to a visit
 //!   (idle timeout, midnight in the site's time zone, new campaign; bounce, duration).
-//! - [`ingest`]: the bounded queue and the batching writer (acknowledge after commit);
-//!   [`ingest_bench`]: its throughput over HTTP against the store's own insert rate.
+//! - [`ingest`]: the bounded queue and the batching writer (acknowledge after commit).
 //! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation.
 //! - [`reports`]: the report model (query, filters, summary, funnels, flows, CSV), the
 //!   visitor sketches, the synthetic-history generator and the benchmark;
@@ -44,7 +43,6 @@ pub mod event;
 pub mod http;
 pub mod identity;
 pub mod ingest;
-pub mod ingest_bench;
 pub mod maintenance;
 pub mod metrics;
 pub mod payload;

@@ -15,7 +15,6 @@
 //! - [`generate`]: synthetic history through the real insert path; [`bench`]: the
 //!   dashboard's query set timed with rollups and by scanning.
 
-pub mod bench;
 pub mod csv;
 pub mod flows;
 pub mod funnel;

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
-use super::flows;
-use super::funnel::{Step, evaluate};
-use super::{Dimension, Interval, ReportQuery, Reports};
-use crate::store::StoreError;
+use spoor_collector::reports::flows;
+use spoor_collector::reports::funnel::{Step, evaluate};
+use spoor_collector::reports::{Dimension, Interval, ReportQuery, Reports};
+use spoor_collector::store::StoreError;
 
 /// How one query fared.
 #[derive(Debug, Clone)]
@@ -171,7 +171,7 @@ pub fn run(
 /// the visitor behind the newest session of the range, `runs` times; `None` when the
 /// range has no session.
 pub fn person_view(
-    store: &dyn crate::store::Store,
+    store: &dyn spoor_collector::store::Store,
     q: &ReportQuery,
     runs: usize,
 ) -> Result<Option<Timing>, StoreError> {

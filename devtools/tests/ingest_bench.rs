@@ -2,7 +2,7 @@
 //! the real server and is all stored (the benchmark itself checks the count), and the
 //! table reports both paths.
 
-use spoor_collector::ingest_bench::{self, Spec};
+use spoor_devtools::ingest_bench::{self, Spec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_load_is_stored_and_reported() {

@@ -1,11 +1,11 @@
 //! `spoor-bench-ingest`: the collector's ingest throughput over HTTP against the store's
-//! own insert rate in the same run (see [`spoor_collector::ingest_bench`]); prints a
+//! own insert rate in the same run (see [`spoor_devtools::ingest_bench`]); prints a
 //! Markdown table.
 //!
 //! `cargo run --release -p spoor-collector --bin spoor-bench-ingest -- --events 100000 --clients 16 --per-request 10`
 
 use clap::Parser;
-use spoor_collector::ingest_bench::{self, Spec};
+use spoor_devtools::ingest_bench::{self, Spec};
 
 /// Times ingest.
 #[derive(Parser)]

@@ -1,5 +1,5 @@
 //! `spoor-bench-reports`: times the dashboard's queries over a database (see
-//! [`spoor_collector::reports::bench`]) and prints a Markdown table.
+//! [`spoor_devtools::reports_bench`]) and prints a Markdown table.
 //!
 //! `cargo run --release -p spoor-collector --bin spoor-bench-reports -- --db /tmp/bench.db --site demo --days 30 --runs 10 --scan-runs 3`
 
@@ -7,10 +7,11 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use rusqlite::{Connection, OpenFlags};
+use spoor_collector::reports::ReportQuery;
 use spoor_collector::reports::range::{DAY_MS, Range};
-use spoor_collector::reports::{ReportQuery, bench};
 use spoor_collector::store::Store;
 use spoor_collector::store::sqlite::SqliteStore;
+use spoor_devtools::reports_bench as bench;
 
 /// Times the dashboard's queries.
 #[derive(Parser)]

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::Collector;
-use crate::config::Config;
-use crate::http::ratelimit::RateLimitConfig;
-use crate::http::server::ServerLimits;
-use crate::reports::bench::percentile;
-use crate::reports::generate::{self, generate};
-use crate::reports::range::DAY_MS;
-use crate::store::sqlite::SqliteStore;
+use crate::reports_bench::percentile;
+use spoor_collector::Collector;
+use spoor_collector::config::Config;
+use spoor_collector::http::ratelimit::RateLimitConfig;
+use spoor_collector::http::server::ServerLimits;
+use spoor_collector::reports::generate::{self, generate};
+use spoor_collector::reports::range::DAY_MS;
+use spoor_collector::store::sqlite::SqliteStore;
 
 /// What to send.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +71,7 @@ async fn store_baseline(dir: &Path, events: usize) -> anyhow::Result<(u64, Durat
             events: events as u64,
             days: 1,
             // Yesterday, whole: the generator writes today only up to now.
-            end_ms: crate::clock::now_ms().div_euclid(DAY_MS) * DAY_MS - 1,
+            end_ms: spoor_collector::clock::now_ms().div_euclid(DAY_MS) * DAY_MS - 1,
             seed: 1,
             batch: 500,
         };
@@ -152,7 +152,7 @@ async fn http_load(dir: &Path, spec: Spec) -> anyhow::Result<(usize, Duration, V
 /// Request `b`'s body: `n` page views of visitor `v-b` in one session, as a running
 /// beacon sends them.
 fn batch(b: usize, n: usize) -> String {
-    let ts = crate::clock::now_ms();
+    let ts = spoor_collector::clock::now_ms();
     let events: Vec<serde_json::Value> = (0..n)
         .map(|i| {
             serde_json::json!({

@@ -7,9 +7,10 @@
 
 use spoor_collector::reports::generate::{Spec, generate};
 use spoor_collector::reports::range::{DAY_MS, Range};
-use spoor_collector::reports::{Dimension, ReportQuery, bench};
+use spoor_collector::reports::{Dimension, ReportQuery};
 use spoor_collector::store::Store;
 use spoor_collector::store::sqlite::SqliteStore;
+use spoor_devtools::reports_bench as bench;
 
 #[test]
 fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
