@@ -30,7 +30,7 @@
 //! | 1, 11:05 | c2 | #23 pv `/` with `reset: true` and the new id `c2` (c1's cookie still sent) | SC2: bounce, Direct; c2 is linked to nobody |
 //! | 1, 12:00 | d1 | #30 pv `/` | SD1: bounce, Direct |
 //! | 1, 12:10 | d2 | #31 pv `/pricing`: a new id, no cookie, same address and agent as d1 10 min earlier → a `recovery` link d2–d1 (inclusive reading only) | SD2: bounce, Direct |
-//! | 1, 13:00 | e1 | #40 pv `/` | SE1: bounce, Direct, DE |
+//! | 1, 13:00 | e1 | #40 pv `/` · 13:00:30 #43 engagement (12 s, 50 %) | SE1: 1 pv, 2 events, not a bounce (12 s of engagement is interaction), 30 s, Direct, DE |
 //! | 1, 13:40 | f1 | #41 pv `/docs`: same address and agent, but e1 was last seen 40 min ago (over 30) → no recovery link | SF1: bounce, DE |
 //! | 1, 13:45 | fp_… | #42 pv `/pricing` without id or cookie: two id visitors behind this fingerprint today → a provisional visitor linked to no one | SFP: bounce, DE |
 //! | 1, 14:00 | (bot) | #60 pv `/` from Googlebot → dropped (`crawler`), nothing stored | — |
@@ -51,10 +51,10 @@
 //! | persons, inclusive | 9 (d1+d2) | 7 | 13 (a1+a2, d1+d2) |
 //! | persons, strict | 10 | 7 | 14 (a1+a2) |
 //! | page views | 11 | 13 | 24 |
-//! | events | 16 | 22 | 38 |
+//! | events | 17 | 22 | 39 |
 //! | sessions | 10 | 7 | 17 |
-//! | bounces | 9 (all but SA1) | 2 (SM2, SH1) | 11 |
-//! | duration sum | 210 s (180 + 30) | 1 695 s (120 + 5 + 1 260 + 10 + 240 + 60) | 1 905 s |
+//! | bounces | 8 (all but SA1, SE1) | 2 (SM2, SH1) | 10 |
+//! | duration sum | 240 s (180 + 30 + 30) | 1 695 s (120 + 5 + 1 260 + 10 + 240 + 60) | 1 935 s |
 //!
 //! Persons: `{a1, a2, user:alice}` (two signed logins), `{c1, user:carol}`, `{d1, d2}`
 //! (inclusive: the recovery link), `{k1, user:gina}` (hank's login on k1 is refused: it
@@ -197,6 +197,9 @@ async fn day1<B: Backend>(live: &Live<'_, B>) -> (Browser, Browser) {
 
     let mut erin = Browser::new("203.0.113.50", FIREFOX_LINUX, Some("e1"));
     erin.send(live, &[ev(40, "pageview", at(1, 13, 0, 0), "/", json!({}))])
+        .await;
+    let read = json!({"pageview": crate::common::event_id(40), "visible_ms": 12_000, "scroll": 50});
+    erin.send(live, &[ev(43, "engagement", at(1, 13, 0, 30), "/", read)])
         .await;
     let mut frank = Browser::new("203.0.113.50", FIREFOX_LINUX, Some("f1"));
     frank

@@ -45,13 +45,14 @@ async fn answers<B: Backend>(live: &Live<'_, B>) -> Vec<Value> {
 
 /// The dataset's posts are all acknowledged (checked as it loads: `204` each, the bot's
 /// with `X-Spoor-Dropped: crawler`, the wrong ingest key `401`), and what is stored is what
-/// was acknowledged: 38 events (the bot's #60, the resent #2 and #3 and the refused #122
-/// not among them) of one site.
+/// was acknowledged: 39 events (the bot's #60, the resent #2 and #3 and the refused #122
+/// not among them) of one site. Then a batch refused whole (`400`) stores nothing, and a
+/// batch with one bad event of two stores the other (`200`): 40 events, 16 visitors.
 pub async fn acknowledgements<B: Backend>(backend: &B) {
     let live = load(backend).await;
     assert_eq!(live.get("/api/sites").await, json!({"sites": ["demo"]}));
     let s = live.get(&format!("/api/summary?{BOTH}")).await;
-    assert_eq!(s["events"], 38, "{s}");
+    assert_eq!(s["events"], 39, "{s}");
     assert_eq!(s["pageviews"], 24, "{s}");
     // The refused server-side event (#122, 15:02 on /pricing) would be srv-7's second page
     // view; the visitor log shows srv-7's session with one.
@@ -79,7 +80,32 @@ pub async fn acknowledgements<B: Backend>(backend: &B) {
     );
     assert_eq!(stranger.post(&live, &[bad]).await.status(), 400);
     let after = live.get(&format!("/api/summary?{BOTH}")).await;
-    assert_eq!(after["events"], 38, "{after}");
+    assert_eq!(after["events"], 39, "{after}");
+    // A batch with one bad event: the good one is stored (`200` naming the other).
+    let good = ev(201, "pageview", at(2, 17, 0, 0), "/", json!({}));
+    let of_201 =
+        json!({"pageview": crate::common::event_id(201), "visible_ms": 1_000, "scroll": 101});
+    let bad = ev(202, "engagement", at(2, 17, 0, 1), "/", of_201);
+    let resp = stranger.post(&live, &[good, bad]).await;
+    assert_eq!(resp.status(), 200);
+    let answer = crate::common::json_body(resp).await;
+    assert_eq!(
+        (answer["stored"].clone(), answer["duplicates"].clone()),
+        (json!(1), json!(0)),
+        "{answer}"
+    );
+    let failed = &answer["failed"][0];
+    assert_eq!(
+        (failed["index"].clone(), failed["code"].clone()),
+        (json!(1), json!("invalid_event")),
+        "{answer}"
+    );
+    let after = live.get(&format!("/api/summary?{BOTH}")).await;
+    assert_eq!(
+        (after["events"].clone(), after["visitors"].clone()),
+        (json!(40), json!(16)),
+        "{after}"
+    );
 }
 
 /// Dedupe: event ids already stored, resent — byte for byte by their own browser, or with
