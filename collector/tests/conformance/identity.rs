@@ -19,7 +19,7 @@ use axum::body::Body;
 use serde_json::{Value, json};
 
 use super::Backend;
-use super::dataset::{BOTH, load};
+use super::dataset::{BOTH, at, load};
 use super::harness::Live;
 
 fn strings(v: &Value) -> Vec<&str> {
@@ -49,7 +49,8 @@ fn link(a: &str, b: &str, kind: &str, refused: bool) -> (String, String, String,
 
 /// `/api/persons/{visitor}`: alice is a1 and a2 (9 events: a1's 5, a2's 4); dave is d1 and
 /// d2 inclusive, d2 alone strict; c2, e1 and f1 are alone; k1 is gina's (its timeline holds
-/// gina's stretch, #90–#92, and it shows hank's refused login); hank is h1; ivan is srv-7.
+/// gina's stretch, #90–#92, and it shows hank's refused login); hank is h1, with the
+/// laptop's events from his login at 09:20 on (#93, #94); ivan is srv-7.
 pub async fn persons<B: Backend>(backend: &B) {
     let live = load(backend).await;
     let alice = live.get("/api/persons/a2?site=demo").await;
@@ -105,8 +106,33 @@ pub async fn persons<B: Backend>(backend: &B) {
     let id = crate::common::event_id;
     assert_eq!(gina_events, [id(90), id(91), id(92)], "{laptop}");
     let hank = live.get("/api/persons/h1?site=demo").await;
+
     assert_eq!(strings(&hank["visitors"]), ["h1"], "{hank}");
     assert_eq!(strings(&hank["users"]), ["hank"], "{hank}");
+    // Hank's person holds the laptop's stretch from his login on (#93, #94) and his tablet.
+    let hank_events: Vec<&str> = hank["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(hank_events, [id(93), id(94), id(100), id(101)], "{hank}");
+    assert_eq!(
+        links(&hank),
+        [
+            link("k1", "user:hank", "login", true),
+            link("h1", "user:hank", "login", false)
+        ]
+    );
+    // Both see the laptop's two stretches: gina's from the start, hank's from 09:20.
+    let stretches = |this_is_gina: bool| {
+        json!([
+            {"visitor": "k1", "from_ms": null, "person": "k1", "this_person": this_is_gina},
+            {"visitor": "k1", "from_ms": at(2, 9, 20, 0), "person": "h1", "this_person": !this_is_gina},
+        ])
+    };
+    assert_eq!(laptop["shared"], stretches(true), "{laptop}");
+    assert_eq!(hank["shared"], stretches(false), "{hank}");
     let ivan = live.get("/api/persons/srv-7?site=demo").await;
     assert_eq!(strings(&ivan["users"]), ["ivan"], "{ivan}");
 

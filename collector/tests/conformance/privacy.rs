@@ -194,7 +194,8 @@ pub async fn erase_visitor<B: Backend>(backend: &B) {
 
 /// Erasing user alice deletes a1's and a2's 9 events, 2 sessions and 2 links; alice's
 /// verified logins no longer join anyone; the summary filtered by `campaign=launch` keeps
-/// mia alone; ivan (another user) keeps everything.
+/// mia alone; ivan (another user) keeps everything. Erasing user carol, whose login was
+/// unsigned, deletes the identify event and the link that name her, not c1's other events.
 pub async fn erase_user<B: Backend>(backend: &B) {
     let live = load(backend).await;
     let erased = erase(&live, "user=alice").await;
@@ -228,6 +229,29 @@ pub async fn erase_user<B: Backend>(backend: &B) {
     assert_eq!(log["sessions"].as_array().unwrap().len(), 15, "{log}");
     let ivan = live.get("/api/export?site=demo&user=ivan").await;
     assert_eq!(count(&ivan, "events"), 2);
+    // Carol's login was unsigned: user=carol covers no visitor, but her name goes: the
+    // identify event #22 that named it and the link c1–user:carol. c1's own page view and
+    // engagement (#20, #21) stay.
+    let carol = erase(&live, "user=carol").await;
+    assert_eq!(
+        (
+            carol["events"].clone(),
+            carol["sessions"].clone(),
+            carol["links"].clone()
+        ),
+        (json!(1), json!(0), json!(1)),
+        "{carol}"
+    );
+    let c1 = live.get("/api/persons/c1?site=demo").await;
+    assert_eq!(c1["users"], json!([]), "{c1}");
+    let ids: Vec<&str> = c1["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    let id = crate::common::event_id;
+    assert_eq!(ids, [id(20), id(21)], "{c1}");
 }
 
 /// Retention: a collector started on 2026-11-04 at 00:00 with 1 day of retention purges,
