@@ -1,7 +1,7 @@
 //! The hand-made dataset every area reads: fifteen visitors of site `demo` over two UTC
 //! days, 2026-11-02 (day 1) and 2026-11-03 (day 2), posted in time order on a manual
-//! clock, the first day to one collector and the second to another started over the same
-//! store.
+//! clock: day 1 to one collector, day 2 to another started over the same store, and from
+//! hank's login on the shared laptop (#93, inside session SK1) to a third.
 //!
 //! Browsers (address → country by the suite's GeoIP table; user agent → browser, OS,
 //! device):
@@ -101,7 +101,7 @@ fn signed(user: &str) -> Value {
     ))
 }
 
-/// The events alice's laptop resends at 09:05 (the beacon retrying a batch it thinks was
+/// The events alice's laptop resends after #5 (the beacon retrying a batch it thinks was
 /// lost): #2 and #3, byte for byte.
 pub fn alice_resent() -> Vec<Value> {
     vec![
@@ -124,7 +124,7 @@ pub async fn load<B: Backend>(backend: &B) -> Live<'_, B> {
     // in memory (sessions, identity memory, caches) must come back from the store. Bob
     // and mia keep the cookies it set (signed with the store's key).
     live.restart(config()).await;
-    day2(&live, bob, mia).await;
+    day2(&mut live, bob, mia).await;
     live
 }
 
@@ -233,7 +233,7 @@ async fn day1<B: Backend>(live: &Live<'_, B>) -> (Browser, Browser) {
     (bob, mia)
 }
 
-async fn day2<B: Backend>(live: &Live<'_, B>, mut bob: Browser, mut mia: Browser) {
+async fn day2<B: Backend>(live: &mut Live<'_, B>, mut bob: Browser, mut mia: Browser) {
     let tagged = "/?utm_source=newsletter&utm_medium=email&utm_campaign=launch";
     mia.send(
         live,
@@ -261,9 +261,15 @@ async fn day2<B: Backend>(live: &Live<'_, B>, mut bob: Browser, mut mia: Browser
         ),
         ev(94, "pageview", at(2, 9, 21, 0), "/docs", json!({})),
     ];
-    for step in steps {
+    for (i, step) in steps.into_iter().enumerate() {
+        if i == 3 {
+            // Another restart, inside SK1 and before hank's login: the session goes on,
+            // and k1 is still known as gina's.
+            live.restart(config()).await;
+        }
         laptop.send(live, &[step]).await;
     }
+    let live = &*live;
 
     let mut phone = Browser::new("198.51.100.130", SAFARI_IPHONE, Some("a2"));
     let login = json!({"user": "alice", "sig": signed("alice")});
