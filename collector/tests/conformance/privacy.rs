@@ -59,6 +59,11 @@ pub async fn export<B: Backend>(backend: &B) {
         .collect();
     let id = crate::common::event_id;
     assert_eq!(ids, [id(10), id(80), id(81)]);
+    // Stored URLs keep scheme, host and path (and `utm_*`): the referrer's query is cut.
+    assert_eq!(
+        b1["events"][0]["referrer"],
+        "https://news.ycombinator.com/item"
+    );
     // b1 was seen behind its network on both days; its address itself is nowhere.
     assert_eq!(count(&b1, "fingerprint_observations"), 2, "{b1}");
     assert!(

@@ -93,7 +93,8 @@ const DAY_2: Totals = Totals {
 /// | `campaign=launch` | SM1 SP1 | 2 | 2 | 3 | 5 | 1 | 120 s |
 /// | `device=tablet` | SH1 | 1 | 1 | 1 | 2 | 1 | 10 s |
 ///
-/// The period before 2026-11-02 is empty: every change is `null`. Day 2 against day 1:
+/// The period before 2026-11-02 is empty: every change is `null`. Then a page view sent by
+/// the no-wasm fallback (a CSP error) adds one page view and the `fallback` line `csp: 1`. Day 2 against day 1:
 /// visitors (7 − 10) / 10 = −0.3, page views (13 − 11) / 11, events (22 − 17) / 17.
 pub async fn summary<B: Backend>(backend: &B) {
     let live = load(backend).await;
@@ -222,6 +223,32 @@ pub async fn summary<B: Backend>(backend: &B) {
         want.check(&got, filter);
         strict_want.check(&strict_got, filter);
     }
+
+    // A page view from the loader's no-wasm fallback (a Content Security Policy blocked
+    // the wasm): one more page view, listed under `fallback` as `csp`.
+    let mut blocked =
+        super::harness::Browser::new("198.51.100.10", super::dataset::FIREFOX_LINUX, Some("z5"));
+    let csp =
+        json!({"nowasm": "CompileError: Refused to compile WebAssembly: Content Security Policy"});
+    blocked
+        .send(
+            &live,
+            &[super::harness::ev(
+                140,
+                "pageview",
+                at(2, 18, 0, 0),
+                "/",
+                csp,
+            )],
+        )
+        .await;
+    let s = live.get(&format!("/api/summary?{BOTH}")).await;
+    assert_eq!(s["pageviews"], 25, "{s}");
+    assert_eq!(
+        s["fallback"],
+        json!([{"reason": "csp", "pageviews": 1}]),
+        "{s}"
+    );
 }
 
 /// Time series. By day: day 1 and day 2 of the totals table (persons on day 1: 9
