@@ -6,8 +6,8 @@
 //! # What it checks
 //! One hand-made dataset ([`dataset`]: fifteen visitors over two days, every kind of event,
 //! the identity cases, a duplicate, a bot) is posted the way browsers and a site's server
-//! would, over two collector starts on the same store (the second start has to rebuild
-//! whatever the first kept in memory). Then each area asks its questions and compares the
+//! would, over three collector starts on the same store (each start has to rebuild
+//! whatever the one before kept in memory; the last one lands inside a session). Then each area asks its questions and compares the
 //! answers with numbers worked out by hand and written down, with why, in the comment
 //! tables of [`dataset`] and of each area:
 //! - [`ingest`]: acknowledgements, the bot, the server-side key, `/api/sites`, `/healthz`;
@@ -18,7 +18,8 @@
 //! - [`sessions`]: the idle cut at exactly 30 minutes, a late event that becomes its
 //!   session's entry and moves its start an hour back;
 //! - [`identity`]: persons, explain, refused links, undoing a link;
-//! - [`privacy`]: export and erasure by visitor and by user, and the retention purge.
+//! - [`privacy`]: export by visitor, person and user, erasure by visitor and by user
+//!   (signed and unsigned), and the retention purge.
 //!
 //! # Plugging in a store
 //! A store joins by implementing [`Backend`]: `create` makes a new, empty store and
