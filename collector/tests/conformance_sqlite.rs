@@ -99,6 +99,7 @@ areas!(
     identity::persons,
     identity::explain,
     identity::links_undo,
+    identity::nat_guard_looks_back_a_day,
     privacy::export,
     privacy::erase_visitor,
     privacy::erase_user,

@@ -250,3 +250,39 @@ pub async fn links_undo<B: Backend>(backend: &B) {
     assert_eq!(undo("999999".into()).await, 404);
     assert_eq!(undo("abc".into()).await, 400);
 }
+
+/// The NAT guard looks a day back. On day 2 erin comes back to the NAT's address (17:00,
+/// with her cookie), then a new id `e2` appears there without a cookie 10 minutes later.
+/// Today only e1 was seen behind the fingerprint, which alone would make a `recovery`
+/// link e2–e1 (as for dave on day 1); but yesterday e1 and f1 were both seen behind it
+/// (under yesterday's salt, which the day-2 collectors read from the store), so the
+/// address is shared and nothing is linked: e2 is alone: 16 visitors, 14 persons.
+pub async fn nat_guard_looks_back_a_day<B: Backend>(backend: &B) {
+    use super::dataset::FIREFOX_LINUX;
+    use super::harness::{Browser, ev};
+
+    let live = load(backend).await;
+    let mut erin = Browser::new("203.0.113.50", FIREFOX_LINUX, Some("e1"));
+    erin.send(
+        &live,
+        &[ev(150, "pageview", at(2, 17, 0, 0), "/", json!({}))],
+    )
+    .await;
+    erin.wipe("e2");
+    erin.send(
+        &live,
+        &[ev(151, "pageview", at(2, 17, 10, 0), "/docs", json!({}))],
+    )
+    .await;
+    let e2 = live.get("/api/persons/e2?site=demo").await;
+    assert_eq!(strings(&e2["visitors"]), ["e2"], "{e2}");
+    assert_eq!(e2["links"], json!([]), "{e2}");
+    let why = live.get("/api/persons/e1/explain?site=demo&other=e2").await;
+    assert_eq!(why["same_person"], false, "{why}");
+    let s = live.get(&format!("/api/summary?{BOTH}")).await;
+    assert_eq!(
+        (s["visitors"].clone(), s["persons"].clone()),
+        (json!(16), json!(14)),
+        "{s}"
+    );
+}

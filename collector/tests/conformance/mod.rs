@@ -17,7 +17,8 @@
 //!   transitions, flows, funnels (inline, saved, both readings), the visitor log, realtime;
 //! - [`sessions`]: the idle cut at exactly 30 minutes, a late event that becomes its
 //!   session's entry and moves its start an hour back;
-//! - [`identity`]: persons, explain, refused links, undoing a link;
+//! - [`identity`]: persons, explain, refused links, undoing a link, the NAT guard's look a
+//!   day back;
 //! - [`privacy`]: export by visitor, person and user, erasure by visitor and by user
 //!   (signed and unsigned), and the retention purge.
 //!
@@ -82,6 +83,7 @@ pub async fn run_all<B: Backend>(backend: &B) {
     identity::persons(backend).await;
     identity::explain(backend).await;
     identity::links_undo(backend).await;
+    identity::nat_guard_looks_back_a_day(backend).await;
     privacy::export(backend).await;
     privacy::erase_visitor(backend).await;
     privacy::erase_user(backend).await;
