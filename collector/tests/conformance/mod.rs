@@ -7,9 +7,9 @@
 //! One hand-made dataset ([`dataset`]: fifteen visitors over two days, every kind of event,
 //! the identity cases, a duplicate, a bot) is posted the way browsers and a site's server
 //! would, over three collector starts on the same store (each start has to rebuild
-//! whatever the one before kept in memory; the last one lands inside a session). Then each area asks its questions and compares the
-//! answers with numbers worked out by hand and written down, with why, in the comment
-//! tables of [`dataset`] and of each area:
+//! whatever the one before kept in memory; the last one lands inside a session). Then
+//! each area asks its questions and compares the answers with numbers worked out by hand
+//! and written down, with why, in the comment tables of [`dataset`] and of each area:
 //! - [`ingest`]: acknowledgements, the bot, the server-side key, `/api/sites`, `/healthz`;
 //!   dedupe: resent event ids (even with other content) change no answer;
 //! - [`reports`]: summary (both identity readings, filters, the previous period), time

@@ -35,9 +35,10 @@ pub async fn late_and_idle<B: Backend>(live: &Live<'_, B>) {
     }
 }
 
-/// z4's sessions in the visitor log (S1's exit aside), the day's totals, its hours (S1 counts in hour 16
-/// with jane's SJ1: 2 sessions, 5 page views with #133, mean (240 + 1 919) / 2 s; hour 17
-/// holds S2 and #130–#132) and the exact (filtered) entry pages.
+/// z4's sessions in the visitor log (S1's exit aside), the day's totals, its hours (S1
+/// counts in hour 16 with jane's SJ1: 2 sessions, 5 page views with #133, mean
+/// (240 + 1 919) / 2 s; hour 17 holds S2 and #130–#132) and the exact (filtered) entry
+/// pages.
 pub async fn idle_cut_and_late_event<B: Backend>(backend: &B) {
     let live = load(backend).await;
     late_and_idle(&live).await;
