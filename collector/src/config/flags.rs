@@ -180,4 +180,8 @@ pub(super) struct Flags {
     /// the beacon's files [env: SPOOR_REFUSE_OPAQUE_ORIGIN] [default: false]
     #[arg(long)]
     pub(super) refuse_opaque_origin: bool,
+    /// Active visitors the ingest writer caches identity memory for
+    /// [env: SPOOR_HOT_VISITORS] [default: 100000]
+    #[arg(long)]
+    pub(super) hot_visitors: Option<String>,
 }

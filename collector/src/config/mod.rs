@@ -193,6 +193,11 @@ pub struct IngestConfig {
     /// events may still be committed after that; the client's retry is then deduplicated.
     /// Also SQLite's busy timeout.
     pub store_deadline: Duration,
+    /// Active visitors the ingest writer keeps identity memory for in its caches
+    /// (`--hot-visitors`, `SPOOR_HOT_VISITORS`; default 100000; see
+    /// [`ingest`](crate::ingest)). Idle visitors beyond it are evicted and read from the
+    /// store again when they return.
+    pub hot_visitors: usize,
 }
 
 impl Default for IngestConfig {
@@ -202,6 +207,7 @@ impl Default for IngestConfig {
             batch_max_events: 500,
             batch_max_wait: Duration::from_millis(5),
             store_deadline: Duration::from_secs(5),
+            hot_visitors: 100_000,
         }
     }
 }
@@ -323,6 +329,11 @@ impl Config {
                 5000,
                 positive,
             )?),
+            hot_visitors: parse_or(
+                pick(flags.hot_visitors, "SPOOR_HOT_VISITORS"),
+                defaults.ingest.hot_visitors,
+                positive,
+            )?,
         };
         let d = defaults.limits;
         let limits = Limits {

@@ -60,6 +60,8 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
     /// How inserted events are cut into sessions.
     rules: SessionRules,
+    /// Erasures and purges done ([`Store::identity_epoch`]).
+    deletions: std::sync::atomic::AtomicU64,
 }
 
 impl SqliteStore {
@@ -91,6 +93,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             rules: SessionRules::default(),
+            deletions: Default::default(),
         })
     }
 
@@ -102,6 +105,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             readers: Vec::new(),
             rules: SessionRules::default(),
+            deletions: Default::default(),
         })
     }
 
@@ -360,7 +364,10 @@ impl Store for SqliteStore {
     }
 
     fn purge_before(&self, cutoff_ms: i64) -> Result<Purged, StoreError> {
-        retention::purge_before(self, cutoff_ms)
+        let purged = retention::purge_before(self, cutoff_ms);
+        self.deletions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        purged
     }
 
     fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError> {
@@ -369,7 +376,10 @@ impl Store for SqliteStore {
 
     fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError> {
         let mut conn = self.writer();
-        let erased = erasure::erase(&mut conn, site, subject)?;
+        let erased = erasure::erase(&mut conn, site, subject);
+        self.deletions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let erased = erased?;
         // The rows are zeroed in the pages (secure_delete); their earlier copies in the WAL
         // go with the checkpoint.
         checkpoint(&conn)?;
@@ -382,6 +392,10 @@ impl Store for SqliteStore {
         let deleted = delete_salts_before(&tx, today - 1)?;
         tx.commit()?;
         Ok(deleted)
+    }
+
+    fn identity_epoch(&self) -> u64 {
+        self.deletions.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn ping(&self) -> Result<(), StoreError> {
