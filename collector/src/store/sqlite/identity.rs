@@ -17,6 +17,16 @@ use crate::store::{LinkView, Person, StoreError, StretchView, TimelineEntry};
 /// Most events a person's timeline returns (the newest ones).
 pub const TIMELINE_CAP: usize = 1000;
 
+/// Whether a client id is known: an event's visitor or a link's end.
+pub(super) const KNOWN_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2)
+         OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2)
+         OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND b = ?2)";
+
+/// The first two visitors seen behind a fingerprint on a day.
+pub(super) const SEEN_SQL: &str = "SELECT visitor, last_ms FROM fingerprint_seen
+     WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor LIMIT 2";
+
 /// What the store remembers about `client_id` and `fingerprint` on `day` (Unix day, UTC).
 pub(super) fn memory(
     conn: &Connection,
@@ -28,21 +38,14 @@ pub(super) fn memory(
     let client_id_known = match client_id {
         None => false,
         Some(id) => conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2)
-                     OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2)
-                     OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND b = ?2)",
-            )?
+            .prepare_cached(KNOWN_SQL)?
             .query_row(params![site, id], |r| r.get::<_, bool>(0))?,
     };
     // Two are enough: the rule only asks whether there is none, one (and which) or more,
     // and an address shared by thousands (a large NAT) must not cost thousands of rows a
     // request.
     let seen = conn
-        .prepare_cached(
-            "SELECT visitor, last_ms FROM fingerprint_seen
-             WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor LIMIT 2",
-        )?
+        .prepare_cached(SEEN_SQL)?
         .query_map(params![site, day, fingerprint], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
         })?
