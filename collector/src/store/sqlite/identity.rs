@@ -137,23 +137,30 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
             ])?;
             super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
         }
-        let inserted = tx.prepare_cached(
-            "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
+        // Both probes go by `?2`'s links (the `+` keeps SQLite from keying on `?3`): the
+        // resolver puts the new or lesser end (a client id) first and the anchor (a
+        // cookie's visitor, a user, with thousands of links) second, so the check costs
+        // the new end's links, not the person's.
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
-             WHERE NOT EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2 AND b = ?3 AND kind = ?4)
-               AND NOT EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?3 AND b = ?2 AND kind = ?4)",
-        )?
-        .execute(params![
-            e.site,
-            link.a,
-            link.b,
-            link.kind.as_str(),
-            f64::from(link.confidence),
-            e.received,
-            fingerprint,
-        ])?;
+             WHERE NOT EXISTS (SELECT 1 FROM links
+                     WHERE site = ?1 AND a = ?2 AND +b = ?3 AND +kind = ?4)
+               AND NOT EXISTS (SELECT 1 FROM links
+                     WHERE site = ?1 AND b = ?2 AND +a = ?3 AND +kind = ?4)",
+            )?
+            .execute(params![
+                e.site,
+                link.a,
+                link.b,
+                link.kind.as_str(),
+                f64::from(link.confidence),
+                e.received,
+                fingerprint,
+            ])?;
         if inserted > 0 {
-            super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
+            super::reports::persons::linked(tx, &e.site, &link.a, &link.b, link.kind)?;
             if link.kind == LinkKind::ClientId {
                 // `b` is the cookie's visitor (see the resolver): count the id for its day.
                 tx.prepare_cached(
@@ -169,13 +176,21 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         }
         if link.verified {
             // New or seen before unverified (a login before the site signed it): the
-            // collector now vouches for it. An undone link stays undone.
-            tx.prepare_cached(
+            // collector now vouches for it. An undone link stays undone. By `link.a`'s
+            // links, in each direction, as the insert above.
+            for sql in [
                 "UPDATE links SET verified = 1
-                 WHERE site = ?1 AND kind = ?4 AND verified = 0
-                   AND ((a = ?2 AND b = ?3) OR (a = ?3 AND b = ?2))",
-            )?
-            .execute(params![e.site, link.a, link.b, link.kind.as_str()])?;
+                 WHERE site = ?1 AND a = ?2 AND +b = ?3 AND +kind = ?4 AND +verified = 0",
+                "UPDATE links SET verified = 1
+                 WHERE site = ?1 AND b = ?2 AND +a = ?3 AND +kind = ?4 AND +verified = 0",
+            ] {
+                tx.prepare_cached(sql)?.execute(params![
+                    e.site,
+                    link.a,
+                    link.b,
+                    link.kind.as_str()
+                ])?;
+            }
         }
     }
     if fx.observe_fingerprint && !fx.fingerprint.is_empty() {
