@@ -1,7 +1,10 @@
 //! Fault test 1 and 6: `kill -9` the collector binary at random moments while clients
 //! send 10,000 events and retry every batch that was not acknowledged. After the last
 //! restart, every acknowledged event is stored exactly once, the store holds exactly the
-//! distinct ids sent, and `PRAGMA integrity_check` is `ok`.
+//! distinct ids sent, `PRAGMA integrity_check` is `ok`, and every derived row (sessions,
+//! rollups, persons) counts exactly the events that were committed
+//! ([`assert_derived_match_events`](faults::assert_derived_match_events)): the writer's caches, lost with
+//! each kill, never put anything in the store its events did not.
 
 #[path = "faults/mod.rs"]
 mod faults;
@@ -78,4 +81,24 @@ async fn kill_9_under_load_loses_no_acknowledged_event_and_stores_each_once() {
         "stored ids are exactly the distinct ids sent"
     );
     assert_eq!(stored.integrity, "ok");
+    faults::assert_derived_match_events(&collector.db);
+
+    // The check itself: a derived row that counts one event more than was committed (what
+    // a cache applied before its commit, or a rollup flushed apart, would leave) fails it.
+    for tamper in [
+        "UPDATE sessions SET events = events + 1 WHERE rowid = (SELECT min(rowid) FROM sessions)",
+        "UPDATE report_hours SET events = events + 1 WHERE rowid = (SELECT min(rowid) FROM report_hours)",
+        "UPDATE report_hours SET sessions = sessions + 1 WHERE rowid = (SELECT min(rowid) FROM report_hours)",
+        "UPDATE visitor_persons SET person = 'nobody' WHERE mode = 'inclusive'
+             AND visitor = (SELECT min(visitor) FROM visitor_persons WHERE mode = 'inclusive')",
+    ] {
+        let copy = dir.path().join("tampered.db");
+        std::fs::copy(&collector.db, &copy).unwrap();
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        assert_eq!(conn.execute(tamper, []).unwrap(), 1, "{tamper}");
+        drop(conn);
+        let caught = std::panic::catch_unwind(|| faults::assert_derived_match_events(&copy));
+        assert!(caught.is_err(), "the check missed: {tamper}");
+        std::fs::remove_file(&copy).unwrap();
+    }
 }

@@ -289,6 +289,11 @@ pub(super) const OPTIONS: &[Opt] = &[
         false,
         "Refuse pages with an opaque origin (Origin: null, a sandboxed frame) on /collect and the beacon's files",
     ),
+    value(
+        "hot-visitors",
+        Some("100000"),
+        "Active visitors the ingest writer caches identity memory for",
+    ),
 ];
 
 /// The variable of `flag`: `SPOOR_` and the flag in capitals, `-` as `_`.

@@ -194,6 +194,10 @@ pub struct IngestConfig {
     /// events may still be committed after that; the client's retry is then deduplicated.
     /// Also SQLite's busy timeout.
     pub store_deadline: Duration,
+    /// Active visitors the ingest writer keeps identity memory for in its caches
+    /// (`--hot-visitors`; see [`ingest`](crate::ingest)). Idle visitors beyond it are
+    /// evicted and read from the store again when they return.
+    pub hot_visitors: usize,
 }
 
 impl Default for IngestConfig {
@@ -272,6 +276,7 @@ impl Config {
             batch_max_events: s.get("batch-max-events", positive)?,
             batch_max_wait: ms("batch-max-wait-ms", |v| Ok(*v))?,
             store_deadline: ms("store-deadline-ms", positive)?,
+            hot_visitors: s.get("hot-visitors", positive)?,
         };
         let limits = Limits {
             max_body_bytes: s.get("max-body-bytes", positive)?,

@@ -150,7 +150,7 @@ impl Persons {
 }
 
 /// Whether `mode` follows links of `kind`.
-pub(super) fn follows(mode: Mode, kind: LinkKind) -> bool {
+pub(crate) fn follows(mode: Mode, kind: LinkKind) -> bool {
     mode == Mode::Inclusive || kind.is_strict()
 }
 

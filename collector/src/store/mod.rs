@@ -275,6 +275,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the store answers at all: the cheapest possible read (`/healthz`).
     fn ping(&self) -> Result<(), StoreError>;
+
+    /// A count that moves whenever something other than [`Store::insert_groups`] deletes
+    /// identity memory (erasure, retention), so the ingest writer knows its caches of it
+    /// ([`ingest`](crate::ingest)) may hold what the store no longer does.
+    fn identity_epoch(&self) -> u64;
 }
 
 /// An event that failed validation, as the `failed_events` table keeps it. Never holds a

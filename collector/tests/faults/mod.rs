@@ -13,4 +13,4 @@ pub mod stored;
 
 pub use child::{Collector, free_port, request};
 pub use load::{Load, OnFailure, Rng, batches};
-pub use stored::Stored;
+pub use stored::{Stored, assert_derived_match_events};

@@ -20,13 +20,12 @@
 //! cookie or any persistent id (see `store_untracked`); its `identify` events, which name
 //! the person, are dropped (counted as filtered, `dnt_identify`).
 //!
-//! Storing: resolve each event's visitor with [`resolver`](crate::identity::resolver)
-//! (signals from the request, memory from the store), hand the batch and the resolution's
-//! side effects to the ingest writer and answer only once it is committed. The response sets the
-//! signed server cookie to the visitor the last event resolved to; within the batch, each
-//! event is read against the cookie the previous one left.
-
-use std::collections::{HashMap, HashSet};
+//! Storing: hand the batch with what the request says about its sender (cookie, network
+//! fingerprints) to the ingest writer, which resolves each event's visitor
+//! ([`ingest::resolve`](crate::ingest::resolve)) and commits it, and answer only once it
+//! is committed. The response sets the signed server cookie to the visitor the last event
+//! resolved to; within the batch, each event is read against the cookie the previous one
+//! left.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -41,11 +40,10 @@ use crate::bots;
 use crate::event::{Batch, ClientEvent, Event, EventKind, IdentityEffects};
 use crate::http::error::AppError;
 use crate::http::extract::peer::Peer;
-use crate::identity::graph::LinkKind;
-use crate::identity::resolver::{Memory, Options, Signals, resolve};
-use crate::identity::salt::DAY_MS;
+use crate::identity::resolver::Options;
 use crate::identity::verify::{self, Verdict};
 use crate::identity::{Evidence, fingerprint, server_cookie};
+use crate::ingest::{BrowserBatch, CookieAnswer};
 use crate::metrics::Metrics;
 use crate::payload::{Envelope, EventFailure, MAX_FAILED_RAW_BYTES, parse_envelope, stored_url};
 use crate::sites::Site;
@@ -386,8 +384,9 @@ async fn store_untracked(
     Ok(state.ingest.submit(events).await?)
 }
 
-/// Resolves each event's visitor and stores the batch; answers with the jar holding the
-/// cookie the last event left, once the batch is committed.
+/// Hands the batch to the ingest writer, which resolves each event's visitor
+/// ([`ingest::resolve`](crate::ingest::resolve)) and stores it; answers with the jar
+/// holding the cookie the last event left, once the batch is committed.
 async fn store_batch(
     state: &AppState,
     peer: Peer,
@@ -396,197 +395,38 @@ async fn store_batch(
     batch: Batch,
     now: i64,
 ) -> Result<(SignedCookieJar, InsertOutcome), AppError> {
-    let cookie_visitor = server_cookie::visitor(&jar);
-    // The visitor the request's cookie proves this browser owns, if it does.
-    let owned = cookie_visitor
-        .as_deref()
-        .filter(|_| server_cookie::vouched(&jar))
-        .map(str::to_string);
-    // Client ids the store did not know before this batch: whoever sends them first owns
-    // them.
-    let mut fresh_ids = std::collections::HashSet::new();
     let salt = state.salts.for_time(now).await?;
     let fingerprint = fingerprint::visitor_id(&salt, &batch.site, peer.ip, user_agent);
     let yesterday_salt = state.salts.for_day_before(now).await?;
     let yesterday = fingerprint::visitor_id(&yesterday_salt, &batch.site, peer.ip, user_agent);
-    let (memories, mut cookie_ids) = read_memories(
-        state,
-        &batch,
-        cookie_visitor.as_deref(),
-        [&fingerprint, &yesterday],
-        now,
-    )
-    .await?;
-    let options = Options {
-        recovery: !state.config.strict_identity,
-        max_ids_per_cookie: state.config.max_ids_per_cookie,
+    let site = batch.site.clone();
+    let browser = BrowserBatch {
+        site: batch.site,
+        events: batch.events,
+        received: now,
+        cookie: server_cookie::visitor(&jar),
+        vouched: server_cookie::vouched(&jar),
+        fingerprint,
+        yesterday,
+        options: Options {
+            recovery: !state.config.strict_identity,
+            max_ids_per_cookie: state.config.max_ids_per_cookie,
+        },
     };
-
-    // Within a batch the cookie moves on as the response will move it, so the events after
-    // a `reset` (or after a provisional cookie yielded) are read against the new visitor.
-    let mut cookie = cookie_visitor;
-    let mut events = Vec::with_capacity(batch.events.len());
-    // Client-id links made in this batch (each pair once), counted on top of the stored
-    // counters so that one batch of fresh ids cannot pass a cookie's cap either.
-    let mut linked = HashSet::new();
-    let mut capped = 0;
-    for client in batch.events {
-        let user = match &client.kind {
-            EventKind::Identify { user } => Some(user.as_str()),
-            _ => None,
-        };
-        let signals = Signals {
-            server_cookie: cookie.as_deref(),
-            client_id: client.client_id.as_deref(),
-            user,
-            reset: client.reset,
-            fingerprint: &fingerprint,
-            now_ms: now,
-        };
-        let mut memory = memories.get(&client.client_id).cloned().unwrap_or_default();
-        memory.cookie_ids_today = cookie
-            .as_ref()
-            .and_then(|c| cookie_ids.get(c))
-            .copied()
-            .unwrap_or(0);
-        if let (Some(id), false) = (&client.client_id, memory.client_id_known) {
-            fresh_ids.insert(id.clone());
+    let (outcome, resolution) = state.ingest.submit_browser(browser).await?;
+    tracing::debug!(site = %site, stored = outcome.stored, duplicates = outcome.duplicates, "batch committed");
+    state.metrics.identity_links_capped(resolution.capped);
+    let jar = match resolution.cookie {
+        Some(CookieAnswer {
+            visitor,
+            vouched: true,
+        }) => jar.add(server_cookie::cookie(visitor, peer.https)),
+        Some(CookieAnswer { visitor, .. }) => {
+            jar.add(server_cookie::claimed_cookie(visitor, peer.https))
         }
-        let mut outcome = resolve(&signals, &memory, options);
-        mark_verified(
-            &mut outcome.links,
-            owned.as_deref(),
-            &client,
-            &memory,
-            &outcome.visitor,
-        );
-        for l in &outcome.links {
-            if l.kind == LinkKind::ClientId && linked.insert((l.a.clone(), l.b.clone())) {
-                *cookie_ids.entry(l.b.clone()).or_default() += 1;
-            }
-        }
-        capped += usize::from(outcome.link_capped);
-        cookie = Some(outcome.cookie.clone());
-        events.push(Event {
-            site: batch.site.clone(),
-            visitor: outcome.visitor,
-            evidence: outcome.evidence,
-            received: now,
-            identity: IdentityEffects {
-                fingerprint: fingerprint.clone(),
-                links: outcome.links,
-                observe_fingerprint: outcome.observe_fingerprint,
-                withdraw_fingerprint_links: outcome.withdraw_fingerprint_links,
-            },
-            client,
-        });
-    }
-    let outcome = state.ingest.submit(events).await?;
-    tracing::debug!(site = %batch.site, stored = outcome.stored, duplicates = outcome.duplicates, "batch committed");
-    state.metrics.identity_links_capped(capped);
-
-    let jar = match cookie {
-        Some(visitor) if owned.as_ref() == Some(&visitor) || fresh_ids.contains(&visitor) => {
-            jar.add(server_cookie::cookie(visitor, peer.https))
-        }
-        Some(visitor) => jar.add(server_cookie::claimed_cookie(visitor, peer.https)),
         None => jar,
     };
     Ok((jar, outcome))
-}
-
-/// Client ids linked today to each visitor a cookie may name during the batch.
-type CookieIds = HashMap<String, u32>;
-
-/// Marks the links the collector itself can vouch for ([`NewLink::verified`]), given the
-/// visitor the request's own cookie proves the browser owns (`request_cookie`: a vouched
-/// cookie, see [`server_cookie`]; not the one moved within the batch):
-/// - a login, when the site signed the user id and the visitor is that cookie's or a
-///   client id no one had used (so not a known visitor id someone else put in the event);
-/// - a link between that cookie's visitor and a client id no one had used.
-///
-/// A client id the store already knows may be anyone's: whoever sends it is not proven to
-/// be its owner, so nothing that joins it is verified.
-///
-/// [`NewLink::verified`]: crate::identity::resolver::NewLink::verified
-fn mark_verified(
-    links: &mut [crate::identity::resolver::NewLink],
-    request_cookie: Option<&str>,
-    client: &ClientEvent,
-    memory: &Memory,
-    visitor: &str,
-) {
-    let fresh_id = client
-        .client_id
-        .as_deref()
-        .filter(|_| !memory.client_id_known);
-    let anchored = request_cookie == Some(visitor) || fresh_id == Some(visitor);
-    for link in links {
-        link.verified = match link.kind {
-            LinkKind::Login => client.signature.is_some() && anchored,
-            LinkKind::ClientId | LinkKind::ServerCookie => match (request_cookie, fresh_id) {
-                (Some(cookie), Some(id)) => {
-                    (link.a == cookie && link.b == id) || (link.a == id && link.b == cookie)
-                }
-                _ => false,
-            },
-            LinkKind::Fingerprint | LinkKind::Recovery => false,
-        };
-    }
-}
-
-/// What the store remembers for each distinct client id of the batch (all behind the same
-/// fingerprint, given as `[today's, yesterday's]` hash), read in one blocking task: one
-/// query per distinct client id, and a look at yesterday's fingerprint when it can matter.
-/// With it, the identity guard's counter of every visitor the cookie may name while the
-/// batch is read (the request's `cookie`, and any client id of the batch, which a `reset`
-/// or a yielding provisional cookie makes the cookie): one primary-key read each.
-async fn read_memories(
-    state: &AppState,
-    batch: &Batch,
-    cookie: Option<&str>,
-    [fingerprint, yesterday]: [&str; 2],
-    now: i64,
-) -> Result<(HashMap<Option<String>, Memory>, CookieIds), AppError> {
-    let mut ids: Vec<Option<String>> = batch.events.iter().map(|e| e.client_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let mut cookies: Vec<String> = ids.iter().flatten().cloned().collect();
-    cookies.extend(cookie.map(str::to_string));
-    cookies.sort();
-    cookies.dedup();
-    let store = state.store.clone();
-    let site = batch.site.clone();
-    let (fingerprint, yesterday) = (fingerprint.to_string(), yesterday.to_string());
-    let day = now.div_euclid(DAY_MS);
-    tokio::task::spawn_blocking(move || {
-        let mut memories = ids
-            .into_iter()
-            .map(|id| {
-                let memory = store.identity_memory(&site, id.as_deref(), &fingerprint, day)?;
-                Ok((id, memory))
-            })
-            .collect::<Result<HashMap<_, _>, crate::store::StoreError>>()?;
-        // Yesterday only matters while one visitor is behind today's fingerprint (the same
-        // for every id of the batch): only then can a recovery or fingerprint link be made.
-        if memories.values().any(|m| m.behind_fingerprint.len() == 1) {
-            let shared = store.fingerprint_shared(&site, &yesterday, day - 1)?;
-            for memory in memories.values_mut() {
-                memory.shared_yesterday = shared;
-            }
-        }
-        let counts = cookies
-            .into_iter()
-            .map(|visitor| {
-                let n = store.cookie_ids(&site, &visitor, day)?;
-                Ok((visitor, n))
-            })
-            .collect::<Result<CookieIds, crate::store::StoreError>>()?;
-        Ok::<_, crate::store::StoreError>((memories, counts))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
-    .map_err(AppError::from)
 }
 
 /// A browser names the page's origin on every cross-origin request (and on same-origin

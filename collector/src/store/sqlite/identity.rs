@@ -17,6 +17,16 @@ use crate::store::{LinkView, Person, StoreError, StretchView, TimelineEntry};
 /// Most events a person's timeline returns (the newest ones).
 pub const TIMELINE_CAP: usize = 1000;
 
+/// Whether a client id is known: an event's visitor or a link's end.
+pub(super) const KNOWN_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2)
+         OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2)
+         OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND b = ?2)";
+
+/// The first two visitors seen behind a fingerprint on a day.
+pub(super) const SEEN_SQL: &str = "SELECT visitor, last_ms FROM fingerprint_seen
+     WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor LIMIT 2";
+
 /// What the store remembers about `client_id` and `fingerprint` on `day` (Unix day, UTC).
 pub(super) fn memory(
     conn: &Connection,
@@ -28,21 +38,14 @@ pub(super) fn memory(
     let client_id_known = match client_id {
         None => false,
         Some(id) => conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2)
-                     OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2)
-                     OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND b = ?2)",
-            )?
+            .prepare_cached(KNOWN_SQL)?
             .query_row(params![site, id], |r| r.get::<_, bool>(0))?,
     };
     // Two are enough: the rule only asks whether there is none, one (and which) or more,
     // and an address shared by thousands (a large NAT) must not cost thousands of rows a
     // request.
     let seen = conn
-        .prepare_cached(
-            "SELECT visitor, last_ms FROM fingerprint_seen
-             WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor LIMIT 2",
-        )?
+        .prepare_cached(SEEN_SQL)?
         .query_map(params![site, day, fingerprint], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
         })?
@@ -134,23 +137,30 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
             ])?;
             super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
         }
-        let inserted = tx.prepare_cached(
-            "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
+        // Both probes go by `?2`'s links (the `+` keeps SQLite from keying on `?3`): the
+        // resolver puts the new or lesser end (a client id) first and the anchor (a
+        // cookie's visitor, a user, with thousands of links) second, so the check costs
+        // the new end's links, not the person's.
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
-             WHERE NOT EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2 AND b = ?3 AND kind = ?4)
-               AND NOT EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?3 AND b = ?2 AND kind = ?4)",
-        )?
-        .execute(params![
-            e.site,
-            link.a,
-            link.b,
-            link.kind.as_str(),
-            f64::from(link.confidence),
-            e.received,
-            fingerprint,
-        ])?;
+             WHERE NOT EXISTS (SELECT 1 FROM links
+                     WHERE site = ?1 AND a = ?2 AND +b = ?3 AND +kind = ?4)
+               AND NOT EXISTS (SELECT 1 FROM links
+                     WHERE site = ?1 AND b = ?2 AND +a = ?3 AND +kind = ?4)",
+            )?
+            .execute(params![
+                e.site,
+                link.a,
+                link.b,
+                link.kind.as_str(),
+                f64::from(link.confidence),
+                e.received,
+                fingerprint,
+            ])?;
         if inserted > 0 {
-            super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
+            super::reports::persons::linked(tx, &e.site, &link.a, &link.b, link.kind)?;
             if link.kind == LinkKind::ClientId {
                 // `b` is the cookie's visitor (see the resolver): count the id for its day.
                 tx.prepare_cached(
@@ -166,13 +176,21 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         }
         if link.verified {
             // New or seen before unverified (a login before the site signed it): the
-            // collector now vouches for it. An undone link stays undone.
-            tx.prepare_cached(
+            // collector now vouches for it. An undone link stays undone. By `link.a`'s
+            // links, in each direction, as the insert above.
+            for sql in [
                 "UPDATE links SET verified = 1
-                 WHERE site = ?1 AND kind = ?4 AND verified = 0
-                   AND ((a = ?2 AND b = ?3) OR (a = ?3 AND b = ?2))",
-            )?
-            .execute(params![e.site, link.a, link.b, link.kind.as_str()])?;
+                 WHERE site = ?1 AND a = ?2 AND +b = ?3 AND +kind = ?4 AND +verified = 0",
+                "UPDATE links SET verified = 1
+                 WHERE site = ?1 AND b = ?2 AND +a = ?3 AND +kind = ?4 AND +verified = 0",
+            ] {
+                tx.prepare_cached(sql)?.execute(params![
+                    e.site,
+                    link.a,
+                    link.b,
+                    link.kind.as_str()
+                ])?;
+            }
         }
     }
     if fx.observe_fingerprint && !fx.fingerprint.is_empty() {

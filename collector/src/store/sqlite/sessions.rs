@@ -249,16 +249,21 @@ pub(super) fn read_session(
     Ok((session, facts))
 }
 
+/// The lookup of a visitor's latest session.
+pub(super) fn latest_sql() -> String {
+    format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND visitor = ?2
+         ORDER BY last_ts DESC, rowid DESC LIMIT 1"
+    )
+}
+
 /// The visitor's session with the latest last event (the newest one on a tie), with what
 /// reports know of it.
 fn load_latest(
     tx: &Transaction<'_>,
     key: &VisitorKey,
 ) -> Result<Option<(Session, SessionFacts)>, StoreError> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND visitor = ?2
-         ORDER BY last_ts DESC, rowid DESC LIMIT 1"
-    ))?;
+    let mut stmt = tx.prepare_cached(&latest_sql())?;
     let session = stmt
         .query_row(params![key.0, key.1], |r| read_session(r, 0))
         .optional()?;
@@ -323,6 +328,56 @@ mod tests {
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
         )?;
         assert_eq!(ids, (1, 3));
+        Ok(())
+    }
+
+    /// The reads every event makes are prepared once and then only re-bound: none is
+    /// prepared again when its parameters change (SQLite does so for a statement whose
+    /// plan a bound value may change, once rusqlite clears its bindings), nor evicted from
+    /// the statement cache by the others of the write (a new statement starts its run
+    /// count at 0).
+    #[test]
+    fn the_reads_of_each_event_are_not_prepared_again() -> Result<(), StoreError> {
+        use rusqlite::StatementStatus;
+        let store = SqliteStore::open_in_memory()?;
+        let t = 1_780_000_000_000;
+        let day = t / 86_400_000;
+        for i in 0..40u128 {
+            let v = format!("v{i}");
+            store.identity_memory("demo", Some(&v), &format!("fp_{i}"), day)?;
+            // With what a browser's event brings along: a client id linked to its cookie's
+            // visitor and a fingerprint seen, so every statement of the write runs.
+            let mut e = at(i, &v, t + i as i64, "/a");
+            e.identity = crate::event::IdentityEffects {
+                fingerprint: format!("fp_{i}"),
+                observe_fingerprint: true,
+                links: vec![crate::identity::resolver::NewLink {
+                    a: format!("id{i}"),
+                    b: v.clone(),
+                    kind: crate::identity::graph::LinkKind::ClientId,
+                    confidence: 0.95,
+                    verified: true,
+                }],
+                withdraw_fingerprint_links: false,
+            };
+            store.insert_events(&[e])?;
+        }
+        let conn = store.writer();
+        for sql in [
+            super::latest_sql(),
+            crate::store::sqlite::identity::KNOWN_SQL.to_string(),
+            crate::store::sqlite::identity::SEEN_SQL.to_string(),
+        ] {
+            let stmt = conn.prepare_cached(&sql)?;
+            let runs = stmt.get_status(StatementStatus::Run);
+            let again = stmt.get_status(StatementStatus::RePrepare);
+            eprintln!(
+                "{again} re-prepares in {runs} runs: {}",
+                sql.split_whitespace().take(8).collect::<Vec<_>>().join(" ")
+            );
+            assert!(runs >= 40, "{runs} runs: not the statement the store runs");
+            assert_eq!(again, 0, "prepared again: {sql}");
+        }
         Ok(())
     }
 

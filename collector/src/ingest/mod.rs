@@ -1,24 +1,40 @@
-//! From accepted request to durable row: a bounded queue and one batching writer.
+//! From accepted request to durable row: a bounded queue and one batching writer, which
+//! derives in memory what it can and appends to the store.
 //!
-//! A handler hands its events to [`Ingest::submit`] and waits. The writer task takes the
-//! first waiting job, gathers more until it has `batch_max_events` events or
-//! `batch_max_wait` has passed, commits them all in one transaction, and only then answers
-//! every waiting handler. So one fsync serves many requests (group commit), and nothing is
-//! acknowledged before it is on disk. When the queue is full, `submit` fails at once with
+//! A handler hands its work to the writer and waits: events already resolved
+//! ([`Ingest::submit`]: server-side batches, untracked browsers), or a browser's batch for
+//! the writer to resolve ([`Ingest::submit_browser`], see [`resolve`]). The writer takes
+//! the first waiting job, gathers more until it has `batch_max_events` events or
+//! `batch_max_wait` has passed, resolves the browser batches one after the other against
+//! its identity memory ([`identity_memory`]: cached across commits, the store read on a
+//! miss), commits all events in one transaction, and only then answers every waiting
+//! handler. So one fsync serves many requests (group commit), and nothing is acknowledged
+//! before it is on disk. When the queue is full, `submit` fails at once with
 //! [`IngestError::Full`] rather than letting memory grow.
+//!
+//! Layout: `mod.rs` the queue and the writer loop · [`resolve`] who sent each browser
+//! event · [`identity_memory`] the identity memory's caches and the batch's overlay ·
+//! [`hot`] the bounded map the caches are made of.
 //!
 //! Faults: a request waits at most `store_deadline` for its commit, then gets
 //! [`IngestError::Timeout`] (a 503): its events stay queued and may still be committed,
 //! which is harmless because the client retries with the same event ids and the store
 //! skips ids it has. A commit that fails (file full, read-only, locked beyond SQLite's busy
-//! timeout) answers every request of the batch with the error, stores none of it, and the
-//! writer goes on with the next batch, so the collector recovers by itself once the store
-//! can write again. Memory is bounded by the queue: at most `queue_capacity` requests of at
-//! most one batch each wait, plus the batch being committed.
+//! timeout) answers every request of the batch with the error, stores none of it, leaves
+//! the caches as they were (what the batch derived is dropped with it), and the writer
+//! goes on with the next batch, so the collector recovers by itself once the store can
+//! write again. Memory is bounded by the queue: at most `queue_capacity` requests of at
+//! most one batch each wait, plus the batch being committed, plus the caches
+//! (`hot_visitors` entries each).
 //!
 //! Shutdown: when every [`Ingest`] handle is dropped the queue closes; the writer commits
 //! what is still queued and ends, which the owner awaits through the writer's join handle.
 
+pub(crate) mod hot;
+pub(crate) mod identity_memory;
+pub mod resolve;
+
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -29,6 +45,8 @@ use crate::config::IngestConfig;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::store::{InsertOutcome, Store, StoreError};
+use identity_memory::{HotIdentity, Overlay, View};
+pub use resolve::{BrowserBatch, CookieAnswer, Resolution};
 
 /// Why events were not stored.
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +66,30 @@ pub enum IngestError {
     Timeout,
 }
 
-/// Events from one request and where to send the outcome.
+/// What one request asks of the writer.
+enum Work {
+    /// Events whose visitors are decided.
+    Resolved(Vec<Event>),
+    /// A browser batch to resolve first.
+    Browser(BrowserBatch),
+}
+
+impl Work {
+    fn len(&self) -> usize {
+        match self {
+            Work::Resolved(events) => events.len(),
+            Work::Browser(batch) => batch.events.len(),
+        }
+    }
+}
+
+/// How one request's work went.
+type Done = Result<(InsertOutcome, Resolution), Arc<StoreError>>;
+
+/// One request's work and where to send the outcome.
 struct Job {
-    events: Vec<Event>,
-    done: oneshot::Sender<Result<InsertOutcome, Arc<StoreError>>>,
+    work: Work,
+    done: oneshot::Sender<Done>,
 }
 
 /// A handle for submitting events; cheap to clone.
@@ -89,9 +127,23 @@ impl Ingest {
     /// Queues `events` and waits until they are committed, at most the store deadline.
     /// Returns how many were new.
     pub async fn submit(&self, events: Vec<Event>) -> Result<InsertOutcome, IngestError> {
+        Ok(self.run(Work::Resolved(events)).await?.0)
+    }
+
+    /// Queues a browser's batch, to be resolved by the writer ([`resolve`]), and waits
+    /// until it is committed, at most the store deadline. Returns how many were new and
+    /// the cookie the response should set.
+    pub async fn submit_browser(
+        &self,
+        batch: BrowserBatch,
+    ) -> Result<(InsertOutcome, Resolution), IngestError> {
+        self.run(Work::Browser(batch)).await
+    }
+
+    async fn run(&self, work: Work) -> Result<(InsertOutcome, Resolution), IngestError> {
         let (done, outcome) = oneshot::channel();
         self.queue
-            .try_send(Job { events, done })
+            .try_send(Job { work, done })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => IngestError::Full,
                 mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
@@ -111,37 +163,46 @@ async fn write_batches(
     config: IngestConfig,
     metrics: Arc<Metrics>,
 ) {
+    let mut hot = Some(HotIdentity::new(config.hot_visitors));
     while let Some(first) = jobs.recv().await {
         let deadline = Instant::now() + config.batch_max_wait;
-        let mut count = first.events.len();
+        let mut count = first.work.len();
         let mut batch = vec![first];
         while count < config.batch_max_events {
             match tokio::time::timeout_at(deadline, jobs.recv()).await {
                 Ok(Some(job)) => {
-                    count += job.events.len();
+                    count += job.work.len();
                     batch.push(job);
                 }
                 Ok(None) | Err(_) => break,
             }
         }
         let started = Instant::now();
-        commit(&store, batch).await;
+        let caches = hot
+            .take()
+            .unwrap_or_else(|| HotIdentity::new(config.hot_visitors));
+        hot = commit(&store, caches, batch).await;
         metrics.committed(count, started.elapsed());
     }
     tracing::debug!("ingest queue closed and drained");
 }
 
-/// Commits every job of `batch` in one transaction and answers each with its own counts.
-async fn commit(store: &Arc<dyn Store>, batch: Vec<Job>) {
-    let (groups, waiters): (Vec<Vec<Event>>, Vec<_>) =
-        batch.into_iter().map(|j| (j.events, j.done)).unzip();
+/// Resolves and commits every job of `batch` in one transaction and answers each with its
+/// own outcome. Returns the caches, with the batch's effects once it is committed (`None`
+/// if the task running it died: the next batch starts with empty caches).
+async fn commit(store: &Arc<dyn Store>, hot: HotIdentity, batch: Vec<Job>) -> Option<HotIdentity> {
+    let (works, waiters): (Vec<Work>, Vec<_>) = batch.into_iter().map(|j| (j.work, j.done)).unzip();
     let store = Arc::clone(store);
     let result = tokio::task::spawn_blocking(move || {
-        let slices: Vec<&[Event]> = groups.iter().map(Vec::as_slice).collect();
-        store.insert_groups(&slices)
+        let mut hot = hot;
+        let result = derive_and_append(&*store, &mut hot, works);
+        (hot, result)
     })
-    .await
-    .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())));
+    .await;
+    let (hot, result) = match result {
+        Ok((hot, result)) => (Some(hot), result),
+        Err(e) => (None, Err(StoreError::Task(e.to_string()))),
+    };
     match result {
         Ok(outcomes) => {
             for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
@@ -157,6 +218,60 @@ async fn commit(store: &Arc<dyn Store>, batch: Vec<Job>) {
             }
         }
     }
+    hot
+}
+
+/// Resolves the browser batches of `works` in order, commits every event in one
+/// transaction, then moves what the batch derived into the caches.
+fn derive_and_append(
+    store: &dyn Store,
+    hot: &mut HotIdentity,
+    works: Vec<Work>,
+) -> Result<Vec<(InsertOutcome, Resolution)>, StoreError> {
+    let epoch = store.identity_epoch();
+    hot.sync(epoch);
+    let mut overlay = Overlay::default();
+    let mut groups = Vec::with_capacity(works.len());
+    let mut resolutions = Vec::with_capacity(works.len());
+    let mut marks = Vec::with_capacity(works.len());
+    for work in works {
+        let mut view = View {
+            store,
+            hot: &mut *hot,
+            overlay: &mut overlay,
+        };
+        marks.push(view.overlay.mark());
+        let (events, resolution) = match work {
+            Work::Resolved(events) => {
+                view.record(&events, &HashSet::new())?;
+                (events, Resolution::default())
+            }
+            Work::Browser(batch) => {
+                let (events, resolution, fresh) = resolve::resolve_batch(batch, &mut view)?;
+                view.record(&events, &fresh)?;
+                (events, resolution)
+            }
+        };
+        groups.push(events);
+        resolutions.push(resolution);
+    }
+    let slices: Vec<&[Event]> = groups.iter().map(Vec::as_slice).collect();
+    let outcomes = store.insert_groups(&slices)?;
+    let end = overlay.mark();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if outcome.duplicates > 0 {
+            let start = marks.get(i).copied().unwrap_or(end);
+            let stop = marks.get(i + 1).copied().unwrap_or(end);
+            overlay.taint(start..stop);
+        }
+    }
+    if store.identity_epoch() == epoch {
+        overlay.commit_into(hot);
+    } else {
+        // Erasure or retention deleted identity memory meanwhile: start over from the store.
+        hot.sync(store.identity_epoch());
+    }
+    Ok(outcomes.into_iter().zip(resolutions).collect())
 }
 
 #[cfg(test)]
@@ -175,6 +290,7 @@ mod tests {
             batch_max_events: 100,
             batch_max_wait: Duration::from_millis(20),
             store_deadline: Duration::from_secs(5),
+            hot_visitors: 1000,
         }
     }
 
