@@ -16,14 +16,18 @@ use crate::store::StoreError;
 
 /// Events counted for one of the visitors, or sent with one of them as the beacon's id:
 /// two index lookups (`(site, visitor)`, and the partial `(site, client_id)` of events whose
-/// beacon id is not their visitor), not a scan of the site's events.
+/// beacon id is not their visitor), not a scan of the site's events. The ids are looked up
+/// in `strings` first (see [`dict`](super::dict)); rows are read and deleted through the
+/// `events` view.
 const EVENTS: &str = "FROM events WHERE rowid IN (
-         SELECT rowid FROM events
-         WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))
+         SELECT rowid FROM event_rows INDEXED BY events_site_visitor
+         WHERE site = (SELECT id FROM strings WHERE value = ?1)
+           AND visitor IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = j.value)
          UNION
-         SELECT rowid FROM events INDEXED BY events_site_client_id
-         WHERE site = ?1 AND client_id IN (SELECT value FROM json_each(?2))
-           AND client_id IS NOT NULL AND client_id <> visitor)";
+         SELECT rowid FROM event_rows INDEXED BY events_site_client_id
+         WHERE site = (SELECT id FROM strings WHERE value = ?1)
+           AND client_id IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = j.value)
+           AND client_id <> 0)";
 const SESSIONS: &str =
     "FROM sessions WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 const LINKS: &str = "FROM links WHERE site = ?1
@@ -158,6 +162,10 @@ fn rows(
     while let Some(row) = rows.next()? {
         let mut object = serde_json::Map::new();
         for (i, name) in names.iter().enumerate() {
+            if name == "rowid" {
+                // The `events` view's row address, not data.
+                continue;
+            }
             let value = match row.get_ref(i)? {
                 ValueRef::Null => serde_json::Value::Null,
                 ValueRef::Integer(n) => n.into(),
@@ -250,13 +258,16 @@ pub(super) fn erase(
     // unsigned claim): the events go, the claimant's other events stay.
     let claims = match subject {
         Subject::User(u) => tx.execute(
-            "DELETE FROM events WHERE site = ?1 AND user_id = ?2",
+            "DELETE FROM event_rows WHERE site = (SELECT id FROM strings WHERE value = ?1)
+                 AND user_id = (SELECT id FROM strings WHERE value = ?2)",
             params![site, u],
         )?,
         _ => 0,
     };
+    // From `event_rows` itself: a delete through the view's trigger counts no changes.
+    let events = format!("FROM event_rows WHERE rowid IN (SELECT rowid {EVENTS})");
     let erased = Erased {
-        events: delete(EVENTS, &only_visitors)? + claims,
+        events: delete(&events, &only_visitors)? + claims,
         sessions: delete(SESSIONS, &only_visitors)?,
         links: delete(LINKS, &all)?,
         fingerprint_observations: delete(FINGERPRINTS, &only_visitors)?,
@@ -267,6 +278,8 @@ pub(super) fn erase(
     };
     let neighbours: Vec<&str> = neighbours.iter().map(String::as_str).collect();
     super::reports::persons::relink(&tx, site, &neighbours)?;
+    // The strings only the erased events held (a unique path, a title, the visitor id).
+    super::dict::sweep(&tx)?;
     tx.commit()?;
     Ok(erased)
 }

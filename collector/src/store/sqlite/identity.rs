@@ -454,9 +454,11 @@ fn timeline(
     for chunk in visitors.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
         let sql = format!(
-            "SELECT id, ts, kind, path, visitor, evidence, received
-             FROM events INDEXED BY events_site_visitor
-             WHERE site = ? AND visitor IN ({marks}) ORDER BY ts DESC, id DESC LIMIT {TIMELINE_CAP}"
+            "SELECT id, ts, kind, path, visitor, evidence, received FROM events
+             WHERE rowid IN (SELECT rowid FROM event_rows INDEXED BY events_site_visitor
+                 WHERE site = (SELECT id FROM strings WHERE value = ?)
+                   AND visitor IN (SELECT id FROM strings WHERE value IN ({marks})))
+             ORDER BY ts DESC, id DESC LIMIT {TIMELINE_CAP}"
         );
         let mut stmt = conn.prepare(&sql)?;
         let args = std::iter::once(site).chain(chunk.iter().map(String::as_str));

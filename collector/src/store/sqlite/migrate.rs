@@ -2,8 +2,11 @@
 //! each in its own transaction, with the schema's version kept in `PRAGMA user_version`;
 //! a file written before the reports (below v5) gets v5 onwards in one transaction with
 //! the [`backfill`](super::backfill) of its report data.
-//! Migrations only add (tables, nullable columns, indexes), so a newer collector opens an
-//! older file and keeps every row.
+//! Migrations add (tables, nullable columns, indexes), so a newer collector opens an
+//! older file and keeps every row; one rebuilds: v13 moves the events into
+//! the compact `event_rows` (strings in a dictionary) and leaves a view named `events` that
+//! decodes them, copying every row, because re-encoding in place is not something SQLite's
+//! `ALTER TABLE` can do and the old row layout was most of the bytes each event cost.
 
 use rusqlite::Connection;
 
@@ -23,6 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0010_verified_links.sql"),
     include_str!("../../../migrations/sqlite/0011_fallback.sql"),
     include_str!("../../../migrations/sqlite/0012_person_stretches.sql"),
+    include_str!("../../../migrations/sqlite/0013_compact_events.sql"),
 ];
 
 /// A migration with the version it brings the schema to.

@@ -19,6 +19,7 @@
 //! the database file and empties the `-wal` file that still held the rows as written.
 
 mod backfill;
+mod dict;
 mod erasure;
 mod failed;
 mod files;
@@ -28,6 +29,7 @@ mod migrate;
 pub mod options;
 mod reports;
 mod retention;
+mod row;
 mod sessions;
 
 use std::path::Path;
@@ -60,6 +62,8 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
     /// How inserted events are cut into sessions.
     rules: SessionRules,
+    /// The writer's string ids (see [`dict`]); taken after `writer`, never alone.
+    dict: Mutex<dict::Dict>,
 }
 
 impl SqliteStore {
@@ -91,6 +95,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             rules: SessionRules::default(),
+            dict: Mutex::default(),
         })
     }
 
@@ -102,6 +107,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             readers: Vec::new(),
             rules: SessionRules::default(),
+            dict: Mutex::default(),
         })
     }
 
@@ -114,6 +120,11 @@ impl SqliteStore {
         // A panic while holding the lock cannot leave a half-done transaction behind
         // (rusqlite rolls back on drop), so a poisoned lock is safe to take over.
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The writer's dictionary cache; lock it after [`SqliteStore::writer`].
+    fn dict(&self) -> MutexGuard<'_, dict::Dict> {
+        self.dict.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A free reader, else the first one once it is free (the writer for an in-memory
@@ -213,7 +224,14 @@ fn get_or_create_blob<const N: usize>(
 
 impl Store for SqliteStore {
     fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
-        insert::insert_groups(&mut self.writer(), &self.rules, groups)
+        let mut conn = self.writer();
+        let mut dict = self.dict();
+        let outcome = insert::insert_groups(&mut conn, &mut dict, &self.rules, groups);
+        if outcome.is_err() {
+            // Its new strings were rolled back with it.
+            dict.forget();
+        }
+        outcome
     }
 
     fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError> {
@@ -370,6 +388,8 @@ impl Store for SqliteStore {
     fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError> {
         let mut conn = self.writer();
         let erased = erasure::erase(&mut conn, site, subject)?;
+        // The erasure swept strings the cache may hold.
+        self.dict().forget();
         // The rows are zeroed in the pages (secure_delete); their earlier copies in the WAL
         // go with the checkpoint.
         checkpoint(&conn)?;

@@ -13,6 +13,7 @@ use super::exact;
 use crate::reports::funnel::Step;
 use crate::reports::{FunnelHit, ReportQuery};
 use crate::store::StoreError;
+use crate::store::sqlite::row;
 
 /// Maps and sets keyed by person numbers (a month's funnel looks up millions).
 type Fast = foldhash::fast::RandomState;
@@ -105,18 +106,23 @@ fn each_hit(
     mut f: impl FnMut(&str, i64),
 ) -> Result<(), StoreError> {
     // Built from constants only: the step's value is bound.
+    // On `event_rows` itself, with the kind's code: the partial covering index is only
+    // used when the query names its condition (see `row`).
     let (index, kind, column, value) = match step {
-        Step::Page(p) => ("events_pageview_path", "pageview", "path", p),
-        Step::Event(e) => ("events_custom_name", "custom", "name", e),
+        Step::Page(p) => ("events_pageview_path", row::PAGEVIEW, "path", p),
+        Step::Event(e) => ("events_custom_name", row::CUSTOM, "name", e),
     };
-    let session = if sessions.is_some() {
-        ", session_id"
+    let (session, session_join) = if sessions.is_some() {
+        (", s.value", "LEFT JOIN strings s ON s.id = e.session_id")
     } else {
-        ""
+        ("", "")
     };
     let sql = format!(
-        "SELECT visitor, ts{session} FROM events INDEXED BY {index}
-         WHERE site = ?1 AND kind = '{kind}' AND {column} = ?2 AND ts >= ?3 AND ts < ?4"
+        "SELECT v.value, e.ts{session} FROM event_rows e INDEXED BY {index}
+             JOIN strings v ON v.id = e.visitor {session_join}
+         WHERE e.site = (SELECT id FROM strings WHERE value = ?1) AND e.kind = {kind}
+           AND e.{column} = (SELECT id FROM strings WHERE value = ?2)
+           AND e.ts >= ?3 AND e.ts < ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![q.site, value, from, to])?;
