@@ -139,7 +139,11 @@ mod tests {
         drop(conn);
         assert_eq!(refs(&store, "v1")?, Some(0));
         assert_eq!(refs(&store, "v2")?, Some(1));
-        assert_eq!(sweep(&store.writer())?, 2, "v1 and its own server session's id");
+        assert_eq!(
+            sweep(&store.writer())?,
+            2,
+            "v1 and its own server session's id"
+        );
         assert_eq!(refs(&store, "v1")?, None);
         assert_eq!(refs(&store, "demo")?, Some(1), "still used by v2's event");
         Ok(())

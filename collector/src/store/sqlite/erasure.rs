@@ -364,4 +364,56 @@ mod tests {
         assert_eq!(left, [uuid::Uuid::from_u128(1).to_string()]);
         Ok(())
     }
+
+    /// The dictionary keeps each string once for every row that holds it; an erasure
+    /// deletes the strings only the erased rows held, and (with `secure_delete` and the
+    /// checkpoint) no page of the files keeps them. The report rollups keep a path as an
+    /// aggregate key (`report_keys`), so the path is checked in the tables, the referrer
+    /// URL (rolled up only as its host) in the files too.
+    #[test]
+    fn an_erasure_deletes_the_strings_only_the_erased_rows_held() -> Result<(), StoreError> {
+        const PATH: &str = "/only-x-7d1f";
+        const REFERRER: &str = "https://ref.example/only-x-ref-3c9a";
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        let db = dir.path().join("spoor.db");
+        let store = SqliteStore::open(&db)?;
+        let mut mine = event(1, "x-5e2b", "s");
+        mine.client.path = PATH.into();
+        mine.client.url = format!("https://example.com{PATH}");
+        mine.client.referrer = Some(REFERRER.into());
+        store.insert_events(&[mine, event(2, "y", "s"), event(3, "x-5e2b", "s")])?;
+        let strings = |like: &str| -> Result<i64, StoreError> {
+            Ok(store.reader().query_row(
+                "SELECT count(*) FROM strings WHERE value LIKE ?1",
+                [like],
+                |r| r.get(0),
+            )?)
+        };
+        assert_eq!(strings("%only-x%")?, 2, "the path and the referrer");
+        let erased = store.erase("demo", &Subject::Visitor("x-5e2b".into()))?;
+        assert_eq!(erased.events, 2);
+        assert_eq!(strings("%only-x%")?, 0);
+        assert_eq!(strings("x-5e2b")?, 0, "nor the visitor id");
+        assert_eq!(strings("/a")?, 1, "y's page stays");
+        let events: Vec<String> = store
+            .reader()
+            .prepare("SELECT visitor || ' ' || path FROM events")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(events, ["y /a"]);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", db.display());
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            let needle = b"only-x-ref-3c9a";
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{file} holds the referrer"
+            );
+        }
+        Ok(())
+    }
 }

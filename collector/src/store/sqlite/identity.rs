@@ -305,7 +305,10 @@ pub(super) fn component_links(
 pub(super) fn persons(conn: &Connection, site: &str, mode: Mode) -> Result<u64, StoreError> {
     let mode = super::reports::persons::mode_str(mode);
     let visitors: i64 = conn
-        .prepare_cached("SELECT count(DISTINCT visitor) FROM events WHERE site = ?1")?
+        .prepare_cached(
+            "SELECT count(DISTINCT visitor) FROM event_rows
+             WHERE site = (SELECT id FROM strings WHERE value = ?1)",
+        )?
         .query_row([site], |r| r.get(0))?;
     let merged: i64 = conn
         .prepare_cached(

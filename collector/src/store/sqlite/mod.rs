@@ -236,9 +236,11 @@ impl Store for SqliteStore {
 
     fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError> {
         let conn = self.reader();
+        // On `event_rows` (kind 0: page view, see `row`): distinct visitors by their ids,
+        // from the `(site, visitor)` index, without decoding each row's visitor.
         let mut events = conn.prepare_cached(
-            "SELECT count(*) FILTER (WHERE kind = 'pageview'), count(DISTINCT visitor), count(*)
-             FROM events WHERE site = ?1",
+            "SELECT count(*) FILTER (WHERE kind = 0), count(DISTINCT visitor), count(*)
+             FROM event_rows WHERE site = (SELECT id FROM strings WHERE value = ?1)",
         )?;
         let (pageviews, visitors, events) =
             events.query_row([site], |r| Ok((count(r, 0)?, count(r, 1)?, count(r, 2)?)))?;
