@@ -178,10 +178,45 @@ CREATE TRIGGER event_rows_unref AFTER DELETE ON event_rows BEGIN
         OLD.utm_content, OLD.name, OLD.props, OLD.target, OLD.user_id, OLD.fallback);
 END;
 
--- The backfill (and a rebuild of the reports) sets `prev_path` after the insert.
+-- An update moves the references it changes: of `prev_path` (which the backfill and a
+-- rebuild of the reports set, row by row, so it has a trigger of its own), and of any
+-- other column (an operator's re-pointing, see docs/OPERATIONS.md, "Upgrades").
 CREATE TRIGGER event_rows_prev_path AFTER UPDATE OF prev_path ON event_rows BEGIN
     UPDATE strings SET refs = refs - 1 WHERE id = OLD.prev_path;
     UPDATE strings SET refs = refs + 1 WHERE id = NEW.prev_path;
+END;
+CREATE TRIGGER event_rows_reref AFTER UPDATE OF site, visitor, client_id, session,
+        session_id, url, hostname, path, referrer, title, screen, lang, tz, utm_source,
+        utm_medium, utm_campaign, utm_term, utm_content, name, props, target, user_id,
+        fallback ON event_rows BEGIN
+    UPDATE strings SET refs = refs - (
+            (OLD.site IS id) + (OLD.visitor IS id) + (OLD.client_id IS id)
+            + (OLD.session IS id) + (OLD.session_id IS id) + (OLD.url IS id)
+            + (OLD.hostname IS id) + (OLD.path IS id)
+            + (OLD.referrer IS id) + (OLD.title IS id) + (OLD.screen IS id)
+            + (OLD.lang IS id) + (OLD.tz IS id) + (OLD.utm_source IS id)
+            + (OLD.utm_medium IS id) + (OLD.utm_campaign IS id) + (OLD.utm_term IS id)
+            + (OLD.utm_content IS id) + (OLD.name IS id) + (OLD.props IS id)
+            + (OLD.target IS id) + (OLD.user_id IS id) + (OLD.fallback IS id))
+    WHERE id IN (
+        OLD.site, OLD.visitor, OLD.client_id, OLD.session, OLD.session_id, OLD.url,
+        OLD.hostname, OLD.path, OLD.referrer, OLD.title, OLD.screen,
+        OLD.lang, OLD.tz, OLD.utm_source, OLD.utm_medium, OLD.utm_campaign, OLD.utm_term,
+        OLD.utm_content, OLD.name, OLD.props, OLD.target, OLD.user_id, OLD.fallback);
+    UPDATE strings SET refs = refs + (
+            (NEW.site IS id) + (NEW.visitor IS id) + (NEW.client_id IS id)
+            + (NEW.session IS id) + (NEW.session_id IS id) + (NEW.url IS id)
+            + (NEW.hostname IS id) + (NEW.path IS id)
+            + (NEW.referrer IS id) + (NEW.title IS id) + (NEW.screen IS id)
+            + (NEW.lang IS id) + (NEW.tz IS id) + (NEW.utm_source IS id)
+            + (NEW.utm_medium IS id) + (NEW.utm_campaign IS id) + (NEW.utm_term IS id)
+            + (NEW.utm_content IS id) + (NEW.name IS id) + (NEW.props IS id)
+            + (NEW.target IS id) + (NEW.user_id IS id) + (NEW.fallback IS id))
+    WHERE id IN (
+        NEW.site, NEW.visitor, NEW.client_id, NEW.session, NEW.session_id, NEW.url,
+        NEW.hostname, NEW.path, NEW.referrer, NEW.title, NEW.screen,
+        NEW.lang, NEW.tz, NEW.utm_source, NEW.utm_medium, NEW.utm_campaign, NEW.utm_term,
+        NEW.utm_content, NEW.name, NEW.props, NEW.target, NEW.user_id, NEW.fallback);
 END;
 
 -- The events as they were sent. Site, visitor and server session are joins, so a query

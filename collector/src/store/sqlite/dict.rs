@@ -7,8 +7,10 @@
 //!
 //! `refs` is what lets an erasure leave nothing readable: a row's deletion gives back its
 //! references (trigger `event_rows_unref`), and [`sweep`] deletes the strings no row
-//! refers to any more. Only a sweep deletes strings, and every sweep runs on the writer
-//! with [`Dict::forget`] after it, so a cached id always names a stored string.
+//! refers to any more. A sweep on the writer is followed by [`Dict::forget`], and one by
+//! another connection (the `erase` command beside a running collector) is noticed by
+//! [`Dict::check`] at the start of the next write, so a cached id always names a stored
+//! string.
 
 use std::collections::HashMap;
 
@@ -27,9 +29,24 @@ pub(super) struct Dict {
     cache: HashMap<Box<str>, i64>,
     /// References the open transaction's rows added, per string id.
     refs: HashMap<i64, i64>,
+    /// `PRAGMA data_version` when the cache was last known good: it changes when another
+    /// connection (another process's erasure, an operator's `sqlite3`) commits.
+    version: Option<i64>,
 }
 
 impl Dict {
+    /// Drops the cache if another connection committed since the last call: it may have
+    /// swept strings the cache names. Call it inside the write transaction, where no other
+    /// commit can come between the check and the inserts.
+    pub(super) fn check(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if self.version != Some(version) {
+            self.cache.clear();
+            self.version = Some(version);
+        }
+        Ok(())
+    }
+
     /// The id of `value`, inserting it (unreferenced) if it is new. The reference is
     /// counted by [`Dict::count`] once the row is stored.
     pub(super) fn id(&mut self, conn: &Connection, value: &str) -> Result<i64, StoreError> {
@@ -150,6 +167,27 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_by_another_connection_is_not_answered_from_the_cache() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        let db = dir.path().join("spoor.db");
+        let collector = SqliteStore::open(&db)?;
+        collector.insert_events(&[event(1, "v1", "s1")])?;
+        // The `erase` command, in another process, while the collector runs.
+        SqliteStore::open(&db)?.erase("demo", &crate::erasure::Subject::Visitor("v1".into()))?;
+        collector.insert_events(&[event(2, "v1", "s1")])?;
+        let visitors: Vec<String> = collector
+            .reader()
+            .prepare("SELECT visitor FROM events")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(visitors, ["v1"], "the new event names a stored string");
+        Ok(())
+    }
+
+    #[test]
     fn a_failed_transaction_leaves_no_cached_id_behind() -> Result<(), StoreError> {
         let conn = Connection::open_in_memory()?;
         crate::store::sqlite::migrate::migrate(&conn)?;
@@ -163,6 +201,90 @@ mod tests {
         let tx = conn.unchecked_transaction()?;
         let id = dict.id(&tx, "/rolled-back")?;
         assert_eq!(find(&tx, "/rolled-back")?, Some(id));
+        Ok(())
+    }
+
+    /// Every string's `refs` against a count of the references the rows hold.
+    fn recount_differs(store: &SqliteStore) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let columns = [
+            "site",
+            "visitor",
+            "client_id",
+            "session",
+            "session_id",
+            "url",
+            "hostname",
+            "path",
+            "prev_path",
+            "referrer",
+            "title",
+            "screen",
+            "lang",
+            "tz",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "name",
+            "props",
+            "target",
+            "user_id",
+            "fallback",
+        ];
+        let all = columns
+            .map(|c| format!("SELECT {c} AS ref FROM event_rows"))
+            .join(" UNION ALL ");
+        let sql = format!(
+            "SELECT s.value, s.refs, coalesce(c.n, 0) FROM strings s
+             LEFT JOIN (SELECT ref, count(*) AS n FROM ({all}) GROUP BY ref) c ON c.ref = s.id
+             WHERE s.refs <> coalesce(c.n, 0)"
+        );
+        Ok(store
+            .reader()
+            .prepare(&sql)?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?)
+    }
+
+    #[test]
+    fn refs_stay_equal_to_the_references_through_inserts_updates_and_deletes()
+    -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let page = |id: u128, visitor: &str, path: &str, minute: i64| {
+            let mut e = event(id, visitor, "s1");
+            e.client.path = path.into();
+            e.client.url = format!("https://example.com{path}?q={id}");
+            e.client.ts += minute * 60_000;
+            e
+        };
+        store.insert_events(&[
+            page(1, "v1", "/a", 0),
+            page(2, "v1", "/b", 1),
+            page(3, "v2", "/b", 2),
+        ])?;
+        store.insert_events(&[page(4, "v1", "/a", 3), page(2, "v1", "/b", 1)])?;
+        assert_eq!(recount_differs(&store)?, []);
+        // Sets every prev_path again (an update of each row).
+        store.rebuild_reports()?;
+        assert_eq!(recount_differs(&store)?, []);
+        let conn = store.writer();
+        conn.execute(
+            "UPDATE event_rows SET url = (SELECT id FROM strings WHERE value = '/b')
+             WHERE url IS NOT NULL",
+            [],
+        )?;
+        drop(conn);
+        assert_eq!(recount_differs(&store)?, []);
+        store.erase("demo", &crate::erasure::Subject::Visitor("v1".into()))?;
+        assert_eq!(recount_differs(&store)?, []);
+        let left: i64 =
+            store
+                .reader()
+                .query_row("SELECT count(*) FROM strings WHERE refs <= 0", [], |r| {
+                    r.get(0)
+                })?;
+        assert_eq!(left, 0, "the erasure swept what it left unreferenced");
         Ok(())
     }
 }

@@ -24,6 +24,7 @@ pub(super) fn insert_groups(
     // IMMEDIATE takes the write lock up front, so a lock held by another connection is
     // waited for (busy timeout) instead of failing at once when the read turns into a write.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    dict.check(&tx)?;
     let mut sessions = SessionWriter::new(rules);
     let mut rollups = Rollups::default();
     let mut outcomes = Vec::with_capacity(groups.len());
