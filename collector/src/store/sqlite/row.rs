@@ -268,3 +268,59 @@ impl<'a> KindColumns<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::StoreError;
+    use crate::store::sqlite::SqliteStore;
+
+    /// The steps of `sql`'s query plan.
+    fn plan(store: &SqliteStore, sql: &str) -> Result<Vec<String>, StoreError> {
+        let conn = store.reader();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let n = stmt.parameter_count();
+        let args = vec!["x"; n];
+        let steps = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?
+            .collect::<Result<_, _>>()?;
+        Ok(steps)
+    }
+
+    /// The `events` view must let the reads that filter on its decoded site, visitor and
+    /// session id look the string up and then use an index of `event_rows`: a scan would
+    /// make a request's identity lookup, an erasure or a report grow with the site.
+    #[test]
+    fn reads_through_the_view_by_site_visitor_or_session_use_the_indexes() -> Result<(), StoreError>
+    {
+        let store = SqliteStore::open_in_memory()?;
+        for (sql, index) in [
+            (
+                "SELECT EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2)",
+                "events_site_visitor (site=? AND visitor=?)",
+            ),
+            (
+                "SELECT ts, kind, path FROM events WHERE session_id = ?1",
+                "events_session (session_id=?)",
+            ),
+            (
+                "SELECT count(*) FROM sessions s JOIN events e ON e.session_id = s.id
+                 WHERE s.site = ?1 AND s.start_ts >= ?2",
+                "events_session (session_id=?)",
+            ),
+            (
+                "SELECT path FROM events WHERE site = ?1 AND ts >= ?2 AND ts < ?3",
+                "events_site_ts (site=? AND ts>? AND ts<?)",
+            ),
+        ] {
+            let steps = plan(&store, sql)?;
+            assert!(steps.iter().any(|s| s.contains(index)), "{sql}: {steps:?}");
+            assert!(
+                !steps
+                    .iter()
+                    .any(|s| s.starts_with("SCAN") && s != "SCAN CONSTANT ROW"),
+                "{sql}: {steps:?}"
+            );
+        }
+        Ok(())
+    }
+}
