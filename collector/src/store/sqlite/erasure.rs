@@ -16,14 +16,18 @@ use crate::store::StoreError;
 
 /// Events counted for one of the visitors, or sent with one of them as the beacon's id:
 /// two index lookups (`(site, visitor)`, and the partial `(site, client_id)` of events whose
-/// beacon id is not their visitor), not a scan of the site's events.
+/// beacon id is not their visitor), not a scan of the site's events. The ids are looked up
+/// in `strings` first (see [`dict`](super::dict)); rows are read and deleted through the
+/// `events` view.
 const EVENTS: &str = "FROM events WHERE rowid IN (
-         SELECT rowid FROM events
-         WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))
+         SELECT rowid FROM event_rows INDEXED BY events_site_visitor
+         WHERE site = (SELECT id FROM strings WHERE value = ?1)
+           AND visitor IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = j.value)
          UNION
-         SELECT rowid FROM events INDEXED BY events_site_client_id
-         WHERE site = ?1 AND client_id IN (SELECT value FROM json_each(?2))
-           AND client_id IS NOT NULL AND client_id <> visitor)";
+         SELECT rowid FROM event_rows INDEXED BY events_site_client_id
+         WHERE site = (SELECT id FROM strings WHERE value = ?1)
+           AND client_id IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = j.value)
+           AND client_id <> 0)";
 const SESSIONS: &str =
     "FROM sessions WHERE site = ?1 AND visitor IN (SELECT value FROM json_each(?2))";
 const LINKS: &str = "FROM links WHERE site = ?1
@@ -158,6 +162,10 @@ fn rows(
     while let Some(row) = rows.next()? {
         let mut object = serde_json::Map::new();
         for (i, name) in names.iter().enumerate() {
+            if name == "rowid" {
+                // The `events` view's row address, not data.
+                continue;
+            }
             let value = match row.get_ref(i)? {
                 ValueRef::Null => serde_json::Value::Null,
                 ValueRef::Integer(n) => n.into(),
@@ -250,13 +258,16 @@ pub(super) fn erase(
     // unsigned claim): the events go, the claimant's other events stay.
     let claims = match subject {
         Subject::User(u) => tx.execute(
-            "DELETE FROM events WHERE site = ?1 AND user_id = ?2",
+            "DELETE FROM event_rows WHERE site = (SELECT id FROM strings WHERE value = ?1)
+                 AND user_id = (SELECT id FROM strings WHERE value = ?2)",
             params![site, u],
         )?,
         _ => 0,
     };
+    // From `event_rows` itself: a delete through the view's trigger counts no changes.
+    let events = format!("FROM event_rows WHERE rowid IN (SELECT rowid {EVENTS})");
     let erased = Erased {
-        events: delete(EVENTS, &only_visitors)? + claims,
+        events: delete(&events, &only_visitors)? + claims,
         sessions: delete(SESSIONS, &only_visitors)?,
         links: delete(LINKS, &all)?,
         fingerprint_observations: delete(FINGERPRINTS, &only_visitors)?,
@@ -267,6 +278,8 @@ pub(super) fn erase(
     };
     let neighbours: Vec<&str> = neighbours.iter().map(String::as_str).collect();
     super::reports::persons::relink(&tx, site, &neighbours)?;
+    // The strings only the erased events held (a unique path, a title, the visitor id).
+    super::dict::sweep(&tx)?;
     tx.commit()?;
     Ok(erased)
 }
@@ -349,6 +362,58 @@ mod tests {
         assert_eq!(erased.events, 2);
         let left = ids(store.export("demo", &Subject::Visitor("x".into()))?);
         assert_eq!(left, [uuid::Uuid::from_u128(1).to_string()]);
+        Ok(())
+    }
+
+    /// The dictionary keeps each string once for every row that holds it; an erasure
+    /// deletes the strings only the erased rows held, and (with `secure_delete` and the
+    /// checkpoint) no page of the files keeps them. The report rollups keep a path as an
+    /// aggregate key (`report_keys`), so the path is checked in the tables, the referrer
+    /// URL (rolled up only as its host) in the files too.
+    #[test]
+    fn an_erasure_deletes_the_strings_only_the_erased_rows_held() -> Result<(), StoreError> {
+        const PATH: &str = "/only-x-7d1f";
+        const REFERRER: &str = "https://ref.example/only-x-ref-3c9a";
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        let db = dir.path().join("spoor.db");
+        let store = SqliteStore::open(&db)?;
+        let mut mine = event(1, "x-5e2b", "s");
+        mine.client.path = PATH.into();
+        mine.client.url = format!("https://example.com{PATH}");
+        mine.client.referrer = Some(REFERRER.into());
+        store.insert_events(&[mine, event(2, "y", "s"), event(3, "x-5e2b", "s")])?;
+        let strings = |like: &str| -> Result<i64, StoreError> {
+            Ok(store.reader().query_row(
+                "SELECT count(*) FROM strings WHERE value LIKE ?1",
+                [like],
+                |r| r.get(0),
+            )?)
+        };
+        assert_eq!(strings("%only-x%")?, 2, "the path and the referrer");
+        let erased = store.erase("demo", &Subject::Visitor("x-5e2b".into()))?;
+        assert_eq!(erased.events, 2);
+        assert_eq!(strings("%only-x%")?, 0);
+        assert_eq!(strings("x-5e2b")?, 0, "nor the visitor id");
+        assert_eq!(strings("/a")?, 1, "y's page stays");
+        let events: Vec<String> = store
+            .reader()
+            .prepare("SELECT visitor || ' ' || path FROM events")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(events, ["y /a"]);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", db.display());
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            let needle = b"only-x-ref-3c9a";
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{file} holds the referrer"
+            );
+        }
         Ok(())
     }
 }

@@ -323,7 +323,10 @@ pub(super) fn component_links(
 pub(super) fn persons(conn: &Connection, site: &str, mode: Mode) -> Result<u64, StoreError> {
     let mode = super::reports::persons::mode_str(mode);
     let visitors: i64 = conn
-        .prepare_cached("SELECT count(DISTINCT visitor) FROM events WHERE site = ?1")?
+        .prepare_cached(
+            "SELECT count(DISTINCT visitor) FROM event_rows
+             WHERE site = (SELECT id FROM strings WHERE value = ?1)",
+        )?
         .query_row([site], |r| r.get(0))?;
     let merged: i64 = conn
         .prepare_cached(
@@ -472,9 +475,11 @@ fn timeline(
     for chunk in visitors.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
         let sql = format!(
-            "SELECT id, ts, kind, path, visitor, evidence, received
-             FROM events INDEXED BY events_site_visitor
-             WHERE site = ? AND visitor IN ({marks}) ORDER BY ts DESC, id DESC LIMIT {TIMELINE_CAP}"
+            "SELECT id, ts, kind, path, visitor, evidence, received FROM events
+             WHERE rowid IN (SELECT rowid FROM event_rows INDEXED BY events_site_visitor
+                 WHERE site = (SELECT id FROM strings WHERE value = ?)
+                   AND visitor IN (SELECT id FROM strings WHERE value IN ({marks})))
+             ORDER BY ts DESC, id DESC LIMIT {TIMELINE_CAP}"
         );
         let mut stmt = conn.prepare(&sql)?;
         let args = std::iter::once(site).chain(chunk.iter().map(String::as_str));

@@ -2,8 +2,11 @@
 //! each in its own transaction, with the schema's version kept in `PRAGMA user_version`;
 //! a file written before the reports (below v5) gets v5 onwards in one transaction with
 //! the [`backfill`](super::backfill) of its report data.
-//! Migrations only add (tables, nullable columns, indexes), so a newer collector opens an
-//! older file and keeps every row.
+//! Migrations add (tables, nullable columns, indexes), so a newer collector opens an
+//! older file and keeps every row; one rebuilds: v13 moves the events into
+//! the compact `event_rows` (strings in a dictionary) and leaves a view named `events` that
+//! decodes them, copying every row, because re-encoding in place is not something SQLite's
+//! `ALTER TABLE` can do and the old row layout was most of the bytes each event cost.
 
 use rusqlite::Connection;
 
@@ -23,6 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0010_verified_links.sql"),
     include_str!("../../../migrations/sqlite/0011_fallback.sql"),
     include_str!("../../../migrations/sqlite/0012_person_stretches.sql"),
+    include_str!("../../../migrations/sqlite/0013_compact_events.sql"),
 ];
 
 /// A migration with the version it brings the schema to.
@@ -132,6 +136,77 @@ mod tests {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         assert_eq!(dims, ["page"]);
+        Ok(())
+    }
+
+    /// Every column of `events`, in the v12 table's order.
+    const EVENT_COLUMNS: &str = "id, site, kind, ts, received, visitor, evidence, client_id,
+        session, url, hostname, path, referrer, title, screen, lang, tz, utm_source,
+        utm_medium, utm_campaign, utm_term, utm_content, name, props, target, pageview_id,
+        visible_ms, scroll, user_id, session_id, prev_path, fallback";
+
+    fn all_events(conn: &Connection) -> Result<Vec<Vec<rusqlite::types::Value>>, StoreError> {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT rowid, {EVENT_COLUMNS} FROM events ORDER BY rowid"
+        ))?;
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| (0..n).map(|i| r.get(i)).collect())?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    #[test]
+    fn version_13_keeps_every_event_as_it_was_and_counts_its_strings() -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        for sql in &MIGRATIONS[..12] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 12)?;
+        conn.execute_batch(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES
+             ('00000000-0000-0000-0000-000000000001', 'demo', 'pageview', 10, 12, 'v1',
+              'client-id', 'v1', 'b1', 'https://e.com/a', 'e.com', '/a', 'https://r.com/x',
+              'A', '1x1', 'en', 'UTC', 'news', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+              NULL, NULL, NULL, 's1', NULL, NULL),
+             ('old-text-id', 'demo', 'engagement', 20, 5, 'v2', 'server-cookie', 'c2',
+              NULL, 'http://e.com/b', 'e.com', '/b', NULL, NULL, NULL, NULL, NULL, NULL,
+              NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+              '00000000-0000-0000-0000-000000000001', 1500, 40, NULL, 's2', '/a', NULL),
+             ('00000000-0000-0000-0000-00000000000a', 'demo', 'custom', 30, 31, 'fp_x',
+              'fingerprint', NULL, NULL, 'https://e.com/c?q=1', 'e.com', '/c', NULL, NULL,
+              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'signup', '{{\"a\":1}}',
+              NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'csp'),
+             ('00000000-0000-0000-0000-00000000000b', 'other', 'identify', 40, 40, 'v1',
+              'client-id', 'v1', NULL, 'https://e.com/a', 'e.com', '/a', NULL, NULL, NULL,
+              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+              'u1', NULL, NULL, NULL);"
+        ))?;
+        let before = all_events(&conn)?;
+        migrate(&conn)?;
+        assert_eq!(all_events(&conn)?, before);
+        let blobs: i64 = conn.query_row(
+            "SELECT count(*) FROM event_rows WHERE typeof(id) = 'blob'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(blobs, 3, "UUIDs as 16 bytes, the old text id as it was");
+        let refs = |value: &str| -> Result<i64, StoreError> {
+            Ok(
+                conn.query_row("SELECT refs FROM strings WHERE value = ?1", [value], |r| {
+                    r.get(0)
+                })?,
+            )
+        };
+        // v1: two visitors; its own client ids are stored as 0. /a: two paths, one
+        // previous path.
+        assert_eq!((refs("v1")?, refs("/a")?, refs("demo")?), (2, 3, 3));
+        let urls: i64 = conn.query_row(
+            "SELECT count(*) FROM strings WHERE value LIKE '%e.com/%'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(urls, 1, "only the URL the host and path do not give");
         Ok(())
     }
 }

@@ -19,6 +19,7 @@
 //! the database file and empties the `-wal` file that still held the rows as written.
 
 mod backfill;
+mod dict;
 mod erasure;
 mod failed;
 mod files;
@@ -28,6 +29,7 @@ mod migrate;
 pub mod options;
 mod reports;
 mod retention;
+mod row;
 mod sessions;
 
 use std::path::Path;
@@ -62,6 +64,8 @@ pub struct SqliteStore {
     rules: SessionRules,
     /// Erasures and purges done ([`Store::identity_epoch`]).
     deletions: std::sync::atomic::AtomicU64,
+    /// The writer's string ids (see [`dict`]); taken after `writer`, never alone.
+    dict: Mutex<dict::Dict>,
 }
 
 impl SqliteStore {
@@ -94,6 +98,7 @@ impl SqliteStore {
             readers,
             rules: SessionRules::default(),
             deletions: Default::default(),
+            dict: Mutex::default(),
         })
     }
 
@@ -107,6 +112,7 @@ impl SqliteStore {
             readers: Vec::new(),
             rules: SessionRules::default(),
             deletions: Default::default(),
+            dict: Mutex::default(),
         })
     }
 
@@ -119,6 +125,11 @@ impl SqliteStore {
         // A panic while holding the lock cannot leave a half-done transaction behind
         // (rusqlite rolls back on drop), so a poisoned lock is safe to take over.
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The writer's dictionary cache; lock it after [`SqliteStore::writer`].
+    fn dict(&self) -> MutexGuard<'_, dict::Dict> {
+        self.dict.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A free reader, else the first one once it is free (the writer for an in-memory
@@ -244,14 +255,23 @@ fn get_or_create_blob<const N: usize>(
 
 impl Store for SqliteStore {
     fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
-        insert::insert_groups(&mut self.writer(), &self.rules, groups)
+        let mut conn = self.writer();
+        let mut dict = self.dict();
+        let outcome = insert::insert_groups(&mut conn, &mut dict, &self.rules, groups);
+        if outcome.is_err() {
+            // Its new strings were rolled back with it.
+            dict.forget();
+        }
+        outcome
     }
 
     fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError> {
         let conn = self.reader();
+        // On `event_rows` (kind 0: page view, see `row`): distinct visitors by their ids,
+        // from the `(site, visitor)` index, without decoding each row's visitor.
         let mut events = conn.prepare_cached(
-            "SELECT count(*) FILTER (WHERE kind = 'pageview'), count(DISTINCT visitor), count(*)
-             FROM events WHERE site = ?1",
+            "SELECT count(*) FILTER (WHERE kind = 0), count(DISTINCT visitor), count(*)
+             FROM event_rows WHERE site = (SELECT id FROM strings WHERE value = ?1)",
         )?;
         let (pageviews, visitors, events) =
             events.query_row([site], |r| Ok((count(r, 0)?, count(r, 1)?, count(r, 2)?)))?;
@@ -407,6 +427,8 @@ impl Store for SqliteStore {
         self.deletions
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let erased = erased?;
+        // The erasure swept strings the cache may hold.
+        self.dict().forget();
         // The rows are zeroed in the pages (secure_delete); their earlier copies in the WAL
         // go with the checkpoint.
         checkpoint(&conn)?;

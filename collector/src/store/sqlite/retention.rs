@@ -35,8 +35,11 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
         let mut sites: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        for table in ["events", "failed_events"] {
-            let mut stmt = conn.prepare(&format!("SELECT DISTINCT site FROM {table}"))?;
+        for sql in [
+            "SELECT value FROM strings WHERE id IN (SELECT DISTINCT site FROM event_rows)",
+            "SELECT DISTINCT site FROM failed_events",
+        ] {
+            let mut stmt = conn.prepare(sql)?;
             for site in stmt.query_map([], |r| r.get::<_, String>(0))? {
                 sites.push(site?);
             }
@@ -49,8 +52,9 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
     for site in &sites {
         purged.events += drain(
             store,
-            "DELETE FROM events WHERE rowid IN
-                 (SELECT rowid FROM events WHERE site = ?1 AND ts < ?2 LIMIT ?3)",
+            "DELETE FROM event_rows WHERE rowid IN
+                 (SELECT rowid FROM event_rows
+                  WHERE site = (SELECT id FROM strings WHERE value = ?1) AND ts < ?2 LIMIT ?3)",
             site,
             cutoff_ms,
         )?;
@@ -73,6 +77,10 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
             cutoff_ms,
         )?;
     }
+    // The strings only the purged events held; the writer's cached ids may name them.
+    let conn = store.writer();
+    super::dict::sweep(&conn)?;
+    store.dict().forget();
     Ok(purged)
 }
 

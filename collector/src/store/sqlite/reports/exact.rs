@@ -326,7 +326,9 @@ pub(super) fn merged_visitors(
     Ok(rows)
 }
 
-/// The person of every visitor in a multi-visitor person, under the query's reading.
+/// The person of every visitor in a multi-visitor person, under the query's reading (the
+/// funnel's brute-force check; the funnel itself numbers persons by dictionary id).
+#[cfg(test)]
 pub(super) fn person_map(
     conn: &Connection,
     q: &ReportQuery,

@@ -1,6 +1,6 @@
 //! The hits a funnel is evaluated from, read through the step indexes
-//! (`events_pageview_path`, `events_custom_name`), each person numbered by a hash of its
-//! id. A first step counts only inside the range
+//! (`events_pageview_path`, `events_custom_name`) of `event_rows`, each person numbered
+//! from its visitors' dictionary ids ([`Persons`]). A first step counts only inside the range
 //! ([`funnel::evaluate`](crate::reports::funnel::evaluate) starts no attempt outside it),
 //! so its hits are read only there.
 
@@ -13,33 +13,44 @@ use super::exact;
 use crate::reports::funnel::Step;
 use crate::reports::{FunnelHit, ReportQuery};
 use crate::store::StoreError;
+use crate::store::sqlite::row;
 
 /// Maps and sets keyed by person numbers (a month's funnel looks up millions).
 type Fast = foldhash::fast::RandomState;
 
-/// Numbers the persons of one answer: a person is the 64-bit hash of its id, so no
-/// string is kept or compared per hit. Two persons share a number only if their ids
+/// Numbers the persons of one answer without reading a string per hit: a visitor on its
+/// own is its dictionary id (see [`dict`](crate::store::sqlite::dict)), a visitor in a
+/// person of two or more the 64-bit hash of the person's id with the top bit set (ids are
+/// below 2^63, so the two never meet). Two persons share a number only if their ids
 /// collide in 64 bits (for a million persons, a chance of about 3 in 100 million).
 struct Persons {
-    hasher: foldhash::fast::FixedState,
-    /// visitor → person, for visitors in a person of two or more (as numbers).
-    of_visitor: HashMap<u64, u64, Fast>,
+    /// visitor's dictionary id → person, for visitors in a person of two or more.
+    of_visitor: HashMap<i64, u64, Fast>,
 }
 
 impl Persons {
-    fn new(of_visitor: HashMap<String, String>) -> Persons {
+    fn new(conn: &Connection, q: &ReportQuery) -> Result<Persons, StoreError> {
         let hasher = foldhash::fast::FixedState::with_seed(0x5eed);
-        let of_visitor = of_visitor
-            .iter()
-            .map(|(v, p)| (hasher.hash_one(v.as_str()), hasher.hash_one(p.as_str())))
-            .collect();
-        Persons { hasher, of_visitor }
+        let mut stmt = conn.prepare_cached(
+            "SELECT s.id, vp.person FROM visitor_persons vp
+                 JOIN strings s ON s.value = vp.visitor
+             WHERE vp.site = ?1 AND vp.mode = ?2",
+        )?;
+        let mut of_visitor = HashMap::default();
+        let mut rows = stmt.query(params![q.site, super::persons::mode_str(q.mode)])?;
+        while let Some(r) = rows.next()? {
+            let person = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            of_visitor.insert(r.get(0)?, hasher.hash_one(person) | 1 << 63);
+        }
+        Ok(Persons { of_visitor })
     }
 
-    /// The number of `visitor`'s person.
-    fn who(&self, visitor: &str) -> u64 {
-        let v = self.hasher.hash_one(visitor);
-        self.of_visitor.get(&v).copied().unwrap_or(v)
+    /// The number of the person of the visitor with dictionary id `visitor`.
+    fn who(&self, visitor: i64) -> u64 {
+        self.of_visitor
+            .get(&visitor)
+            .copied()
+            .unwrap_or(visitor.unsigned_abs())
     }
 }
 
@@ -53,7 +64,7 @@ pub(super) struct Context {
 impl Context {
     pub(super) fn new(conn: &Connection, q: &ReportQuery) -> Result<Context, StoreError> {
         Ok(Context {
-            persons: Persons::new(exact::person_map(conn, q)?),
+            persons: Persons::new(conn, q)?,
             sessions: if q.filters.is_empty() {
                 None
             } else {
@@ -94,7 +105,7 @@ pub(super) fn hits(
 }
 
 /// Calls `f(visitor, ts)` for each event of `step` in `[from, to)` (of the allowed
-/// sessions, when the query has filters).
+/// sessions, when the query has filters), with the visitor's dictionary id.
 fn each_hit(
     conn: &Connection,
     q: &ReportQuery,
@@ -102,21 +113,25 @@ fn each_hit(
     from: i64,
     to: i64,
     sessions: &Option<HashSet<String>>,
-    mut f: impl FnMut(&str, i64),
+    mut f: impl FnMut(i64, i64),
 ) -> Result<(), StoreError> {
     // Built from constants only: the step's value is bound.
+    // On `event_rows` itself, with the kind's code: the partial covering index is only
+    // used when the query names its condition (see `row`).
     let (index, kind, column, value) = match step {
-        Step::Page(p) => ("events_pageview_path", "pageview", "path", p),
-        Step::Event(e) => ("events_custom_name", "custom", "name", e),
+        Step::Page(p) => ("events_pageview_path", row::PAGEVIEW, "path", p),
+        Step::Event(e) => ("events_custom_name", row::CUSTOM, "name", e),
     };
-    let session = if sessions.is_some() {
-        ", session_id"
+    let (session, session_join) = if sessions.is_some() {
+        (", s.value", "LEFT JOIN strings s ON s.id = e.session_id")
     } else {
-        ""
+        ("", "")
     };
     let sql = format!(
-        "SELECT visitor, ts{session} FROM events INDEXED BY {index}
-         WHERE site = ?1 AND kind = '{kind}' AND {column} = ?2 AND ts >= ?3 AND ts < ?4"
+        "SELECT e.visitor, e.ts{session} FROM event_rows e INDEXED BY {index} {session_join}
+         WHERE e.site = (SELECT id FROM strings WHERE value = ?1) AND e.kind = {kind}
+           AND e.{column} = (SELECT id FROM strings WHERE value = ?2)
+           AND e.ts >= ?3 AND e.ts < ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![q.site, value, from, to])?;
@@ -130,8 +145,7 @@ fn each_hit(
                 continue;
             }
         }
-        let visitor = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-        f(visitor, r.get(1)?);
+        f(r.get(0)?, r.get(1)?);
     }
     Ok(())
 }

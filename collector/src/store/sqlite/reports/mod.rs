@@ -26,9 +26,12 @@ use crate::store::StoreError;
 
 /// Fallback page views per reason over `?2..?3` of site `?1`. Reads the partial index
 /// `events_fallback`, which holds only them, so most sites pay nothing.
-const FALLBACKS: &str = "SELECT fallback, count(*) AS n FROM events
-    WHERE site = ?1 AND ts >= ?2 AND ts < ?3 AND fallback IS NOT NULL
-    GROUP BY fallback ORDER BY n DESC, fallback";
+const FALLBACKS: &str = "SELECT (SELECT value FROM strings WHERE id = fallback) AS reason,
+        count(*) AS n
+    FROM event_rows
+    WHERE site = (SELECT id FROM strings WHERE value = ?1) AND ts >= ?2 AND ts < ?3
+      AND fallback IS NOT NULL
+    GROUP BY fallback ORDER BY n DESC, reason";
 
 /// Sorts rows (most visitors, then page views, events, key), keeps `limit` and sets shares
 /// over `total` visitors.
@@ -205,14 +208,16 @@ impl Reports for SqliteStore {
         let conn = self.reader();
         let visitors: i64 = conn
             .prepare_cached(
-                "SELECT count(DISTINCT visitor) FROM events INDEXED BY events_site_ts
-                 WHERE site = ?1 AND ts >= ?2",
+                "SELECT count(DISTINCT visitor) FROM event_rows INDEXED BY events_site_ts
+                 WHERE site = (SELECT id FROM strings WHERE value = ?1) AND ts >= ?2",
             )?
             .query_row(params![site, since_ms], |r| r.get(0))?;
         let mut stmt = conn.prepare_cached(
-            "SELECT path, count(DISTINCT visitor) AS n FROM events INDEXED BY events_site_ts
-             WHERE site = ?1 AND ts >= ?2 AND kind = 'pageview'
-             GROUP BY path ORDER BY n DESC, path LIMIT 20",
+            "SELECT p.value, count(DISTINCT e.visitor) AS n
+             FROM event_rows e INDEXED BY events_site_ts JOIN strings p ON p.id = e.path
+             WHERE e.site = (SELECT id FROM strings WHERE value = ?1) AND e.ts >= ?2
+               AND e.kind = 0
+             GROUP BY e.path ORDER BY n DESC, p.value LIMIT 20",
         )?;
         let pages = stmt
             .query_map(params![site, since_ms], |r| {

@@ -1,0 +1,296 @@
+//! The dictionary of the strings event rows refer to (`strings`, migration 0013): each
+//! site, visitor id, path, title, referrer, campaign tag... is stored once and an event row
+//! holds its integer id. [`Dict`] is the writer's side: a bounded cache of string → id,
+//! so a batch looks up each repeated string once, and the reference counts its inserted
+//! rows add, written once per string per batch by [`Dict::flush`]. Readers decode through
+//! the `events` view, or look an id up with [`find`].
+//!
+//! `refs` is what lets an erasure leave nothing readable: a row's deletion gives back its
+//! references (trigger `event_rows_unref`), and [`sweep`] deletes the strings no row
+//! refers to any more. A sweep on the writer is followed by [`Dict::forget`], and one by
+//! another connection (the `erase` command beside a running collector) is noticed by
+//! [`Dict::check`] at the start of the next write, so a cached id always names a stored
+//! string.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::store::StoreError;
+
+/// Strings the writer keeps ids of; at the bound the cache starts over (the strings worth
+/// caching, a site's hosts, pages and user agent context, come back in the next batch).
+const CACHE_MAX: usize = 8192;
+
+/// The writer's dictionary state; see the module documentation.
+#[derive(Default)]
+pub(super) struct Dict {
+    /// Ids of strings known to be stored (committed, or written in the open transaction).
+    cache: HashMap<Box<str>, i64>,
+    /// References the open transaction's rows added, per string id.
+    refs: HashMap<i64, i64>,
+    /// `PRAGMA data_version` when the cache was last known good: it changes when another
+    /// connection (another process's erasure, an operator's `sqlite3`) commits.
+    version: Option<i64>,
+}
+
+impl Dict {
+    /// Drops the cache if another connection committed since the last call: it may have
+    /// swept strings the cache names. Call it inside the write transaction, where no other
+    /// commit can come between the check and the inserts.
+    pub(super) fn check(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if self.version != Some(version) {
+            self.cache.clear();
+            self.version = Some(version);
+        }
+        Ok(())
+    }
+
+    /// The id of `value`, inserting it (unreferenced) if it is new. The reference is
+    /// counted by [`Dict::count`] once the row is stored.
+    pub(super) fn id(&mut self, conn: &Connection, value: &str) -> Result<i64, StoreError> {
+        if let Some(&id) = self.cache.get(value) {
+            return Ok(id);
+        }
+        let id = match find(conn, value)? {
+            Some(id) => id,
+            None => conn
+                .prepare_cached("INSERT INTO strings (value) VALUES (?1) RETURNING id")?
+                .query_row([value], |r| r.get(0))?,
+        };
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.clear();
+        }
+        self.cache.insert(value.into(), id);
+        Ok(id)
+    }
+
+    /// [`Dict::id`] of a value that may be absent.
+    pub(super) fn opt(
+        &mut self,
+        conn: &Connection,
+        value: Option<&str>,
+    ) -> Result<Option<i64>, StoreError> {
+        value.map(|v| self.id(conn, v)).transpose()
+    }
+
+    /// Counts one reference to each id (an id twice in `ids` counts twice).
+    pub(super) fn count(&mut self, ids: impl IntoIterator<Item = i64>) {
+        for id in ids {
+            *self.refs.entry(id).or_default() += 1;
+        }
+    }
+
+    /// Writes the counted references, in the transaction that stored their rows.
+    pub(super) fn flush(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let mut stmt = conn.prepare_cached("UPDATE strings SET refs = refs + ?2 WHERE id = ?1")?;
+        for (id, n) in self.refs.drain() {
+            stmt.execute([id, n])?;
+        }
+        Ok(())
+    }
+
+    /// Drops the cache and the uncommitted counts: after a transaction failed (its new
+    /// strings were rolled back) and after a sweep (which may have deleted cached ones).
+    pub(super) fn forget(&mut self) {
+        self.cache.clear();
+        self.refs.clear();
+    }
+}
+
+/// The id of `value` if it is stored.
+pub(super) fn find(conn: &Connection, value: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM strings WHERE value = ?1")?
+        .query_row([value], |r| r.get(0))
+        .optional()?)
+}
+
+/// Deletes the strings no event row refers to (by the partial index of unreferenced
+/// ones, not a scan). With `secure_delete` on, their text is zeroed on disk.
+pub(super) fn sweep(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM strings WHERE refs <= 0")?
+        .execute([])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::sqlite::tests::event;
+    use crate::store::{Store, StoreError};
+
+    fn refs(store: &SqliteStore, value: &str) -> Result<Option<i64>, StoreError> {
+        Ok(store
+            .reader()
+            .query_row("SELECT refs FROM strings WHERE value = ?1", [value], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    #[test]
+    fn a_string_is_stored_once_and_counted_per_row_that_holds_it() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        store.insert_events(&[event(1, "v1", "s1"), event(2, "v1", "s1")])?;
+        store.insert_events(&[event(2, "v1", "s1")])?; // a duplicate adds nothing
+        let n: i64 = store.reader().query_row(
+            "SELECT count(*) FROM strings WHERE value = 'v1'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(n, 1);
+        assert_eq!(refs(&store, "v1")?, Some(2));
+        Ok(())
+    }
+
+    #[test]
+    fn deleting_rows_gives_back_their_references_and_a_sweep_deletes_the_unused()
+    -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        store.insert_events(&[event(1, "v1", "s1"), event(2, "v2", "s1")])?;
+        let conn = store.writer();
+        conn.execute("DELETE FROM events WHERE visitor = 'v1'", [])?;
+        drop(conn);
+        assert_eq!(refs(&store, "v1")?, Some(0));
+        assert_eq!(refs(&store, "v2")?, Some(1));
+        assert_eq!(
+            sweep(&store.writer())?,
+            2,
+            "v1 and its own server session's id"
+        );
+        assert_eq!(refs(&store, "v1")?, None);
+        assert_eq!(refs(&store, "demo")?, Some(1), "still used by v2's event");
+        Ok(())
+    }
+
+    #[test]
+    fn a_sweep_by_another_connection_is_not_answered_from_the_cache() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        let db = dir.path().join("spoor.db");
+        let collector = SqliteStore::open(&db)?;
+        collector.insert_events(&[event(1, "v1", "s1")])?;
+        // The `erase` command, in another process, while the collector runs.
+        SqliteStore::open(&db)?.erase(
+            "demo",
+            &crate::maintenance::erasure::Subject::Visitor("v1".into()),
+        )?;
+        collector.insert_events(&[event(2, "v1", "s1")])?;
+        let visitors: Vec<String> = collector
+            .reader()
+            .prepare("SELECT visitor FROM events")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(visitors, ["v1"], "the new event names a stored string");
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_transaction_leaves_no_cached_id_behind() -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        crate::store::sqlite::migrate::migrate(&conn)?;
+        let mut dict = Dict::default();
+        {
+            let tx = conn.unchecked_transaction()?;
+            dict.id(&tx, "/rolled-back")?;
+            // dropped: rolled back
+        }
+        dict.forget();
+        let tx = conn.unchecked_transaction()?;
+        let id = dict.id(&tx, "/rolled-back")?;
+        assert_eq!(find(&tx, "/rolled-back")?, Some(id));
+        Ok(())
+    }
+
+    /// Every string's `refs` against a count of the references the rows hold.
+    fn recount_differs(store: &SqliteStore) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let columns = [
+            "site",
+            "visitor",
+            "client_id",
+            "session",
+            "session_id",
+            "url",
+            "hostname",
+            "path",
+            "prev_path",
+            "referrer",
+            "title",
+            "screen",
+            "lang",
+            "tz",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "name",
+            "props",
+            "target",
+            "user_id",
+            "fallback",
+        ];
+        let all = columns
+            .map(|c| format!("SELECT {c} AS ref FROM event_rows"))
+            .join(" UNION ALL ");
+        let sql = format!(
+            "SELECT s.value, s.refs, coalesce(c.n, 0) FROM strings s
+             LEFT JOIN (SELECT ref, count(*) AS n FROM ({all}) GROUP BY ref) c ON c.ref = s.id
+             WHERE s.refs <> coalesce(c.n, 0)"
+        );
+        Ok(store
+            .reader()
+            .prepare(&sql)?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?)
+    }
+
+    #[test]
+    fn refs_stay_equal_to_the_references_through_inserts_updates_and_deletes()
+    -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let page = |id: u128, visitor: &str, path: &str, minute: i64| {
+            let mut e = event(id, visitor, "s1");
+            e.client.path = path.into();
+            e.client.url = format!("https://example.com{path}?q={id}");
+            e.client.ts += minute * 60_000;
+            e
+        };
+        store.insert_events(&[
+            page(1, "v1", "/a", 0),
+            page(2, "v1", "/b", 1),
+            page(3, "v2", "/b", 2),
+        ])?;
+        store.insert_events(&[page(4, "v1", "/a", 3), page(2, "v1", "/b", 1)])?;
+        assert_eq!(recount_differs(&store)?, []);
+        // Sets every prev_path again (an update of each row).
+        store.rebuild_reports()?;
+        assert_eq!(recount_differs(&store)?, []);
+        let conn = store.writer();
+        conn.execute(
+            "UPDATE event_rows SET url = (SELECT id FROM strings WHERE value = '/b')
+             WHERE url IS NOT NULL",
+            [],
+        )?;
+        drop(conn);
+        assert_eq!(recount_differs(&store)?, []);
+        store.erase(
+            "demo",
+            &crate::maintenance::erasure::Subject::Visitor("v1".into()),
+        )?;
+        assert_eq!(recount_differs(&store)?, []);
+        let left: i64 =
+            store
+                .reader()
+                .query_row("SELECT count(*) FROM strings WHERE refs <= 0", [], |r| {
+                    r.get(0)
+                })?;
+        assert_eq!(left, 0, "the erasure swept what it left unreferenced");
+        Ok(())
+    }
+}
