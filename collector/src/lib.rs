@@ -18,7 +18,8 @@
 //! - [`session`]: server-side sessions — the pure rules that assign each event to a visit
 //!   (idle timeout, midnight in the site's time zone, new campaign; bounce, duration).
 //! - [`ingest`]: the bounded queue and the batching writer (acknowledge after commit).
-//! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation.
+//! - [`store`]: the storage seam ([`Store`](store::Store): event sink, identity state,
+//!   report source, maintenance) and its SQLite implementation.
 //! - [`reports`]: the report model (query, filters, summary, funnels, flows, CSV), the
 //!   visitor sketches, the synthetic-history generator and the benchmark;
 //!   `http::routes::reports` serves them under `/api/…`.
@@ -129,21 +130,14 @@ impl Collector {
         store: Arc<dyn Store>,
         clock: Clock,
     ) -> Result<Collector, StoreError> {
-        let key_store = Arc::clone(&store);
-        let key_bytes = tokio::task::spawn_blocking(move || key_store.secret(COOKIE_KEY_SECRET))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+        let key_bytes = store.secret(COOKIE_KEY_SECRET).await?;
         let cookie_key =
             Key::try_from(key_bytes.as_slice()).map_err(|e| StoreError::Random(e.to_string()))?;
-        let admin_store = Arc::clone(&store);
         let configured = config.admin_token.clone();
-        let (admin, created_token) =
-            tokio::task::spawn_blocking(move || Admin::open(&*admin_store, configured))
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))??;
+        let (admin, created_token) = Admin::open(&*store, configured).await?;
         let metrics = Arc::new(Metrics::default());
         let (ingest, writer) =
-            Ingest::start_observed(Arc::clone(&store), config.ingest, Arc::clone(&metrics));
+            Ingest::start_observed(store.blocking(), config.ingest, Arc::clone(&metrics));
         let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit));
         let retention = Retention::start(
             Arc::clone(&store),

@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if args.get(1).is_some_and(|a| a == "admin-token") {
         let command = AdminTokenCommand::try_parse_from(&args[1..]).unwrap_or_else(|e| e.exit());
-        return command.run();
+        return command.run().await;
     }
     let privacy = Command::is_requested(&args);
     if privacy || Rebuild::is_requested(&args) {
@@ -168,10 +168,10 @@ struct AdminTokenCommand {
 }
 
 impl AdminTokenCommand {
-    fn run(self) -> anyhow::Result<()> {
+    async fn run(self) -> anyhow::Result<()> {
         let db = spoor_collector::config::database_path(self.db, |k| std::env::var(k).ok());
         let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
-        let token = spoor_collector::http::auth::token::reset(&store)?;
+        let token = spoor_collector::http::auth::token::reset(&store).await?;
         eprintln!(
             "New admin token for {} (shown this once; restart the collector to use it):",
             db.display()

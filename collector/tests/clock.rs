@@ -54,6 +54,6 @@ async fn collect_reads_time_from_the_injected_clock() {
     );
     clock.set(later);
     assert_eq!(send(2).await.unwrap().status(), StatusCode::NO_CONTENT);
-    let persons = store.event_persons("demo", Mode::Inclusive).unwrap();
+    let persons = store.event_persons("demo", Mode::Inclusive).await.unwrap();
     assert_eq!(persons, [(event_id(2), "v-1".to_string())]);
 }

@@ -314,7 +314,11 @@ async fn an_address_shared_yesterday_gives_no_recovery_today() {
         clock.set(day0 + DAY + 9 * 3_600_000 + 600_000);
         let resp = send("newcomer").await.unwrap();
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-        let persons = store.summary("demo", Mode::Inclusive).unwrap().persons;
+        let persons = store
+            .summary("demo", Mode::Inclusive)
+            .await
+            .unwrap()
+            .persons;
         assert_eq!(
             persons, expected_persons,
             "crowd yesterday: {crowd_yesterday} (recovery only for a lone regular)"

@@ -9,8 +9,9 @@ use rusqlite::{Connection, params};
 
 use spoor_collector::reports::flows;
 use spoor_collector::reports::funnel::{Step, evaluate};
-use spoor_collector::reports::{Dimension, Interval, ReportQuery, Reports};
+use spoor_collector::reports::{Dimension, Interval, ReportQuery};
 use spoor_collector::store::StoreError;
+use spoor_collector::store::sqlite::SqliteStore;
 
 /// How one query fared.
 #[derive(Debug, Clone)]
@@ -34,7 +35,7 @@ pub fn percentile(times: &[Duration], p: f64) -> Duration {
     t[rank.clamp(1, t.len()) - 1]
 }
 
-type Query = Box<dyn Fn(&dyn Reports, &ReportQuery) -> Result<usize, StoreError>>;
+type Query = Box<dyn Fn(&SqliteStore, &ReportQuery) -> Result<usize, StoreError>>;
 
 /// The dashboard's queries for one load, by name. Each returns a size so work is not
 /// optimised away. `scans` says whether a scan answer differs from the dashboard's.
@@ -44,7 +45,7 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
         (
             "summary (+ previous period)",
             true,
-            Box::new(|r: &dyn Reports, q: &ReportQuery| {
+            Box::new(|r: &SqliteStore, q: &ReportQuery| {
                 let (a, b) = r.counts_with_previous(q)?;
                 Ok((a.visitors + b.visitors) as usize)
             }) as Query,
@@ -52,7 +53,7 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
         (
             "timeseries day",
             true,
-            Box::new(|r: &dyn Reports, q: &ReportQuery| Ok(r.series(q, Interval::Day)?.len())),
+            Box::new(|r: &SqliteStore, q: &ReportQuery| Ok(r.series(q, Interval::Day)?.len())),
         ),
         ("breakdown page", true, breakdown(Dimension::Page)),
         ("breakdown entry", true, breakdown(Dimension::Entry)),
@@ -74,13 +75,13 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
         (
             "transitions /pricing",
             true,
-            Box::new(|r: &dyn Reports, q: &ReportQuery| Ok(r.transitions(q, "/pricing")?.1.len())),
+            Box::new(|r: &SqliteStore, q: &ReportQuery| Ok(r.transitions(q, "/pricing")?.1.len())),
         ),
         (
             "flows",
             true,
             // As the API answers it by default: 4 steps, drawn as a Sankey.
-            Box::new(|r: &dyn Reports, q: &ReportQuery| {
+            Box::new(|r: &SqliteStore, q: &ReportQuery| {
                 let steps = 4;
                 Ok(flows::build(&r.flows(q, steps)?, steps, q.limit)
                     .links
@@ -90,7 +91,7 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
         (
             "funnel / > /pricing > signup",
             false,
-            Box::new(|r: &dyn Reports, q: &ReportQuery| {
+            Box::new(|r: &SqliteStore, q: &ReportQuery| {
                 let steps = [
                     Step::Page("/".into()),
                     Step::Page("/pricing".into()),
@@ -106,7 +107,7 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
         (
             "visitor log (50)",
             false,
-            Box::new(|r: &dyn Reports, q: &ReportQuery| {
+            Box::new(|r: &SqliteStore, q: &ReportQuery| {
                 let q = ReportQuery {
                     limit: 50,
                     ..q.clone()
@@ -117,7 +118,7 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
         (
             "realtime",
             false,
-            Box::new(|r: &dyn Reports, q: &ReportQuery| {
+            Box::new(|r: &SqliteStore, q: &ReportQuery| {
                 Ok(r.realtime(&q.site, q.range.end_ms() - 300_000)?.pages.len())
             }),
         ),
@@ -128,17 +129,14 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
 /// each over `q`, and `scan_runs` times by scanning (slow on a large history); `done`
 /// sees each query's timing as it completes.
 pub fn run(
-    reports: &dyn Reports,
+    reports: &SqliteStore,
     q: &ReportQuery,
     runs: usize,
     scan_runs: usize,
     only: Option<&str>,
     mut done: impl FnMut(&Timing),
 ) -> Result<Vec<Timing>, StoreError> {
-    let scan_q = ReportQuery {
-        exact: true,
-        ..q.clone()
-    };
+    let scan = reports.without_rollups();
     let mut out = Vec::new();
     for (name, scans, f) in dashboard() {
         if only.is_some_and(|o| !name.contains(o)) {
@@ -157,7 +155,7 @@ pub fn run(
             }
             if scans && i < scan_runs {
                 let start = Instant::now();
-                std::hint::black_box(f(reports, &scan_q)?);
+                std::hint::black_box(f(&scan, q)?);
                 t.scan.push(start.elapsed());
             }
         }
@@ -171,7 +169,7 @@ pub fn run(
 /// the visitor behind the newest session of the range, `runs` times; `None` when the
 /// range has no session.
 pub fn person_view(
-    store: &dyn spoor_collector::store::Store,
+    store: &SqliteStore,
     q: &ReportQuery,
     runs: usize,
 ) -> Result<Option<Timing>, StoreError> {
@@ -179,7 +177,7 @@ pub fn person_view(
         limit: 1,
         ..q.clone()
     };
-    let Some(session) = store.reports().visitor_log(&newest)?.into_iter().next() else {
+    let Some(session) = store.visitor_log(&newest)?.into_iter().next() else {
         return Ok(None);
     };
     let mut fast = Vec::new();

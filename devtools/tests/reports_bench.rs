@@ -8,7 +8,6 @@
 use spoor_collector::reports::generate::{Spec, generate};
 use spoor_collector::reports::range::{DAY_MS, Range};
 use spoor_collector::reports::{Dimension, ReportQuery};
-use spoor_collector::store::Store;
 use spoor_collector::store::sqlite::SqliteStore;
 use spoor_devtools::reports_bench as bench;
 
@@ -44,12 +43,12 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
             to: 20_600,
         },
     );
-    let mut timings = bench::run(store.reports(), &q, 1, 1, None, |_| {}).unwrap();
+    let mut timings = bench::run(&store, &q, 1, 1, None, |_| {}).unwrap();
     assert_eq!(timings.len(), bench::dashboard().len());
     let person = bench::person_view(&store, &q, 2).unwrap();
     assert_eq!(person.as_ref().map(|t| t.fast.len()), Some(2));
     timings.extend(person);
-    let only = bench::run(store.reports(), &q, 1, 0, Some("funnel"), |_| {}).unwrap();
+    let only = bench::run(&store, &q, 1, 0, Some("funnel"), |_| {}).unwrap();
     assert_eq!(only.len(), 1, "--only keeps the queries it names");
     let conn = rusqlite::Connection::open(&path).unwrap();
     let raw = bench::run_raw(&conn, &q, 1).unwrap();
@@ -57,12 +56,10 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
     assert!(table.contains("| breakdown page |") && table.contains("naive full scan"));
     assert!(table.contains("| person view |"));
 
-    let reports = store.reports();
-    let scan = ReportQuery {
-        exact: true,
-        ..q.clone()
-    };
-    let (fast, slow) = (reports.counts(&q).unwrap(), reports.counts(&scan).unwrap());
+    let reports = &store;
+    let scanner = store.without_rollups();
+    let scan = q.clone();
+    let (fast, slow) = (reports.counts(&q).unwrap(), scanner.counts(&scan).unwrap());
     assert_eq!(
         (
             fast.pageviews,
@@ -108,14 +105,11 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
             limit: 1000,
             ..q.clone()
         };
-        let scan = ReportQuery {
-            exact: true,
-            ..q.clone()
-        };
+        let scan = q.clone();
         let key =
             |r: &spoor_collector::reports::Row| (r.key.clone(), r.pageviews, r.events, r.sessions);
         let mut a: Vec<_> = reports.breakdown(&q, &d).unwrap().iter().map(key).collect();
-        let mut b: Vec<_> = reports
+        let mut b: Vec<_> = scanner
             .breakdown(&scan, &d)
             .unwrap()
             .iter()
@@ -126,7 +120,7 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
         assert_eq!(a, b, "{d:?}");
     }
     let (v1, mut b1, mut a1) = reports.transitions(&q, "/pricing").unwrap();
-    let (v2, mut b2, mut a2) = reports.transitions(&scan, "/pricing").unwrap();
+    let (v2, mut b2, mut a2) = scanner.transitions(&scan, "/pricing").unwrap();
     b1.sort();
     b2.sort();
     a1.sort();
@@ -134,7 +128,7 @@ fn generated_history_benchmarks_and_rollups_agree_with_scanning() {
     assert_eq!((v1, b1, a1), (v2, b2, a2));
     for steps in [2, 5] {
         let mut f1 = reports.flows(&q, steps).unwrap();
-        let mut f2 = reports.flows(&scan, steps).unwrap();
+        let mut f2 = scanner.flows(&scan, steps).unwrap();
         f1.sort();
         f2.sort();
         assert_eq!(f1, f2);

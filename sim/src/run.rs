@@ -64,12 +64,11 @@ pub async fn run(params: &Params) -> anyhow::Result<Report> {
         sent.extend(browser.visit(&router, visit, &mut next_event).await?);
     }
 
-    let reader = Arc::clone(&store);
-    let ours: HashMap<String, String> =
-        tokio::task::spawn_blocking(move || reader.event_persons(SITE, Mode::Inclusive))
-            .await??
-            .into_iter()
-            .collect();
+    let ours: HashMap<String, String> = store
+        .event_persons(SITE, Mode::Inclusive)
+        .await?
+        .into_iter()
+        .collect();
     let mut scores = Vec::new();
     for scheme in Scheme::ALL {
         let pairs = sent.iter().map(|s| {

@@ -59,10 +59,7 @@ impl SaltCache {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(day, _)| *day >= today - 1);
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.expire_salts(today))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        self.store.expire_salts(today).await
     }
 
     async fn for_day(&self, day: i64) -> Result<[u8; 32], StoreError> {
@@ -76,10 +73,7 @@ impl SaltCache {
         if let Some(salt) = cached {
             return Ok(salt);
         }
-        let store = Arc::clone(&self.store);
-        let salt = tokio::task::spawn_blocking(move || store.daily_salt(day))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+        let salt = self.store.daily_salt(day).await?;
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if !recent.iter().any(|(d, _)| *d == day) {
             recent.push((day, salt));
@@ -190,7 +184,7 @@ mod tests {
         assert_eq!(a, cache.for_time(day0 + DAY_MS - 1).await?);
         assert_eq!(
             a,
-            store.daily_salt(20_000)?,
+            store.daily_salt(20_000).await?,
             "the cache agrees with the store"
         );
         let b = cache.for_time(day0 + DAY_MS).await?;

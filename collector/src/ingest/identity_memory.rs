@@ -14,9 +14,8 @@
 //!
 //! Only the writer adds to the store's identity memory, so the caches stay true, except
 //! when erasure or retention deletes from it: the store counts those changes
-//! ([`Store::identity_epoch`]) and the writer empties its caches when the count moved.
+//! ([`BlockingSink::identity_epoch`]) and the writer empties its caches when the count moved.
 //!
-//! [`Store::identity_epoch`]: crate::store::Store::identity_epoch
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,7 +24,7 @@ use crate::event::Event;
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::Memory;
 use crate::identity::salt::DAY_MS;
-use crate::store::{Store, StoreError};
+use crate::store::{BlockingSink, StoreError};
 
 const KNOWN: u8 = 0;
 const SEEN: u8 = 1;
@@ -60,7 +59,7 @@ pub(crate) struct HotIdentity {
     seen: Bounded<Seen>,
     /// Client ids linked to a cookie's visitor on a day.
     cookie_ids: Bounded<u32>,
-    /// The store's [`Store::identity_epoch`] the caches agree with.
+    /// The store's [`BlockingSink::identity_epoch`] the caches agree with.
     epoch: Option<u64>,
 }
 
@@ -120,7 +119,7 @@ pub(crate) struct Overlay {
 
 /// The identity memory as a request of the batch sees it: overlay, caches, store.
 pub(crate) struct View<'a> {
-    pub(crate) store: &'a dyn Store,
+    pub(crate) store: &'a dyn BlockingSink,
     pub(crate) hot: &'a mut HotIdentity,
     pub(crate) overlay: &'a mut Overlay,
 }

@@ -44,7 +44,7 @@ use tokio::time::Instant;
 use crate::config::IngestConfig;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::store::{InsertOutcome, Store, StoreError};
+use crate::store::{BlockingSink, InsertOutcome, StoreError};
 use identity_memory::{HotIdentity, Overlay, View};
 pub use resolve::{BrowserBatch, CookieAnswer, Resolution};
 
@@ -103,13 +103,13 @@ pub struct Ingest {
 impl Ingest {
     /// Starts the writer over `store`. The returned handle ends when every [`Ingest`] clone
     /// is dropped and the queue is drained.
-    pub fn start(store: Arc<dyn Store>, config: IngestConfig) -> (Ingest, JoinHandle<()>) {
+    pub fn start(store: Arc<dyn BlockingSink>, config: IngestConfig) -> (Ingest, JoinHandle<()>) {
         Ingest::start_observed(store, config, Arc::new(Metrics::default()))
     }
 
     /// [`Ingest::start`], recording each commit's size and latency in `metrics`.
     pub fn start_observed(
-        store: Arc<dyn Store>,
+        store: Arc<dyn BlockingSink>,
         config: IngestConfig,
         metrics: Arc<Metrics>,
     ) -> (Ingest, JoinHandle<()>) {
@@ -159,7 +159,7 @@ impl Ingest {
 
 async fn write_batches(
     mut jobs: mpsc::Receiver<Job>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn BlockingSink>,
     config: IngestConfig,
     metrics: Arc<Metrics>,
 ) {
@@ -190,7 +190,11 @@ async fn write_batches(
 /// Resolves and commits every job of `batch` in one transaction and answers each with its
 /// own outcome. Returns the caches, with the batch's effects once it is committed (`None`
 /// if the task running it died: the next batch starts with empty caches).
-async fn commit(store: &Arc<dyn Store>, hot: HotIdentity, batch: Vec<Job>) -> Option<HotIdentity> {
+async fn commit(
+    store: &Arc<dyn BlockingSink>,
+    hot: HotIdentity,
+    batch: Vec<Job>,
+) -> Option<HotIdentity> {
     let (works, waiters): (Vec<Work>, Vec<_>) = batch.into_iter().map(|j| (j.work, j.done)).unzip();
     let store = Arc::clone(store);
     let result = tokio::task::spawn_blocking(move || {
@@ -224,7 +228,7 @@ async fn commit(store: &Arc<dyn Store>, hot: HotIdentity, batch: Vec<Job>) -> Op
 /// Resolves the browser batches of `works` in order, commits every event in one
 /// transaction, then moves what the batch derived into the caches.
 fn derive_and_append(
-    store: &dyn Store,
+    store: &dyn BlockingSink,
     hot: &mut HotIdentity,
     works: Vec<Work>,
 ) -> Result<Vec<(InsertOutcome, Resolution)>, StoreError> {

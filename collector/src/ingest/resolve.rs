@@ -208,7 +208,6 @@ mod tests {
     use super::*;
     use crate::config::IngestConfig;
     use crate::ingest::{Ingest, IngestError};
-    use crate::store::Store;
     use crate::store::sqlite::{SqliteOptions, SqliteStore};
 
     const CAP: u32 = 10;

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::sqlite::SqliteStore;
 

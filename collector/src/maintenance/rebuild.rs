@@ -54,7 +54,6 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::store::Store;
     use crate::store::sqlite::tests::event;
 
     fn args(a: &[&str]) -> Vec<std::ffi::OsString> {

@@ -47,9 +47,8 @@ impl Retention {
         let task = tokio::spawn(async move {
             loop {
                 let cutoff = clock.now_ms().saturating_sub(max_age_ms);
-                let store = Arc::clone(&store);
-                match tokio::task::spawn_blocking(move || store.purge_before(cutoff)).await {
-                    Ok(Ok(purged)) if purged != Purged::default() => {
+                match store.purge_before(cutoff).await {
+                    Ok(purged) if purged != Purged::default() => {
                         tracing::info!(
                             cutoff_ms = cutoff,
                             events = purged.events,
@@ -58,10 +57,9 @@ impl Retention {
                             "retention purge"
                         );
                     }
-                    Ok(Ok(_)) => {}
+                    Ok(_) => {}
                     // Retried at the next run; nothing is lost by waiting.
-                    Ok(Err(e)) => tracing::error!(error = %e, "retention purge failed"),
-                    Err(e) => tracing::error!(error = %e, "retention purge task died"),
+                    Err(e) => tracing::error!(error = %e, "retention purge failed"),
                 }
                 tokio::time::sleep(every).await;
             }

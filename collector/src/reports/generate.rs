@@ -3,7 +3,7 @@
 //! UTM campaigns, browsers and devices, engagement, custom events with properties,
 //! outbound links, downloads, and users who log in on more than one device.
 //!
-//! Events go through the store's real insert path ([`Store::insert_groups`]), so sessions,
+//! Events go through the store's real insert path ([`BlockingSink::insert_groups`]), so sessions,
 //! rollups and the person mapping are built exactly as in production. The history is
 //! deterministic for a seed (a SplitMix64 generator), and written a day at a time in time
 //! order, in large transactions.
@@ -21,7 +21,7 @@ use crate::identity::Evidence;
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::NewLink;
 use crate::reports::range::{DAY_MS, HOUR_MS};
-use crate::store::{Store, StoreError};
+use crate::store::{BlockingSink, StoreError};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -254,7 +254,7 @@ fn new_visitor(visitors: &mut Vec<Visitor>, rng: &mut Rng, user: Option<String>)
 /// Fills `store` with about `spec.events` events of `spec.site`; `progress` is called after
 /// each day with the events written so far.
 pub fn generate(
-    store: &dyn Store,
+    store: &dyn BlockingSink,
     spec: &Spec,
     mut progress: impl FnMut(u64),
 ) -> Result<Written, StoreError> {

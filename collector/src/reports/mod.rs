@@ -4,9 +4,10 @@
 //! This module owns the report model: the validated query ([`ReportQuery`]: site, range,
 //! filters, how to count), the answers' shapes, and the pure computations over what the
 //! store returns (change against the previous period, funnel conversion, the Sankey of
-//! flows, CSV). The [`Reports`] trait is what a store answers; the SQLite store answers
-//! unfiltered reports from rollups kept at write time and filtered ones from the range's
-//! sessions (`store/sqlite/reports`).
+//! flows, CSV). A store answers through
+//! [`ReportSource`](crate::store::ReportSource); the SQLite store answers unfiltered
+//! reports from rollups kept at write time and filtered ones from the range's sessions
+//! (`store/sqlite/reports`).
 //!
 //! - [`range`]: dates and the previous period; [`params`]: the query string;
 //! - [`hll`]: the unique-count sketches of the rollups (the browser, OS, device and
@@ -27,8 +28,6 @@ pub mod summary;
 use serde::Serialize;
 
 use crate::identity::graph::Mode;
-use crate::store::StoreError;
-use funnel::{FunnelDef, Step};
 use range::Range;
 
 /// What `visitors` columns count.
@@ -81,9 +80,6 @@ pub struct ReportQuery {
     pub mode: Mode,
     /// Rows of a table report.
     pub limit: usize,
-    /// Answer from sessions and events even where rollups could (the tests and the
-    /// benchmark compare both).
-    pub exact: bool,
 }
 
 impl ReportQuery {
@@ -97,13 +93,7 @@ impl ReportQuery {
             count: CountBy::Visitors,
             mode: Mode::Inclusive,
             limit: 10,
-            exact: false,
         }
-    }
-
-    /// Whether the rollups can answer this query.
-    pub fn uses_rollups(&self) -> bool {
-        self.filters.is_empty() && !self.exact && self.count == CountBy::Visitors
     }
 
     /// The same query over another range.
@@ -338,55 +328,4 @@ pub struct FunnelHit {
     pub ts: i64,
     /// Index of the step matched.
     pub step: usize,
-}
-
-/// What a store answers reports from.
-pub trait Reports: Send + Sync {
-    /// Sites with events, sorted.
-    fn sites(&self) -> Result<Vec<String>, StoreError>;
-    /// Counters over the query's range.
-    fn counts(&self, q: &ReportQuery) -> Result<Counts, StoreError>;
-    /// Counters over the query's range and over the previous period of equal length.
-    fn counts_with_previous(&self, q: &ReportQuery) -> Result<(Counts, Counts), StoreError> {
-        Ok((
-            self.counts(q)?,
-            self.counts(&q.with_range(q.range.previous()))?,
-        ))
-    }
-    /// Counters per bucket of `interval` over the range, each bucket's start (Unix ms)
-    /// with its counters, every bucket present.
-    fn series(&self, q: &ReportQuery, interval: Interval)
-    -> Result<Vec<(i64, Counts)>, StoreError>;
-    /// The rows of a breakdown (sorted, at most `limit`), with shares.
-    fn breakdown(&self, q: &ReportQuery, dimension: &Dimension) -> Result<Vec<Row>, StoreError>;
-    /// Visitors and pages since `since_ms`.
-    fn realtime(&self, site: &str, since_ms: i64) -> Result<Realtime, StoreError>;
-    /// Transitions around `page`: `(views, before, after)` as raw counts.
-    #[allow(clippy::type_complexity)]
-    fn transitions(
-        &self,
-        q: &ReportQuery,
-        page: &str,
-    ) -> Result<(u64, Vec<(String, u64)>, Vec<(String, u64)>), StoreError>;
-    /// The first `steps` page views of sessions (of the 5 each remembers), equal
-    /// sequences added up, with their session counts.
-    fn flows(&self, q: &ReportQuery, steps: usize) -> Result<Vec<(Vec<String>, u64)>, StoreError>;
-    /// The events that match each step, from the range's start to its end plus `window_ms`:
-    /// all of them, or a subset from which [`funnel::evaluate`] gives the same answer.
-    fn funnel_hits(
-        &self,
-        q: &ReportQuery,
-        steps: &[Step],
-        window_ms: i64,
-    ) -> Result<Vec<FunnelHit>, StoreError>;
-    /// Saves (or replaces) a named funnel.
-    fn save_funnel(&self, site: &str, funnel: &FunnelDef) -> Result<(), StoreError>;
-    /// The saved funnels of `site`, by name.
-    fn funnels(&self, site: &str) -> Result<Vec<FunnelDef>, StoreError>;
-    /// Sessions of the range, newest first, at most `limit`.
-    fn visitor_log(&self, q: &ReportQuery) -> Result<Vec<LogSession>, StoreError>;
-    /// Page views of the range sent by the loader's no-wasm fallback, per reason (see
-    /// [`payload::fallback`](crate::payload::fallback)), most first; the filters do not
-    /// apply. Empty where the beacon ran everywhere.
-    fn fallbacks(&self, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError>;
 }

@@ -139,7 +139,6 @@ impl Params {
             count,
             mode,
             limit,
-            exact: false,
         })
     }
 
@@ -285,8 +284,14 @@ mod tests {
         );
         assert_eq!(q.mode, Mode::Strict);
         assert_eq!(q.filters.device.as_deref(), Some("mobile"));
-        assert!(!q.uses_rollups());
-        assert!(params(&[("site", "demo")]).query(1).unwrap().uses_rollups());
+        assert!(!q.filters.is_empty());
+        assert!(
+            params(&[("site", "demo")])
+                .query(1)
+                .unwrap()
+                .filters
+                .is_empty()
+        );
     }
 
     #[test]

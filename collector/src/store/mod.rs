@@ -1,25 +1,65 @@
-//! Storage behind one trait, [`Store`], so the collector runs on the embedded SQLite store
-//! ([`sqlite::SqliteStore`]) and, later, on ClickHouse without the handlers knowing.
+//! Storage behind a seam cut by kind of data, not by one engine's shape, so the collector
+//! runs on the embedded SQLite store ([`sqlite::SqliteStore`]) and, later, on ClickHouse
+//! (#13) without the handlers knowing. This module owns the seam: the four traits, the
+//! [`Store`] handle that joins them, the neutral [`StoreError`], and the shapes the traits
+//! answer with.
 //!
-//! The trait is synchronous: SQLite is a blocking library, and callers run store calls on
-//! tokio's blocking pool (`spawn_blocking`), which keeps the async workers free.
+//! | trait | owns |
+//! | --- | --- |
+//! | [`EventSink`] (`sink.rs`) | appending groups of events, idempotent on event id; failed events; the identity epoch the ingest writer watches; the writer's blocking side ([`BlockingSink`]) |
+//! | [`IdentityState`] (`identity_state.rs`) | daily salts and their expiry, secrets and credentials, the identity memory behind the writer's caches, persons, explain and refused links, event persons, undoing a link, ids per cookie |
+//! | [`ReportSource`] (`report_source.rs`) | every report answer ([`reports`](crate::reports)) and the summary, on a [`ReportQuery`](crate::reports::ReportQuery) that names what to answer, never how |
+//! | [`Maintenance`] (`maintenance.rs`) | the retention purge, export and erasure of one subject, the health ping |
+//!
+//! Every method is async and returns a [`StoreFuture`]: the SQLite store runs its
+//! synchronous code on tokio's blocking pool inside it, so callers simply `.await` and the
+//! async workers stay free. A store reports failures as [`StoreError::Backend`], never
+//! as its driver's error type, and names rows by what the data is (event ids, visitor ids,
+//! link ids), not by how an engine stores them.
+//!
+//! **A second engine** (ClickHouse, #13) implements the four traits on its own type (the
+//! blanket impl makes it a [`Store`]); [`BlockingSink`] may wrap its async client with
+//! `Handle::block_on`, since the ingest writer calls it from its blocking task. It joins
+//! the conformance suite by implementing `collector/tests/conformance/`'s `Backend`
+//! (`create` a new store, `start` a `Collector` over it with the suite's config and clock)
+//! in `collector/tests/conformance_<engine>.rs`, one test per area, as
+//! `conformance_sqlite.rs` does; no expectation is relaxed for an engine. Whatever the
+//! engine keeps apart from the seam (SQLite's rollups versus scans, `rebuild-reports`,
+//! the generator's bulk load) stays inherent to its type.
 
+mod identity_state;
+mod maintenance;
+mod report_source;
+mod sink;
 pub mod sqlite;
+
+#[cfg(test)]
+mod seam_tests;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use identity_state::IdentityState;
+pub use maintenance::Maintenance;
+pub use report_source::{RawTransitions, ReportSource};
+pub use sink::{BlockingSink, EventSink};
 
 use serde::Serialize;
 
-use crate::event::Event;
-use crate::identity::graph::{Link, Mode};
-use crate::identity::resolver::Memory;
-use crate::maintenance::erasure::{Erased, Subject, SubjectExport};
-use crate::maintenance::retention::Purged;
+use crate::identity::graph::Link;
 
-/// A store failed to do what was asked.
+/// A store failed to do what was asked. Backend-neutral: an engine maps its own errors
+/// into [`StoreError::Backend`] (SQLite's conversion lives in [`sqlite`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite said no.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The engine refused or failed a statement.
+    #[error("{engine}: {message}")]
+    Backend {
+        /// Which engine (`sqlite`, `clickhouse`).
+        engine: &'static str,
+        /// What it said.
+        message: String,
+    },
     /// The database file or its directory could not be prepared.
     #[error("{path}: {source}")]
     Io {
@@ -31,10 +71,15 @@ pub enum StoreError {
     /// The system's random source failed (needed for salts and keys).
     #[error("random source: {0}")]
     Random(String),
-    /// A blocking task running a store call died.
+    /// A task running a store call died.
     #[error("store task: {0}")]
     Task(String),
 }
+
+/// What every store method returns: a boxed future, so the traits stay dyn-compatible
+/// (`Arc<dyn Store>`) without an async-trait crate. It borrows the store only; arguments
+/// an implementation needs after the call returns are copied in.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// How an insert went: events new to the store, and events whose id was already stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -157,130 +202,11 @@ pub struct StretchView {
     pub this_person: bool,
 }
 
-/// What the collector needs from a store.
-pub trait Store: Send + Sync + 'static {
-    /// Writes every group of events in one transaction, all or nothing, and reports each
-    /// group's outcome in order. An event whose id is already stored (or appears earlier in
-    /// the same call) is skipped and counted as a duplicate. Each new event is assigned to
-    /// its visitor's server session ([`session`](crate::session)) in the same transaction,
-    /// and its [`IdentityEffects`](crate::event::IdentityEffects) are applied there too.
-    /// Returns only once the write is durable.
-    fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError>;
+/// The whole seam as one handle (`AppState.store: Arc<dyn Store>`): every type that
+/// implements the four traits is a `Store`.
+pub trait Store: EventSink + IdentityState + ReportSource + Maintenance + 'static {}
 
-    /// Writes one group of events; see [`Store::insert_groups`].
-    fn insert_events(&self, events: &[Event]) -> Result<InsertOutcome, StoreError> {
-        Ok(self
-            .insert_groups(&[events])?
-            .into_iter()
-            .next()
-            .unwrap_or_default())
-    }
-
-    /// Counts over everything stored for `site`; `persons` under `mode`.
-    fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError>;
-
-    /// What the store remembers that bears on resolving an event of `site` with
-    /// `client_id` behind `fingerprint` on Unix day `day` (UTC).
-    fn identity_memory(
-        &self,
-        site: &str,
-        client_id: Option<&str>,
-        fingerprint: &str,
-        day: i64,
-    ) -> Result<Memory, StoreError>;
-
-    /// The person `visitor` belongs to under `mode`, or `None` for an unknown visitor.
-    fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError>;
-
-    /// Why `a` and `b` (visitor ids, or `user:` nodes) are one person under `mode`: a
-    /// shortest chain of active links from `a` to `b` (empty when `a == b`), or `None`
-    /// when they are different persons.
-    fn explain(
-        &self,
-        site: &str,
-        a: &str,
-        b: &str,
-        mode: Mode,
-    ) -> Result<Option<Vec<LinkView>>, StoreError>;
-
-    /// The links between `a`'s and `b`'s persons that are recorded but not followed under
-    /// `mode`, because they would join two users (see [`persons`](crate::identity::persons)).
-    fn refused(
-        &self,
-        site: &str,
-        a: &str,
-        b: &str,
-        mode: Mode,
-    ) -> Result<Vec<LinkView>, StoreError>;
-
-    /// Every event of `site` with the person its visitor belongs to under `mode`, as
-    /// `(event id, person id)` (the accuracy simulator scores these against its truth).
-    fn event_persons(&self, site: &str, mode: Mode) -> Result<Vec<(String, String)>, StoreError>;
-
-    /// Deactivates link `id` (persons are recomputed without it); false if unknown.
-    fn deactivate_link(&self, id: i64) -> Result<bool, StoreError>;
-
-    /// The random salt of Unix day `day` (UTC), created on first use. Salts of days before
-    /// `day - 1` are deleted on the way, so no salt outlives two days.
-    fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError>;
-
-    /// Deletes the salts of days before `today - 1` (Unix days, UTC), those days'
-    /// fingerprint observations and daily counters of ids per cookie, whether or not a
-    /// request came today; returns the number of salts deleted. Run hourly by
-    /// [`SaltExpiry`](crate::identity::salt::SaltExpiry).
-    fn expire_salts(&self, today: i64) -> Result<usize, StoreError>;
-
-    /// Whether two or more distinct id visitors were seen behind `fingerprint` (a hash under
-    /// the salt of Unix day `day`) on that day: the NAT guard's look back at yesterday.
-    fn fingerprint_shared(
-        &self,
-        site: &str,
-        fingerprint: &str,
-        day: i64,
-    ) -> Result<bool, StoreError>;
-
-    /// How many client ids were linked to `visitor` (a server cookie's) on Unix day `day`
-    /// (UTC): the identity guard's counter, read in constant time.
-    fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError>;
-
-    /// A long-lived random secret of 64 bytes named `name`, created on first use (the
-    /// cookie signing key). Kept in the store so restarts and sibling collectors agree.
-    fn secret(&self, name: &str) -> Result<[u8; 64], StoreError>;
-
-    /// The value stored under `name` by [`Store::set_credential`] (the hash of the
-    /// generated admin token), if any. Kept beside the secrets.
-    fn credential(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
-
-    /// Stores `value` under `name`, or deletes it (`None`). Deleting a [`Store::secret`]'s
-    /// name makes the next read create a new one (how the admin sessions are revoked).
-    fn set_credential(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError>;
-
-    /// The store's answers to reports (see [`reports`](crate::reports)).
-    fn reports(&self) -> &dyn crate::reports::Reports;
-
-    /// Deletes events whose client time is before `cutoff_ms`, sessions whose last event is,
-    /// and links recorded before it ([`retention`](crate::maintenance::retention)).
-    fn purge_before(&self, cutoff_ms: i64) -> Result<Purged, StoreError>;
-
-    /// Everything stored about `subject` on `site` ([`erasure`](crate::maintenance::erasure)).
-    fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError>;
-
-    /// Deletes everything stored about `subject` on `site`, in one transaction, leaving
-    /// none of it readable in the store's files; returns what was deleted.
-    fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError>;
-
-    /// Records events that failed validation, then deletes the oldest rows beyond `keep`,
-    /// in one transaction.
-    fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError>;
-
-    /// Whether the store answers at all: the cheapest possible read (`/healthz`).
-    fn ping(&self) -> Result<(), StoreError>;
-
-    /// A count that moves whenever something other than [`Store::insert_groups`] deletes
-    /// identity memory (erasure, retention), so the ingest writer knows its caches of it
-    /// ([`ingest`](crate::ingest)) may hold what the store no longer does.
-    fn identity_epoch(&self) -> u64;
-}
+impl<T: EventSink + IdentityState + ReportSource + Maintenance + 'static> Store for T {}
 
 /// An event that failed validation, as the `failed_events` table keeps it. Never holds a
 /// client address.

@@ -9,7 +9,6 @@ use clap::Parser;
 use rusqlite::{Connection, OpenFlags};
 use spoor_collector::reports::ReportQuery;
 use spoor_collector::reports::range::{DAY_MS, Range};
-use spoor_collector::store::Store;
 use spoor_collector::store::sqlite::SqliteStore;
 use spoor_devtools::reports_bench as bench;
 
@@ -58,7 +57,7 @@ fn main() -> anyhow::Result<()> {
         args.site, args.days, args.runs
     );
     let only = args.only.as_deref();
-    let mut timings = bench::run(store.reports(), &q, args.runs, args.scan_runs, only, |t| {
+    let mut timings = bench::run(&store, &q, args.runs, args.scan_runs, only, |t| {
         eprintln!(
             "{}: p95 {:?}, scan p95 {:?}",
             t.name,

@@ -37,7 +37,7 @@ pub use token::{AdminToken, Credentials};
 use crate::http::error::AppError;
 use crate::http::extract::peer::Peer;
 use crate::state::AppState;
-use crate::store::{Store, StoreError};
+use crate::store::{IdentityState, StoreError};
 use session::{SESSION_KEY_SECRET, Sessions};
 
 /// What the gate checks credentials against; shared through [`AppState`].
@@ -52,12 +52,12 @@ pub struct Admin {
 impl Admin {
     /// Loads the credentials and the session key from `store`, making and storing a token
     /// when none is configured or stored; returns that new token too (show it once).
-    pub fn open(
-        store: &dyn Store,
+    pub async fn open(
+        store: &dyn IdentityState,
         configured: Option<AdminToken>,
     ) -> Result<(Admin, Option<AdminToken>), StoreError> {
-        let (credentials, created) = Credentials::open(store, configured)?;
-        let sessions = Sessions::new(store.secret(SESSION_KEY_SECRET)?);
+        let (credentials, created) = Credentials::open(store, configured).await?;
+        let sessions = Sessions::new(store.secret(SESSION_KEY_SECRET).await?);
         Ok((
             Admin {
                 credentials,

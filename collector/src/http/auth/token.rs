@@ -17,7 +17,7 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 
 use super::session::SESSION_KEY_SECRET;
-use crate::store::{Store, StoreError, random_bytes};
+use crate::store::{IdentityState, StoreError, random_bytes};
 
 /// Name of the store entry holding the SHA-256 of the generated admin token.
 pub const STORED_HASH: &str = "admin-token-sha256";
@@ -104,18 +104,21 @@ impl fmt::Debug for Credentials {
 impl Credentials {
     /// Reads the stored hash; when no token is configured and none is stored yet, makes a
     /// token, stores its hash and returns it (the one time it can be shown).
-    pub fn open(
-        store: &dyn Store,
+    pub async fn open(
+        store: &dyn IdentityState,
         configured: Option<AdminToken>,
     ) -> Result<(Credentials, Option<AdminToken>), StoreError> {
         let stored = store
-            .credential(STORED_HASH)?
+            .credential(STORED_HASH)
+            .await?
             .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok());
         if configured.is_some() || stored.is_some() {
             return Ok((Credentials { configured, stored }, None));
         }
         let created = AdminToken::generate()?;
-        store.set_credential(STORED_HASH, Some(&created.digest()))?;
+        store
+            .set_credential(STORED_HASH, Some(&created.digest()))
+            .await?;
         let credentials = Credentials {
             configured: None,
             stored: Some(created.digest()),
@@ -141,10 +144,12 @@ impl Credentials {
 /// Replaces the stored token with a new one and revokes every dashboard session (their
 /// signing key is deleted, so a new one is made at the next start). Returns the new token
 /// to show once. The running collector keeps the old credentials until restarted.
-pub fn reset(store: &dyn Store) -> Result<AdminToken, StoreError> {
+pub async fn reset(store: &dyn IdentityState) -> Result<AdminToken, StoreError> {
     let token = AdminToken::generate()?;
-    store.set_credential(STORED_HASH, Some(&token.digest()))?;
-    store.set_credential(SESSION_KEY_SECRET, None)?;
+    store
+        .set_credential(STORED_HASH, Some(&token.digest()))
+        .await?;
+    store.set_credential(SESSION_KEY_SECRET, None).await?;
     Ok(token)
 }
 
@@ -181,10 +186,10 @@ mod tests {
         assert!(!format!("{t:?}").contains("0123"));
     }
 
-    #[test]
-    fn the_first_start_makes_a_token_and_stores_only_its_hash() {
+    #[tokio::test]
+    async fn the_first_start_makes_a_token_and_stores_only_its_hash() {
         let store = SqliteStore::open_in_memory().unwrap();
-        let (credentials, created) = Credentials::open(&store, None).unwrap();
+        let (credentials, created) = Credentials::open(&store, None).await.unwrap();
         let token = created.expect("a token is made when none is configured");
         assert_eq!(token.reveal().len(), 64);
         assert!(credentials.accepts(token.reveal()));
@@ -192,26 +197,28 @@ mod tests {
         assert_eq!(stored, token.digest());
         assert!(!String::from_utf8_lossy(&stored).contains(token.reveal()));
         // The next start finds it and shows nothing.
-        let (again, none) = Credentials::open(&store, None).unwrap();
+        let (again, none) = Credentials::open(&store, None).await.unwrap();
         assert!(none.is_none());
         assert!(again.accepts(token.reveal()));
         assert!(!again.accepts("0123456789abcdef0123"));
     }
 
-    #[test]
-    fn a_configured_token_makes_none_and_reset_replaces_the_stored_one() {
+    #[tokio::test]
+    async fn a_configured_token_makes_none_and_reset_replaces_the_stored_one() {
         let store = SqliteStore::open_in_memory().unwrap();
         let configured: AdminToken = "configured-token-0123456789".parse().unwrap();
-        let (credentials, created) = Credentials::open(&store, Some(configured.clone())).unwrap();
+        let (credentials, created) = Credentials::open(&store, Some(configured.clone()))
+            .await
+            .unwrap();
         assert!(created.is_none());
         assert!(credentials.accepts(configured.reveal()));
         assert_eq!(store.credential(STORED_HASH).unwrap(), None);
 
-        let (_, first) = Credentials::open(&store, None).unwrap();
+        let (_, first) = Credentials::open(&store, None).await.unwrap();
         let first = first.unwrap();
         let session_key = store.secret(SESSION_KEY_SECRET).unwrap();
-        let second = reset(&store).unwrap();
-        let (after, _) = Credentials::open(&store, None).unwrap();
+        let second = reset(&store).await.unwrap();
+        let (after, _) = Credentials::open(&store, None).await.unwrap();
         assert!(after.accepts(second.reveal()));
         assert!(
             !after.accepts(first.reveal()),

@@ -328,13 +328,9 @@ async fn record_failures(state: &AppState, site: &str, failures: &[EventFailure]
             raw: f.raw.clone(),
         })
         .collect();
-    let store = state.store.clone();
     let keep = state.config.failed_events_max;
-    let written = tokio::task::spawn_blocking(move || store.insert_failed(&rows, keep)).await;
-    match written {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "could not record failed events"),
-        Err(e) => tracing::warn!(error = %e, "could not record failed events"),
+    if let Err(e) = state.store.append_failed(rows, keep).await {
+        tracing::warn!(error = %e, "could not record failed events");
     }
 }
 

@@ -10,9 +10,6 @@ use crate::state::AppState;
 pub async fn healthz(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, &'static str), AppError> {
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.ping())
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    state.store.ping().await?;
     Ok((StatusCode::OK, "ok\n"))
 }

@@ -32,11 +32,7 @@ pub async fn person(
 ) -> Result<Json<Person>, AppError> {
     let mode = identity_mode(params.identity.as_deref())?;
     let site = required_site(params.site)?;
-    let store = state.store.clone();
-    let lookup = visitor.clone();
-    let person = tokio::task::spawn_blocking(move || store.person(&site, &lookup, mode))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let person = state.store.person(&site, &visitor, mode).await?;
     person.map(Json).ok_or_else(|| {
         AppError::NotFound(format!(
             "visitor: {:?} is unknown on this site",
@@ -104,18 +100,11 @@ pub async fn explain(
     let other = params.other.filter(|o| !o.is_empty()).ok_or_else(|| {
         AppError::BadRequest("other: the visitor to compare with is required".into())
     })?;
-    let store = state.store.clone();
-    let (a, b) = (visitor.clone(), other.clone());
-    let (chain, refused) = tokio::task::spawn_blocking(move || {
-        let chain = store.explain(&site, &a, &b, mode)?;
-        let refused = match chain {
-            Some(_) => Vec::new(),
-            None => store.refused(&site, &a, &b, mode)?,
-        };
-        Ok::<_, crate::store::StoreError>((chain, refused))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
+    let chain = state.store.explain(&site, &visitor, &other, mode).await?;
+    let refused = match chain {
+        Some(_) => Vec::new(),
+        None => state.store.refused(&site, &visitor, &other, mode).await?,
+    };
     Ok(Json(Explanation {
         visitor,
         other,
@@ -136,10 +125,7 @@ pub async fn delete_link(
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::BadRequest("id: a link id is an integer".into()))?;
-    let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.deactivate_link(id))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let found = state.store.undo_link(id).await?;
     if found {
         Ok(StatusCode::NO_CONTENT)
     } else {

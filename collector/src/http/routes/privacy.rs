@@ -40,10 +40,7 @@ pub async fn export(
     Query(params): Query<SubjectParams>,
 ) -> Result<Json<SubjectExport>, AppError> {
     let (site, subject) = params.into_parts()?;
-    let store = state.store.clone();
-    let export = tokio::task::spawn_blocking(move || store.export(&site, &subject))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let export = state.store.export(&site, &subject).await?;
     if export.is_empty() {
         return Err(AppError::NotFound(
             "nothing is stored about this subject on this site".into(),
@@ -60,10 +57,7 @@ pub async fn erase(
     Query(params): Query<SubjectParams>,
 ) -> Result<Json<Erased>, AppError> {
     let (site, subject) = params.into_parts()?;
-    let store = state.store.clone();
-    let erased = tokio::task::spawn_blocking(move || store.erase(&site, &subject))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let erased = state.store.erase(&site, &subject).await?;
     tracing::info!(
         events = erased.events,
         sessions = erased.sessions,

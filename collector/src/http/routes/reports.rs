@@ -1,7 +1,7 @@
 //! `/api/…` reports: the handlers of summary, time series, breakdowns (JSON or CSV),
 //! real-time, paths, funnels and the visitor log. Each validates its query string into a
 //! [`ReportQuery`] (a `400` names the bad parameter) and asks the store's
-//! [`Reports`] on the blocking pool.
+//! [`ReportSource`].
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
@@ -17,9 +17,8 @@ use crate::reports::funnel::{self, FunnelDef};
 use crate::reports::params::Params;
 use crate::reports::range::{DAY_MS, date, timestamp};
 use crate::reports::summary::{Change, Fallback, SummaryReport, Totals};
-use crate::reports::{ReportQuery, Reports, Share, Transitions, csv, flows};
+use crate::reports::{ReportQuery, Share, Transitions, csv, flows};
 use crate::state::AppState;
-use crate::store::StoreError;
 
 /// How far back `GET /api/realtime` looks, ms.
 pub const REALTIME_MS: i64 = 5 * 60_000;
@@ -40,18 +39,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/visitors", get(visitors))
 }
 
-/// Runs `f` against the store's reports on the blocking pool.
-async fn ask<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&dyn Reports) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, AppError> {
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || f(store.reports()))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(AppError::from)
-}
-
 fn query(state: &AppState, params: &Params) -> Result<ReportQuery, AppError> {
     let today = state.clock.now_ms().div_euclid(DAY_MS);
     params.query(today).map_err(AppError::BadRequest)
@@ -59,7 +46,7 @@ fn query(state: &AppState, params: &Params) -> Result<ReportQuery, AppError> {
 
 /// `GET /api/sites`.
 pub async fn sites(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
-    let sites = ask(&state, |r| r.sites()).await?;
+    let sites = state.store.sites().await?;
     Ok(Json(json!({ "sites": sites })))
 }
 
@@ -69,11 +56,11 @@ pub async fn summary(
     Query(params): Query<Params>,
 ) -> Result<Json<SummaryReport>, AppError> {
     let q = query(&state, &params)?;
-    let (now, before) = ask(&state, move |r| r.counts_with_previous(&q)).await?;
+    let (now, before) = state.store.counts_with_previous(&q).await?;
     let q = query(&state, &params)?;
     let fallback = {
         let q = q.clone();
-        ask(&state, move |r| r.fallbacks(&q)).await?
+        state.store.fallbacks(&q).await?
     };
     let (totals, previous) = (Totals::from(now), Totals::from(before));
     Ok(Json(SummaryReport {
@@ -109,7 +96,7 @@ pub async fn timeseries(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let q = query(&state, &params)?;
     let interval = params.interval(&q.range).map_err(AppError::BadRequest)?;
-    let series = ask(&state, move |r| r.series(&q, interval)).await?;
+    let series = state.store.series(&q, interval).await?;
     let points: Vec<Point> = series
         .into_iter()
         .map(|(t, c)| {
@@ -139,7 +126,7 @@ pub async fn breakdown(
     let dimension = params.dimension().map_err(AppError::BadRequest)?;
     let as_csv = params.csv().map_err(AppError::BadRequest)?;
     let name = dimension.as_str();
-    let rows = ask(&state, move |r| r.breakdown(&q, &dimension)).await?;
+    let rows = state.store.breakdown(&q, &dimension).await?;
     if as_csv {
         return Ok(csv_response(name, csv::rows(&rows)));
     }
@@ -166,9 +153,7 @@ pub async fn realtime(
 ) -> Result<Json<crate::reports::Realtime>, AppError> {
     let q = query(&state, &params)?;
     let since = state.clock.now_ms() - REALTIME_MS;
-    Ok(Json(
-        ask(&state, move |r| r.realtime(&q.site, since)).await?,
-    ))
+    Ok(Json(state.store.realtime(&q.site, since).await?))
 }
 
 fn shares(rows: Vec<(String, u64)>, views: u64) -> Vec<Share> {
@@ -203,7 +188,7 @@ pub async fn transitions(
         .ok_or_else(|| AppError::BadRequest("page: query parameter is required".into()))?;
     let limit = q.limit;
     let subject = page.clone();
-    let (views, before, after) = ask(&state, move |r| r.transitions(&q, &subject)).await?;
+    let (views, before, after) = state.store.transitions(&q, &subject).await?;
     let mut before = shares(before, views);
     let mut after = shares(after, views);
     before.truncate(limit);
@@ -242,7 +227,7 @@ pub async fn flows(
     let q = query(&state, &params)?;
     let steps = params.flow_steps().map_err(AppError::BadRequest)?;
     let limit = q.limit;
-    let sessions = ask(&state, move |r| r.flows(&q, steps)).await?;
+    let sessions = state.store.flows(&q, steps).await?;
     let flows = flows::build(&sessions, steps, limit);
     if as_csv {
         let lines = flows
@@ -268,7 +253,7 @@ pub async fn funnel(
     let (steps, window) = match params.name.as_deref().filter(|s| !s.is_empty()) {
         Some(name) => {
             let site = q.site.clone();
-            let saved = ask(&state, move |r| r.funnels(&site)).await?;
+            let saved = state.store.funnels(&site).await?;
             let def = saved
                 .into_iter()
                 .find(|f| f.name == name)
@@ -290,7 +275,7 @@ pub async fn funnel(
     .map_err(AppError::BadRequest)?;
     let (start, end) = (q.range.start_ms(), q.range.end_ms());
     let for_store = steps.clone();
-    let hits = ask(&state, move |r| r.funnel_hits(&q, &for_store, window)).await?;
+    let hits = state.store.funnel_hits(&q, &for_store, window).await?;
     let result = funnel::evaluate(&steps, hits, start, end, window);
     if as_csv {
         let lines = result.iter().map(|s| {
@@ -338,7 +323,7 @@ pub async fn save_funnel(
         window_ms,
     };
     let saved = def.clone();
-    ask(&state, move |r| r.save_funnel(&body.site, &saved)).await?;
+    state.store.save_funnel(&body.site, &saved).await?;
     Ok((StatusCode::CREATED, Json(def)))
 }
 
@@ -348,7 +333,7 @@ pub async fn list_funnels(
     Query(params): Query<Params>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let q = query(&state, &params)?;
-    let funnels = ask(&state, move |r| r.funnels(&q.site)).await?;
+    let funnels = state.store.funnels(&q.site).await?;
     Ok(Json(json!({ "funnels": funnels })))
 }
 
@@ -359,7 +344,7 @@ pub async fn visitors(
 ) -> Result<Response, AppError> {
     let as_csv = params.csv().map_err(AppError::BadRequest)?;
     let q = query(&state, &params)?;
-    let sessions = ask(&state, move |r| r.visitor_log(&q)).await?;
+    let sessions = state.store.visitor_log(&q).await?;
     if as_csv {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         let lines = sessions.iter().map(|s| {

@@ -118,9 +118,9 @@ pub(super) fn sweep(conn: &Connection) -> Result<usize, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreError;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;
-    use crate::store::{Store, StoreError};
 
     fn refs(store: &SqliteStore, value: &str) -> Result<Option<i64>, StoreError> {
         Ok(store

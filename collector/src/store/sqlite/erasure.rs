@@ -291,7 +291,6 @@ mod tests {
     use crate::identity::graph::LinkKind;
     use crate::identity::resolver::NewLink;
     use crate::maintenance::erasure::Subject;
-    use crate::store::Store;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;
 

@@ -33,7 +33,7 @@ pub(super) fn insert(
 #[cfg(test)]
 mod tests {
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{FailedEvent, Store, StoreError};
+    use crate::store::{FailedEvent, StoreError};
 
     #[test]
     fn only_the_newest_rows_are_kept() -> Result<(), StoreError> {

@@ -567,7 +567,6 @@ mod tests {
     use super::*;
     use crate::event::IdentityEffects;
     use crate::identity::resolver::NewLink;
-    use crate::store::Store;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;
 

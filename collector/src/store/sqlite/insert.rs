@@ -62,7 +62,6 @@ pub(super) fn insert_groups(
 mod tests {
     use super::*;
     use crate::event::{Custom, Engagement, EventKind, PropValue, Props};
-    use crate::store::Store;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;
 

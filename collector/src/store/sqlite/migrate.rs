@@ -69,7 +69,6 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
     use crate::store::sqlite::SqliteStore;
 
     #[test]

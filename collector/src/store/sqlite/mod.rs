@@ -30,16 +30,16 @@ pub mod options;
 mod reports;
 mod retention;
 mod row;
+mod seam;
 mod sessions;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{
-    FailedEvent, InsertOutcome, LinkView, Person, Store, StoreError, Summary, random_bytes,
-};
+use super::{FailedEvent, InsertOutcome, LinkView, Person, StoreError, Summary, random_bytes};
 use crate::event::Event;
 use crate::identity::graph::{self, Mode};
 use crate::identity::resolver::Memory;
@@ -53,19 +53,40 @@ pub use options::{SqliteOptions, Synchronous};
 /// Read-only connections a file-backed store keeps for queries.
 pub const READERS: usize = 2;
 
-/// The SQLite implementation of [`Store`].
+/// The SQLite implementation of the [`Store`](super::Store) seam (see `seam`), with the
+/// same calls as plain synchronous methods for the subcommands, tools and tests.
+///
+/// Cheap to clone: the connections are shared, so a blocking task can own a handle.
+#[derive(Clone)]
 pub struct SqliteStore {
+    /// The connections and the writer's state.
+    shared: Arc<Shared>,
+    /// How inserted events are cut into sessions.
+    rules: SessionRules,
+    /// Whether reports may read the rollups (see [`SqliteStore::without_rollups`]).
+    rollups: bool,
+}
+
+/// What every clone of a [`SqliteStore`] shares.
+struct Shared {
     /// The only connection that writes.
     writer: Mutex<Connection>,
     /// Read-only connections for queries; none for an in-memory store, whose single
     /// connection serves both.
     readers: Vec<Mutex<Connection>>,
-    /// How inserted events are cut into sessions.
-    rules: SessionRules,
-    /// Erasures and purges done ([`Store::identity_epoch`]).
-    deletions: std::sync::atomic::AtomicU64,
+    /// Erasures and purges done ([`SqliteStore::identity_epoch`]).
+    deletions: AtomicU64,
     /// The writer's string ids (see [`dict`]); taken after `writer`, never alone.
     dict: Mutex<dict::Dict>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Backend {
+            engine: "sqlite",
+            message: e.to_string(),
+        }
+    }
 }
 
 impl SqliteStore {
@@ -93,13 +114,7 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<_, StoreError>>()?;
-        Ok(SqliteStore {
-            writer: Mutex::new(writer),
-            readers,
-            rules: SessionRules::default(),
-            deletions: Default::default(),
-            dict: Mutex::default(),
-        })
+        Ok(SqliteStore::over(writer, readers))
     }
 
     /// A private in-memory store, for tests.
@@ -107,13 +122,20 @@ impl SqliteStore {
         let conn = Connection::open_in_memory()?;
         stable_plans(&conn)?;
         migrate(&conn)?;
-        Ok(SqliteStore {
-            writer: Mutex::new(conn),
-            readers: Vec::new(),
+        Ok(SqliteStore::over(conn, Vec::new()))
+    }
+
+    fn over(writer: Connection, readers: Vec<Mutex<Connection>>) -> SqliteStore {
+        SqliteStore {
+            shared: Arc::new(Shared {
+                writer: Mutex::new(writer),
+                readers,
+                deletions: AtomicU64::new(0),
+                dict: Mutex::default(),
+            }),
             rules: SessionRules::default(),
-            deletions: Default::default(),
-            dict: Mutex::default(),
-        })
+            rollups: true,
+        }
     }
 
     /// The store with sessions cut by `rules` instead of the defaults (30 minutes, UTC).
@@ -121,15 +143,25 @@ impl SqliteStore {
         SqliteStore { rules, ..self }
     }
 
+    /// A handle on the same store whose reports never read the rollups: every answer is
+    /// worked out from the range's sessions and events, as filtered reports are. The
+    /// tests and `spoor-bench-reports` compare the two.
+    pub fn without_rollups(&self) -> SqliteStore {
+        SqliteStore {
+            rollups: false,
+            ..self.clone()
+        }
+    }
+
     fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-done transaction behind
         // (rusqlite rolls back on drop), so a poisoned lock is safe to take over.
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The writer's dictionary cache; lock it after [`SqliteStore::writer`].
     fn dict(&self) -> MutexGuard<'_, dict::Dict> {
-        self.dict.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.dict.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A free reader, else the first one once it is free (the writer for an in-memory
@@ -137,7 +169,7 @@ impl SqliteStore {
     fn reader(&self) -> MutexGuard<'_, Connection> {
         match self.spare_reader() {
             Some(conn) => conn,
-            None => match self.readers.first() {
+            None => match self.shared.readers.first() {
                 Some(r) => r.lock().unwrap_or_else(|p| p.into_inner()),
                 None => self.writer(),
             },
@@ -146,7 +178,7 @@ impl SqliteStore {
 
     /// A reader no one is using, if there is one.
     fn spare_reader(&self) -> Option<MutexGuard<'_, Connection>> {
-        self.readers.iter().find_map(|r| match r.try_lock() {
+        self.shared.readers.iter().find_map(|r| match r.try_lock() {
             Ok(conn) => Some(conn),
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
@@ -253,8 +285,12 @@ fn get_or_create_blob<const N: usize>(
     Ok(value)
 }
 
-impl Store for SqliteStore {
-    fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
+/// The seam's calls, synchronously: `seam` runs them on the blocking pool; subcommands,
+/// tools and tests call them directly.
+impl SqliteStore {
+    /// [`EventSink::append`](crate::store::EventSink::append): one transaction, all or
+    /// nothing, durable before it returns.
+    pub fn insert_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
         let mut conn = self.writer();
         let mut dict = self.dict();
         let outcome = insert::insert_groups(&mut conn, &mut dict, &self.rules, groups);
@@ -265,7 +301,17 @@ impl Store for SqliteStore {
         outcome
     }
 
-    fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError> {
+    /// Writes one group of events; see [`SqliteStore::insert_groups`].
+    pub fn insert_events(&self, events: &[Event]) -> Result<InsertOutcome, StoreError> {
+        Ok(self
+            .insert_groups(&[events])?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// [`ReportSource::summary`](crate::store::ReportSource::summary).
+    pub fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError> {
         let conn = self.reader();
         // On `event_rows` (kind 0: page view, see `row`): distinct visitors by their ids,
         // from the `(site, visitor)` index, without decoding each row's visitor.
@@ -299,7 +345,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn identity_memory(
+    /// [`IdentityState::identity_memory`](crate::store::IdentityState::identity_memory).
+    pub fn identity_memory(
         &self,
         site: &str,
         client_id: Option<&str>,
@@ -309,7 +356,8 @@ impl Store for SqliteStore {
         identity::memory(&self.reader(), site, client_id, fingerprint, day)
     }
 
-    fn fingerprint_shared(
+    /// [`IdentityState::fingerprint_shared`](crate::store::IdentityState::fingerprint_shared).
+    pub fn fingerprint_shared(
         &self,
         site: &str,
         fingerprint: &str,
@@ -318,15 +366,23 @@ impl Store for SqliteStore {
         identity::fingerprint_shared(&self.reader(), site, fingerprint, day)
     }
 
-    fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError> {
+    /// [`IdentityState::cookie_ids`](crate::store::IdentityState::cookie_ids).
+    pub fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError> {
         identity::cookie_ids(&self.reader(), site, visitor, day)
     }
 
-    fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError> {
+    /// [`IdentityState::person`](crate::store::IdentityState::person).
+    pub fn person(
+        &self,
+        site: &str,
+        visitor: &str,
+        mode: Mode,
+    ) -> Result<Option<Person>, StoreError> {
         identity::person(&self.reader(), site, visitor, mode)
     }
 
-    fn explain(
+    /// [`IdentityState::explain`](crate::store::IdentityState::explain).
+    pub fn explain(
         &self,
         site: &str,
         a: &str,
@@ -338,7 +394,8 @@ impl Store for SqliteStore {
             .map(|chain| chain.into_iter().map(LinkView::from).collect()))
     }
 
-    fn refused(
+    /// [`IdentityState::refused`](crate::store::IdentityState::refused).
+    pub fn refused(
         &self,
         site: &str,
         a: &str,
@@ -348,15 +405,22 @@ impl Store for SqliteStore {
         identity::refused(&self.reader(), site, a, b, mode)
     }
 
-    fn event_persons(&self, site: &str, mode: Mode) -> Result<Vec<(String, String)>, StoreError> {
+    /// [`IdentityState::event_persons`](crate::store::IdentityState::event_persons).
+    pub fn event_persons(
+        &self,
+        site: &str,
+        mode: Mode,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         identity::event_persons(&self.reader(), site, mode)
     }
 
-    fn deactivate_link(&self, id: i64) -> Result<bool, StoreError> {
+    /// [`IdentityState::undo_link`](crate::store::IdentityState::undo_link).
+    pub fn deactivate_link(&self, id: i64) -> Result<bool, StoreError> {
         identity::deactivate_link(&self.writer(), id)
     }
 
-    fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError> {
+    /// [`IdentityState::daily_salt`](crate::store::IdentityState::daily_salt).
+    pub fn daily_salt(&self, day: i64) -> Result<[u8; 32], StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         // The timer ([`SaltExpiry`](crate::identity::salt::SaltExpiry)) does this hourly;
@@ -372,7 +436,8 @@ impl Store for SqliteStore {
         Ok(salt)
     }
 
-    fn secret(&self, name: &str) -> Result<[u8; 64], StoreError> {
+    /// [`IdentityState::secret`](crate::store::IdentityState::secret).
+    pub fn secret(&self, name: &str) -> Result<[u8; 64], StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         let secret = get_or_create_blob(
@@ -385,7 +450,8 @@ impl Store for SqliteStore {
         Ok(secret)
     }
 
-    fn credential(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    /// [`IdentityState::credential`](crate::store::IdentityState::credential).
+    pub fn credential(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .reader()
             .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
@@ -394,7 +460,8 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn set_credential(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+    /// [`IdentityState::set_credential`](crate::store::IdentityState::set_credential).
+    pub fn set_credential(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
         let conn = self.writer();
         match value {
             Some(value) => conn.execute(
@@ -406,26 +473,23 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn reports(&self) -> &dyn crate::reports::Reports {
-        self
-    }
-
-    fn purge_before(&self, cutoff_ms: i64) -> Result<Purged, StoreError> {
+    /// [`Maintenance::purge_before`](crate::store::Maintenance::purge_before).
+    pub fn purge_before(&self, cutoff_ms: i64) -> Result<Purged, StoreError> {
         let purged = retention::purge_before(self, cutoff_ms);
-        self.deletions
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.shared.deletions.fetch_add(1, Ordering::SeqCst);
         purged
     }
 
-    fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError> {
+    /// [`Maintenance::export`](crate::store::Maintenance::export).
+    pub fn export(&self, site: &str, subject: &Subject) -> Result<SubjectExport, StoreError> {
         erasure::export(&self.reader(), site, subject)
     }
 
-    fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError> {
+    /// [`Maintenance::erase`](crate::store::Maintenance::erase).
+    pub fn erase(&self, site: &str, subject: &Subject) -> Result<Erased, StoreError> {
         let mut conn = self.writer();
         let erased = erasure::erase(&mut conn, site, subject);
-        self.deletions
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.shared.deletions.fetch_add(1, Ordering::SeqCst);
         let erased = erased?;
         // The erasure swept strings the cache may hold.
         self.dict().forget();
@@ -435,7 +499,8 @@ impl Store for SqliteStore {
         Ok(erased)
     }
 
-    fn expire_salts(&self, today: i64) -> Result<usize, StoreError> {
+    /// [`IdentityState::expire_salts`](crate::store::IdentityState::expire_salts).
+    pub fn expire_salts(&self, today: i64) -> Result<usize, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         let deleted = delete_salts_before(&tx, today - 1)?;
@@ -443,16 +508,19 @@ impl Store for SqliteStore {
         Ok(deleted)
     }
 
-    fn identity_epoch(&self) -> u64 {
-        self.deletions.load(std::sync::atomic::Ordering::SeqCst)
+    /// [`EventSink::identity_epoch`](crate::store::EventSink::identity_epoch).
+    pub fn identity_epoch(&self) -> u64 {
+        self.shared.deletions.load(Ordering::SeqCst)
     }
 
-    fn ping(&self) -> Result<(), StoreError> {
+    /// [`Maintenance::ping`](crate::store::Maintenance::ping).
+    pub fn ping(&self) -> Result<(), StoreError> {
         self.reader().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
 
-    fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError> {
+    /// [`EventSink::append_failed`](crate::store::EventSink::append_failed).
+    pub fn insert_failed(&self, rows: &[FailedEvent], keep: usize) -> Result<(), StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         failed::insert(&tx, rows, keep)?;

@@ -136,9 +136,9 @@ mod tests {
     use crate::event::{Event, IdentityEffects};
     use crate::identity::graph::{LinkKind, Mode};
     use crate::identity::resolver::NewLink;
+    use crate::store::StoreError;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;
-    use crate::store::{Store, StoreError};
 
     const DAY_MS: i64 = 86_400_000;
 

@@ -272,9 +272,9 @@ fn load_latest(
 
 #[cfg(test)]
 mod tests {
+    use crate::store::StoreError;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;
-    use crate::store::{Store, StoreError};
 
     const MIN: i64 = 60_000;
 

@@ -155,7 +155,6 @@ mod tests {
     use super::*;
     use crate::identity::graph::Mode;
     use crate::reports::Filters;
-    use crate::reports::Reports;
     use crate::reports::funnel::evaluate;
     use crate::reports::generate::{Spec, generate};
     use crate::reports::range::{DAY_MS, HOUR_MS, Range};

@@ -1,4 +1,5 @@
-//! The SQLite answers to [`Reports`]: `rollup` keeps the rollups and `persons` the
+//! The SQLite answers to reports ([`ReportSource`](crate::store::ReportSource), run on
+//! the blocking pool by `seam`): `rollup` keeps the rollups and `persons` the
 //! visitor → person mapping at write time; `fast` reads the rollups (reports without a
 //! filter), `exact` the range's sessions and events (filtered reports, counting by
 //! persons, and the check of the rollups); `funnel` and real-time read events through
@@ -20,9 +21,9 @@ use super::SqliteStore;
 use crate::reports::funnel::{FunnelDef, Step};
 use crate::reports::{
     CountBy, Counts, Dimension, FunnelHit, Interval, KeyCount, LogSession, Realtime, ReportQuery,
-    Reports, Row,
+    Row,
 };
-use crate::store::StoreError;
+use crate::store::{RawTransitions, StoreError};
 
 /// Fallback page views per reason over `?2..?3` of site `?1`. Reads the partial index
 /// `events_fallback`, which holds only them, so most sites pay nothing.
@@ -77,8 +78,17 @@ fn subtract_merged(
     }
 }
 
-impl Reports for SqliteStore {
-    fn fallbacks(&self, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError> {
+/// The synchronous answers, for the seam's [`ReportSource`](crate::store::ReportSource)
+/// impl, SQLite's own tests and `devtools`' benchmark.
+impl SqliteStore {
+    /// Whether the rollups answer `q`: without a filter, counting visitors, unless this
+    /// handle was made by [`SqliteStore::without_rollups`].
+    fn uses_rollups(&self, q: &ReportQuery) -> bool {
+        self.rollups && q.filters.is_empty() && q.count == CountBy::Visitors
+    }
+
+    /// [`ReportSource::fallbacks`](crate::store::ReportSource::fallbacks), here and now.
+    pub fn fallbacks(&self, q: &ReportQuery) -> Result<Vec<(String, u64)>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(FALLBACKS)?;
         let rows = stmt
@@ -89,7 +99,8 @@ impl Reports for SqliteStore {
         Ok(rows)
     }
 
-    fn sites(&self) -> Result<Vec<String>, StoreError> {
+    /// [`ReportSource::sites`](crate::store::ReportSource::sites), here and now.
+    pub fn sites(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.reader();
         let mut stmt =
             conn.prepare_cached("SELECT DISTINCT site FROM report_hours ORDER BY site")?;
@@ -99,10 +110,11 @@ impl Reports for SqliteStore {
         Ok(sites)
     }
 
-    fn counts(&self, q: &ReportQuery) -> Result<Counts, StoreError> {
+    /// [`ReportSource::counts`](crate::store::ReportSource::counts), here and now.
+    pub fn counts(&self, q: &ReportQuery) -> Result<Counts, StoreError> {
         let conn = self.reader();
         let whole = q.range.end_ms() - q.range.start_ms();
-        let buckets = if q.uses_rollups() {
+        let buckets = if self.uses_rollups(q) {
             // Visitors of a period are not the sum of its days': one bucket merges the
             // sketches of the whole range.
             let mut b: Vec<(i64, Counts)> = fast::series(&conn, q, whole)?
@@ -121,8 +133,9 @@ impl Reports for SqliteStore {
             .unwrap_or_default())
     }
 
-    fn counts_with_previous(&self, q: &ReportQuery) -> Result<(Counts, Counts), StoreError> {
-        if !q.uses_rollups() {
+    /// [`ReportSource::counts_with_previous`](crate::store::ReportSource::counts_with_previous), here and now.
+    pub fn counts_with_previous(&self, q: &ReportQuery) -> Result<(Counts, Counts), StoreError> {
+        if !self.uses_rollups(q) {
             return Ok((
                 self.counts(q)?,
                 self.counts(&q.with_range(q.range.previous()))?,
@@ -146,14 +159,15 @@ impl Reports for SqliteStore {
         Ok((current, previous))
     }
 
-    fn series(
+    /// [`ReportSource::series`](crate::store::ReportSource::series), here and now.
+    pub fn series(
         &self,
         q: &ReportQuery,
         interval: Interval,
     ) -> Result<Vec<(i64, Counts)>, StoreError> {
         let conn = self.reader();
         let bucket = interval.ms();
-        if q.uses_rollups() {
+        if self.uses_rollups(q) {
             let mut out: Vec<(i64, Counts)> = fast::series(&conn, q, bucket)?
                 .into_iter()
                 .map(|(t, c, _)| (t, c))
@@ -173,10 +187,15 @@ impl Reports for SqliteStore {
             .collect())
     }
 
-    fn breakdown(&self, q: &ReportQuery, dimension: &Dimension) -> Result<Vec<Row>, StoreError> {
+    /// [`ReportSource::breakdown`](crate::store::ReportSource::breakdown), here and now.
+    pub fn breakdown(
+        &self,
+        q: &ReportQuery,
+        dimension: &Dimension,
+    ) -> Result<Vec<Row>, StoreError> {
         // Shares are over the period's visitors: from the merged sketches when the
         // rollups answer (persons are not needed, nor their correction).
-        let total = if q.uses_rollups() {
+        let total = if self.uses_rollups(q) {
             let conn = self.reader();
             let whole = q.range.end_ms() - q.range.start_ms();
             fast::series(&conn, q, whole)?
@@ -190,7 +209,7 @@ impl Reports for SqliteStore {
             }
         };
         let conn = self.reader();
-        let rows = if q.uses_rollups() {
+        let rows = if self.uses_rollups(q) {
             match dimension {
                 Dimension::EventProperty { event, property } => {
                     let prefix = format!("{event}\n{property}\n");
@@ -204,7 +223,8 @@ impl Reports for SqliteStore {
         Ok(finish(rows, total, q.limit))
     }
 
-    fn realtime(&self, site: &str, since_ms: i64) -> Result<Realtime, StoreError> {
+    /// [`ReportSource::realtime`](crate::store::ReportSource::realtime), here and now.
+    pub fn realtime(&self, site: &str, since_ms: i64) -> Result<Realtime, StoreError> {
         let conn = self.reader();
         let visitors: i64 = conn
             .prepare_cached(
@@ -233,13 +253,10 @@ impl Reports for SqliteStore {
         })
     }
 
-    fn transitions(
-        &self,
-        q: &ReportQuery,
-        page: &str,
-    ) -> Result<(u64, Vec<(String, u64)>, Vec<(String, u64)>), StoreError> {
+    /// [`ReportSource::transitions`](crate::store::ReportSource::transitions), here and now.
+    pub fn transitions(&self, q: &ReportQuery, page: &str) -> Result<RawTransitions, StoreError> {
         let conn = self.reader();
-        if !q.uses_rollups() {
+        if !self.uses_rollups(q) {
             return exact::transitions(&conn, q, page);
         }
         let all = fast::sums(&conn, q, "transition", "pageviews")?;
@@ -267,9 +284,14 @@ impl Reports for SqliteStore {
         Ok((views, before, after))
     }
 
-    fn flows(&self, q: &ReportQuery, steps: usize) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
+    /// [`ReportSource::flows`](crate::store::ReportSource::flows), here and now.
+    pub fn flows(
+        &self,
+        q: &ReportQuery,
+        steps: usize,
+    ) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
         let conn = self.reader();
-        if !q.uses_rollups() {
+        if !self.uses_rollups(q) {
             return exact::flows(&conn, q, steps);
         }
         Ok(fast::flows(&conn, q, steps)?
@@ -279,7 +301,8 @@ impl Reports for SqliteStore {
             .collect())
     }
 
-    fn funnel_hits(
+    /// [`ReportSource::funnel_hits`](crate::store::ReportSource::funnel_hits), here and now.
+    pub fn funnel_hits(
         &self,
         q: &ReportQuery,
         steps: &[Step],
@@ -316,7 +339,8 @@ impl Reports for SqliteStore {
         Ok(hits)
     }
 
-    fn save_funnel(&self, site: &str, funnel: &FunnelDef) -> Result<(), StoreError> {
+    /// [`ReportSource::save_funnel`](crate::store::ReportSource::save_funnel), here and now.
+    pub fn save_funnel(&self, site: &str, funnel: &FunnelDef) -> Result<(), StoreError> {
         let steps =
             serde_json::to_string(&funnel.steps).map_err(|e| StoreError::Task(e.to_string()))?;
         self.writer().execute(
@@ -328,7 +352,8 @@ impl Reports for SqliteStore {
         Ok(())
     }
 
-    fn funnels(&self, site: &str) -> Result<Vec<FunnelDef>, StoreError> {
+    /// [`ReportSource::funnels`](crate::store::ReportSource::funnels), here and now.
+    pub fn funnels(&self, site: &str) -> Result<Vec<FunnelDef>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT name, steps, window_ms FROM funnels WHERE site = ?1 ORDER BY name",
@@ -348,7 +373,8 @@ impl Reports for SqliteStore {
             .collect())
     }
 
-    fn visitor_log(&self, q: &ReportQuery) -> Result<Vec<LogSession>, StoreError> {
+    /// [`ReportSource::visitor_log`](crate::store::ReportSource::visitor_log), here and now.
+    pub fn visitor_log(&self, q: &ReportQuery) -> Result<Vec<LogSession>, StoreError> {
         let conn = self.reader();
         exact::sessions(&conn, q)
     }

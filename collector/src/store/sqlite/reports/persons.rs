@@ -227,9 +227,9 @@ mod tests {
     use crate::event::{Event, IdentityEffects};
     use crate::identity::graph::{LinkKind, Mode};
     use crate::identity::resolver::NewLink;
+    use crate::store::StoreError;
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::tests::event;
-    use crate::store::{Store, StoreError};
 
     /// Event `n` of the adversarial client: its cookie's visitor `home`, with a new client
     /// id linked to it (the resolver's `client-id` link), a day apart every ten ids (the

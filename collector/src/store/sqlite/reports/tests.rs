@@ -26,10 +26,10 @@ use crate::identity::graph::{LinkKind, Mode};
 use crate::identity::resolver::NewLink;
 use crate::reports::funnel::{Step, evaluate};
 use crate::reports::range::{DAY_MS, HOUR_MS, Range};
-use crate::reports::{Counts, Dimension, Interval, ReportQuery, Reports};
+use crate::reports::{Counts, Dimension, Interval, ReportQuery};
+use crate::store::StoreError;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::tests::event;
-use crate::store::{Store, StoreError};
 
 const D: i64 = 20_601;
 const T: i64 = D * DAY_MS + 10 * HOUR_MS;
@@ -146,21 +146,18 @@ fn day_d() -> ReportQuery {
     ReportQuery::new("demo", Range { from: D, to: D })
 }
 
-/// The query answered from the rollups and by scanning.
-fn both(q: &ReportQuery) -> [ReportQuery; 2] {
+/// The store answering from the rollups and by scanning, each with the query.
+fn both(store: &SqliteStore, q: &ReportQuery) -> [(SqliteStore, ReportQuery); 2] {
     [
-        q.clone(),
-        ReportQuery {
-            exact: true,
-            ..q.clone()
-        },
+        (store.clone(), q.clone()),
+        (store.without_rollups(), q.clone()),
     ]
 }
 
 #[test]
 fn summary_counts_bounce_duration_and_persons_by_reading() -> Result<(), StoreError> {
     let store = dataset()?;
-    for q in both(&day_d()) {
+    for (store, q) in both(&store, &day_d()) {
         let c = store.counts(&q)?;
         let expected = Counts {
             visitors: 3,
@@ -171,12 +168,17 @@ fn summary_counts_bounce_duration_and_persons_by_reading() -> Result<(), StoreEr
             bounces: 1,
             duration_ms: 220_000,
         };
-        assert_eq!(c, expected, "exact: {}", q.exact);
+        assert_eq!(c, expected, "exact: {}", !store.rollups);
         let strict = ReportQuery {
             mode: Mode::Strict,
             ..q.clone()
         };
-        assert_eq!(store.counts(&strict)?.persons, 2, "exact: {}", q.exact);
+        assert_eq!(
+            store.counts(&strict)?.persons,
+            2,
+            "exact: {}",
+            !store.rollups
+        );
         let previous = store.counts(&q.with_range(q.range.previous()))?;
         assert_eq!(
             store.counts_with_previous(&q)?,
@@ -207,8 +209,8 @@ fn undoing_a_link_splits_the_person_again() -> Result<(), StoreError> {
                 r.get(0)
             })?;
     assert!(store.deactivate_link(id)?);
-    for q in both(&day_d()) {
-        assert_eq!(store.counts(&q)?.persons, 2, "exact: {}", q.exact);
+    for (store, q) in both(&store, &day_d()) {
+        assert_eq!(store.counts(&q)?.persons, 2, "exact: {}", !store.rollups);
     }
     Ok(())
 }
@@ -260,7 +262,7 @@ fn rows(store: &SqliteStore, q: &ReportQuery, d: Dimension) -> Result<Vec<Line>,
 fn breakdowns_from_rollups_and_by_scanning_agree() -> Result<(), StoreError> {
     let store = dataset()?;
     let s = |k: &str, v, p, e, n| (k.to_string(), v, p, e, n);
-    for q in both(&day_d()) {
+    for (store, q) in both(&store, &day_d()) {
         // /pricing and / both have 3 visitors and 3 views; /pricing has 5 events.
         assert_eq!(
             rows(&store, &q, Dimension::Page)?,
@@ -335,7 +337,7 @@ fn breakdowns_from_rollups_and_by_scanning_agree() -> Result<(), StoreError> {
 #[test]
 fn hourly_series_has_every_bucket() -> Result<(), StoreError> {
     let store = dataset()?;
-    for q in both(&day_d()) {
+    for (store, q) in both(&store, &day_d()) {
         let series = store.series(&q, Interval::Hour)?;
         assert_eq!(series.len(), 24);
         let at = |h: usize| series[h].1;
@@ -351,7 +353,7 @@ fn hourly_series_has_every_bucket() -> Result<(), StoreError> {
         );
         assert_eq!(at(9), Counts::default());
         // Inclusive, the three visitors of 10:00 are one person.
-        assert_eq!(at(10).persons, 1, "exact: {}", q.exact);
+        assert_eq!(at(10).persons, 1, "exact: {}", !store.rollups);
     }
     Ok(())
 }
@@ -359,7 +361,7 @@ fn hourly_series_has_every_bucket() -> Result<(), StoreError> {
 #[test]
 fn transitions_and_flows() -> Result<(), StoreError> {
     let store = dataset()?;
-    for q in both(&day_d()) {
+    for (store, q) in both(&store, &day_d()) {
         let (views, mut before, mut after) = store.transitions(&q, "/pricing")?;
         before.sort();
         after.sort();
@@ -386,7 +388,7 @@ fn transitions_and_flows() -> Result<(), StoreError> {
             first,
             [(p(&["/"]), 2), (p(&["/blog"]), 1), (p(&["/pricing"]), 1)],
             "exact: {}",
-            q.exact
+            !store.rollups
         );
     }
     Ok(())
