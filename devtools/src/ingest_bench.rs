@@ -60,7 +60,7 @@ pub async fn run(dir: &Path, spec: Spec) -> anyhow::Result<Measured> {
     })
 }
 
-/// The generator's history written through `Store::insert_groups`, 500 events a
+/// The generator's history written through `SqliteStore::insert_groups`, 500 events a
 /// transaction.
 async fn store_baseline(dir: &Path, events: usize) -> anyhow::Result<(u64, Duration)> {
     let path = dir.join("store.db");

@@ -1,5 +1,5 @@
-//! The SQL of [`Store::export`](crate::store::Store::export) and
-//! [`Store::erase`](crate::store::Store::erase): which ids a [`Subject`] covers, and the
+//! The SQL of [`Maintenance::export`](crate::store::Maintenance::export) and
+//! [`Maintenance::erase`](crate::store::Maintenance::erase): which ids a [`Subject`] covers, and the
 //! rows of each table that are about them. Id lists are bound as one JSON array
 //! (`json_each`), so a person of any size is one statement per table.
 

@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::session::SessionRules;
 use crate::store::{InsertOutcome, StoreError};
 
-/// Writes `groups` in one transaction; see [`Store::insert_groups`](crate::store::Store::insert_groups).
+/// Writes `groups` in one transaction; see [`EventSink::append`](crate::store::EventSink::append).
 pub(super) fn insert_groups(
     conn: &mut Connection,
     dict: &mut Dict,

@@ -1,4 +1,4 @@
-//! The SQL of [`Store::purge_before`](crate::store::Store::purge_before): old events,
+//! The SQL of [`Maintenance::purge_before`](crate::store::Maintenance::purge_before): old events,
 //! sessions, links, report rollups and failed events deleted in chunks, each chunk its own
 //! short transaction (and its own turn at the writer connection), so the ingest writer is
 //! never held up for long. When links go, the persons of their ends are recomputed in the
