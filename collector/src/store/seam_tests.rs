@@ -124,3 +124,23 @@ async fn a_waiting_store_call_leaves_the_runtime_free() -> Result<(), StoreError
     assert_eq!(outcome[0].stored, 1);
     Ok(())
 }
+
+/// The ingest writer's blocking side is the same store as the handle: what it appends the
+/// handle reads, and an erasure through the handle moves the epoch the writer watches
+/// (else its caches would keep identity memory the store deleted).
+#[tokio::test]
+async fn the_writers_blocking_side_shares_the_store_and_its_epoch() -> Result<(), StoreError> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory()?);
+    let sink = store.blocking();
+    // Called here directly; the writer calls it from its blocking task.
+    let appended = sink.insert_groups(&[&[event(1, "v1", "s1")]])?;
+    assert_eq!(appended[0].stored, 1);
+    assert_eq!(store.summary("demo", Mode::Inclusive).await?.events, 1);
+    let before = sink.identity_epoch();
+    assert_eq!(before, store.identity_epoch());
+    let subject = crate::maintenance::erasure::Subject::Visitor("v1".into());
+    store.erase("demo", &subject).await?;
+    assert_ne!(sink.identity_epoch(), before, "the writer sees the erasure");
+    assert_eq!(store.summary("demo", Mode::Inclusive).await?.events, 0);
+    Ok(())
+}

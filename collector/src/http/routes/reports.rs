@@ -1,7 +1,7 @@
 //! `/api/…` reports: the handlers of summary, time series, breakdowns (JSON or CSV),
 //! real-time, paths, funnels and the visitor log. Each validates its query string into a
 //! [`ReportQuery`] (a `400` names the bad parameter) and asks the store's
-//! [`ReportSource`].
+//! [`ReportSource`](crate::store::ReportSource).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
