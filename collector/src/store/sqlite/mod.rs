@@ -286,7 +286,9 @@ impl Store for SqliteStore {
         fingerprint: &str,
         day: i64,
     ) -> Result<Memory, StoreError> {
-        identity::memory(&self.reader(), site, client_id, fingerprint, day)
+        // On the writer: the ingest writer asks between its commits (the connection is
+        // free then), and a slow report holding the readers must not stall ingest.
+        identity::memory(&self.writer(), site, client_id, fingerprint, day)
     }
 
     fn fingerprint_shared(
@@ -299,7 +301,8 @@ impl Store for SqliteStore {
     }
 
     fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError> {
-        identity::cookie_ids(&self.reader(), site, visitor, day)
+        // On the writer, as `identity_memory`.
+        identity::cookie_ids(&self.writer(), site, visitor, day)
     }
 
     fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError> {
