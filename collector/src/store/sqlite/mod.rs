@@ -425,7 +425,16 @@ impl Store for SqliteStore {
     }
 
     fn identity_epoch(&self) -> u64 {
-        self.deletions.load(std::sync::atomic::Ordering::SeqCst)
+        // Erasures and purges through this store, and every commit of another connection
+        // to the file (`data_version` moves then, and only then): a sibling process, or
+        // `spoor-collector erase` run beside the server.
+        let here = self.deletions.load(std::sync::atomic::Ordering::SeqCst);
+        let elsewhere = self
+            .writer()
+            .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+            // Unreadable: a value that never repeats, so the caches are dropped.
+            .map_or(u64::MAX - here, |v| v as u64);
+        here.wrapping_add(elsewhere << 32)
     }
 
     fn ping(&self) -> Result<(), StoreError> {
