@@ -13,8 +13,8 @@
 //! store may already have counted) are dropped from the caches, to be read again.
 //!
 //! Only the writer adds to the store's identity memory, so the caches stay true, except
-//! when erasure or retention deletes from it: the store counts those changes
-//! ([`Store::identity_epoch`]) and the writer empties its caches when the count moved.
+//! when erasure or retention deletes from it, or another process writes to the store: the
+//! store says when ([`Store::identity_epoch`]) and the writer empties its caches then.
 //!
 //! [`Store::identity_epoch`]: crate::store::Store::identity_epoch
 

@@ -318,6 +318,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_visitor_deleted_by_another_process_is_forgotten_by_the_caches_too()
+    -> Result<(), IngestError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Task(e.to_string()))?;
+        let path = dir.path().join("spoor.db");
+        let store = Arc::new(SqliteStore::open(&path)?);
+        let quick = IngestConfig {
+            batch_max_wait: Duration::from_millis(1),
+            ..config()
+        };
+        let (ingest, writer) = Ingest::start(store.clone(), quick);
+        ingest.submit_browser(browser(1, "x", None)).await?;
+        let (_, again) = ingest.submit_browser(browser(2, "x", None)).await?;
+        assert_eq!(again.cookie.map(|c| c.vouched), Some(false), "x is known");
+        // As `spoor-collector erase` run beside the server would: another connection.
+        let other = rusqlite::Connection::open(&path).map_err(StoreError::from)?;
+        other
+            .execute("DELETE FROM events WHERE visitor = 'x'", [])
+            .map_err(StoreError::from)?;
+        let (_, after) = ingest.submit_browser(browser(3, "x", None)).await?;
+        assert_eq!(
+            after.cookie.map(|c| c.vouched),
+            Some(true),
+            "x is new again"
+        );
+        drop(ingest);
+        writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn an_erased_visitor_is_forgotten_by_the_caches_too() -> Result<(), IngestError> {
         let store = Arc::new(SqliteStore::open_in_memory()?);
         let quick = IngestConfig {

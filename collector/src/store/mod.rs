@@ -276,9 +276,10 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store answers at all: the cheapest possible read (`/healthz`).
     fn ping(&self) -> Result<(), StoreError>;
 
-    /// A count that moves whenever something other than [`Store::insert_groups`] deletes
-    /// identity memory (erasure, retention), so the ingest writer knows its caches of it
-    /// ([`ingest`](crate::ingest)) may hold what the store no longer does.
+    /// A value that changes whenever something other than this store's
+    /// [`Store::insert_groups`] may have changed identity memory (an erasure, a retention
+    /// purge, another process writing to the same store), so the ingest writer knows its
+    /// caches of it ([`ingest`](crate::ingest)) may no longer agree with the store.
     fn identity_epoch(&self) -> u64;
 }
 

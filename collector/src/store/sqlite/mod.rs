@@ -306,7 +306,9 @@ impl Store for SqliteStore {
         fingerprint: &str,
         day: i64,
     ) -> Result<Memory, StoreError> {
-        identity::memory(&self.reader(), site, client_id, fingerprint, day)
+        // On the writer: the ingest writer asks between its commits (the connection is
+        // free then), and a slow report holding the readers must not stall ingest.
+        identity::memory(&self.writer(), site, client_id, fingerprint, day)
     }
 
     fn fingerprint_shared(
@@ -319,7 +321,8 @@ impl Store for SqliteStore {
     }
 
     fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError> {
-        identity::cookie_ids(&self.reader(), site, visitor, day)
+        // On the writer, as `identity_memory`.
+        identity::cookie_ids(&self.writer(), site, visitor, day)
     }
 
     fn person(&self, site: &str, visitor: &str, mode: Mode) -> Result<Option<Person>, StoreError> {
@@ -444,7 +447,16 @@ impl Store for SqliteStore {
     }
 
     fn identity_epoch(&self) -> u64 {
-        self.deletions.load(std::sync::atomic::Ordering::SeqCst)
+        // Erasures and purges through this store, and every commit of another connection
+        // to the file (`data_version` moves then, and only then): a sibling process, or
+        // `spoor-collector erase` run beside the server.
+        let here = self.deletions.load(std::sync::atomic::Ordering::SeqCst);
+        let elsewhere = self
+            .writer()
+            .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+            // Unreadable: a value that never repeats, so the caches are dropped.
+            .map_or(u64::MAX - here, |v| v as u64);
+        here.wrapping_add(elsewhere << 32)
     }
 
     fn ping(&self) -> Result<(), StoreError> {
