@@ -8,7 +8,9 @@
 //! returns, which is what lets the collector acknowledge an event only once it is stored.
 //!
 //! `migrate` brings the schema up to date, and `backfill` fills the report data of a file
-//! written before the rollups; `insert` maps an event to its row; `sessions`
+//! written before the rollups; `insert` stores a batch, each event a compact row of
+//! `event_rows` (`row`, with its strings in the `dict`ionary; `events` is a view that
+//! decodes them, see ARCHITECTURE.md "Compact events"); `sessions`
 //! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
 //! and fingerprint observations and answers the person queries; `failed` keeps the
 //! bounded `failed_events` table; `files` creates the database owner-only.
