@@ -15,7 +15,8 @@
 //!   and persons (links between visitor ids, union-find).
 //! - [`session`]: server-side sessions — the pure rules that assign each event to a visit
 //!   (idle timeout, midnight in the site's time zone, new campaign; bounce, duration).
-//! - [`ingest`]: bounded queue and the batching writer (acknowledge after commit);
+//! - [`ingest`]: bounded queue and the batching writer, which resolves identity against
+//!   its cached memory (acknowledge after commit);
 //!   [`ingest_bench`]: its throughput over HTTP against the store's own insert rate.
 //! - [`store`]: the [`Store`](store::Store) trait and its SQLite implementation, which
 //!   sessionizes each new event and records its identity links in the transaction that
