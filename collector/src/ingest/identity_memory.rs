@@ -156,7 +156,9 @@ impl View<'_> {
             (Some(k), Some(s)) => (k, s),
             (known, seen) => {
                 let ask = if known.is_none() { client_id } else { None };
-                let m = self.store.identity_memory(site, ask, fingerprint, day)?;
+                // What is cached is not read again (an empty fingerprint is not read).
+                let fp = if seen.is_none() { fingerprint } else { "" };
+                let m = self.store.identity_memory(site, ask, fp, day)?;
                 let stored = Seen {
                     visitors: m.behind_fingerprint,
                     last_ms: m.last_seen_ms,

@@ -6,7 +6,7 @@
 //! the writer to resolve ([`Ingest::submit_browser`], see [`resolve`]). The writer takes
 //! the first waiting job, gathers more until it has `batch_max_events` events or
 //! `batch_max_wait` has passed, resolves the browser batches one after the other against
-//! its identity memory ([`identity_memory`]: cached across commits, the store read on a
+//! its identity memory (`identity_memory`: cached across commits, the store read on a
 //! miss), commits all events in one transaction, and only then answers every waiting
 //! handler. So one fsync serves many requests (group commit), and nothing is acknowledged
 //! before it is on disk. When the queue is full, `submit` fails at once with
@@ -18,7 +18,7 @@
 //! agent classes, country) · [`submit`] (to the writer), each refusal a typed
 //! [`Refusal`](refusal::Refusal) naming its metrics label and its answer; then `mod.rs`
 //! the queue and the writer loop · [`resolve`] who sent each browser event ·
-//! [`identity_memory`] the identity memory's caches and the batch's overlay · [`hot`] the
+//! `identity_memory` the identity memory's caches and the batch's overlay · `hot` the
 //! bounded map the caches are made of.
 //!
 //! Faults: a request waits at most `store_deadline` for its commit, then gets

@@ -1,9 +1,9 @@
 //! Who sent each event of a browser batch, decided by the writer, one request after the
 //! other, against the identity memory as the batch being built leaves it
-//! ([`identity_memory`](super::identity_memory)).
+//! (`ingest::identity_memory`).
 //!
 //! `/collect` hands over what the request says (its cookie, whether the cookie is vouched,
-//! the network fingerprints) as a [`BrowserBatch`]; [`resolve_batch`] applies the rule of
+//! the network fingerprints) as a [`BrowserBatch`]; `resolve_batch` applies the rule of
 //! [`resolver`](crate::identity::resolver) to each event and answers with the cookie the
 //! response should set. Because requests are resolved in sequence, what one request links
 //! is seen by the next, even in the same commit: the per-cookie cap on client ids

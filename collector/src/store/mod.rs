@@ -180,7 +180,8 @@ pub trait Store: Send + Sync + 'static {
     fn summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError>;
 
     /// What the store remembers that bears on resolving an event of `site` with
-    /// `client_id` behind `fingerprint` on Unix day `day` (UTC).
+    /// `client_id` behind `fingerprint` on Unix day `day` (UTC). An empty `fingerprint` is
+    /// not looked up (nobody behind it).
     fn identity_memory(
         &self,
         site: &str,
