@@ -10,14 +10,18 @@
 //!   beacon (`http::assets`) and the error boundary (`http::error`).
 //! - [`payload`]: the `/collect` wire format and its validation into [`event`]s — each
 //!   type's fields, custom props, browser context and UTM tags from the page URL, stored
-//!   URLs cut to what may be kept; [`bots`]: the traffic `/collect` drops as bots.
+//!   URLs cut to what may be kept.
 //! - [`enrich`]: what is added from the request — User-Agent classes, source classes,
 //!   GeoIP countries.
 //! - [`identity`]: who sent an event — resolution order, fingerprints, salts, the cookie,
 //!   verified logins, and persons (links between visitor ids, anchored on users).
 //! - [`session`]: server-side sessions — the pure rules that assign each event to a visit
 //!   (idle timeout, midnight in the site's time zone, new campaign; bounce, duration).
-//! - [`ingest`]: the bounded queue and the batching writer (acknowledge after commit).
+//! - [`ingest`]: the `/collect` pipeline as named steps (`envelope`, `origin`, `bots`,
+//!   `privacy`, `validate`, `enrich`, `submit`; each refusal a typed `Refusal` that names
+//!   both its metrics label and its answer), then the bounded queue and the batching
+//!   writer, which resolves identity (`resolve`) from its caches and commits
+//!   (acknowledge after commit).
 //! - [`store`]: the storage seam ([`Store`](store::Store): event sink, identity state,
 //!   report source, maintenance) and its SQLite implementation.
 //! - [`reports`]: the report model (query, filters, summary, funnels, flows, CSV), the
@@ -36,7 +40,6 @@
 //! [`app`] builds the router (tested without sockets); [`Collector`] owns a running
 //! instance: its state and its writer task, and shuts them down in order.
 
-pub mod bots;
 pub mod clock;
 pub mod config;
 pub mod enrich;

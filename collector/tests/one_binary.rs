@@ -33,6 +33,22 @@ impl Drop for Running {
     }
 }
 
+/// Runs `start` again while it fails with "text file busy": a binary just copied by one
+/// test thread cannot be executed while another thread's fork still holds the copy's
+/// write descriptor (until that child execs), a race of the test harness, not the product.
+fn retrying_busy<T>(mut start: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let mut tries = 0;
+    loop {
+        match start() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// `dir/spoor-collector`: the binary cargo built for these tests, copied.
 fn copy_binary(dir: &Path) -> PathBuf {
     let binary = dir.join("spoor-collector");
@@ -87,11 +103,9 @@ async fn the_binary_alone_in_an_empty_directory_serves_the_beacon_the_site_and_t
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("collector.log")).unwrap();
-    let child = command(dir.path(), &["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut command = command(dir.path(), &["--listen", &format!("127.0.0.1:{port}")]);
+    command.stdout(log.try_clone().unwrap()).stderr(log);
+    let child = retrying_busy(|| command.spawn()).unwrap();
     let mut running = Running(child);
     let ready_by = Instant::now() + Duration::from_secs(20);
     while !matches!(get(port, "/healthz").await, Ok((200, _, _))) {
@@ -151,7 +165,7 @@ async fn the_binary_alone_in_an_empty_directory_serves_the_beacon_the_site_and_t
 async fn an_override_directory_that_does_not_exist_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     for flag in ["--www", "--beacon"] {
-        let output = command(
+        let mut command = command(
             dir.path(),
             &[
                 "--listen",
@@ -159,9 +173,8 @@ async fn an_override_directory_that_does_not_exist_stops_the_start() {
                 flag,
                 "no/such/dir",
             ],
-        )
-        .output()
-        .unwrap();
+        );
+        let output = retrying_busy(|| command.output()).unwrap();
         assert!(!output.status.success(), "{flag}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(

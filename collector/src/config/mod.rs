@@ -107,7 +107,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Store bot traffic instead of filtering it (`--keep-bots`, `SPOOR_KEEP_BOTS`
     /// `true`/`false`; default false: crawlers, announced headless browsers and batches the
-    /// beacon did not send are dropped and counted, see [`bots`](crate::bots)).
+    /// beacon did not send are dropped and counted, see [`bots`](crate::ingest::bots)).
     pub keep_bots: bool,
     /// Rows kept in `failed_events`, the newest ones (`--failed-events-max`,
     /// `SPOOR_FAILED_EVENTS_MAX`; default 10000).

@@ -37,8 +37,10 @@
 //! `identify(user)` adds a `login` link between the visitor and the user's node, which joins
 //! every device the user logged in on into one person (see [`super::graph`]).
 //!
-//! `/collect` builds the [`Signals`], reads the [`Memory`] from the store and hands the
-//! [`Outcome`]'s links and flags to the writer with the event.
+//! The ingest writer ([`ingest::resolve`](crate::ingest::resolve)) builds the [`Signals`]
+//! from what `/collect` saw of the request, reads the [`Memory`] (cached, see
+//! `ingest::identity_memory`) and writes the
+//! [`Outcome`]'s links and flags with the event.
 
 use super::Evidence;
 use super::fingerprint::PREFIX;

@@ -13,8 +13,8 @@
 //! store may already have counted) are dropped from the caches, to be read again.
 //!
 //! Only the writer adds to the store's identity memory, so the caches stay true, except
-//! when erasure or retention deletes from it: the store counts those changes
-//! ([`BlockingSink::identity_epoch`]) and the writer empties its caches when the count moved.
+//! when erasure or retention deletes from it, or another process writes to the store: the
+//! store says when ([`BlockingSink::identity_epoch`]) and the writer empties its caches then.
 //!
 
 use std::collections::{HashMap, HashSet};
@@ -155,7 +155,9 @@ impl View<'_> {
             (Some(k), Some(s)) => (k, s),
             (known, seen) => {
                 let ask = if known.is_none() { client_id } else { None };
-                let m = self.store.identity_memory(site, ask, fingerprint, day)?;
+                // What is cached is not read again (an empty fingerprint is not read).
+                let fp = if seen.is_none() { fingerprint } else { "" };
+                let m = self.store.identity_memory(site, ask, fp, day)?;
                 let stored = Seen {
                     visitors: m.behind_fingerprint,
                     last_ms: m.last_seen_ms,

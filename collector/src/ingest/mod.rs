@@ -6,15 +6,20 @@
 //! the writer to resolve ([`Ingest::submit_browser`], see [`resolve`]). The writer takes
 //! the first waiting job, gathers more until it has `batch_max_events` events or
 //! `batch_max_wait` has passed, resolves the browser batches one after the other against
-//! its identity memory ([`identity_memory`]: cached across commits, the store read on a
+//! its identity memory (`identity_memory`: cached across commits, the store read on a
 //! miss), commits all events in one transaction, and only then answers every waiting
 //! handler. So one fsync serves many requests (group commit), and nothing is acknowledged
 //! before it is on disk. When the queue is full, `submit` fails at once with
 //! [`IngestError::Full`] rather than letting memory grow.
 //!
-//! Layout: `mod.rs` the queue and the writer loop · [`resolve`] who sent each browser
-//! event · [`identity_memory`] the identity memory's caches and the batch's overlay ·
-//! [`hot`] the bounded map the caches are made of.
+//! Layout: the `/collect` pipeline's steps, in the order a request meets them —
+//! [`envelope`] (content type, body, envelope, site) · [`origin`] · [`bots`] ·
+//! [`validate`] (each event, failed events) · [`privacy`] (DNT/GPC) · [`enrich`] (user
+//! agent classes, country) · [`submit`] (to the writer), each refusal a typed
+//! [`Refusal`](refusal::Refusal) naming its metrics label and its answer; then `mod.rs`
+//! the queue and the writer loop · [`resolve`] who sent each browser event ·
+//! `identity_memory` the identity memory's caches and the batch's overlay · `hot` the
+//! bounded map the caches are made of.
 //!
 //! Faults: a request waits at most `store_deadline` for its commit, then gets
 //! [`IngestError::Timeout`] (a 503): its events stay queued and may still be committed,
@@ -30,9 +35,17 @@
 //! Shutdown: when every [`Ingest`] handle is dropped the queue closes; the writer commits
 //! what is still queued and ends, which the owner awaits through the writer's join handle.
 
+pub mod bots;
+pub mod enrich;
+pub mod envelope;
 pub(crate) mod hot;
 pub(crate) mod identity_memory;
+pub mod origin;
+pub mod privacy;
+pub mod refusal;
 pub mod resolve;
+pub mod submit;
+pub mod validate;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,9 +1,9 @@
 //! Who sent each event of a browser batch, decided by the writer, one request after the
 //! other, against the identity memory as the batch being built leaves it
-//! ([`identity_memory`](super::identity_memory)).
+//! (`ingest::identity_memory`).
 //!
 //! `/collect` hands over what the request says (its cookie, whether the cookie is vouched,
-//! the network fingerprints) as a [`BrowserBatch`]; [`resolve_batch`] applies the rule of
+//! the network fingerprints) as a [`BrowserBatch`]; `resolve_batch` applies the rule of
 //! [`resolver`](crate::identity::resolver) to each event and answers with the cookie the
 //! response should set. Because requests are resolved in sequence, what one request links
 //! is seen by the next, even in the same commit: the per-cookie cap on client ids
@@ -311,6 +311,36 @@ mod tests {
         );
         ingest.submit_browser(browser(2, "y", Some("home"))).await?;
         assert_eq!(store.cookie_ids("demo", "home", day())?, 1);
+        drop(ingest);
+        writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_visitor_deleted_by_another_process_is_forgotten_by_the_caches_too()
+    -> Result<(), IngestError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Task(e.to_string()))?;
+        let path = dir.path().join("spoor.db");
+        let store = Arc::new(SqliteStore::open(&path)?);
+        let quick = IngestConfig {
+            batch_max_wait: Duration::from_millis(1),
+            ..config()
+        };
+        let (ingest, writer) = Ingest::start(store.clone(), quick);
+        ingest.submit_browser(browser(1, "x", None)).await?;
+        let (_, again) = ingest.submit_browser(browser(2, "x", None)).await?;
+        assert_eq!(again.cookie.map(|c| c.vouched), Some(false), "x is known");
+        // As `spoor-collector erase` run beside the server would: another connection.
+        let other = rusqlite::Connection::open(&path).map_err(StoreError::from)?;
+        other
+            .execute("DELETE FROM events WHERE visitor = 'x'", [])
+            .map_err(StoreError::from)?;
+        let (_, after) = ingest.submit_browser(browser(3, "x", None)).await?;
+        assert_eq!(
+            after.cookie.map(|c| c.vouched),
+            Some(true),
+            "x is new again"
+        );
         drop(ingest);
         writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(())

@@ -33,7 +33,8 @@ pub trait IdentityState: Send + Sync {
     fn set_credential(&self, name: &str, value: Option<&[u8]>) -> StoreFuture<'_, ()>;
 
     /// What the store remembers that bears on resolving an event of `site` with
-    /// `client_id` behind `fingerprint` on Unix day `day` (UTC).
+    /// `client_id` behind `fingerprint` on Unix day `day` (UTC). An empty `fingerprint` is
+    /// not looked up (nobody behind it).
     fn identity_memory(
         &self,
         site: &str,

@@ -137,7 +137,7 @@ async fn the_writers_blocking_side_shares_the_store_and_its_epoch() -> Result<()
     assert_eq!(appended[0].stored, 1);
     assert_eq!(store.summary("demo", Mode::Inclusive).await?.events, 1);
     let before = sink.identity_epoch();
-    assert_eq!(before, store.identity_epoch());
+    assert_eq!(before, store.identity_epoch().await?);
     let subject = crate::maintenance::erasure::Subject::Visitor("v1".into());
     store.erase("demo", &subject).await?;
     assert_ne!(sink.identity_epoch(), before, "the writer sees the erasure");

@@ -23,10 +23,11 @@ pub trait EventSink: Send + Sync {
     /// Records events that failed validation, keeping only the newest `keep`.
     fn append_failed(&self, rows: Vec<FailedEvent>, keep: usize) -> StoreFuture<'_, ()>;
 
-    /// A count that moves whenever something other than an append deletes identity
-    /// memory (erasure, retention), so the ingest writer knows its caches of it
-    /// ([`ingest`](crate::ingest)) may hold what the store no longer does.
-    fn identity_epoch(&self) -> u64;
+    /// A value that changes whenever something other than this store's append may have
+    /// changed identity memory (an erasure, a retention purge, another process writing to
+    /// the same store), so the ingest writer knows its caches of it
+    /// ([`ingest`](crate::ingest)) may no longer agree with the store.
+    fn identity_epoch(&self) -> StoreFuture<'_, u64>;
 
     /// The synchronous side the ingest writer drives from its blocking task.
     fn blocking(&self) -> Arc<dyn BlockingSink>;

@@ -23,23 +23,23 @@
 //!
 //! [`payload::server`]: crate::payload::server
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::collect::{
-    FailedView, Opened, PartlyStored, Pending, check_hostname, open_batch, settle_failures,
-};
+use super::collect::answer;
 use crate::event::{ClientEvent, Event, EventKind, IdentityEffects};
 use crate::http::error::AppError;
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::{NewLink, USER_PREFIX};
 use crate::identity::{Evidence, fingerprint};
+use crate::ingest::envelope::{self, Opened};
+use crate::ingest::refusal::Refusal;
+use crate::ingest::validate::{self, Pending, check_hostname};
 use crate::payload::{EventFailure, server, stored_url};
 use crate::state::AppState;
 
@@ -58,31 +58,30 @@ pub async fn ingest(
     let metrics = &state.metrics;
     let Some(key) = presented_key(&headers) else {
         metrics.received(1);
-        metrics.rejected("ingest_key", 1);
-        return Err(AppError::Unauthorized(format!(
+        return Err(Refusal::IngestKey(format!(
             "send the site's ingest key as `Authorization: Bearer <key>` or `{KEY_HEADER}: <key>`"
-        )));
+        ))
+        .count(metrics, 1));
     };
     let Opened {
         envelope,
         site,
         now,
         body,
-    } = open_batch(&state, &headers, body)?;
+    } = envelope::open(&state, &headers, body)?;
     let received = envelope.events.len();
     let Some(site_key) = state.config.ingest_keys.get(&site.id) else {
-        metrics.rejected("ingest_key", received);
-        return Err(AppError::Unauthorized(format!(
+        return Err(Refusal::IngestKey(format!(
             "site {:?} has no ingest key configured (SPOOR_INGEST_KEYS or --ingest-keys-file)",
             site.id
-        )));
+        ))
+        .count(metrics, received));
     };
     if !same_key(site_key, key.as_bytes()) {
-        metrics.rejected("ingest_key", received);
-        return Err(AppError::Unauthorized(format!(
-            "the key is not site {:?}'s ingest key",
-            site.id
-        )));
+        return Err(
+            Refusal::IngestKey(format!("the key is not site {:?}'s ingest key", site.id))
+                .count(metrics, received),
+        );
     }
 
     let keep = state.config.keep_query_params.for_site(&site.id);
@@ -115,7 +114,7 @@ pub async fn ingest(
         metrics,
         events: events.len(),
     };
-    settle_failures(&state, &site.id, &failures, events.len(), now).await?;
+    validate::settle_failures(&state, &site.id, &failures, events.len(), now).await?;
     let valid = events.len();
     let stored = state.ingest.submit(events).await;
     pending.events = 0;
@@ -128,22 +127,7 @@ pub async fn ingest(
         metrics.rejected(code, valid);
     })?;
     metrics.accepted(outcome.stored, outcome.duplicates);
-    if failures.is_empty() {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let answer = PartlyStored {
-        stored: outcome.stored,
-        duplicates: outcome.duplicates,
-        failed: failures
-            .into_iter()
-            .map(|f| FailedView {
-                index: f.index,
-                code: f.code,
-                error: f.reason,
-            })
-            .collect(),
-    };
-    Ok((StatusCode::OK, Json(answer)).into_response())
+    Ok(answer(outcome, failures, ()))
 }
 
 /// The key the request presents: `Authorization: Bearer <key>`, else `X-Spoor-Key`.

@@ -43,13 +43,16 @@ pub(super) fn memory(
     };
     // Two are enough: the rule only asks whether there is none, one (and which) or more,
     // and an address shared by thousands (a large NAT) must not cost thousands of rows a
-    // request.
-    let seen = conn
-        .prepare_cached(SEEN_SQL)?
-        .query_map(params![site, day, fingerprint], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    // request. No fingerprint (a caller that knows it already): not read.
+    let seen = if fingerprint.is_empty() {
+        Vec::new()
+    } else {
+        conn.prepare_cached(SEEN_SQL)?
+            .query_map(params![site, day, fingerprint], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+    };
     let last_seen_ms = seen.iter().map(|(_, t)| *t).max();
     Ok(Memory {
         client_id_known,

@@ -8,7 +8,9 @@
 //! returns, which is what lets the collector acknowledge an event only once it is stored.
 //!
 //! `migrate` brings the schema up to date, and `backfill` fills the report data of a file
-//! written before the rollups; `insert` maps an event to its row; `sessions`
+//! written before the rollups; `insert` stores a batch, each event a compact row of
+//! `event_rows` (`row`, with its strings in the `dict`ionary; `events` is a view that
+//! decodes them, see ARCHITECTURE.md "Compact events"); `sessions`
 //! keeps the `sessions` table up to date as events are inserted; `identity` keeps links
 //! and fingerprint observations and answers the person queries; `failed` keeps the
 //! bounded `failed_events` table; `files` creates the database owner-only.
@@ -353,7 +355,9 @@ impl SqliteStore {
         fingerprint: &str,
         day: i64,
     ) -> Result<Memory, StoreError> {
-        identity::memory(&self.reader(), site, client_id, fingerprint, day)
+        // On the writer: the ingest writer asks between its commits (the connection is
+        // free then), and a slow report holding the readers must not stall ingest.
+        identity::memory(&self.writer(), site, client_id, fingerprint, day)
     }
 
     /// [`IdentityState::fingerprint_shared`](crate::store::IdentityState::fingerprint_shared).
@@ -368,7 +372,8 @@ impl SqliteStore {
 
     /// [`IdentityState::cookie_ids`](crate::store::IdentityState::cookie_ids).
     pub fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError> {
-        identity::cookie_ids(&self.reader(), site, visitor, day)
+        // On the writer, as `identity_memory`.
+        identity::cookie_ids(&self.writer(), site, visitor, day)
     }
 
     /// [`IdentityState::person`](crate::store::IdentityState::person).
@@ -510,7 +515,16 @@ impl SqliteStore {
 
     /// [`EventSink::identity_epoch`](crate::store::EventSink::identity_epoch).
     pub fn identity_epoch(&self) -> u64 {
-        self.shared.deletions.load(Ordering::SeqCst)
+        // Erasures and purges through this store, and every commit of another connection
+        // to the file (`data_version` moves then, and only then): a sibling process, or
+        // `spoor-collector erase` run beside the server.
+        let here = self.shared.deletions.load(Ordering::SeqCst);
+        let elsewhere = self
+            .writer()
+            .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+            // Unreadable: a value that never repeats, so the caches are dropped.
+            .map_or(u64::MAX - here, |v| v as u64);
+        here.wrapping_add(elsewhere << 32)
     }
 
     /// [`Maintenance::ping`](crate::store::Maintenance::ping).

@@ -235,4 +235,30 @@ mod tests {
         assert_eq!(store.purge_before(t0 + DAY_MS)?, Default::default());
         Ok(())
     }
+
+    #[test]
+    fn the_strings_only_purged_events_held_go_with_them() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let t0 = 1_780_000_000_000;
+        let mut old = at(1, "demo", "v-old", t0);
+        old.client.path = "/only-old".into();
+        store.insert_events(&[old, at(2, "demo", "v-new", t0 + 40 * DAY_MS)])?;
+        store.purge_before(t0 + DAY_MS)?;
+        let left: Vec<String> = store
+            .reader()
+            .prepare("SELECT value FROM strings WHERE value IN ('/only-old', 'v-old', '/a')")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(left, ["/a"], "v-new's page stays");
+        // The writer's cache was dropped with them: a new event of v-old is stored whole.
+        store.insert_events(&[at(3, "demo", "v-old", t0 + 41 * DAY_MS)])?;
+        let visitors: i64 =
+            store
+                .reader()
+                .query_row("SELECT count(DISTINCT visitor) FROM events", [], |r| {
+                    r.get(0)
+                })?;
+        assert_eq!(visitors, 2);
+        Ok(())
+    }
 }

@@ -49,8 +49,8 @@ impl EventSink for SqliteStore {
         self.blocking_call(move |s| s.insert_failed(&rows, keep))
     }
 
-    fn identity_epoch(&self) -> u64 {
-        SqliteStore::identity_epoch(self)
+    fn identity_epoch(&self) -> StoreFuture<'_, u64> {
+        self.blocking_call(|s| Ok(s.identity_epoch()))
     }
 
     fn blocking(&self) -> Arc<dyn BlockingSink> {

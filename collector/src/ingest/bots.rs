@@ -6,14 +6,23 @@
 //! - `headless`: a browser that announces it is automated (`HeadlessChrome`, `PhantomJS`,
 //!   `Puppeteer`, `Playwright`, `Selenium`);
 //! - `no_user_agent`: no `User-Agent` at all;
-//! - `no_beacon` (decided in the handler): a batch in which no event carries `screen`,
-//!   which the running beacon always fills, so the page's script never ran.
+//! - `no_beacon`: a batch in which no event carries `screen`, which the running beacon
+//!   always fills, so the page's script never ran.
 //!
 //! A filtered batch is answered `204` and sets no cookie, so a bot has no reason to retry;
 //! the header `X-Spoor-Dropped` names the reason, so a client that is no bot (a site's
 //! server sending without the beacon) reads why nothing was stored, and is pointed to
 //! `POST /ingest` ([`routes::ingest`](crate::http::routes::ingest)), where an ingest key replaces
 //! this filter. `--keep-bots` turns the filter off.
+
+/// The step: the reason to drop a batch sent with `user_agent` (`from_beacon`: some event
+/// carries `screen`), or `None` to keep it; nothing is dropped with `keep_bots`.
+pub fn filter(keep_bots: bool, user_agent: &str, from_beacon: bool) -> Option<&'static str> {
+    if keep_bots {
+        return None;
+    }
+    classify(user_agent).or((!from_beacon).then_some("no_beacon"))
+}
 
 /// Lower-case fragments of user agents that announce automation.
 const HEADLESS: &[&str] = &[
