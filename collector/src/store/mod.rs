@@ -11,9 +11,9 @@
 //! | [`ReportSource`] (`report_source.rs`) | every report answer ([`reports`](crate::reports)) and the summary, on a [`ReportQuery`](crate::reports::ReportQuery) that names what to answer, never how |
 //! | [`Maintenance`] (`maintenance.rs`) | the retention purge, export and erasure of one subject, the health ping |
 //!
-//! Every method is async and returns a [`StoreFuture`]: the SQLite store runs its
-//! synchronous code on tokio's blocking pool inside it, so callers simply `.await` and the
-//! async workers stay free. A store reports failures as [`StoreError::Backend`], never
+//! Every method (but [`EventSink::blocking`]) is async and returns a [`StoreFuture`]: the
+//! SQLite store runs its synchronous code on tokio's blocking pool inside it, so callers
+//! simply `.await` and the async workers stay free. A store reports failures as [`StoreError::Backend`], never
 //! as its driver's error type, and names rows by what the data is (event ids, visitor ids,
 //! link ids), not by how an engine stores them.
 //!
