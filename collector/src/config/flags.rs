@@ -95,7 +95,7 @@ pub(super) const OPTIONS: &[Opt] = &[
     ),
     value(
         "batch-max-wait-ms",
-        Some("5"),
+        Some("0"),
         "Longest wait to fill a batch, in ms",
     ),
     value(

@@ -183,11 +183,10 @@ pub struct IngestConfig {
     /// Requests that may wait for the writer at once; beyond it `/collect` answers 503
     /// (`--queue-capacity`).
     pub queue_capacity: usize,
-    /// Most events committed in one transaction (`--batch-max-events`,
-    /// `SPOOR_BATCH_MAX_EVENTS`; default 500).
+    /// Most events committed in one transaction (`--batch-max-events`).
     pub batch_max_events: usize,
-    /// Longest a request waits for others to share its transaction (`--batch-max-wait-ms`,
-    /// `SPOOR_BATCH_MAX_WAIT_MS`; default 5).
+    /// Longest the writer waits for more requests to share a transaction beyond those
+    /// already queued (0: none; `--batch-max-wait-ms`).
     pub batch_max_wait: Duration,
     /// Longest a request waits for its batch to be committed before it is answered 503 with
     /// `Retry-After` (`--store-deadline-ms`). The

@@ -4,8 +4,9 @@
 //! A handler hands its work to the writer and waits: events already resolved
 //! ([`Ingest::submit`]: server-side batches, untracked browsers), or a browser's batch for
 //! the writer to resolve ([`Ingest::submit_browser`], see [`resolve`]). The writer takes
-//! the first waiting job, gathers more until it has `batch_max_events` events or
-//! `batch_max_wait` has passed, resolves the browser batches one after the other against
+//! the first waiting job and every job already queued behind it (what arrived while the
+//! last commit ran: group commit without a timer), up to `batch_max_events` events, then
+//! with a `batch_max_wait` above zero waits that long for more; it resolves the browser batches one after the other against
 //! its identity memory (`identity_memory`: cached across commits, the store read on a
 //! miss), commits all events in one transaction, and only then answers every waiting
 //! handler. So one fsync serves many requests (group commit), and nothing is acknowledged
@@ -178,10 +179,20 @@ async fn write_batches(
 ) {
     let mut hot = Some(HotIdentity::new(config.hot_visitors));
     while let Some(first) = jobs.recv().await {
-        let deadline = Instant::now() + config.batch_max_wait;
         let mut count = first.work.len();
         let mut batch = vec![first];
+        // Whatever queued while the last commit ran shares this one, without waiting.
         while count < config.batch_max_events {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    count += job.work.len();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let deadline = Instant::now() + config.batch_max_wait;
+        while count < config.batch_max_events && !config.batch_max_wait.is_zero() {
             match tokio::time::timeout_at(deadline, jobs.recv()).await {
                 Ok(Some(job)) => {
                     count += job.work.len();
@@ -423,6 +434,54 @@ mod tests {
                 .events,
             2,
             "the timed-out event is stored once"
+        );
+        drop(ingest);
+        writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn requests_queued_during_a_commit_share_the_next_one() -> Result<(), IngestError> {
+        let dir = tempdir()?;
+        let store = file_store(&dir, Default::default())?;
+        let metrics = Arc::new(Metrics::default());
+        let (ingest, writer) = Ingest::start_observed(
+            store.clone(),
+            IngestConfig {
+                batch_max_wait: Duration::ZERO,
+                ..config(16)
+            },
+            Arc::clone(&metrics),
+        );
+        // Another connection holds the write lock, so the first commit waits for it.
+        let lock =
+            rusqlite::Connection::open(dir.path().join("spoor.db")).map_err(StoreError::from)?;
+        lock.execute_batch("BEGIN IMMEDIATE")
+            .map_err(StoreError::from)?;
+        let submit = |id: u128| {
+            let ingest = ingest.clone();
+            tokio::spawn(async move { ingest.submit(vec![event(id)]).await })
+        };
+        let first = submit(1);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let rest: Vec<_> = (2..=6).map(submit).collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        lock.execute_batch("ROLLBACK").map_err(StoreError::from)?;
+        for handle in std::iter::once(first).chain(rest) {
+            let outcome = handle
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??;
+            assert_eq!(outcome.stored, 1);
+        }
+        let commits = metrics
+            .render(0)
+            .lines()
+            .find_map(|l| l.strip_prefix("spoor_ingest_batch_events_count "))
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        assert_eq!(
+            commits,
+            Some(2),
+            "the first request alone, then the five that queued meanwhile, in one commit"
         );
         drop(ingest);
         writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
