@@ -113,7 +113,6 @@ async fn exit_visitors() {
 }
 
 #[tokio::test]
-#[ignore = "bug: realtime counts events after the collector's now (no upper bound on ts): 2 visitors at 15:04 instead of 1"]
 async fn realtime_ignores_later_events() {
     conformance::reports::realtime_ignores_later_events(&SqliteFile).await;
 }

@@ -119,7 +119,13 @@ pub fn dashboard() -> Vec<(&'static str, bool, Query)> {
             "realtime",
             false,
             Box::new(|r: &SqliteStore, q: &ReportQuery| {
-                Ok(r.realtime(&q.site, q.range.end_ms() - 300_000)?.pages.len())
+                Ok(r.realtime(
+                    &q.site,
+                    q.range.end_ms() - 300_000,
+                    q.range.end_ms() + 60_000,
+                )?
+                .pages
+                .len())
             }),
         ),
     ]

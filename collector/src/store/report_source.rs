@@ -38,8 +38,8 @@ pub trait ReportSource: Send + Sync {
     /// The rows of a breakdown (sorted, at most `limit`), with shares.
     fn breakdown(&self, q: &ReportQuery, dimension: &Dimension) -> StoreFuture<'_, Vec<Row>>;
 
-    /// Visitors and pages since `since_ms`.
-    fn realtime(&self, site: &str, since_ms: i64) -> StoreFuture<'_, Realtime>;
+    /// Visitors and pages of the events whose time is from `since_ms` to `until_ms`.
+    fn realtime(&self, site: &str, since_ms: i64, until_ms: i64) -> StoreFuture<'_, Realtime>;
 
     /// Transitions around `page`.
     fn transitions(&self, q: &ReportQuery, page: &str) -> StoreFuture<'_, RawTransitions>;

@@ -79,6 +79,7 @@ pub async fn run_all<B: Backend>(backend: &B) {
     reports::funnels(backend).await;
     reports::visitor_log(backend).await;
     reports::realtime(backend).await;
+    reports::realtime_ignores_later_events(backend).await;
     sessions::idle_cut_and_late_event(backend).await;
     identity::persons(backend).await;
     identity::explain(backend).await;
@@ -94,7 +95,6 @@ pub async fn run_all<B: Backend>(backend: &B) {
 /// ignored test (`#[ignore = "bug: …"]`) naming the bug, and joins [`run_all`] when fixed.
 pub const KNOWN_BUGS: &[&str] = &[
     "reports::exit_visitors",
-    "reports::realtime_ignores_later_events",
     "sessions::moved_entry_visitors",
     "sessions::late_event_keeps_exit",
 ];

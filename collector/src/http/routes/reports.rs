@@ -22,6 +22,9 @@ use crate::state::AppState;
 
 /// How far back `GET /api/realtime` looks, ms.
 pub const REALTIME_MS: i64 = 5 * 60_000;
+
+/// How far past the collector's clock an event still counts as now in realtime (1 minute).
+pub const REALTIME_AHEAD_MS: i64 = 60_000;
 /// Longest funnel name, in bytes.
 pub const MAX_FUNNEL_NAME: usize = 100;
 
@@ -146,14 +149,22 @@ fn csv_response(name: &str, body: String) -> Response {
         .into_response()
 }
 
-/// `GET /api/realtime`: the last 5 minutes.
+/// `GET /api/realtime`: the last 5 minutes, by the events' own time, up to
+/// [`REALTIME_AHEAD_MS`] past the collector's clock (a client whose clock runs a little
+/// ahead is still on the site now; one an hour ahead is not, for the hour its
+/// timestamps lead).
 pub async fn realtime(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> Result<Json<crate::reports::Realtime>, AppError> {
     let q = query(&state, &params)?;
-    let since = state.clock.now_ms() - REALTIME_MS;
-    Ok(Json(state.store.realtime(&q.site, since).await?))
+    let now = state.clock.now_ms();
+    Ok(Json(
+        state
+            .store
+            .realtime(&q.site, now - REALTIME_MS, now + REALTIME_AHEAD_MS)
+            .await?,
+    ))
 }
 
 fn shares(rows: Vec<(String, u64)>, views: u64) -> Vec<Share> {

@@ -191,9 +191,9 @@ impl ReportSource for SqliteStore {
         self.blocking_call(move |s| s.breakdown(&q, &dimension))
     }
 
-    fn realtime(&self, site: &str, since_ms: i64) -> StoreFuture<'_, Realtime> {
+    fn realtime(&self, site: &str, since_ms: i64, until_ms: i64) -> StoreFuture<'_, Realtime> {
         let site = site.to_owned();
-        self.blocking_call(move |s| s.realtime(&site, since_ms))
+        self.blocking_call(move |s| s.realtime(&site, since_ms, until_ms))
     }
 
     fn transitions(&self, q: &ReportQuery, page: &str) -> StoreFuture<'_, RawTransitions> {

@@ -183,9 +183,8 @@ pub async fn realtime<B: Backend>(backend: &B) {
 /// Realtime at 15:04 on day 2: the 5 minutes before are srv-7 alone (15:00, 15:01 on
 /// `/pricing`); jane's events at 16:00–16:04 are after now, not in the window.
 ///
-/// Known bug (SQLite): the window has no upper bound (`ts >= since`), so jane counts too
-/// (2 visitors). A client whose clock runs ahead (up to a day is accepted) shows as "on
-/// the site now" for as long as its timestamps lead.
+/// The window has an upper bound too (a minute past now): jane's 16:00 events, sent by a
+/// clock an hour ahead, are not "on the site now" at 15:04.
 pub async fn realtime_ignores_later_events<B: Backend>(backend: &B) {
     let live = load(backend).await;
     live.clock.set(at(2, 15, 4, 0));

@@ -224,23 +224,28 @@ impl SqliteStore {
     }
 
     /// [`ReportSource::realtime`](crate::store::ReportSource::realtime), here and now.
-    pub fn realtime(&self, site: &str, since_ms: i64) -> Result<Realtime, StoreError> {
+    pub fn realtime(
+        &self,
+        site: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Realtime, StoreError> {
         let conn = self.reader();
         let visitors: i64 = conn
             .prepare_cached(
                 "SELECT count(DISTINCT visitor) FROM event_rows INDEXED BY events_site_ts
-                 WHERE site = (SELECT id FROM strings WHERE value = ?1) AND ts >= ?2",
+                 WHERE site = (SELECT id FROM strings WHERE value = ?1) AND ts >= ?2 AND ts <= ?3",
             )?
-            .query_row(params![site, since_ms], |r| r.get(0))?;
+            .query_row(params![site, since_ms, until_ms], |r| r.get(0))?;
         let mut stmt = conn.prepare_cached(
             "SELECT p.value, count(DISTINCT e.visitor) AS n
              FROM event_rows e INDEXED BY events_site_ts JOIN strings p ON p.id = e.path
              WHERE e.site = (SELECT id FROM strings WHERE value = ?1) AND e.ts >= ?2
-               AND e.kind = 0
+               AND e.ts <= ?3 AND e.kind = 0
              GROUP BY e.path ORDER BY n DESC, p.value LIMIT 20",
         )?;
         let pages = stmt
-            .query_map(params![site, since_ms], |r| {
+            .query_map(params![site, since_ms, until_ms], |r| {
                 Ok(KeyCount {
                     key: r.get(0)?,
                     visitors: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),

@@ -464,7 +464,7 @@ fn visitor_log_and_realtime() -> Result<(), StoreError> {
         ..day_d()
     };
     assert_eq!(store.visitor_log(&strict)?[1].person, "a");
-    let rt = store.realtime("demo", T + 3600 * S)?;
+    let rt = store.realtime("demo", T + 3600 * S, i64::MAX)?;
     assert_eq!(rt.visitors, 1);
     let pages: Vec<&str> = rt.pages.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(pages, ["/blog", "/pricing"]);
