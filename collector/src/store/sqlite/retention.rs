@@ -31,7 +31,9 @@ const ROLLUPS: [&str; 3] = [
 pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged, StoreError> {
     let sites: Vec<String> = {
         let conn = store.reader();
-        let mut stmt = conn.prepare("SELECT DISTINCT site FROM sessions")?;
+        let mut stmt = conn.prepare(
+            "SELECT value FROM strings WHERE id IN (SELECT DISTINCT site FROM session_rows)",
+        )?;
         let mut sites: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
@@ -60,8 +62,10 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
         )?;
         purged.sessions += drain(
             store,
-            "DELETE FROM sessions WHERE rowid IN
-                 (SELECT rowid FROM sessions WHERE site = ?1 AND last_ts < ?2 LIMIT ?3)",
+            "DELETE FROM session_rows WHERE rowid IN
+                 (SELECT rowid FROM session_rows
+                  WHERE site = (SELECT id FROM strings WHERE value = ?1) AND last_ts < ?2
+                  LIMIT ?3)",
             site,
             cutoff_ms,
         )?;

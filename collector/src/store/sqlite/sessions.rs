@@ -12,6 +12,7 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
+use super::dict::Dict;
 use super::reports::rollup::{Rollups, SessionFacts, SessionState};
 use crate::event::Event;
 use crate::session::{self, Assignment, Campaign, Hit, Session, SessionRules};
@@ -134,20 +135,21 @@ impl<'r> SessionWriter<'r> {
     pub(super) fn flush(
         self,
         tx: &Transaction<'_>,
+        dict: &mut Dict,
         rollups: &mut Rollups,
     ) -> Result<(), StoreError> {
+        // Every string as its dictionary id; the references are counted by the triggers
+        // of `session_rows` (migration 0014), also when the UPSERT changes a string.
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO sessions (id, site, visitor, start_ts, last_ts, entry_path, exit_path,
-                 pageviews, events, duration_ms, bounce, engaged,
-                 utm_source, utm_medium, utm_campaign, day,
-                 source, source_class, browser, os, device, country, last_page, flow)
+            "INSERT INTO session_rows (id, site, visitor, start_ts, last_ts, entry_path,
+                 exit_path, pageviews, events, engaged, utm_source, utm_medium, utm_campaign,
+                 day, source, source_class, browser, os, device, country, last_page, flow)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                 ?17, ?18, ?19, ?20, ?21, ?22)
              ON CONFLICT (id) DO UPDATE SET
                  start_ts = excluded.start_ts, last_ts = excluded.last_ts,
                  entry_path = excluded.entry_path, exit_path = excluded.exit_path,
                  pageviews = excluded.pageviews, events = excluded.events,
-                 duration_ms = excluded.duration_ms, bounce = excluded.bounce,
                  engaged = excluded.engaged,
                  last_page = excluded.last_page, flow = excluded.flow",
         )?;
@@ -175,31 +177,64 @@ impl<'r> SessionWriter<'r> {
                 },
                 1,
             );
+            let mut text = |v: Option<&str>| dict.opt(tx, v);
+            let strings = [
+                text(Some(&site))?,
+                text(Some(&visitor))?,
+                text(Some(&s.entry_path))?,
+                text(Some(&s.exit_path))?,
+                text(s.campaign.source.as_deref())?,
+                text(s.campaign.medium.as_deref())?,
+                text(s.campaign.campaign.as_deref())?,
+                text(facts.source.as_deref())?,
+                text(facts.source_class.as_deref())?,
+                text(facts.browser.as_deref())?,
+                text(facts.os.as_deref())?,
+                text(facts.device.as_deref())?,
+                text(facts.country.as_deref())?,
+                text(facts.last_page.as_deref())?,
+                text(facts.flow_text().as_deref())?,
+            ];
+            let [
+                site_id,
+                visitor_id,
+                entry,
+                exit,
+                utm_source,
+                utm_medium,
+                utm_campaign,
+                source,
+                source_class,
+                browser,
+                os,
+                device,
+                country,
+                last_page,
+                flow,
+            ] = strings;
             stmt.execute(params![
-                s.id.to_string(),
-                site,
-                visitor,
+                &s.id.as_bytes()[..],
+                site_id,
+                visitor_id,
                 s.start_ts,
                 s.last_ts,
-                s.entry_path,
-                s.exit_path,
+                entry,
+                exit,
                 s.pageviews,
                 s.events,
-                s.duration_ms(),
-                s.bounce(),
                 s.engaged,
-                s.campaign.source,
-                s.campaign.medium,
-                s.campaign.campaign,
+                utm_source,
+                utm_medium,
+                utm_campaign,
                 s.day,
-                facts.source,
-                facts.source_class,
-                facts.browser,
-                facts.os,
-                facts.device,
-                facts.country,
-                facts.last_page,
-                facts.flow_text(),
+                source,
+                source_class,
+                browser,
+                os,
+                device,
+                country,
+                last_page,
+                flow,
             ])?;
         }
         Ok(())
@@ -247,6 +282,17 @@ pub(super) fn read_session(
         flow: SessionFacts::flow_from(r.get(first + 19)?),
     };
     Ok((session, facts))
+}
+
+/// How session `id` (as the `sessions` view and the events show it) is stored in
+/// `session_rows.id`: a canonical UUID as its 16 bytes, anything else (a non-UUID id of an
+/// old file) as the text it was.
+pub(super) fn stored_id(id: &str) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match Uuid::parse_str(id) {
+        Ok(u) if u.hyphenated().to_string() == id => Value::Blob(u.as_bytes().to_vec()),
+        _ => Value::Text(id.to_string()),
+    }
 }
 
 /// The lookup of a visitor's latest session.
