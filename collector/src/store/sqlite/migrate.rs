@@ -28,6 +28,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0012_person_stretches.sql"),
     include_str!("../../../migrations/sqlite/0013_compact_events.sql"),
     include_str!("../../../migrations/sqlite/0014_compact_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0015_report_keys_without_rowid.sql"),
 ];
 
 /// A migration with the version it brings the schema to.
@@ -281,6 +282,42 @@ mod tests {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         assert_eq!(row, ("/z".into(), 2));
+        Ok(())
+    }
+
+    #[test]
+    fn version_15_keeps_every_report_key_row_without_a_rowid() -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        for sql in &MIGRATIONS[..14] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 14)?;
+        conn.execute_batch(
+            "INSERT INTO report_keys (site, dim, day, key, pageviews, events, sessions, visitors)
+             VALUES ('demo', 'page', 1, '/a', 3, 4, 0, x'0102'),
+                    ('demo', 'source', 1, 'Direct', 0, 0, 2, NULL),
+                    ('other', 'page', 2, '/a', 1, 1, 0, x'03')",
+        )?;
+        let rows = |conn: &Connection| -> Result<Vec<Vec<rusqlite::types::Value>>, StoreError> {
+            let mut stmt = conn.prepare(
+                "SELECT site, dim, day, key, pageviews, events, sessions, visitors
+                 FROM report_keys ORDER BY site, dim, day, key",
+            )?;
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| (0..n).map(|i| r.get(i)).collect())?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        };
+        let before = rows(&conn)?;
+        migrate(&conn)?;
+        assert_eq!(rows(&conn)?, before);
+        let indexes: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'report_keys'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(indexes, 0, "the primary key is the table");
         Ok(())
     }
 }

@@ -18,8 +18,10 @@ const CHUNK: i64 = 5_000;
 const ROLLUPS: [&str; 3] = [
     "DELETE FROM report_hours WHERE rowid IN
          (SELECT rowid FROM report_hours WHERE site = ?1 AND hour < ?2 / 3600000 LIMIT ?3)",
-    "DELETE FROM report_keys WHERE rowid IN
-         (SELECT rowid FROM report_keys WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
+    // WITHOUT ROWID (migration 0015): the rows by their key.
+    "DELETE FROM report_keys WHERE (site, dim, day, key) IN
+         (SELECT site, dim, day, key FROM report_keys
+          WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
     "DELETE FROM report_flows WHERE (site, day, key) IN
          (SELECT site, day, key FROM report_flows
           WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
