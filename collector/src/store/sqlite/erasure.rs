@@ -30,7 +30,7 @@ const EVENTS: &str = "FROM events WHERE rowid IN (
            AND client_id <> 0)";
 /// The sessions, found like the events: by `(site, visitor)` on `session_rows` with the
 /// ids looked up in `strings`, read through the `sessions` view and deleted from the table.
-const SESSIONS: &str = "FROM sessions WHERE rowid IN (
+pub(super) const SESSIONS: &str = "FROM sessions WHERE rowid IN (
          SELECT rowid FROM session_rows INDEXED BY sessions_site_visitor_last
          WHERE site = (SELECT id FROM strings WHERE value = ?1)
            AND visitor IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = j.value))";

@@ -446,4 +446,49 @@ mod tests {
         assert!((s.bounce_rate - 2.0 / 3.0).abs() < 1e-9);
         Ok(())
     }
+
+    /// Each index of `session_rows` (migration 0014) and the query that needs it: a scan
+    /// instead would make an event's write, an erasure or a report grow with the site.
+    #[test]
+    fn each_index_of_session_rows_serves_a_query() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let erasure = format!("SELECT * {}", crate::store::sqlite::erasure::SESSIONS);
+        let queries = [
+            // The writer's lookup of a visitor's latest session, through the view.
+            (
+                super::latest_sql(),
+                "sessions_site_visitor_last (site=? AND visitor=?)",
+            ),
+            // Export and erasure of a subject's sessions.
+            (erasure, "sessions_site_visitor_last (site=? AND visitor=?)"),
+            // The exact reports' range (the `s` CTE of `exact.rs`) and retention.
+            (
+                "SELECT * FROM sessions WHERE site = ?1 AND start_ts >= ?2 AND start_ts < ?3"
+                    .to_string(),
+                "sessions_site_start (site=? AND start_ts>? AND start_ts<?)",
+            ),
+            // The backfill's lookup by id (the writer's UPSERT has it as its conflict
+            // target, which EXPLAIN does not show).
+            (
+                "SELECT last_ts FROM session_rows WHERE id = ?1".to_string(),
+                "sessions_id (id=?)",
+            ),
+        ];
+        let conn = store.reader();
+        for (sql, index) in queries {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let args = vec!["x"; stmt.parameter_count()];
+            let steps: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get(3))?
+                .collect::<Result<_, _>>()?;
+            assert!(steps.iter().any(|s| s.contains(index)), "{sql}: {steps:?}");
+            assert!(
+                !steps
+                    .iter()
+                    .any(|s| s.starts_with("SCAN") && !s.contains("VIRTUAL TABLE")),
+                "{sql}: {steps:?}"
+            );
+        }
+        Ok(())
+    }
 }
