@@ -90,19 +90,11 @@ CREATE UNIQUE INDEX sessions_id ON session_rows (id);                 -- the wri
 CREATE INDEX sessions_site_visitor_last ON session_rows (site, visitor, last_ts); -- writer's lookup, erasure, persons
 CREATE INDEX sessions_site_start ON session_rows (site, start_ts);     -- reports, retention
 
--- References are kept by triggers: a session is written once per batch that touches it
--- (an UPSERT), and its strings change as it grows (exit page, latest page, flow).
-CREATE TRIGGER session_rows_ref AFTER INSERT ON session_rows BEGIN
-    UPDATE strings SET refs = refs + (
-            (NEW.site IS id) + (NEW.visitor IS id) + (NEW.entry_path IS id)
-            + (NEW.exit_path IS id) + (NEW.utm_source IS id) + (NEW.utm_medium IS id)
-            + (NEW.utm_campaign IS id) + (NEW.source IS id) + (NEW.source_class IS id)
-            + (NEW.browser IS id) + (NEW.os IS id) + (NEW.device IS id)
-            + (NEW.country IS id) + (NEW.last_page IS id) + (NEW.flow IS id))
-    WHERE id IN (NEW.site, NEW.visitor, NEW.entry_path, NEW.exit_path, NEW.utm_source,
-        NEW.utm_medium, NEW.utm_campaign, NEW.source, NEW.source_class, NEW.browser, NEW.os,
-        NEW.device, NEW.country, NEW.last_page, NEW.flow);
-END;
+-- References: the writer counts a new session's (with its events', once per string per
+-- batch, see sessions.rs); triggers give them back when a row is deleted and move them
+-- when an update changes a string (the writer's UPSERT of a stored session changes its
+-- exit page, latest page and flow as it grows; the backfill sets the facts). Insert rows
+-- only through the collector, or count their strings yourself.
 CREATE TRIGGER session_rows_unref AFTER DELETE ON session_rows BEGIN
     UPDATE strings SET refs = refs - (
             (OLD.site IS id) + (OLD.visitor IS id) + (OLD.entry_path IS id)
@@ -114,8 +106,7 @@ CREATE TRIGGER session_rows_unref AFTER DELETE ON session_rows BEGIN
         OLD.utm_medium, OLD.utm_campaign, OLD.source, OLD.source_class, OLD.browser, OLD.os,
         OLD.device, OLD.country, OLD.last_page, OLD.flow);
 END;
--- The writer's UPSERT changes exit_path, last_page and flow (the backfill also the facts);
--- an update that changes none of the strings (most of them) does nothing here.
+-- An update that changes none of the strings (most of the writer's) does nothing here.
 CREATE TRIGGER session_rows_reref AFTER UPDATE OF site, visitor, entry_path, exit_path,
         utm_source, utm_medium, utm_campaign, source, source_class, browser, os, device,
         country, last_page, flow ON session_rows

@@ -138,8 +138,10 @@ impl<'r> SessionWriter<'r> {
         dict: &mut Dict,
         rollups: &mut Rollups,
     ) -> Result<(), StoreError> {
-        // Every string as its dictionary id; the references are counted by the triggers
-        // of `session_rows` (migration 0014), also when the UPSERT changes a string.
+        // Every string as its dictionary id. A new session's references are counted here,
+        // once per string per batch with the event rows' (`Dict::count`); a stored one's
+        // UPSERT is an update, whose changed strings the trigger `session_rows_reref`
+        // (migration 0014) moves.
         let mut stmt = tx.prepare_cached(
             "INSERT INTO session_rows (id, site, visitor, start_ts, last_ts, entry_path,
                  exit_path, pageviews, events, engaged, utm_source, utm_medium, utm_campaign,
@@ -195,6 +197,10 @@ impl<'r> SessionWriter<'r> {
                 text(facts.last_page.as_deref())?,
                 text(facts.flow_text().as_deref())?,
             ];
+            // A session this batch started (one it continues was loaded, see `assign`).
+            if !self.original.contains_key(&s.id) {
+                dict.count(strings.iter().flatten().copied());
+            }
             let [
                 site_id,
                 visitor_id,
