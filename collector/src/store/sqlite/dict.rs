@@ -142,7 +142,7 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(n, 1);
-        assert_eq!(refs(&store, "v1")?, Some(2));
+        assert_eq!(refs(&store, "v1")?, Some(3), "two events and their session");
         Ok(())
     }
 
@@ -154,15 +154,23 @@ mod tests {
         let conn = store.writer();
         conn.execute("DELETE FROM events WHERE visitor = 'v1'", [])?;
         drop(conn);
+        assert_eq!(refs(&store, "v1")?, Some(1), "still the session's visitor");
+        store
+            .writer()
+            .execute("DELETE FROM sessions WHERE visitor = 'v1'", [])?;
         assert_eq!(refs(&store, "v1")?, Some(0));
-        assert_eq!(refs(&store, "v2")?, Some(1));
+        assert_eq!(refs(&store, "v2")?, Some(2), "an event and its session");
         assert_eq!(
             sweep(&store.writer())?,
             2,
             "v1 and its own server session's id"
         );
         assert_eq!(refs(&store, "v1")?, None);
-        assert_eq!(refs(&store, "demo")?, Some(1), "still used by v2's event");
+        assert_eq!(
+            refs(&store, "demo")?,
+            Some(2),
+            "still used by v2's event and session"
+        );
         Ok(())
     }
 
@@ -207,7 +215,8 @@ mod tests {
         Ok(())
     }
 
-    /// Every string's `refs` against a count of the references the rows hold.
+    /// Every string's `refs` against a count of the references the event and session rows
+    /// hold.
     fn recount_differs(store: &SqliteStore) -> Result<Vec<(String, i64, i64)>, StoreError> {
         let columns = [
             "site",
@@ -235,8 +244,28 @@ mod tests {
             "user_id",
             "fallback",
         ];
+        let session_columns = [
+            "site",
+            "visitor",
+            "entry_path",
+            "exit_path",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "source",
+            "source_class",
+            "browser",
+            "os",
+            "device",
+            "country",
+            "last_page",
+            "flow",
+        ];
         let all = columns
             .map(|c| format!("SELECT {c} AS ref FROM event_rows"))
+            .into_iter()
+            .chain(session_columns.map(|c| format!("SELECT {c} FROM session_rows")))
+            .collect::<Vec<_>>()
             .join(" UNION ALL ");
         let sql = format!(
             "SELECT s.value, s.refs, coalesce(c.n, 0) FROM strings s

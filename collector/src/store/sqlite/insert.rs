@@ -51,7 +51,7 @@ pub(super) fn insert_groups(
             duplicates: events.len() - stored,
         });
     }
-    sessions.flush(&tx, &mut rollups)?;
+    sessions.flush(&tx, dict, &mut rollups)?;
     rollups.flush(&tx)?;
     dict.flush(&tx)?;
     tx.commit()?;

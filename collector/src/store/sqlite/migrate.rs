@@ -27,6 +27,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0011_fallback.sql"),
     include_str!("../../../migrations/sqlite/0012_person_stretches.sql"),
     include_str!("../../../migrations/sqlite/0013_compact_events.sql"),
+    include_str!("../../../migrations/sqlite/0014_compact_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0015_report_keys_without_rowid.sql"),
 ];
 
 /// A migration with the version it brings the schema to.
@@ -206,6 +208,115 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(urls, 1, "only the URL the host and path do not give");
+        Ok(())
+    }
+
+    /// Every column of `sessions`, in the v13 table's order.
+    const SESSION_COLUMNS: &str = "id, site, visitor, start_ts, last_ts, entry_path, exit_path,
+        pageviews, events, duration_ms, bounce, engaged, utm_source, utm_medium, utm_campaign,
+        day, source, source_class, browser, os, device, country, last_page, flow";
+
+    fn all_sessions(conn: &Connection) -> Result<Vec<Vec<rusqlite::types::Value>>, StoreError> {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT rowid, {SESSION_COLUMNS}, typeof(duration_ms), typeof(bounce)
+             FROM sessions ORDER BY rowid"
+        ))?;
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| (0..n).map(|i| r.get(i)).collect())?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    #[test]
+    fn version_14_keeps_every_session_as_it_was_and_counts_its_strings() -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        for sql in &MIGRATIONS[..13] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 13)?;
+        conn.execute_batch(&format!(
+            "INSERT INTO strings (value, refs) VALUES ('demo', 5), ('/a', 2);
+             INSERT INTO sessions ({SESSION_COLUMNS}) VALUES
+             ('0a1b2c3d-0000-4000-8000-00000000000f', 'demo', 'v1', 10, 70, '/a', '/b', 2, 3,
+              60, 0, 1, 'news', 'email', 'spring', 1, 'news', 'other', 'Firefox', 'Linux',
+              'desktop', 'NZ', '/b', '/a\n/b'),
+             ('old-text-id', 'demo', 'v2', 20, 20, '/a', '/a', 1, 1, 0, 1, 0, NULL, NULL, NULL,
+              2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+             ('0a1b2c3d-0000-4000-8000-0000000000aa', 'other', 'v1', 30, 30, '/c', '/c', 0, 1,
+              0, 0, 1, NULL, NULL, NULL, 3, 'Direct', 'direct', 'Chrome', 'Android', 'mobile',
+              NULL, NULL, NULL);"
+        ))?;
+        let before = all_sessions(&conn)?;
+        migrate(&conn)?;
+        assert_eq!(all_sessions(&conn)?, before);
+        let blobs: i64 = conn.query_row(
+            "SELECT count(*) FROM session_rows WHERE typeof(id) = 'blob'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(blobs, 2, "UUIDs as 16 bytes, the old text id as it was");
+        let refs = |value: &str| -> Result<i64, StoreError> {
+            Ok(
+                conn.query_row("SELECT refs FROM strings WHERE value = ?1", [value], |r| {
+                    r.get(0)
+                })?,
+            )
+        };
+        // Added to the events' references: demo 5 + 2 sessions; /a 2 + entry, exit and
+        // entry; v1 two sessions.
+        assert_eq!(
+            (refs("demo")?, refs("/a")?, refs("v1")?, refs("/a\n/b")?),
+            (7, 5, 2, 1)
+        );
+        // The view writes through to the rows: an update's strings are interned and counted.
+        conn.execute(
+            "UPDATE sessions SET exit_path = '/z', events = events + 1 WHERE id = 'old-text-id'",
+            [],
+        )?;
+        assert_eq!((refs("/a")?, refs("/z")?), (4, 1));
+        let row: (String, i64) = conn.query_row(
+            "SELECT exit_path, events FROM sessions WHERE id = 'old-text-id'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!(row, ("/z".into(), 2));
+        Ok(())
+    }
+
+    #[test]
+    fn version_15_keeps_every_report_key_row_without_a_rowid() -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        for sql in &MIGRATIONS[..14] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 14)?;
+        conn.execute_batch(
+            "INSERT INTO report_keys (site, dim, day, key, pageviews, events, sessions, visitors)
+             VALUES ('demo', 'page', 1, '/a', 3, 4, 0, x'0102'),
+                    ('demo', 'source', 1, 'Direct', 0, 0, 2, NULL),
+                    ('other', 'page', 2, '/a', 1, 1, 0, x'03')",
+        )?;
+        let rows = |conn: &Connection| -> Result<Vec<Vec<rusqlite::types::Value>>, StoreError> {
+            let mut stmt = conn.prepare(
+                "SELECT site, dim, day, key, pageviews, events, sessions, visitors
+                 FROM report_keys ORDER BY site, dim, day, key",
+            )?;
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| (0..n).map(|i| r.get(i)).collect())?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        };
+        let before = rows(&conn)?;
+        migrate(&conn)?;
+        assert_eq!(rows(&conn)?, before);
+        let indexes: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'report_keys'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(indexes, 0, "the primary key is the table");
         Ok(())
     }
 }

@@ -18,8 +18,10 @@ const CHUNK: i64 = 5_000;
 const ROLLUPS: [&str; 3] = [
     "DELETE FROM report_hours WHERE rowid IN
          (SELECT rowid FROM report_hours WHERE site = ?1 AND hour < ?2 / 3600000 LIMIT ?3)",
-    "DELETE FROM report_keys WHERE rowid IN
-         (SELECT rowid FROM report_keys WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
+    // WITHOUT ROWID (migration 0015): the rows by their key.
+    "DELETE FROM report_keys WHERE (site, dim, day, key) IN
+         (SELECT site, dim, day, key FROM report_keys
+          WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
     "DELETE FROM report_flows WHERE (site, day, key) IN
          (SELECT site, day, key FROM report_flows
           WHERE site = ?1 AND day < ?2 / 86400000 LIMIT ?3)",
@@ -31,7 +33,9 @@ const ROLLUPS: [&str; 3] = [
 pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged, StoreError> {
     let sites: Vec<String> = {
         let conn = store.reader();
-        let mut stmt = conn.prepare("SELECT DISTINCT site FROM sessions")?;
+        let mut stmt = conn.prepare(
+            "SELECT value FROM strings WHERE id IN (SELECT DISTINCT site FROM session_rows)",
+        )?;
         let mut sites: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
@@ -60,8 +64,10 @@ pub(super) fn purge_before(store: &SqliteStore, cutoff_ms: i64) -> Result<Purged
         )?;
         purged.sessions += drain(
             store,
-            "DELETE FROM sessions WHERE rowid IN
-                 (SELECT rowid FROM sessions WHERE site = ?1 AND last_ts < ?2 LIMIT ?3)",
+            "DELETE FROM session_rows WHERE rowid IN
+                 (SELECT rowid FROM session_rows
+                  WHERE site = (SELECT id FROM strings WHERE value = ?1) AND last_ts < ?2
+                  LIMIT ?3)",
             site,
             cutoff_ms,
         )?;

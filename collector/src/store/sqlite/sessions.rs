@@ -12,6 +12,7 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
+use super::dict::Dict;
 use super::reports::rollup::{Rollups, SessionFacts, SessionState};
 use crate::event::Event;
 use crate::session::{self, Assignment, Campaign, Hit, Session, SessionRules};
@@ -134,20 +135,23 @@ impl<'r> SessionWriter<'r> {
     pub(super) fn flush(
         self,
         tx: &Transaction<'_>,
+        dict: &mut Dict,
         rollups: &mut Rollups,
     ) -> Result<(), StoreError> {
+        // Every string as its dictionary id. A new session's references are counted here,
+        // once per string per batch with the event rows' (`Dict::count`); a stored one's
+        // UPSERT is an update, whose changed strings the trigger `session_rows_reref`
+        // (migration 0014) moves.
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO sessions (id, site, visitor, start_ts, last_ts, entry_path, exit_path,
-                 pageviews, events, duration_ms, bounce, engaged,
-                 utm_source, utm_medium, utm_campaign, day,
-                 source, source_class, browser, os, device, country, last_page, flow)
+            "INSERT INTO session_rows (id, site, visitor, start_ts, last_ts, entry_path,
+                 exit_path, pageviews, events, engaged, utm_source, utm_medium, utm_campaign,
+                 day, source, source_class, browser, os, device, country, last_page, flow)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                 ?17, ?18, ?19, ?20, ?21, ?22)
              ON CONFLICT (id) DO UPDATE SET
                  start_ts = excluded.start_ts, last_ts = excluded.last_ts,
                  entry_path = excluded.entry_path, exit_path = excluded.exit_path,
                  pageviews = excluded.pageviews, events = excluded.events,
-                 duration_ms = excluded.duration_ms, bounce = excluded.bounce,
                  engaged = excluded.engaged,
                  last_page = excluded.last_page, flow = excluded.flow",
         )?;
@@ -175,31 +179,68 @@ impl<'r> SessionWriter<'r> {
                 },
                 1,
             );
+            let mut text = |v: Option<&str>| dict.opt(tx, v);
+            let strings = [
+                text(Some(&site))?,
+                text(Some(&visitor))?,
+                text(Some(&s.entry_path))?,
+                text(Some(&s.exit_path))?,
+                text(s.campaign.source.as_deref())?,
+                text(s.campaign.medium.as_deref())?,
+                text(s.campaign.campaign.as_deref())?,
+                text(facts.source.as_deref())?,
+                text(facts.source_class.as_deref())?,
+                text(facts.browser.as_deref())?,
+                text(facts.os.as_deref())?,
+                text(facts.device.as_deref())?,
+                text(facts.country.as_deref())?,
+                text(facts.last_page.as_deref())?,
+                text(facts.flow_text().as_deref())?,
+            ];
+            // A session this batch started (one it continues was loaded, see `assign`).
+            if !self.original.contains_key(&s.id) {
+                dict.count(strings.iter().flatten().copied());
+            }
+            let [
+                site_id,
+                visitor_id,
+                entry,
+                exit,
+                utm_source,
+                utm_medium,
+                utm_campaign,
+                source,
+                source_class,
+                browser,
+                os,
+                device,
+                country,
+                last_page,
+                flow,
+            ] = strings;
             stmt.execute(params![
-                s.id.to_string(),
-                site,
-                visitor,
+                &s.id.as_bytes()[..],
+                site_id,
+                visitor_id,
                 s.start_ts,
                 s.last_ts,
-                s.entry_path,
-                s.exit_path,
+                entry,
+                exit,
                 s.pageviews,
                 s.events,
-                s.duration_ms(),
-                s.bounce(),
                 s.engaged,
-                s.campaign.source,
-                s.campaign.medium,
-                s.campaign.campaign,
+                utm_source,
+                utm_medium,
+                utm_campaign,
                 s.day,
-                facts.source,
-                facts.source_class,
-                facts.browser,
-                facts.os,
-                facts.device,
-                facts.country,
-                facts.last_page,
-                facts.flow_text(),
+                source,
+                source_class,
+                browser,
+                os,
+                device,
+                country,
+                last_page,
+                flow,
             ])?;
         }
         Ok(())
@@ -247,6 +288,17 @@ pub(super) fn read_session(
         flow: SessionFacts::flow_from(r.get(first + 19)?),
     };
     Ok((session, facts))
+}
+
+/// How session `id` (as the `sessions` view and the events show it) is stored in
+/// `session_rows.id`: a canonical UUID as its 16 bytes, anything else (a non-UUID id of an
+/// old file) as the text it was.
+pub(super) fn stored_id(id: &str) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match Uuid::parse_str(id) {
+        Ok(u) if u.hyphenated().to_string() == id => Value::Blob(u.as_bytes().to_vec()),
+        _ => Value::Text(id.to_string()),
+    }
 }
 
 /// The lookup of a visitor's latest session.
@@ -398,6 +450,51 @@ mod tests {
         let s = store.summary("demo", crate::identity::graph::Mode::Inclusive)?;
         assert_eq!((s.sessions, s.mean_duration_ms), (3, 20_000));
         assert!((s.bounce_rate - 2.0 / 3.0).abs() < 1e-9);
+        Ok(())
+    }
+
+    /// Each index of `session_rows` (migration 0014) and the query that needs it: a scan
+    /// instead would make an event's write, an erasure or a report grow with the site.
+    #[test]
+    fn each_index_of_session_rows_serves_a_query() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let erasure = format!("SELECT * {}", crate::store::sqlite::erasure::SESSIONS);
+        let queries = [
+            // The writer's lookup of a visitor's latest session, through the view.
+            (
+                super::latest_sql(),
+                "sessions_site_visitor_last (site=? AND visitor=?)",
+            ),
+            // Export and erasure of a subject's sessions.
+            (erasure, "sessions_site_visitor_last (site=? AND visitor=?)"),
+            // The exact reports' range (the `s` CTE of `exact.rs`) and retention.
+            (
+                "SELECT * FROM sessions WHERE site = ?1 AND start_ts >= ?2 AND start_ts < ?3"
+                    .to_string(),
+                "sessions_site_start (site=? AND start_ts>? AND start_ts<?)",
+            ),
+            // The backfill's lookup by id (the writer's UPSERT has it as its conflict
+            // target, which EXPLAIN does not show).
+            (
+                "SELECT last_ts FROM session_rows WHERE id = ?1".to_string(),
+                "sessions_id (id=?)",
+            ),
+        ];
+        let conn = store.reader();
+        for (sql, index) in queries {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let args = vec!["x"; stmt.parameter_count()];
+            let steps: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get(3))?
+                .collect::<Result<_, _>>()?;
+            assert!(steps.iter().any(|s| s.contains(index)), "{sql}: {steps:?}");
+            assert!(
+                !steps
+                    .iter()
+                    .any(|s| s.starts_with("SCAN") && !s.contains("VIRTUAL TABLE")),
+                "{sql}: {steps:?}"
+            );
+        }
         Ok(())
     }
 }

@@ -300,15 +300,17 @@ pub(super) fn merged_visitors(
          )
          SELECT vp.person, vp.visitor, s.start_ts
          FROM visitor_persons AS vp
-         CROSS JOIN sessions AS s INDEXED BY sessions_site_visitor_last
-             ON s.site = vp.site AND s.visitor = vp.visitor
+         CROSS JOIN session_rows AS s INDEXED BY sessions_site_visitor_last
+             ON s.site = (SELECT id FROM strings WHERE value = vp.site)
+            AND s.visitor = (SELECT id FROM strings WHERE value = vp.visitor)
             AND s.last_ts >= ?3 AND s.start_ts < ?4
          WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.person IN (SELECT person FROM multi)
          UNION ALL
          SELECT ps.person, ps.visitor, max(s.start_ts, ps.from_ms)
          FROM person_stretches AS ps
-         CROSS JOIN sessions AS s INDEXED BY sessions_site_visitor_last
-             ON s.site = ps.site AND s.visitor = ps.visitor
+         CROSS JOIN session_rows AS s INDEXED BY sessions_site_visitor_last
+             ON s.site = (SELECT id FROM strings WHERE value = ps.site)
+            AND s.visitor = (SELECT id FROM strings WHERE value = ps.visitor)
             AND s.last_ts >= max(?3, ps.from_ms) AND s.start_ts < ?4
          WHERE ps.site = ?1 AND ps.mode = ?2 AND ps.from_ms > -9223372036854775808",
     )?;
