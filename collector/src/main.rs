@@ -1,10 +1,9 @@
 //! `spoor-collector`: wires configuration, the listener and shutdown signals to the
 //! library's [`Collector`](spoor_collector::Collector). Everything else lives in the library.
 //!
-//! `spoor-collector export …` and `spoor-collector erase …` run the privacy subcommands
-//! ([`erasure::Command`](spoor_collector::maintenance::erasure::Command)), `spoor-collector
-//! rebuild-reports …` the report rebuild ([`rebuild::Command`](spoor_collector::maintenance::rebuild::Command)),
-//! instead of the server; `spoor-collector admin-token --reset` replaces the generated admin
+//! `spoor-collector export …`, `erase …` and `rebuild-reports …` run the operator's
+//! subcommands ([`cli::Command`](spoor_collector::maintenance::cli::Command)) instead of
+//! the server; `spoor-collector admin-token --reset` replaces the generated admin
 //! token. At every start the terminal (stderr) shows a one-time sign-in URL for the
 //! dashboard, and on the first start without a configured token, the token made. Exit
 //! status: 0 when the server stopped after draining (or a subcommand succeeded), 1 on an
@@ -18,8 +17,7 @@ use clap::Parser;
 use spoor_collector::Collector;
 use spoor_collector::config::{Config, LoadError};
 use spoor_collector::http::assets;
-use spoor_collector::maintenance::erasure::Command;
-use spoor_collector::maintenance::rebuild::Command as Rebuild;
+use spoor_collector::maintenance::cli::Command;
 use spoor_collector::store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -32,21 +30,15 @@ async fn main() -> anyhow::Result<()> {
         let command = AdminTokenCommand::try_parse_from(&args[1..]).unwrap_or_else(|e| e.exit());
         return command.run().await;
     }
-    let privacy = Command::is_requested(&args);
-    if privacy || Rebuild::is_requested(&args) {
+    if Command::is_requested(&args) {
         // Logs go to stderr, so stdout carries the JSON alone.
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .init();
         let env = |k: &str| std::env::var(k).ok();
-        let json = if privacy {
-            let command = Command::try_parse_from(&args).unwrap_or_else(|e| e.exit());
-            tokio::task::spawn_blocking(move || command.run(env)).await??
-        } else {
-            let command = Rebuild::try_parse_from(&args).unwrap_or_else(|e| e.exit());
-            tokio::task::spawn_blocking(move || command.run(env)).await??
-        };
+        let command = Command::try_parse_from(&args).unwrap_or_else(|e| e.exit());
+        let json = tokio::task::spawn_blocking(move || command.run(env)).await??;
         println!("{json}");
         return Ok(());
     }

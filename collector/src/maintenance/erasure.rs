@@ -1,19 +1,14 @@
 //! Erasure and access: everything the store holds about one visitor, one person or one
 //! site user id, exported as JSON or deleted — through the API (`GET /api/export`,
 //! `DELETE /api/erase`, see [`routes::privacy`](crate::http::routes::privacy)) and through the
-//! binary's `export` and `erase` subcommands ([`Command`]).
+//! binary's `export` and `erase` subcommands ([`cli`](super::cli)).
 //!
 //! What "everything" is: the events counted for the subject's visitor ids or carrying one
 //! of them as the beacon's id, their server sessions, every identity link touching one of
 //! its ids (active or not), and the fingerprint observations of its visitors. Salts and the
 //! cookie key are not about anyone and stay.
 
-use std::path::PathBuf;
-
 use serde::Serialize;
-
-use crate::store::StoreError;
-use crate::store::sqlite::SqliteStore;
 
 /// Whose data: the subject of an export or an erasure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,98 +101,6 @@ pub struct Erased {
     pub evidence: Vec<String>,
 }
 
-/// The binary's `export` and `erase` subcommands, for an operator at the server (they open
-/// the database file directly; the running collector may keep serving).
-#[derive(Debug, clap::Parser)]
-#[command(name = "spoor-collector")]
-pub struct Command {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: Action,
-}
-
-/// `export` or `erase`.
-#[derive(Debug, clap::Subcommand)]
-pub enum Action {
-    /// Print everything stored about a visitor, person or user as JSON.
-    Export(Target),
-    /// Delete everything stored about a visitor, person or user; print the counts as JSON.
-    Erase(Target),
-}
-
-/// The database and the subject of a subcommand.
-#[derive(Debug, clap::Args)]
-pub struct Target {
-    /// SQLite database file [default: $SPOOR_DB, else the server's --db default]
-    #[arg(long)]
-    pub db: Option<PathBuf>,
-    /// The site
-    #[arg(long)]
-    pub site: String,
-    /// A visitor id (that visitor alone)
-    #[arg(long)]
-    pub visitor: Option<String>,
-    /// A visitor id (the whole person it belongs to)
-    #[arg(long)]
-    pub person: Option<String>,
-    /// A site user id (the person that logged in as it)
-    #[arg(long)]
-    pub user: Option<String>,
-}
-
-impl Command {
-    /// True when `args` (program name first) name a subcommand rather than the server.
-    pub fn is_requested(args: &[std::ffi::OsString]) -> bool {
-        args.get(1).is_some_and(|a| a == "export" || a == "erase")
-    }
-
-    /// Runs the subcommand against the database; returns the JSON to print. `env` reads
-    /// `SPOOR_DB` when `--db` is not given.
-    pub fn run(self, env: impl Fn(&str) -> Option<String>) -> Result<String, CommandError> {
-        let (target, erase) = match self.action {
-            Action::Export(t) => (t, false),
-            Action::Erase(t) => (t, true),
-        };
-        let subject = Subject::from_parts(target.visitor, target.person, target.user)
-            .map_err(CommandError::Usage)?;
-        let store = SqliteStore::open(&database_file(target.db, env)?)?;
-        let json = if erase {
-            serde_json::to_string_pretty(&store.erase(&target.site, &subject)?)
-        } else {
-            serde_json::to_string_pretty(&store.export(&target.site, &subject)?)
-        };
-        json.map_err(|e| CommandError::Usage(e.to_string()))
-    }
-}
-
-/// The database file a subcommand works on ([`database_path`](crate::config::database_path));
-/// it must exist (a subcommand never creates one).
-pub fn database_file(
-    db: Option<PathBuf>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<PathBuf, CommandError> {
-    let db = crate::config::database_path(db, env);
-    if db.exists() {
-        Ok(db)
-    } else {
-        Err(CommandError::Usage(format!(
-            "{}: no such database",
-            db.display()
-        )))
-    }
-}
-
-/// Why a subcommand failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    /// The arguments do not name one subject or an existing database.
-    #[error("{0}")]
-    Usage(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,17 +118,5 @@ mod tests {
         assert_eq!(s(None, None, Some("u")), Ok(Subject::User("u".into())));
         assert!(s(None, None, None).is_err());
         assert!(s(Some("v"), None, Some("u")).is_err());
-    }
-
-    #[test]
-    fn subcommands_are_told_apart_from_server_flags() {
-        let args = |a: &[&str]| -> Vec<std::ffi::OsString> { a.iter().map(Into::into).collect() };
-        assert!(Command::is_requested(&args(&["spoor-collector", "erase"])));
-        assert!(!Command::is_requested(&args(&[
-            "spoor-collector",
-            "--db",
-            "x"
-        ])));
-        assert!(!Command::is_requested(&args(&["spoor-collector"])));
     }
 }

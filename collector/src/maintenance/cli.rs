@@ -1,0 +1,181 @@
+//! The binary's subcommands for an operator at the server, which open the database file
+//! directly instead of serving: `export` and `erase` (everything stored about a visitor,
+//! person or user, see [`erasure`](super::erasure); the running collector may keep
+//! serving) and `rebuild-reports` (clears the report data and computes it again from the
+//! stored events, sessions and links with [`SqliteStore::rebuild_reports`], the code that
+//! backfills a file upgraded from before the reports; stop the collector first). Each
+//! prints its result as JSON.
+
+use std::path::PathBuf;
+
+use super::erasure::Subject;
+use crate::store::StoreError;
+use crate::store::sqlite::SqliteStore;
+
+/// `spoor-collector export|erase|rebuild-reports …`.
+#[derive(Debug, clap::Parser)]
+#[command(name = "spoor-collector")]
+pub struct Command {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// The subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Print everything stored about a visitor, person or user as JSON.
+    Export(Target),
+    /// Delete everything stored about a visitor, person or user; print the counts as JSON.
+    Erase(Target),
+    /// Clear the report rollups and compute them again from the stored events; print the
+    /// counts as JSON. Stop the collector first: it cannot write meanwhile.
+    RebuildReports(Database),
+}
+
+/// The database file a subcommand opens.
+#[derive(Debug, clap::Args)]
+pub struct Database {
+    /// SQLite database file [default: $SPOOR_DB, else the server's --db default]
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+/// The database and the subject of `export` or `erase`.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// The database.
+    #[command(flatten)]
+    pub database: Database,
+    /// The site
+    #[arg(long)]
+    pub site: String,
+    /// A visitor id (that visitor alone)
+    #[arg(long)]
+    pub visitor: Option<String>,
+    /// A visitor id (the whole person it belongs to)
+    #[arg(long)]
+    pub person: Option<String>,
+    /// A site user id (the person that logged in as it)
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+impl Command {
+    /// True when `args` (program name first) name one of these subcommands rather than
+    /// the server.
+    pub fn is_requested(args: &[std::ffi::OsString]) -> bool {
+        args.get(1)
+            .is_some_and(|a| a == "export" || a == "erase" || a == "rebuild-reports")
+    }
+
+    /// Runs the subcommand against the database; returns the JSON to print. `env` reads
+    /// `SPOOR_DB` when `--db` is not given.
+    pub fn run(self, env: impl Fn(&str) -> Option<String>) -> Result<String, CommandError> {
+        let json = match self.action {
+            Action::Export(t) => {
+                let (store, site, subject) = t.open(env)?;
+                serde_json::to_string_pretty(&store.export(&site, &subject)?)
+            }
+            Action::Erase(t) => {
+                let (store, site, subject) = t.open(env)?;
+                serde_json::to_string_pretty(&store.erase(&site, &subject)?)
+            }
+            Action::RebuildReports(database) => {
+                let store = database.open(env)?;
+                serde_json::to_string_pretty(&store.rebuild_reports()?)
+            }
+        };
+        json.map_err(|e| CommandError::Usage(e.to_string()))
+    }
+}
+
+impl Database {
+    /// The store of the file named by `--db`, else `SPOOR_DB` (read by `env`), else the
+    /// server's default ([`database_path`](crate::config::database_path)); it must exist
+    /// (a subcommand never creates one).
+    fn open(self, env: impl Fn(&str) -> Option<String>) -> Result<SqliteStore, CommandError> {
+        let db = crate::config::database_path(self.db, env);
+        if !db.exists() {
+            return Err(CommandError::Usage(format!(
+                "{}: no such database",
+                db.display()
+            )));
+        }
+        Ok(SqliteStore::open(&db)?)
+    }
+}
+
+impl Target {
+    /// The store, the site and the one subject named.
+    fn open(
+        self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(SqliteStore, String, Subject), CommandError> {
+        let subject = Subject::from_parts(self.visitor, self.person, self.user)
+            .map_err(CommandError::Usage)?;
+        Ok((self.database.open(env)?, self.site, subject))
+    }
+}
+
+/// Why a subcommand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The arguments do not name one subject or an existing database.
+    #[error("{0}")]
+    Usage(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::store::sqlite::tests::event;
+
+    fn args(a: &[&str]) -> Vec<std::ffi::OsString> {
+        a.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn the_subcommand_rebuilds_the_file_named_by_flag_or_environment()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("spoor.db");
+        SqliteStore::open(&path)?.insert_events(&[event(1, "v1", "s1"), event(2, "v2", "s2")])?;
+        let call = ["spoor-collector", "rebuild-reports"];
+        assert!(Command::is_requested(&args(&call)));
+
+        let db = path.display().to_string();
+        let by_flag = Command::try_parse_from(args(&[call[0], call[1], "--db", &db]))?;
+        let json: serde_json::Value = serde_json::from_str(&by_flag.run(|_| None)?)?;
+        assert_eq!(json["events"], 2);
+        assert_eq!(json["sessions"], 2);
+
+        let by_env = Command::try_parse_from(args(&call))?;
+        let json = by_env.run(|k| (k == "SPOOR_DB").then(|| db.clone()))?;
+        assert!(json.contains("\"events\": 2"), "{json}");
+
+        let missing = Command::try_parse_from(args(&call))?;
+        let gone = dir.path().join("none.db").display().to_string();
+        assert!(matches!(
+            missing.run(|_| Some(gone.clone())),
+            Err(CommandError::Usage(_))
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn subcommands_are_told_apart_from_server_flags() {
+        assert!(Command::is_requested(&args(&["spoor-collector", "erase"])));
+        assert!(!Command::is_requested(&args(&[
+            "spoor-collector",
+            "--db",
+            "x"
+        ])));
+        assert!(!Command::is_requested(&args(&["spoor-collector"])));
+    }
+}
