@@ -280,6 +280,10 @@ fn session_id(assignment: &Assignment) -> Uuid {
     }
 }
 
+/// A session's page views in time order, through `events_session` (the plan is tested).
+const PAGES_IN_TIME_SQL: &str =
+    "SELECT path FROM events WHERE session_id = ?1 AND kind = 'pageview' ORDER BY ts, rowid";
+
 /// Sets `facts`' last page and flow from the stored page views of session `id` (this
 /// transaction's included) in time order, ties in the order they were stored, as the
 /// backfill orders them.
@@ -288,9 +292,7 @@ fn pages_in_time_order(
     id: &Uuid,
     facts: &mut SessionFacts,
 ) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT path FROM events WHERE session_id = ?1 AND kind = 'pageview' ORDER BY ts, rowid",
-    )?;
+    let mut stmt = tx.prepare_cached(PAGES_IN_TIME_SQL)?;
     let mut rows = stmt.query(params![id.to_string()])?;
     facts.last_page = None;
     facts.flow.clear();
@@ -534,6 +536,17 @@ mod tests {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         assert_eq!(exits, [("/b".to_string(), 1)]);
+        // Reading them back costs the session's events, not the site's.
+        let plan: Vec<String> = store
+            .reader()
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::PAGES_IN_TIME_SQL))?
+            .query_map(["x"], |r| r.get(3))?
+            .collect::<Result<_, _>>()?;
+        assert!(
+            plan.iter()
+                .any(|s| s.contains("events_session (session_id=?)")),
+            "{plan:?}"
+        );
         Ok(())
     }
 
