@@ -107,7 +107,6 @@ areas!(
 );
 
 #[tokio::test]
-#[ignore = "bug: exit rollups keep a visitor in every page its session once ended on (a sketch cannot take a visitor back): exit `/` 9 visitors for 6 sessions"]
 async fn exit_visitors() {
     conformance::reports::exit_visitors(&SqliteFile).await;
 }
@@ -118,13 +117,11 @@ async fn realtime_ignores_later_events() {
 }
 
 #[tokio::test]
-#[ignore = "bug: entry rollups keep a visitor in the page its session entered before a late event moved the entry: entry `/` 5 visitors for 4 sessions on day 2"]
 async fn moved_entry_visitors() {
     conformance::sessions::moved_entry_visitors(&SqliteFile).await;
 }
 
 #[tokio::test]
-#[ignore = "bug: a late page view becomes its session's last page (exit `/blog` instead of `/docs`) and the end of its flow"]
 async fn late_event_keeps_exit() {
     conformance::sessions::late_event_keeps_exit(&SqliteFile).await;
 }

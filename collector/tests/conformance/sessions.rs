@@ -158,8 +158,9 @@ pub async fn idle_cut_and_late_event<B: Backend>(backend: &B) {
 /// | `/pricing` | 2 | 2 | 3 | 2 | SI1, z4's S2 |
 /// | `/docs` | 1 | 1 | 1 | 1 | SM2 |
 ///
-/// Known bug (SQLite rollups), as for exits: S1's entry row `/` is taken back when #133
-/// moves it to `/blog`, but z4 stays in `/`'s visitor sketch (5 visitors, 4 sessions).
+/// As for exits, z4 leaves `/` with its session when #133 moves S1's entry to `/blog` (a
+/// store that keeps it there, as SQLite's rollup sketches once did, says 5 visitors for 4
+/// sessions).
 pub async fn moved_entry_visitors<B: Backend>(backend: &B) {
     let live = load(backend).await;
     late_and_idle(&live).await;
@@ -177,9 +178,9 @@ pub async fn moved_entry_visitors<B: Backend>(backend: &B) {
 /// (its latest page view, 17:29:59) in the visitor log, and its first pages, for flows,
 /// are `/blog`, `/`, `/docs` in time order.
 ///
-/// Known bug (SQLite): the session follows its page views in the order they arrive, so the
-/// late `/blog` (16:58) becomes S1's last page: the log says exit `/blog`, the exit rows
-/// count S1 under `/blog`, and its flow reads `/ > /docs > /blog`.
+/// A store that follows page views in the order they arrive (as SQLite once did) makes the
+/// late `/blog` (16:58) S1's last page: the log says exit `/blog`, the exit rows count S1
+/// under `/blog`, and its flow reads `/ > /docs > /blog`.
 pub async fn late_event_keeps_exit<B: Backend>(backend: &B) {
     let live = load(backend).await;
     late_and_idle(&live).await;

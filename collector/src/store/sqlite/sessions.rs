@@ -5,8 +5,13 @@
 //! A batch reads each visitor's latest session once (one indexed lookup on
 //! `(site, visitor, last_ts)`), keeps it in memory while the batch runs, and writes every
 //! touched session once at the end, so a visitor's ten events cost one read and one write.
+//!
+//! A session's last page and first pages (its [`SessionFacts`]) follow time, not arrival:
+//! a page view later than everything its session holds is appended in memory; one that
+//! arrives late (before the session's latest event) is placed by reading the session's
+//! page views back in time order at the write-back (only such a session pays that read).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -33,6 +38,9 @@ pub(super) struct SessionWriter<'r> {
     /// Sessions as they were stored before this transaction, with their facts (their
     /// rollup contribution is taken back before the new one is added).
     original: HashMap<Uuid, (Session, SessionFacts)>,
+    /// Sessions given a page view earlier than their latest event: their last page and
+    /// flow are read back in time order before the write-back.
+    late: HashSet<Uuid>,
 }
 
 impl<'r> SessionWriter<'r> {
@@ -43,6 +51,7 @@ impl<'r> SessionWriter<'r> {
             touched: HashMap::new(),
             facts: HashMap::new(),
             original: HashMap::new(),
+            late: HashSet::new(),
         }
     }
 
@@ -107,6 +116,18 @@ impl<'r> SessionWriter<'r> {
     /// Keeps `assignment` of `event` (which was stored) for the write-back.
     pub(super) fn record(&mut self, event: &Event, assignment: Assignment) {
         let key = (event.site.clone(), event.visitor.clone());
+        // A page view before the latest event of the session it continues (only the
+        // latest is continued): where it goes among the pages is decided by time.
+        if let Assignment::Continue(s) = &assignment
+            && matches!(event.client.kind, crate::event::EventKind::Pageview)
+            && self
+                .latest
+                .get(&key)
+                .and_then(Option::as_ref)
+                .is_some_and(|l| l.id == s.id && event.client.ts < l.last_ts)
+        {
+            self.late.insert(s.id);
+        }
         let facts = match &assignment {
             Assignment::Start(s) => self
                 .facts
@@ -114,7 +135,9 @@ impl<'r> SessionWriter<'r> {
                 .or_insert_with(|| SessionFacts::start(event)),
             Assignment::Continue(s) => self.facts.entry(s.id).or_default(),
         };
-        facts.add(event);
+        if !self.late.contains(&session_id(&assignment)) {
+            facts.add(event);
+        }
         let session = match assignment {
             Assignment::Continue(s) | Assignment::Start(s) => s,
         };
@@ -160,7 +183,10 @@ impl<'r> SessionWriter<'r> {
         let mut touched: Vec<_> = self.touched.into_values().collect();
         touched.sort_by_key(|(_, s)| (s.last_ts, s.start_ts));
         for ((site, visitor), s) in touched {
-            let facts = self.facts.get(&s.id).cloned().unwrap_or_default();
+            let mut facts = self.facts.get(&s.id).cloned().unwrap_or_default();
+            if self.late.contains(&s.id) {
+                pages_in_time_order(tx, &s.id, &mut facts)?;
+            }
             if let Some((old, old_facts)) = self.original.get(&s.id) {
                 let before = SessionState {
                     site: &site,
@@ -245,6 +271,36 @@ impl<'r> SessionWriter<'r> {
         }
         Ok(())
     }
+}
+
+/// The id of the session `assignment` puts an event in.
+fn session_id(assignment: &Assignment) -> Uuid {
+    match assignment {
+        Assignment::Continue(s) | Assignment::Start(s) => s.id,
+    }
+}
+
+/// A session's page views in time order, through `events_session` (the plan is tested).
+const PAGES_IN_TIME_SQL: &str =
+    "SELECT path FROM events WHERE session_id = ?1 AND kind = 'pageview' ORDER BY ts, rowid";
+
+/// Sets `facts`' last page and flow from the stored page views of session `id` (this
+/// transaction's included) in time order, ties in the order they were stored, as the
+/// backfill orders them.
+fn pages_in_time_order(
+    tx: &Transaction<'_>,
+    id: &Uuid,
+    facts: &mut SessionFacts,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(PAGES_IN_TIME_SQL)?;
+    let mut rows = stmt.query(params![id.to_string()])?;
+    facts.last_page = None;
+    facts.flow.clear();
+    while let Some(r) = rows.next()? {
+        let path: String = r.get(0)?;
+        facts.add_page(&path);
+    }
+    Ok(())
 }
 
 /// The columns [`read_session`] reads, in its order.
@@ -450,6 +506,47 @@ mod tests {
         let s = store.summary("demo", crate::identity::graph::Mode::Inclusive)?;
         assert_eq!((s.sessions, s.mean_duration_ms), (3, 20_000));
         assert!((s.bounce_rate - 2.0 / 3.0).abs() < 1e-9);
+        Ok(())
+    }
+
+    /// A page view goes where its time puts it among its session's pages, whenever it
+    /// arrives: `/b` (late, before a custom event) becomes the last page though `/d`
+    /// arrives after it, and `/c` (before the start) heads the flow.
+    #[test]
+    fn the_writer_puts_a_late_page_view_where_its_time_goes() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let t = 1_780_000_000_000;
+        let mut click = at(2, "v", t + 3 * MIN, "/a");
+        click.client.kind = crate::event::EventKind::Custom(crate::event::Custom {
+            name: "signup".into(),
+            props: None,
+        });
+        store.insert_events(&[at(1, "v", t, "/a"), click])?;
+        store.insert_events(&[at(3, "v", t + 2 * MIN, "/b")])?;
+        store.insert_events(&[at(4, "v", t - MIN, "/c"), at(5, "v", t + MIN, "/d")])?;
+        let facts: (String, String, String) = store.reader().query_row(
+            "SELECT entry_path, last_page, flow FROM sessions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        assert_eq!(facts, ("/c".into(), "/b".into(), "/c\n/a\n/d\n/b".into()));
+        let exits: Vec<(String, i64)> = store
+            .reader()
+            .prepare("SELECT key, sessions FROM report_keys WHERE dim = 'exit' AND sessions > 0")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(exits, [("/b".to_string(), 1)]);
+        // Reading them back costs the session's events, not the site's.
+        let plan: Vec<String> = store
+            .reader()
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::PAGES_IN_TIME_SQL))?
+            .query_map(["x"], |r| r.get(3))?
+            .collect::<Result<_, _>>()?;
+        assert!(
+            plan.iter()
+                .any(|s| s.contains("events_session (session_id=?)")),
+            "{plan:?}"
+        );
         Ok(())
     }
 

@@ -1,6 +1,9 @@
 //! Reports answered from the rollups alone (no filter, counting visitors): a month is
 //! 720 rows of `report_hours` and a few thousand of `report_keys`, whatever the traffic;
-//! flows read `report_flows` (thousands of distinct first-page sequences a day).
+//! flows read `report_flows` (thousands of distinct first-page sequences a day). Entry and
+//! exit pages' visitors are the exception: a session's entry or exit page can move after it
+//! was counted, and a sketch cannot take its visitor back, so they are counted from the
+//! range's sessions ([`page_visitors`]).
 
 use std::collections::HashMap;
 
@@ -112,6 +115,40 @@ pub(super) fn keys(
             row
         })
         .collect())
+}
+
+/// Distinct visitors per entry page (`exit` false) or exit page (`exit` true) of the
+/// range's sessions, by the sessions' current pages. Reads `session_rows` through
+/// `sessions_site_start`, grouped by dictionary id (a string is looked up once per key, not
+/// per session): one index range of the period's sessions, as the filtered reports read.
+pub(super) fn page_visitors(
+    conn: &Connection,
+    q: &ReportQuery,
+    exit: bool,
+) -> Result<HashMap<String, u64>, StoreError> {
+    let sql = if exit {
+        "SELECT (SELECT value FROM strings WHERE id = k), n FROM (
+             SELECT coalesce(last_page, exit_path) AS k, count(DISTINCT visitor) AS n
+             FROM session_rows INDEXED BY sessions_site_start
+             WHERE site = (SELECT id FROM strings WHERE value = ?1)
+               AND start_ts >= ?2 AND start_ts < ?3
+             GROUP BY k)"
+    } else {
+        "SELECT (SELECT value FROM strings WHERE id = k), n FROM (
+             SELECT entry_path AS k, count(DISTINCT visitor) AS n
+             FROM session_rows INDEXED BY sessions_site_start
+             WHERE site = (SELECT id FROM strings WHERE value = ?1)
+               AND start_ts >= ?2 AND start_ts < ?3
+             GROUP BY k)"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(params![q.site, q.range.start_ms(), q.range.end_ms()], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, u(r.get(1)?)))
+        })?
+        .filter_map(|r| r.map(|(k, n)| k.map(|k| (k, n))).transpose())
+        .collect::<Result<HashMap<_, _>, _>>()?;
+    Ok(rows)
 }
 
 /// One counter (`pageviews` or `sessions`) of `dim` per key over the range, added up by

@@ -215,6 +215,16 @@ impl SqliteStore {
                     let prefix = format!("{event}\n{property}\n");
                     fast::keys(&conn, q, dimension.as_str(), Some(&prefix))?
                 }
+                Dimension::Entry | Dimension::Exit => {
+                    // The rollups' counters, the sessions' visitors (see `fast`'s doc).
+                    let exit = matches!(dimension, Dimension::Exit);
+                    let visitors = fast::page_visitors(&conn, q, exit)?;
+                    let mut rows = fast::keys(&conn, q, dimension.as_str(), None)?;
+                    for row in &mut rows {
+                        row.visitors = visitors.get(&row.key).copied().unwrap_or(0);
+                    }
+                    rows
+                }
                 _ => fast::keys(&conn, q, dimension.as_str(), None)?,
             }
         } else {

@@ -6,8 +6,10 @@
 //! A session counts in the hour and day it started. When an event changes a session
 //! (its exit page, its page views, its bounce), the session's old contribution is taken
 //! back and its new one added, so the rollups always equal the sessions table. Visitor
-//! sketches only grow (a sketch cannot forget), so a visitor stays counted under a
-//! session's earlier exit page: a slight overcount of exit pages' visitors, documented.
+//! sketches only grow (a sketch cannot forget), so the entry and exit rows, whose key a
+//! session can leave (a later page view moves its exit, a late one its entry), keep no
+//! sketch: their visitors are counted from the sessions (`fast::page_visitors`), and no
+//! rollup overcounts a visitor.
 //! Flows (`report_flows`) and transitions keep no sketch: their reports count sessions
 //! and page views only.
 
@@ -265,7 +267,7 @@ impl Rollups {
             d.sessions += sign;
             d.pageviews += sign * i64::from(x.pageviews);
             d.events += sign * i64::from(x.events);
-            if sign > 0 {
+            if sign > 0 && !matches!(dim, "entry" | "exit") {
                 d.visitor(s.visitor);
             }
         }
