@@ -179,10 +179,11 @@ impl<'r> SessionWriter<'r> {
                 },
                 1,
             );
+            let visitor_key = dict.key(tx, &visitor)?;
             let mut text = |v: Option<&str>| dict.opt(tx, v);
             let strings = [
                 text(Some(&site))?,
-                text(Some(&visitor))?,
+                Some(visitor_key),
                 text(Some(&s.entry_path))?,
                 text(Some(&s.exit_path))?,
                 text(s.campaign.source.as_deref())?,
@@ -304,8 +305,11 @@ pub(super) fn stored_id(id: &str) -> rusqlite::types::Value {
 /// The lookup of a visitor's latest session.
 pub(super) fn latest_sql() -> String {
     format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND visitor = ?2
-         ORDER BY last_ts DESC, rowid DESC LIMIT 1"
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE rowid = (SELECT rowid FROM session_rows
+             WHERE site = (SELECT id FROM strings WHERE value = ?1)
+               AND visitor = (SELECT id FROM strings WHERE value = {})
+             ORDER BY last_ts DESC, rowid DESC LIMIT 1)",
+        super::dict::id_key_sql("?2")
     )
 }
 
