@@ -472,6 +472,45 @@ mod tests {
         Ok(())
     }
 
+    /// The person view's timeline and an export of a UUID visitor answer with its text.
+    #[test]
+    fn a_uuid_visitor_is_read_back_as_text_by_the_person_view_and_export() -> Result<(), StoreError>
+    {
+        let store = SqliteStore::open_in_memory()?;
+        let v = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+        let beacon_session = "5e55e55e-0000-4000-8000-000000000001";
+        store.insert_events(&[event(1, v, beacon_session), event(2, v, beacon_session)])?;
+        let person = store.person("demo", v, crate::identity::graph::Mode::Inclusive)?;
+        let Some(person) = person else {
+            panic!("no person for {v}");
+        };
+        assert_eq!(person.visitors, [v]);
+        let timeline: Vec<&str> = person.timeline.iter().map(|t| t.visitor.as_str()).collect();
+        assert_eq!(timeline, [v, v]);
+        let export = store.export(
+            "demo",
+            &crate::maintenance::erasure::Subject::Visitor(v.into()),
+        )?;
+        let field = |row: &serde_json::Map<String, serde_json::Value>, k: &str| {
+            row.get(k).and_then(|x| x.as_str()).map(str::to_string)
+        };
+        assert_eq!(export.events.len(), 2);
+        assert_eq!(export.sessions.len(), 1);
+        let session_id = field(&export.sessions[0], "id");
+        assert_eq!(
+            session_id.as_deref().map(|s| uuid_bytes(s).is_some()),
+            Some(true)
+        );
+        for e in &export.events {
+            assert_eq!(field(e, "visitor").as_deref(), Some(v));
+            assert_eq!(field(e, "client_id").as_deref(), Some(v));
+            assert_eq!(field(e, "session").as_deref(), Some(beacon_session));
+            assert_eq!(field(e, "session_id"), session_id);
+        }
+        assert_eq!(field(&export.sessions[0], "visitor").as_deref(), Some(v));
+        Ok(())
+    }
+
     /// Every string's `refs` against a count of the references the event and session rows
     /// hold.
     fn recount_differs(store: &SqliteStore) -> Result<Vec<(String, i64, i64)>, StoreError> {
