@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
+use super::dict::id_key;
 use super::identity::component_links;
 use crate::identity::graph::{Mode, Persons};
 use crate::identity::resolver::USER_PREFIX;
@@ -19,21 +20,31 @@ use crate::store::StoreError;
 /// beacon id is not their visitor), not a scan of the site's events. The ids are looked up
 /// in `strings` first (see [`dict`](super::dict)); rows are read and deleted through the
 /// `events` view.
-const EVENTS: &str = "FROM events WHERE rowid IN (
+const EVENTS: &str = concat!(
+    "FROM events WHERE rowid IN (
          SELECT rowid FROM event_rows INDEXED BY events_site_visitor
          WHERE site = (SELECT id FROM strings WHERE value = ?1)
-           AND visitor IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = j.value)
+           AND visitor IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = ",
+    id_key!("j.value"),
+    ")
          UNION
          SELECT rowid FROM event_rows INDEXED BY events_site_client_id
          WHERE site = (SELECT id FROM strings WHERE value = ?1)
-           AND client_id IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = j.value)
-           AND client_id <> 0)";
+           AND client_id IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = ",
+    id_key!("j.value"),
+    ")
+           AND client_id <> 0)"
+);
 /// The sessions, found like the events: by `(site, visitor)` on `session_rows` with the
 /// ids looked up in `strings`, read through the `sessions` view and deleted from the table.
-pub(super) const SESSIONS: &str = "FROM sessions WHERE rowid IN (
+pub(super) const SESSIONS: &str = concat!(
+    "FROM sessions WHERE rowid IN (
          SELECT rowid FROM session_rows INDEXED BY sessions_site_visitor_last
          WHERE site = (SELECT id FROM strings WHERE value = ?1)
-           AND visitor IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = j.value))";
+           AND visitor IN (SELECT s.id FROM json_each(?2) j JOIN strings s ON s.value = ",
+    id_key!("j.value"),
+    "))"
+);
 const LINKS: &str = "FROM links WHERE site = ?1
      AND (a IN (SELECT value FROM json_each(?2)) OR b IN (SELECT value FROM json_each(?2)))";
 /// Links between two of the ids: what an export by user id shows (a claim to be the user

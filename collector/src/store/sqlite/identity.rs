@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
+use super::dict::{has_events_sql, id_key, id_key_sql};
 use crate::event::Event;
 use crate::identity::graph::{Link, LinkKind, Mode, Persons};
 use crate::identity::resolver::{Memory, USER_PREFIX};
@@ -18,10 +19,15 @@ use crate::store::{LinkView, Person, StoreError, StretchView, TimelineEntry};
 pub const TIMELINE_CAP: usize = 1000;
 
 /// Whether a client id is known: an event's visitor or a link's end.
-pub(super) const KNOWN_SQL: &str =
-    "SELECT EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2)
+pub(super) const KNOWN_SQL: &str = concat!(
+    "SELECT EXISTS (SELECT 1 FROM event_rows
+             WHERE site = (SELECT id FROM strings WHERE value = ?1)
+               AND visitor = (SELECT id FROM strings WHERE value = ",
+    id_key!("?2"),
+    "))
          OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND a = ?2)
-         OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND b = ?2)";
+         OR EXISTS (SELECT 1 FROM links WHERE site = ?1 AND b = ?2)"
+);
 
 /// The first two visitors seen behind a fingerprint on a day.
 pub(super) const SEEN_SQL: &str = "SELECT visitor, last_ms FROM fingerprint_seen
@@ -332,25 +338,28 @@ pub(super) fn persons(conn: &Connection, site: &str, mode: Mode) -> Result<u64, 
         )?
         .query_row([site], |r| r.get(0))?;
     let merged: i64 = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT count(*) - count(DISTINCT person) FROM visitor_persons vp
-             WHERE site = ?1 AND mode = ?2
-               AND EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = vp.visitor)",
-        )?
+             WHERE site = ?1 AND mode = ?2 AND {}",
+            has_events_sql("?1", "vp.visitor")
+        ))?
         .query_row(params![site, mode], |r| r.get(0))?;
     // Few rows: only browsers shared by two users have stretches.
     let split: i64 = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT count(DISTINCT ps.person) FROM person_stretches ps
              WHERE ps.site = ?1 AND ps.mode = ?2
-               AND EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ps.visitor)
+               AND {}
                AND NOT EXISTS (SELECT 1 FROM visitor_persons vp
                    WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.person = ps.person
-                     AND EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = vp.visitor))
-               AND NOT (EXISTS (SELECT 1 FROM events WHERE site = ?1 AND visitor = ps.person)
+                     AND {})
+               AND NOT ({}
                    AND NOT EXISTS (SELECT 1 FROM visitor_persons vp
                        WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.visitor = ps.person))",
-        )?
+            has_events_sql("?1", "ps.visitor"),
+            has_events_sql("?1", "vp.visitor"),
+            has_events_sql("?1", "ps.person"),
+        ))?
         .query_row(params![site, mode], |r| r.get(0))?;
     Ok(u64::try_from(visitors - merged + split).unwrap_or(0))
 }
@@ -436,7 +445,7 @@ pub(super) fn person(
     })?;
     if timeline.is_empty() && links.is_empty() {
         let known: Option<i64> = conn
-            .prepare_cached("SELECT 1 FROM events WHERE site = ?1 AND visitor = ?2 LIMIT 1")?
+            .prepare_cached(&format!("SELECT 1 WHERE {}", has_events_sql("?1", "?2")))?
             .query_row(params![site, visitor], |r| r.get(0))
             .optional()?;
         if known.is_none() {
@@ -476,11 +485,14 @@ fn timeline(
     // index, named: left to itself, SQLite walks the site's whole `(site, ts)` index to
     // skip the sort (seconds at ten million events, for a person of a few dozen).
     for chunk in visitors.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(", ");
+        let marks = (2..chunk.len() + 2)
+            .map(|i| id_key_sql(&format!("?{i}")))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT id, ts, kind, path, visitor, evidence, received FROM events
              WHERE rowid IN (SELECT rowid FROM event_rows INDEXED BY events_site_visitor
-                 WHERE site = (SELECT id FROM strings WHERE value = ?)
+                 WHERE site = (SELECT id FROM strings WHERE value = ?1)
                    AND visitor IN (SELECT id FROM strings WHERE value IN ({marks})))
              ORDER BY ts DESC, id DESC LIMIT {TIMELINE_CAP}"
         );

@@ -29,6 +29,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0013_compact_events.sql"),
     include_str!("../../../migrations/sqlite/0014_compact_sessions.sql"),
     include_str!("../../../migrations/sqlite/0015_report_keys_without_rowid.sql"),
+    include_str!("../../../migrations/sqlite/0016_uuid_ids.sql"),
 ];
 
 /// A migration with the version it brings the schema to.
@@ -317,6 +318,74 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(indexes, 0, "the primary key is the table");
+        Ok(())
+    }
+
+    #[test]
+    fn version_16_stores_uuid_ids_as_16_bytes_and_reads_them_as_before() -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        for sql in &MIGRATIONS[..15] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 15)?;
+        // A UUID visitor whose text is also a title, a UUID server session, a beacon
+        // session and a visitor that are not UUIDs; refs as the v15 writer counted them.
+        let u = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+        let session = "5e55e55e-0000-4000-8000-000000000001";
+        conn.execute(
+            "INSERT INTO strings (id, value, refs) VALUES (1, 'demo', 3), (2, ?1, 3),
+                 (3, '/a', 4), (4, ?2, 2), (5, 'ss_x', 1), (6, 'example.com', 2), (7, 'fp_1', 1)",
+            [u, session],
+        )?;
+        conn.execute_batch(
+            "INSERT INTO event_rows (id, site, kind, ts, received, visitor, evidence, client_id,
+                 session, session_id, hostname, path, title)
+             VALUES (x'0a1b2c3d000040008000000000000001', 1, 0, 10, 1, 2, 0, 0, 5, 4, 6, 3, 2),
+                    (x'0a1b2c3d000040008000000000000002', 1, 0, 20, 1, 7, 2, NULL, NULL, 4, 6, 3,
+                     NULL);
+             INSERT INTO session_rows (id, site, visitor, start_ts, last_ts, entry_path,
+                 exit_path, pageviews, events, engaged, day)
+             VALUES (x'5e55e55e000040008000000000000001', 1, 2, 10, 20, 3, 3, 2, 2, 0, 0);",
+        )?;
+        let before = (all_events(&conn)?, all_sessions(&conn)?);
+        migrate(&conn)?;
+        assert_eq!((all_events(&conn)?, all_sessions(&conn)?), before);
+        let strings = |conn: &Connection| -> Result<Vec<(String, String, i64)>, StoreError> {
+            Ok(conn
+                .prepare(&format!(
+                    "SELECT typeof(value), {}, refs FROM strings ORDER BY 2, 1",
+                    super::super::dict::id_text!("value")
+                ))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?)
+        };
+        let blob = |v: &str, refs| ("blob".to_string(), v.to_string(), refs);
+        let text = |v: &str, refs| ("text".to_string(), v.to_string(), refs);
+        assert_eq!(
+            strings(&conn)?,
+            [
+                text("/a", 4),
+                blob(u, 2),
+                text(u, 1),
+                blob(session, 2),
+                text("demo", 3),
+                text("example.com", 2),
+                text("fp_1", 1),
+                text("ss_x", 1),
+            ],
+            "the visitor's and the session's ids as bytes, the title still text"
+        );
+        // Written through the view, a UUID visitor goes to its bytes.
+        conn.execute(
+            "UPDATE sessions SET visitor = 'fp_1' WHERE visitor = ?1",
+            [u],
+        )?;
+        conn.execute(
+            "UPDATE sessions SET visitor = ?1 WHERE visitor = 'fp_1'",
+            [u],
+        )?;
+        assert_eq!(all_sessions(&conn)?, before.1);
+        assert_eq!(strings(&conn)?.get(1), Some(&blob(u, 2)));
         Ok(())
     }
 }

@@ -205,10 +205,11 @@ impl<'r> SessionWriter<'r> {
                 },
                 1,
             );
+            let visitor_key = dict.key(tx, &visitor)?;
             let mut text = |v: Option<&str>| dict.opt(tx, v);
             let strings = [
                 text(Some(&site))?,
-                text(Some(&visitor))?,
+                Some(visitor_key),
                 text(Some(&s.entry_path))?,
                 text(Some(&s.exit_path))?,
                 text(s.campaign.source.as_deref())?,
@@ -281,8 +282,10 @@ fn session_id(assignment: &Assignment) -> Uuid {
 }
 
 /// A session's page views in time order, through `events_session` (the plan is tested).
-const PAGES_IN_TIME_SQL: &str =
-    "SELECT path FROM events WHERE session_id = ?1 AND kind = 'pageview' ORDER BY ts, rowid";
+/// The session's id is bound as its 16 bytes, the form `strings` keeps a UUID id in.
+const PAGES_IN_TIME_SQL: &str = "SELECT p.value FROM event_rows e JOIN strings p ON p.id = e.path
+     WHERE e.session_id = (SELECT id FROM strings WHERE value = ?1) AND e.kind = 0
+     ORDER BY e.ts, e.rowid";
 
 /// Sets `facts`' last page and flow from the stored page views of session `id` (this
 /// transaction's included) in time order, ties in the order they were stored, as the
@@ -293,7 +296,7 @@ fn pages_in_time_order(
     facts: &mut SessionFacts,
 ) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(PAGES_IN_TIME_SQL)?;
-    let mut rows = stmt.query(params![id.to_string()])?;
+    let mut rows = stmt.query(params![id.as_bytes().as_slice()])?;
     facts.last_page = None;
     facts.flow.clear();
     while let Some(r) = rows.next()? {
@@ -360,8 +363,11 @@ pub(super) fn stored_id(id: &str) -> rusqlite::types::Value {
 /// The lookup of a visitor's latest session.
 pub(super) fn latest_sql() -> String {
     format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND visitor = ?2
-         ORDER BY last_ts DESC, rowid DESC LIMIT 1"
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE rowid = (SELECT rowid FROM session_rows
+             WHERE site = (SELECT id FROM strings WHERE value = ?1)
+               AND visitor = (SELECT id FROM strings WHERE value = {})
+             ORDER BY last_ts DESC, rowid DESC LIMIT 1)",
+        super::dict::id_key_sql("?2")
     )
 }
 

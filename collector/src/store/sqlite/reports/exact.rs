@@ -9,25 +9,47 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
+use super::super::dict::id_key;
 use super::persons::mode_str;
 use crate::reports::flows::first_pages;
 use crate::reports::{CountBy, Counts, Dimension, ReportQuery, Row};
 use crate::store::StoreError;
 
 /// The sessions of the range that pass the filters (`?1`…`?8`), and the person join
-/// (`?9`: the reading). Events are reached through `events_session`.
-const SESSIONS: &str = "WITH s AS (
-    SELECT * FROM sessions
+/// (`?9`: the reading). `sid` is the dictionary id of the session's id, what its events'
+/// `event_rows.session_id` holds: events are reached through `events_session` by
+/// [`SESSION_EVENTS`].
+pub(in crate::store::sqlite) const SESSIONS: &str = "WITH s AS (
+    SELECT *, (SELECT st.id FROM session_rows r JOIN strings st ON st.value = r.id
+               WHERE r.rowid = sessions.rowid) AS sid
+    FROM sessions
     WHERE site = ?1 AND start_ts >= ?2 AND start_ts < ?3
       AND (?4 IS NULL OR source = ?4) AND (?5 IS NULL OR utm_campaign = ?5)
       AND (?6 IS NULL OR country = ?6) AND (?7 IS NULL OR device = ?7)
-      AND (?8 IS NULL OR EXISTS (SELECT 1 FROM events f
-                                 WHERE f.session_id = sessions.id AND f.kind = 'pageview'
-                                   AND f.path = ?8))
+      AND (?8 IS NULL OR EXISTS (SELECT 1 FROM event_rows f
+                                 WHERE f.session_id = (SELECT st.id FROM session_rows r
+                                         JOIN strings st ON st.value = r.id
+                                         WHERE r.rowid = sessions.rowid)
+                                   AND f.kind = 0
+                                   AND f.path = (SELECT id FROM strings WHERE value = ?8)))
 ), sp AS (
     SELECT s.*, coalesce(vp.person, s.visitor) AS person FROM s
     LEFT JOIN visitor_persons vp ON vp.site = ?1 AND vp.mode = ?9 AND vp.visitor = s.visitor
 ) ";
+
+/// The events `e` of the sessions `sp`, by the index of their session id.
+pub(in crate::store::sqlite) const SESSION_EVENTS: &str =
+    "sp JOIN event_rows er ON er.session_id = sp.sid JOIN events e ON e.rowid = er.rowid";
+
+/// The first events of the session whose id is `?1`, by the index of their session id.
+pub(in crate::store::sqlite) const SESSION_LOG: &str = concat!(
+    "SELECT ts, kind, path, coalesce(name, target) FROM events
+     WHERE rowid IN (SELECT rowid FROM event_rows
+         WHERE session_id = (SELECT id FROM strings WHERE value = ",
+    id_key!("?1"),
+    "))
+     ORDER BY ts, rowid LIMIT 200"
+);
 
 /// The parameters `?1`…`?9` of [`SESSIONS`].
 fn base(q: &ReportQuery) -> Vec<Value> {
@@ -128,9 +150,9 @@ pub(super) fn breakdown(
         let from = if let Dimension::EventProperty { event, property } = dimension {
             p.push(Value::Text(event.clone()));
             p.push(Value::Text(property.clone()));
-            "sp JOIN events e ON e.session_id = sp.id, json_each(e.props) j"
+            format!("{SESSION_EVENTS}, json_each(e.props) j")
         } else {
-            "sp JOIN events e ON e.session_id = sp.id"
+            SESSION_EVENTS.to_string()
         };
         format!(
             "SELECT {key} AS k, count(DISTINCT {who}),
@@ -172,15 +194,15 @@ pub(super) fn transitions(
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     };
-    let before = grouped(
+    let before = grouped(&format!(
         "SELECT coalesce(e.prev_path, '(entrance)'), count(*)
-         FROM sp JOIN events e ON e.session_id = sp.id
-         WHERE e.kind = 'pageview' AND e.path = ?10 GROUP BY 1",
-    )?;
-    let mut after = grouped(
-        "SELECT e.path, count(*) FROM sp JOIN events e ON e.session_id = sp.id
-         WHERE e.kind = 'pageview' AND e.prev_path = ?10 GROUP BY 1",
-    )?;
+         FROM {SESSION_EVENTS}
+         WHERE e.kind = 'pageview' AND e.path = ?10 GROUP BY 1"
+    ))?;
+    let mut after = grouped(&format!(
+        "SELECT e.path, count(*) FROM {SESSION_EVENTS}
+         WHERE e.kind = 'pageview' AND e.prev_path = ?10 GROUP BY 1"
+    ))?;
     after.extend(grouped(
         "SELECT '(exit)', count(*) FROM sp
          WHERE sp.pageviews > 0 AND coalesce(last_page, exit_path) = ?10 HAVING count(*) > 0",
@@ -261,10 +283,7 @@ pub(super) fn sessions(
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let mut events = conn.prepare_cached(
-        "SELECT ts, kind, path, coalesce(name, target) FROM events
-         WHERE session_id = ?1 ORDER BY ts, rowid LIMIT 200",
-    )?;
+    let mut events = conn.prepare_cached(SESSION_LOG)?;
     for s in &mut sessions {
         s.events = events
             .query_map([&s.session], |r| {
@@ -293,7 +312,8 @@ pub(super) fn merged_visitors(
         // Driven from the (few) visitors of multi-visitor persons, each looked up by
         // visitor in the sessions; left to itself the planner would walk every session of
         // the range instead.
-        "WITH multi AS (
+        concat!(
+            "WITH multi AS (
              SELECT person FROM visitor_persons WHERE site = ?1 AND mode = ?2
              GROUP BY person HAVING count(*) > 1
              UNION SELECT person FROM person_stretches WHERE site = ?1 AND mode = ?2
@@ -302,7 +322,9 @@ pub(super) fn merged_visitors(
          FROM visitor_persons AS vp
          CROSS JOIN session_rows AS s INDEXED BY sessions_site_visitor_last
              ON s.site = (SELECT id FROM strings WHERE value = vp.site)
-            AND s.visitor = (SELECT id FROM strings WHERE value = vp.visitor)
+            AND s.visitor = (SELECT id FROM strings WHERE value = ",
+            id_key!("vp.visitor"),
+            ")
             AND s.last_ts >= ?3 AND s.start_ts < ?4
          WHERE vp.site = ?1 AND vp.mode = ?2 AND vp.person IN (SELECT person FROM multi)
          UNION ALL
@@ -310,9 +332,12 @@ pub(super) fn merged_visitors(
          FROM person_stretches AS ps
          CROSS JOIN session_rows AS s INDEXED BY sessions_site_visitor_last
              ON s.site = (SELECT id FROM strings WHERE value = ps.site)
-            AND s.visitor = (SELECT id FROM strings WHERE value = ps.visitor)
+            AND s.visitor = (SELECT id FROM strings WHERE value = ",
+            id_key!("ps.visitor"),
+            ")
             AND s.last_ts >= max(?3, ps.from_ms) AND s.start_ts < ?4
-         WHERE ps.site = ?1 AND ps.mode = ?2 AND ps.from_ms > -9223372036854775808",
+         WHERE ps.site = ?1 AND ps.mode = ?2 AND ps.from_ms > -9223372036854775808"
+        ),
     )?;
     let rows = stmt
         .query_map(

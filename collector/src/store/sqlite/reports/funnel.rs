@@ -13,6 +13,7 @@ use super::exact;
 use crate::reports::funnel::Step;
 use crate::reports::{FunnelHit, ReportQuery};
 use crate::store::StoreError;
+use crate::store::sqlite::dict::{id_key, id_text};
 use crate::store::sqlite::row;
 
 /// Maps and sets keyed by person numbers (a month's funnel looks up millions).
@@ -31,11 +32,13 @@ struct Persons {
 impl Persons {
     fn new(conn: &Connection, q: &ReportQuery) -> Result<Persons, StoreError> {
         let hasher = foldhash::fast::FixedState::with_seed(0x5eed);
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(concat!(
             "SELECT s.id, vp.person FROM visitor_persons vp
-                 JOIN strings s ON s.value = vp.visitor
-             WHERE vp.site = ?1 AND vp.mode = ?2",
-        )?;
+                 JOIN strings s ON s.value = ",
+            id_key!("vp.visitor"),
+            "
+             WHERE vp.site = ?1 AND vp.mode = ?2"
+        ))?;
         let mut of_visitor = HashMap::default();
         let mut rows = stmt.query(params![q.site, super::persons::mode_str(q.mode)])?;
         while let Some(r) = rows.next()? {
@@ -123,7 +126,10 @@ fn each_hit(
         Step::Event(e) => ("events_custom_name", row::CUSTOM, "name", e),
     };
     let (session, session_join) = if sessions.is_some() {
-        (", s.value", "LEFT JOIN strings s ON s.id = e.session_id")
+        (
+            concat!(", ", id_text!("s.value")),
+            "LEFT JOIN strings s ON s.id = e.session_id",
+        )
     } else {
         ("", "")
     };
