@@ -512,6 +512,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_wal_is_not_checkpointed_at_sqlites_default_of_1000_pages()
+    -> Result<(), IngestError> {
+        let dir = tempdir()?;
+        let store = file_store(&dir, Default::default())?;
+        let (ingest, writer) = Ingest::start(store.clone(), config(16));
+        let wal = dir.path().join("spoor.db-wal");
+        let wal_bytes = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        // SQLite's default checkpoints at 1,000 pages and then reuses the WAL from its
+        // start, so the file would stop growing near 4 MB plus one commit.
+        let mut id = 0u128;
+        while wal_bytes() < 12 << 20 {
+            let batch: Vec<Event> = (0..100).map(|i| event(id + i)).collect();
+            id += 100;
+            assert_eq!(ingest.submit(batch).await?.stored, 100);
+            assert!(
+                id < 200_000,
+                "the WAL stopped growing at {} bytes",
+                wal_bytes()
+            );
+        }
+        drop(ingest);
+        writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn dropping_every_handle_drains_the_queue() -> Result<(), IngestError> {
         let store = Arc::new(SqliteStore::open_in_memory()?);
         let (ingest, writer) = Ingest::start(store.clone(), config(16));
