@@ -98,6 +98,14 @@ async fn kill_9_under_load_loses_no_acknowledged_event_and_stores_each_once() {
     ] {
         let copy = dir.path().join("tampered.db");
         std::fs::copy(&collector.db, &copy).unwrap();
+        // The database is the file and its WAL: commits since the last checkpoint are
+        // only in the WAL.
+        let wal = |db: &std::path::Path| {
+            db.with_file_name(format!("{}-wal", db.file_name().unwrap().to_string_lossy()))
+        };
+        if wal(&collector.db).exists() {
+            std::fs::copy(wal(&collector.db), wal(&copy)).unwrap();
+        }
         let conn = rusqlite::Connection::open(&copy).unwrap();
         assert_eq!(conn.execute(tamper, []).unwrap(), 1, "{tamper}");
         drop(conn);
@@ -108,6 +116,7 @@ async fn kill_9_under_load_loses_no_acknowledged_event_and_stores_each_once() {
         std::panic::set_hook(hook);
         assert!(caught.is_err(), "the check missed: {tamper}");
         std::fs::remove_file(&copy).unwrap();
+        let _ = std::fs::remove_file(wal(&copy));
     }
 }
 

@@ -51,9 +51,9 @@ pub mod validate;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use crate::config::IngestConfig;
 use crate::event::Event;
@@ -128,7 +128,10 @@ impl Ingest {
         metrics: Arc<Metrics>,
     ) -> (Ingest, JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(config.queue_capacity);
-        let writer = tokio::spawn(write_batches(jobs, store, config, metrics));
+        let runtime = tokio::runtime::Handle::current();
+        let writer = tokio::task::spawn_blocking(move || {
+            write_batches(jobs, &*store, config, &metrics, &runtime);
+        });
         let deadline = config.store_deadline;
         (Ingest { queue, deadline }, writer)
     }
@@ -171,14 +174,22 @@ impl Ingest {
     }
 }
 
-async fn write_batches(
+/// The writer: one thread for the collector's life (a task of the runtime's blocking pool,
+/// started once), which takes the batches off the queue, commits each and answers its
+/// handlers. Committing on the thread that waits for the queue costs two thread switches a
+/// batch (a handler wakes the writer; the writer wakes the handlers); a writer task that
+/// ran each commit in its own `spawn_blocking` cost two more (a blocking-pool wake-up and
+/// the task's wake-up when it finished), about a tenth of the CPU of a single-event
+/// request.
+fn write_batches(
     mut jobs: mpsc::Receiver<Job>,
-    store: Arc<dyn BlockingSink>,
+    store: &dyn BlockingSink,
     config: IngestConfig,
-    metrics: Arc<Metrics>,
+    metrics: &Metrics,
+    runtime: &tokio::runtime::Handle,
 ) {
     let mut hot = Some(HotIdentity::new(config.hot_visitors));
-    while let Some(first) = jobs.recv().await {
+    while let Some(first) = jobs.blocking_recv() {
         let mut count = first.work.len();
         let mut batch = vec![first];
         // Whatever queued while the last commit ran shares this one, without waiting.
@@ -191,46 +202,58 @@ async fn write_batches(
                 Err(_) => break,
             }
         }
-        let deadline = Instant::now() + config.batch_max_wait;
-        while count < config.batch_max_events && !config.batch_max_wait.is_zero() {
-            match tokio::time::timeout_at(deadline, jobs.recv()).await {
-                Ok(Some(job)) => {
-                    count += job.work.len();
-                    batch.push(job);
+        if count < config.batch_max_events && !config.batch_max_wait.is_zero() {
+            let deadline = tokio::time::Instant::now() + config.batch_max_wait;
+            runtime.block_on(async {
+                while count < config.batch_max_events {
+                    match tokio::time::timeout_at(deadline, jobs.recv()).await {
+                        Ok(Some(job)) => {
+                            count += job.work.len();
+                            batch.push(job);
+                        }
+                        Ok(None) | Err(_) => break,
+                    }
                 }
-                Ok(None) | Err(_) => break,
-            }
+            });
         }
         let started = Instant::now();
         let caches = hot
             .take()
             .unwrap_or_else(|| HotIdentity::new(config.hot_visitors));
-        hot = commit(&store, caches, batch).await;
-        metrics.committed(count, started.elapsed());
+        hot = commit(store, caches, batch, || {
+            metrics.committed(count, started.elapsed())
+        });
     }
     tracing::debug!("ingest queue closed and drained");
 }
 
 /// Resolves and commits every job of `batch` in one transaction and answers each with its
 /// own outcome. Returns the caches, with the batch's effects once it is committed (`None`
-/// if the task running it died: the next batch starts with empty caches).
-async fn commit(
-    store: &Arc<dyn BlockingSink>,
+/// if resolving or committing panicked: the next batch starts with empty caches).
+/// `observe` runs once the commit is done, before any handler is answered, so a client
+/// that reads the metrics after its answer finds its commit counted.
+fn commit(
+    store: &dyn BlockingSink,
     hot: HotIdentity,
     batch: Vec<Job>,
+    observe: impl FnOnce(),
 ) -> Option<HotIdentity> {
     let (works, waiters): (Vec<Work>, Vec<_>) = batch.into_iter().map(|j| (j.work, j.done)).unzip();
-    let store = Arc::clone(store);
-    let result = tokio::task::spawn_blocking(move || {
+    // A panic must not end the writer (every later request would wait for nothing): the
+    // batch fails like a refused commit, and the caches it may have left half-changed go.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let mut hot = hot;
-        let result = derive_and_append(&*store, &mut hot, works);
+        let result = derive_and_append(store, &mut hot, works);
         (hot, result)
-    })
-    .await;
+    }));
     let (hot, result) = match result {
         Ok((hot, result)) => (Some(hot), result),
-        Err(e) => (None, Err(StoreError::Task(e.to_string()))),
+        Err(_) => (
+            None,
+            Err(StoreError::Task("the writer panicked on this batch".into())),
+        ),
     };
+    observe();
     match result {
         Ok(outcomes) => {
             for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
@@ -483,6 +506,32 @@ mod tests {
             Some(2),
             "the first request alone, then the five that queued meanwhile, in one commit"
         );
+        drop(ingest);
+        writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_wal_is_not_checkpointed_at_sqlites_default_of_1000_pages()
+    -> Result<(), IngestError> {
+        let dir = tempdir()?;
+        let store = file_store(&dir, Default::default())?;
+        let (ingest, writer) = Ingest::start(store.clone(), config(16));
+        let wal = dir.path().join("spoor.db-wal");
+        let wal_bytes = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        // SQLite's default checkpoints at 1,000 pages and then reuses the WAL from its
+        // start, so the file would stop growing near 4 MB plus one commit.
+        let mut id = 0u128;
+        while wal_bytes() < 12 << 20 {
+            let batch: Vec<Event> = (0..100).map(|i| event(id + i)).collect();
+            id += 100;
+            assert_eq!(ingest.submit(batch).await?.stored, 100);
+            assert!(
+                id < 200_000,
+                "the WAL stopped growing at {} bytes",
+                wal_bytes()
+            );
+        }
         drop(ingest);
         writer.await.map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(())
