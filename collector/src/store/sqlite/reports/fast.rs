@@ -5,7 +5,7 @@
 //! was counted, and a sketch cannot take its visitor back, so they are counted from the
 //! range's sessions ([`page_visitors`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
@@ -119,36 +119,43 @@ pub(super) fn keys(
 
 /// Distinct visitors per entry page (`exit` false) or exit page (`exit` true) of the
 /// range's sessions, by the sessions' current pages. Reads `session_rows` through
-/// `sessions_site_start`, grouped by dictionary id (a string is looked up once per key, not
-/// per session): one index range of the period's sessions, as the filtered reports read.
+/// `sessions_site_start` as dictionary ids, counted here in a hash set (SQLite's
+/// `count(DISTINCT …) GROUP BY` sorts every session); each key's string is looked up once.
+/// Its cost is one index range of the period's sessions, as the filtered reports read.
 pub(super) fn page_visitors(
     conn: &Connection,
     q: &ReportQuery,
     exit: bool,
 ) -> Result<HashMap<String, u64>, StoreError> {
     let sql = if exit {
-        "SELECT (SELECT value FROM strings WHERE id = k), n FROM (
-             SELECT coalesce(last_page, exit_path) AS k, count(DISTINCT visitor) AS n
-             FROM session_rows INDEXED BY sessions_site_start
-             WHERE site = (SELECT id FROM strings WHERE value = ?1)
-               AND start_ts >= ?2 AND start_ts < ?3
-             GROUP BY k)"
+        "SELECT coalesce(last_page, exit_path), visitor
+         FROM session_rows INDEXED BY sessions_site_start
+         WHERE site = (SELECT id FROM strings WHERE value = ?1)
+           AND start_ts >= ?2 AND start_ts < ?3"
     } else {
-        "SELECT (SELECT value FROM strings WHERE id = k), n FROM (
-             SELECT entry_path AS k, count(DISTINCT visitor) AS n
-             FROM session_rows INDEXED BY sessions_site_start
-             WHERE site = (SELECT id FROM strings WHERE value = ?1)
-               AND start_ts >= ?2 AND start_ts < ?3
-             GROUP BY k)"
+        "SELECT entry_path, visitor FROM session_rows INDEXED BY sessions_site_start
+         WHERE site = (SELECT id FROM strings WHERE value = ?1)
+           AND start_ts >= ?2 AND start_ts < ?3"
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt
-        .query_map(params![q.site, q.range.start_ms(), q.range.end_ms()], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, u(r.get(1)?)))
-        })?
-        .filter_map(|r| r.map(|(k, n)| k.map(|k| (k, n))).transpose())
-        .collect::<Result<HashMap<_, _>, _>>()?;
-    Ok(rows)
+    let mut rows = stmt.query(params![q.site, q.range.start_ms(), q.range.end_ms()])?;
+    let mut seen: HashSet<(i64, i64), foldhash::fast::RandomState> = HashSet::default();
+    let mut per_key: HashMap<i64, u64, foldhash::fast::RandomState> = HashMap::default();
+    while let Some(r) = rows.next()? {
+        let Some(key) = r.get::<_, Option<i64>>(0)? else {
+            continue;
+        };
+        if seen.insert((key, r.get(1)?)) {
+            *per_key.entry(key).or_default() += 1;
+        }
+    }
+    let mut value = conn.prepare_cached("SELECT value FROM strings WHERE id = ?1")?;
+    let mut out = HashMap::with_capacity(per_key.len());
+    for (id, n) in per_key {
+        let key: String = value.query_row([id], |r| r.get(0))?;
+        out.insert(key, n);
+    }
+    Ok(out)
 }
 
 /// One counter (`pageviews` or `sessions`) of `dim` per key over the range, added up by
