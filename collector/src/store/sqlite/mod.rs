@@ -21,6 +21,7 @@
 //! the database file and empties the `-wal` file that still held the rows as written.
 
 mod backfill;
+mod checkpointer;
 mod dict;
 mod erasure;
 mod failed;
@@ -80,6 +81,9 @@ struct Shared {
     deletions: AtomicU64,
     /// The writer's string ids (see [`dict`]); taken after `writer`, never alone.
     dict: Mutex<dict::Dict>,
+    /// The thread that checkpoints the WAL of a file store (see [`checkpointer`]). Last,
+    /// so it is dropped (and joined) after the writer, whose WAL hook holds its wake-up.
+    _checkpointer: Option<checkpointer::Checkpointer>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -102,10 +106,11 @@ impl SqliteStore {
     /// Opens the database at `path` like [`SqliteStore::open`], with `options`.
     pub fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
         files::prepare(path)?;
-        let writer = Connection::open(path)?;
+        let mut writer = Connection::open(path)?;
         configure(&writer, &options)?;
         migrate(&writer)?;
         files::match_sidecars(path)?;
+        let checkpointer = checkpointer::Checkpointer::start(path, &options, &mut writer)?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open_with_flags(
@@ -116,7 +121,7 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<_, StoreError>>()?;
-        Ok(SqliteStore::over(writer, readers))
+        Ok(SqliteStore::over(writer, readers, Some(checkpointer)))
     }
 
     /// A private in-memory store, for tests.
@@ -124,16 +129,21 @@ impl SqliteStore {
         let conn = Connection::open_in_memory()?;
         stable_plans(&conn)?;
         migrate(&conn)?;
-        Ok(SqliteStore::over(conn, Vec::new()))
+        Ok(SqliteStore::over(conn, Vec::new(), None))
     }
 
-    fn over(writer: Connection, readers: Vec<Mutex<Connection>>) -> SqliteStore {
+    fn over(
+        writer: Connection,
+        readers: Vec<Mutex<Connection>>,
+        checkpointer: Option<checkpointer::Checkpointer>,
+    ) -> SqliteStore {
         SqliteStore {
             shared: Arc::new(Shared {
                 writer: Mutex::new(writer),
                 readers,
                 deletions: AtomicU64::new(0),
                 dict: Mutex::default(),
+                _checkpointer: checkpointer,
             }),
             rules: SessionRules::default(),
             rollups: true,
@@ -188,15 +198,6 @@ impl SqliteStore {
     }
 }
 
-/// The WAL's size in pages (4 KiB each) at which a commit checkpoints it into the database
-/// file (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000). A checkpoint copies
-/// every page changed since the last one and fsyncs the database file, on the writer's
-/// commit path; the pages the write path changes most (the newest leaf of each index, the
-/// day's rollup rows, the recent sessions) are the same few hundred from one commit to the
-/// next, so a checkpoint every 10,000 pages copies each of them about a tenth as often per
-/// event. The WAL file grows to about 40 MB between checkpoints.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
-
 fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), StoreError> {
     conn.busy_timeout(options.busy_timeout)?;
     stable_plans(conn)?;
@@ -205,7 +206,6 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), StoreErro
         tracing::warn!(mode, "SQLite did not switch to WAL mode");
     }
     conn.pragma_update(None, "synchronous", options.synchronous.as_str())?;
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     let zeroing: i64 = conn.query_row("PRAGMA secure_delete = ON", [], |r| r.get(0))?;
     if zeroing != 1 {
         tracing::warn!("SQLite did not turn secure_delete on: deleted rows stay in free pages");
