@@ -98,7 +98,7 @@ impl Beacon {
         if beacon.stores() {
             beacon.queue = Queue::parse(&beacon.local.get(queue::KEY).unwrap_or_default());
             beacon.resolve_visitor();
-            if !session::touch(&beacon.session, now_ms(), uuid::random_v4).1 {
+            if !session::touch(&beacon.session, now_ms(), uuid::new_v7).1 {
                 beacon.context.referrer = None;
             }
         }
@@ -111,7 +111,7 @@ impl Beacon {
     }
 
     fn resolve_visitor(&mut self) {
-        self.context.visitor = Some(id::resolve(&self.cookies, &self.local, uuid::random_v4));
+        self.context.visitor = Some(id::resolve(&self.cookies, &self.local, uuid::new_v7));
     }
 
     /// Queues an event of type `kind` with id `id`; `fields` writes its own fields.
@@ -123,7 +123,7 @@ impl Beacon {
         let now = now_ms();
         let session = self
             .stores()
-            .then(|| session::touch(&self.session, now, uuid::random_v4).0);
+            .then(|| session::touch(&self.session, now, uuid::new_v7).0);
         if let Some(json) =
             payload::event(&id, kind, &self.context, session.as_deref(), now, fields)
         {
@@ -174,7 +174,7 @@ impl Beacon {
         }
         self.context.url = url;
         self.context.title = title;
-        let id = uuid::random_v4();
+        let id = uuid::new_v7();
         self.view = Some(View {
             id: id.clone(),
             sent_scroll: 0,
@@ -195,7 +195,7 @@ impl Beacon {
         }
         view.sent_scroll = view.sent_scroll.max(scroll);
         let (pageview, scroll) = (view.id.clone(), view.sent_scroll);
-        self.push(uuid::random_v4(), "engagement", &|json| {
+        self.push(uuid::new_v7(), "engagement", &|json| {
             json.key("pageview").string(&pageview);
             json.key("visible_ms").uint(visible_ms);
             json.key("scroll").uint(u64::from(scroll));
@@ -208,7 +208,7 @@ impl Beacon {
             return;
         };
         if let Some(target) = payload::sendable_url(href) {
-            self.push(uuid::random_v4(), kind.as_str(), &|json| {
+            self.push(uuid::new_v7(), kind.as_str(), &|json| {
                 json.key("target").string(target);
             });
         }
@@ -226,7 +226,7 @@ impl Beacon {
             ("custom", "name", props::MAX_KEY_CHARS)
         };
         if let Some(name) = props::clean_name(name, max) {
-            self.push(uuid::random_v4(), kind, &|json| {
+            self.push(uuid::new_v7(), kind, &|json| {
                 json.key(key).string(name);
                 if let Some(props) = &props {
                     json.key("props").raw(props);

@@ -101,7 +101,7 @@ pub fn visitor_id() -> String {
     resolve(
         &CookieJar::browser(),
         &BrowserStorage::local(),
-        crate::uuid::random_v4,
+        crate::uuid::new_v7,
     )
 }
 

@@ -37,7 +37,7 @@
 //! - [`storage`]: the [`storage::KeyValue`] trait over Web Storage and the cookie jar.
 //! - [`id`]: the visitor id: `spoor_id` cookie, mirrored in localStorage.
 //! - [`session`]: the session id in sessionStorage, with a 30-minute inactivity rule.
-//! - [`uuid`]: random UUID v4 strings (event ids, new visitor and session ids).
+//! - [`uuid`]: time-ordered UUID v7 strings (event ids, new visitor and session ids).
 //! - [`json`]: the small JSON writer.
 //!
 //! # Size

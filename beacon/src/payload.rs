@@ -1,7 +1,7 @@
 //! The `/collect` wire format of one event, as a JSON object.
 //!
 //! ```json
-//! {"id":"<uuid v4>","type":"pageview","url":"https://…","referrer":null,"title":"…",
+//! {"id":"<uuid v7>","type":"pageview","url":"https://…","referrer":null,"title":"…",
 //!  "visitor":"<id>","session":"<id>","ts":1780000000000,"screen":"1920x1080",
 //!  "lang":"en-GB","tz":"Europe/London"}
 //! ```

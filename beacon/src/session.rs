@@ -62,7 +62,7 @@ pub fn touch(
 
 /// This tab's session at `now_ms`, and whether it is new (see [`touch`]).
 pub fn current(now_ms: u64) -> (String, bool) {
-    touch(&BrowserStorage::session(), now_ms, crate::uuid::random_v4)
+    touch(&BrowserStorage::session(), now_ms, crate::uuid::new_v7)
 }
 
 #[cfg(test)]
