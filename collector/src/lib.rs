@@ -150,7 +150,7 @@ impl Collector {
         );
         let salts = Arc::new(SaltCache::new(Arc::clone(&store)));
         let salt_expiry = SaltExpiry::start(Arc::clone(&salts), clock.clone(), EXPIRE_EVERY);
-        let state = AppState {
+        let state = AppState::new(state::Shared {
             config: Arc::new(config),
             salts,
             store,
@@ -160,7 +160,7 @@ impl Collector {
             rate_limiter,
             metrics,
             admin: Arc::new(admin),
-        };
+        });
         Ok(Collector {
             state,
             writer,
