@@ -14,8 +14,9 @@
 //!
 //! Ids are the exception to "one text per string" (migration 0016): a canonical lower-case
 //! UUID (what the beacon sends as visitor, client and session id, and every server
-//! session's id) written to an id column (`event_rows`' visitor, client_id, session,
-//! session_id; `session_rows`' visitor) is stored as its 16 bytes, a blob value, by
+//! session's id) written to an id column (`event_rows`' visitor, client_id, session;
+//! `session_rows`' visitor; an event's server session is its session row's rowid since
+//! migration 0017) is stored as its 16 bytes, a blob value, by
 //! [`Dict::key`]; the views decode it ([`id_text!`]) and a query that looks an id up by
 //! its text encodes it ([`id_key!`]). Every other string, and any id that is not such a
 //! UUID, stays text.
@@ -298,8 +299,8 @@ mod tests {
         assert_eq!(refs(&store, "v2")?, Some(2), "an event and its session");
         assert_eq!(
             sweep(&store.writer())?,
-            2,
-            "v1 and its own server session's id"
+            1,
+            "v1 (its server session is named by its row, not a string)"
         );
         assert_eq!(refs(&store, "v1")?, None);
         assert_eq!(
@@ -409,8 +410,8 @@ mod tests {
         assert!(kinds.contains(&("text".into(), upper.into())), "{kinds:?}");
         assert_eq!(
             blobs.len(),
-            5,
-            "v, its client id, a beacon session, 2 server sessions: {kinds:?}"
+            3,
+            "v, its client id, a beacon session (the server sessions are rows): {kinds:?}"
         );
         let rows: Vec<(String, String, String, String)> = conn
             .prepare("SELECT visitor, client_id, session, title FROM events ORDER BY id")?
@@ -519,7 +520,6 @@ mod tests {
             "visitor",
             "client_id",
             "session",
-            "session_id",
             "url",
             "hostname",
             "path",

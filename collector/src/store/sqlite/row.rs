@@ -56,6 +56,7 @@ pub(super) struct EventRow {
     /// `Some(0)`: the beacon's id is the visitor.
     client_id: Option<i64>,
     session: Option<i64>,
+    /// The server session's row (`session_rows.rowid`), not a string.
     session_id: i64,
     url: Url,
     hostname: i64,
@@ -78,13 +79,14 @@ pub(super) struct EventRow {
 }
 
 impl EventRow {
-    /// Encodes `e`, which belongs to server session `session_id` and follows the page view
-    /// of `prev_path` in it, looking its strings up in (or adding them to) `dict`.
+    /// Encodes `e`, which belongs to the server session stored (or to be stored) as row
+    /// `session_row` of `session_rows` and follows the page view of `prev_path` in it,
+    /// looking its strings up in (or adding them to) `dict`.
     pub(super) fn encode(
         conn: &Connection,
         dict: &mut Dict,
         e: &Event,
-        session_id: &str,
+        session_row: i64,
         prev_path: Option<&str>,
     ) -> Result<EventRow, StoreError> {
         let c = &e.client;
@@ -102,7 +104,6 @@ impl EventRow {
             Url::Other(dict.id(conn, &c.url)?)
         };
         let session = dict.opt_key(conn, c.session.as_deref())?;
-        let session_id = dict.key(conn, session_id)?;
         let mut text = |v: Option<&str>| dict.opt(conn, v);
         Ok(EventRow {
             id: *c.id.as_bytes(),
@@ -136,7 +137,7 @@ impl EventRow {
             prev_path: text(prev_path)?,
             fallback: text(c.context.fallback)?,
             site: dict.id(conn, &e.site)?,
-            session_id,
+            session_id: session_row,
             hostname: dict.id(conn, &c.hostname)?,
             path: dict.id(conn, &c.path)?,
         })
@@ -210,7 +211,6 @@ impl EventRow {
             Some(self.visitor),
             self.client_id.filter(|&id| id != 0),
             self.session,
-            Some(self.session_id),
             url,
             Some(self.hostname),
             Some(self.path),

@@ -6,6 +6,13 @@
 //! `(site, visitor, last_ts)`), keeps it in memory while the batch runs, and writes every
 //! touched session once at the end, so a visitor's ten events cost one read and one write.
 //!
+//! An event row names its session by the session row's rowid (migration 0017), so the
+//! writer gives a session its rowid when it starts it, before its first event's row is
+//! written and before the session row itself is ([`SessionWriter::row_of`]): one more
+//! than the largest rowid of `session_rows` and of the events' `session_id`, read once per
+//! batch that starts a session (two index seeks), so a rowid is never given to two
+//! sessions, even when the newest session was deleted but an event still names it.
+//!
 //! A session's last page and first pages (its [`SessionFacts`]) follow time, not arrival:
 //! a page view later than everything its session holds is appended in memory; one that
 //! arrives late (before the session's latest event) is placed by reading the session's
@@ -41,6 +48,10 @@ pub(super) struct SessionWriter<'r> {
     /// Sessions given a page view earlier than their latest event: their last page and
     /// flow are read back in time order before the write-back.
     late: HashSet<Uuid>,
+    /// The rowid of each session seen by this transaction (loaded or started), by id.
+    rows: HashMap<Uuid, i64>,
+    /// The rowid the next started session gets (`None`: not read yet in this transaction).
+    next_row: Option<i64>,
 }
 
 impl<'r> SessionWriter<'r> {
@@ -52,6 +63,8 @@ impl<'r> SessionWriter<'r> {
             facts: HashMap::new(),
             original: HashMap::new(),
             late: HashSet::new(),
+            rows: HashMap::new(),
+            next_row: None,
         }
     }
 
@@ -66,11 +79,12 @@ impl<'r> SessionWriter<'r> {
             Some(cached) => cached.clone(),
             None => {
                 let loaded = load_latest(tx, &key)?;
-                if let Some((s, facts)) = &loaded {
+                if let Some((s, facts, row)) = &loaded {
+                    self.rows.insert(s.id, *row);
                     self.facts.insert(s.id, facts.clone());
                     self.original.insert(s.id, (s.clone(), facts.clone()));
                 }
-                let loaded = loaded.map(|(s, _)| s);
+                let loaded = loaded.map(|(s, _, _)| s);
                 self.latest.insert(key, loaded.clone());
                 loaded
             }
@@ -96,10 +110,26 @@ impl<'r> SessionWriter<'r> {
                     Uuid::nil()
                 })
         });
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(assignment),
+        if let Some(e) = failed {
+            return Err(e);
         }
+        if let Assignment::Start(s) = &assignment {
+            let row = match self.next_row {
+                Some(row) => row,
+                None => next_row(tx)?,
+            };
+            self.next_row = Some(row + 1);
+            self.rows.insert(s.id, row);
+        }
+        Ok(assignment)
+    }
+
+    /// The rowid in `session_rows` of the session `assignment` (from [`Self::assign`])
+    /// puts an event in: the stored row of a session it continues, the one allocated for a
+    /// session it starts.
+    pub(super) fn row_of(&self, assignment: &Assignment) -> Result<i64, StoreError> {
+        let id = session_id(assignment);
+        self.rows.get(&id).copied().ok_or_else(|| no_row(id))
     }
 
     /// The page viewed before `event` in the session `assignment` puts it in (`None`:
@@ -165,12 +195,15 @@ impl<'r> SessionWriter<'r> {
         // once per string per batch with the event rows' (`Dict::count`); a stored one's
         // UPSERT is an update, whose changed strings the trigger `session_rows_reref`
         // (migration 0014) moves.
+        // A started session is inserted with the rowid its events already name; a stored
+        // one binds none (NULL: SQLite would pick a new one) and is updated in place.
         let mut stmt = tx.prepare_cached(
             "INSERT INTO session_rows (id, site, visitor, start_ts, last_ts, entry_path,
                  exit_path, pageviews, events, engaged, utm_source, utm_medium, utm_campaign,
-                 day, source, source_class, browser, os, device, country, last_page, flow)
+                 day, source, source_class, browser, os, device, country, last_page, flow,
+                 rowid)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22)
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23)
              ON CONFLICT (id) DO UPDATE SET
                  start_ts = excluded.start_ts, last_ts = excluded.last_ts,
                  entry_path = excluded.entry_path, exit_path = excluded.exit_path,
@@ -178,14 +211,19 @@ impl<'r> SessionWriter<'r> {
                  engaged = excluded.engaged,
                  last_page = excluded.last_page, flow = excluded.flow",
         )?;
-        // Written in start order, so that sessions created by this batch get rowids in the
-        // order the lookup's tie-break expects.
-        let mut touched: Vec<_> = self.touched.into_values().collect();
-        touched.sort_by_key(|(_, s)| (s.last_ts, s.start_ts));
-        for ((site, visitor), s) in touched {
+        // In rowid order (started sessions got theirs in the order they were recorded, the
+        // order of the lookup's tie-break), which also makes the writes deterministic.
+        let mut touched: Vec<_> = self
+            .touched
+            .into_values()
+            .map(|(key, s)| (self.rows.get(&s.id).copied(), key, s))
+            .collect();
+        touched.sort_by_key(|(row, _, _)| *row);
+        for (row, (site, visitor), s) in touched {
+            let row = row.ok_or_else(|| no_row(s.id))?;
             let mut facts = self.facts.get(&s.id).cloned().unwrap_or_default();
             if self.late.contains(&s.id) {
-                pages_in_time_order(tx, &s.id, &mut facts)?;
+                pages_in_time_order(tx, row, &mut facts)?;
             }
             if let Some((old, old_facts)) = self.original.get(&s.id) {
                 let before = SessionState {
@@ -225,7 +263,8 @@ impl<'r> SessionWriter<'r> {
                 text(facts.flow_text().as_deref())?,
             ];
             // A session this batch started (one it continues was loaded, see `assign`).
-            if !self.original.contains_key(&s.id) {
+            let started = !self.original.contains_key(&s.id);
+            if started {
                 dict.count(strings.iter().flatten().copied());
             }
             let [
@@ -268,9 +307,19 @@ impl<'r> SessionWriter<'r> {
                 country,
                 last_page,
                 flow,
+                started.then_some(row),
             ])?;
         }
         Ok(())
+    }
+}
+
+/// A session without a rowid: cannot happen (every session [`SessionWriter::assign`]
+/// returns was loaded with its rowid or given one), but not worth a panic of the writer.
+fn no_row(id: Uuid) -> StoreError {
+    StoreError::Backend {
+        engine: "sqlite",
+        message: format!("session {id} has no row"),
     }
 }
 
@@ -282,21 +331,21 @@ fn session_id(assignment: &Assignment) -> Uuid {
 }
 
 /// A session's page views in time order, through `events_session` (the plan is tested).
-/// The session's id is bound as its 16 bytes, the form `strings` keeps a UUID id in.
+/// The session is bound as its rowid, what `event_rows.session_id` holds.
 const PAGES_IN_TIME_SQL: &str = "SELECT p.value FROM event_rows e JOIN strings p ON p.id = e.path
-     WHERE e.session_id = (SELECT id FROM strings WHERE value = ?1) AND e.kind = 0
+     WHERE e.session_id = ?1 AND e.kind = 0
      ORDER BY e.ts, e.rowid";
 
-/// Sets `facts`' last page and flow from the stored page views of session `id` (this
-/// transaction's included) in time order, ties in the order they were stored, as the
-/// backfill orders them.
+/// Sets `facts`' last page and flow from the stored page views of the session in row `row`
+/// (this transaction's included) in time order, ties in the order they were stored, as
+/// the backfill orders them.
 fn pages_in_time_order(
     tx: &Transaction<'_>,
-    id: &Uuid,
+    row: i64,
     facts: &mut SessionFacts,
 ) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(PAGES_IN_TIME_SQL)?;
-    let mut rows = stmt.query(params![id.as_bytes().as_slice()])?;
+    let mut rows = stmt.query(params![row])?;
     facts.last_page = None;
     facts.flow.clear();
     while let Some(r) = rows.next()? {
@@ -360,10 +409,10 @@ pub(super) fn stored_id(id: &str) -> rusqlite::types::Value {
     }
 }
 
-/// The lookup of a visitor's latest session.
+/// The lookup of a visitor's latest session: [`SESSION_COLUMNS`], then its rowid.
 pub(super) fn latest_sql() -> String {
     format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE rowid = (SELECT rowid FROM session_rows
+        "SELECT {SESSION_COLUMNS}, rowid FROM sessions WHERE rowid = (SELECT rowid FROM session_rows
              WHERE site = (SELECT id FROM strings WHERE value = ?1)
                AND visitor = (SELECT id FROM strings WHERE value = {})
              ORDER BY last_ts DESC, rowid DESC LIMIT 1)",
@@ -372,16 +421,31 @@ pub(super) fn latest_sql() -> String {
 }
 
 /// The visitor's session with the latest last event (the newest one on a tie), with what
-/// reports know of it.
+/// reports know of it and its rowid.
 fn load_latest(
     tx: &Transaction<'_>,
     key: &VisitorKey,
-) -> Result<Option<(Session, SessionFacts)>, StoreError> {
+) -> Result<Option<(Session, SessionFacts, i64)>, StoreError> {
     let mut stmt = tx.prepare_cached(&latest_sql())?;
     let session = stmt
-        .query_row(params![key.0, key.1], |r| read_session(r, 0))
+        .query_row(params![key.0, key.1], |r| {
+            let (session, facts) = read_session(r, 0)?;
+            Ok((session, facts, r.get(20)?))
+        })
         .optional()?;
     Ok(session)
+}
+
+/// The rowid for the next session started: above every rowid of `session_rows` and every
+/// session an event row names (whose row may have been deleted), so it names no other
+/// session's events. Two index seeks (the rowid's b-tree, `events_session`).
+fn next_row(tx: &Transaction<'_>) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT max(coalesce((SELECT max(rowid) FROM session_rows), 0),
+                        coalesce((SELECT max(session_id) FROM event_rows), 0)) + 1",
+        )?
+        .query_row([], |r| r.get(0))?)
 }
 
 #[cfg(test)]
@@ -442,6 +506,66 @@ mod tests {
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
         )?;
         assert_eq!(ids, (1, 3));
+        Ok(())
+    }
+
+    /// An event names its session by the session row's rowid (migration 0017), given
+    /// before either row is written: the session's 16-byte id is stored once, in its row,
+    /// not again as a string of the dictionary and its index.
+    #[test]
+    fn an_event_names_its_session_by_the_rows_rowid() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let t = 1_780_000_000_000;
+        store.insert_events(&[at(1, "v", t, "/a"), at(2, "w", t, "/a")])?;
+        store.insert_events(&[at(3, "v", t + MIN, "/b"), at(4, "v", t + 40 * MIN, "/c")])?;
+        let conn = store.reader();
+        let named: Vec<(i64, Option<i64>, Option<i64>)> = conn
+            .prepare(
+                "SELECT e.rowid, e.session_id, s.rowid FROM event_rows e
+                 LEFT JOIN sessions s ON s.id = (SELECT session_id FROM events
+                                                 WHERE rowid = e.rowid)
+                 ORDER BY e.rowid",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(
+            named,
+            [
+                (1, Some(1), Some(1)),
+                (2, Some(2), Some(2)),
+                (3, Some(1), Some(1)),
+                (4, Some(3), Some(3)),
+            ]
+        );
+        let as_strings: i64 = conn.query_row(
+            "SELECT count(*) FROM strings WHERE value IN (SELECT id FROM session_rows)",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(as_strings, 0);
+        Ok(())
+    }
+
+    /// A session started after the newest session row was deleted while its events were
+    /// kept (by hand: retention and erasure delete the events with it) does not take its
+    /// rowid, which would put those events in the new session.
+    #[test]
+    fn a_new_session_never_takes_a_rowid_an_event_still_names() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let t = 1_780_000_000_000;
+        store.insert_events(&[at(1, "v", t, "/a")])?;
+        store.writer().execute("DELETE FROM session_rows", [])?;
+        store.insert_events(&[at(2, "w", t, "/w")])?;
+        let conn = store.reader();
+        let per_session: Vec<(Option<String>, i64)> = conn
+            .prepare(
+                "SELECT s.visitor, count(*) FROM events e
+                 LEFT JOIN sessions s ON s.id = e.session_id
+                 GROUP BY 1 ORDER BY 1",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(per_session, [(None, 1), (Some("w".into()), 1)]);
         Ok(())
     }
 

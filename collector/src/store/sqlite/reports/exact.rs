@@ -16,20 +16,17 @@ use crate::reports::{CountBy, Counts, Dimension, ReportQuery, Row};
 use crate::store::StoreError;
 
 /// The sessions of the range that pass the filters (`?1`…`?8`), and the person join
-/// (`?9`: the reading). `sid` is the dictionary id of the session's id, what its events'
+/// (`?9`: the reading). `sid` is the session's rowid, what its events'
 /// `event_rows.session_id` holds: events are reached through `events_session` by
 /// [`SESSION_EVENTS`].
 pub(in crate::store::sqlite) const SESSIONS: &str = "WITH s AS (
-    SELECT *, (SELECT st.id FROM session_rows r JOIN strings st ON st.value = r.id
-               WHERE r.rowid = sessions.rowid) AS sid
+    SELECT *, rowid AS sid
     FROM sessions
     WHERE site = ?1 AND start_ts >= ?2 AND start_ts < ?3
       AND (?4 IS NULL OR source = ?4) AND (?5 IS NULL OR utm_campaign = ?5)
       AND (?6 IS NULL OR country = ?6) AND (?7 IS NULL OR device = ?7)
       AND (?8 IS NULL OR EXISTS (SELECT 1 FROM event_rows f
-                                 WHERE f.session_id = (SELECT st.id FROM session_rows r
-                                         JOIN strings st ON st.value = r.id
-                                         WHERE r.rowid = sessions.rowid)
+                                 WHERE f.session_id = sessions.rowid
                                    AND f.kind = 0
                                    AND f.path = (SELECT id FROM strings WHERE value = ?8)))
 ), sp AS (
@@ -45,7 +42,7 @@ pub(in crate::store::sqlite) const SESSION_EVENTS: &str =
 pub(in crate::store::sqlite) const SESSION_LOG: &str = concat!(
     "SELECT ts, kind, path, coalesce(name, target) FROM events
      WHERE rowid IN (SELECT rowid FROM event_rows
-         WHERE session_id = (SELECT id FROM strings WHERE value = ",
+         WHERE session_id = (SELECT rowid FROM session_rows WHERE id = ",
     id_key!("?1"),
     "))
      ORDER BY ts, rowid LIMIT 200"
