@@ -36,7 +36,8 @@ pub(super) fn insert_groups(
             let assignment = sessions.assign(&tx, e)?;
             let prev_page = sessions.prev_page(e, &assignment);
             let session_row = sessions.row_of(&assignment)?;
-            let row = EventRow::encode(&tx, dict, e, session_row, prev_page.as_deref())?;
+            let beacon = sessions.keeps_beacon_of(&assignment, e);
+            let row = EventRow::encode(&tx, dict, e, session_row, beacon, prev_page.as_deref())?;
             let inserted = row.insert(&tx)?;
             if inserted == 1 {
                 dict.count(row.references());

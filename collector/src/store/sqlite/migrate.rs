@@ -31,6 +31,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0015_report_keys_without_rowid.sql"),
     include_str!("../../../migrations/sqlite/0016_uuid_ids.sql"),
     include_str!("../../../migrations/sqlite/0017_session_rowids.sql"),
+    include_str!("../../../migrations/sqlite/0018_beacon_sessions.sql"),
 ];
 
 /// A migration with the version it brings the schema to.
@@ -461,6 +462,50 @@ mod tests {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         assert_eq!(refs, [6, 6, 6, 4]);
+        Ok(())
+    }
+
+    #[test]
+    fn version_18_keeps_each_sessions_beacon_session_on_its_row_and_reads_it_as_before()
+    -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        migrate_until(&conn, 17)?;
+        // Session 1's events carry beacon session 5 but one (6, a second tab), session 2's
+        // the text id 7 after one without any; refs as the v17 writer counted them.
+        conn.execute_batch(
+            "INSERT INTO strings (id, value, refs) VALUES (1, 'demo', 7), (2, 'v', 7),
+                 (3, '/a', 5), (4, 'example.com', 5),
+                 (5, x'5e55e55e000040008000000000000001', 2),
+                 (6, x'5e55e55e000040008000000000000002', 1), (7, 'b-text', 1);
+             INSERT INTO session_rows (rowid, id, site, visitor, start_ts, last_ts, entry_path,
+                 exit_path, pageviews, events, engaged, day)
+             VALUES (1, x'0a1b2c3d000040008000000000000001', 1, 2, 10, 30, 3, 3, 3, 3, 0, 0),
+                    (2, x'0a1b2c3d000040008000000000000002', 1, 2, 40, 50, 3, 3, 2, 2, 0, 0);
+             INSERT INTO event_rows (id, site, kind, ts, received, visitor, evidence,
+                 session, session_id, hostname, path)
+             VALUES (x'0a1b2c3d000040008000000000000011', 1, 0, 10, 1, 2, 0, 5, 1, 4, 3),
+                    (x'0a1b2c3d000040008000000000000012', 1, 0, 20, 1, 2, 0, 6, 1, 4, 3),
+                    (x'0a1b2c3d000040008000000000000013', 1, 0, 30, 1, 2, 0, 5, 1, 4, 3),
+                    (x'0a1b2c3d000040008000000000000014', 1, 0, 40, 1, 2, 0, NULL, 2, 4, 3),
+                    (x'0a1b2c3d000040008000000000000015', 1, 0, 50, 1, 2, 0, 7, 2, 4, 3);",
+        )?;
+        let before = (all_events(&conn)?, all_sessions(&conn)?);
+        migrate_until(&conn, 18)?;
+        assert_eq!((all_events(&conn)?, all_sessions(&conn)?), before);
+        let sessions: Vec<Option<i64>> = conn
+            .prepare("SELECT session FROM event_rows ORDER BY rowid")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(sessions, [Some(0), Some(6), Some(0), None, Some(0)]);
+        let strings: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, refs FROM strings ORDER BY id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(
+            strings,
+            [(1, 7), (2, 7), (3, 5), (4, 5), (6, 1)],
+            "the beacon sessions the session rows keep are no longer strings"
+        );
         Ok(())
     }
 }

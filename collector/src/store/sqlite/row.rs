@@ -55,6 +55,7 @@ pub(super) struct EventRow {
     evidence: i64,
     /// `Some(0)`: the beacon's id is the visitor.
     client_id: Option<i64>,
+    /// `Some(0)`: the beacon's session is the one its server session's row keeps.
     session: Option<i64>,
     /// The server session's row (`session_rows.rowid`), not a string.
     session_id: i64,
@@ -80,13 +81,15 @@ pub(super) struct EventRow {
 
 impl EventRow {
     /// Encodes `e`, which belongs to the server session stored (or to be stored) as row
-    /// `session_row` of `session_rows` and follows the page view of `prev_path` in it,
-    /// looking its strings up in (or adding them to) `dict`.
+    /// `session_row` of `session_rows` (whose `beacon` is `e`'s own session id when
+    /// `beacon_is_sessions`) and follows the page view of `prev_path` in it, looking its
+    /// strings up in (or adding them to) `dict`.
     pub(super) fn encode(
         conn: &Connection,
         dict: &mut Dict,
         e: &Event,
         session_row: i64,
+        beacon_is_sessions: bool,
         prev_path: Option<&str>,
     ) -> Result<EventRow, StoreError> {
         let c = &e.client;
@@ -103,7 +106,11 @@ impl EventRow {
         } else {
             Url::Other(dict.id(conn, &c.url)?)
         };
-        let session = dict.opt_key(conn, c.session.as_deref())?;
+        let session = if beacon_is_sessions {
+            Some(0)
+        } else {
+            dict.opt_key(conn, c.session.as_deref())?
+        };
         let mut text = |v: Option<&str>| dict.opt(conn, v);
         Ok(EventRow {
             id: *c.id.as_bytes(),
@@ -210,7 +217,7 @@ impl EventRow {
             Some(self.site),
             Some(self.visitor),
             self.client_id.filter(|&id| id != 0),
-            self.session,
+            self.session.filter(|&id| id != 0),
             url,
             Some(self.hostname),
             Some(self.path),

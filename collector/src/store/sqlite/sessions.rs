@@ -13,6 +13,11 @@
 //! batch that starts a session (two index seeks), so a rowid is never given to two
 //! sessions, even when the newest session was deleted but an event still names it.
 //!
+//! A session row also keeps the beacon's own session id of the event that started it
+//! (`beacon`, migration 0018), so its events that carry the same one (most) store 0
+//! instead of a string of the dictionary ([`SessionWriter::keeps_beacon_of`]); it is
+//! written with the row and never changed.
+//!
 //! A session's last page and first pages (its [`SessionFacts`]) follow time, not arrival:
 //! a page view later than everything its session holds is appended in memory; one that
 //! arrives late (before the session's latest event) is placed by reading the session's
@@ -52,6 +57,9 @@ pub(super) struct SessionWriter<'r> {
     rows: HashMap<Uuid, i64>,
     /// The rowid the next started session gets (`None`: not read yet in this transaction).
     next_row: Option<i64>,
+    /// The beacon's session id each session seen by this transaction keeps in its row
+    /// (`None`: none), by id.
+    beacons: HashMap<Uuid, Option<String>>,
 }
 
 impl<'r> SessionWriter<'r> {
@@ -65,6 +73,7 @@ impl<'r> SessionWriter<'r> {
             late: HashSet::new(),
             rows: HashMap::new(),
             next_row: None,
+            beacons: HashMap::new(),
         }
     }
 
@@ -79,12 +88,13 @@ impl<'r> SessionWriter<'r> {
             Some(cached) => cached.clone(),
             None => {
                 let loaded = load_latest(tx, &key)?;
-                if let Some((s, facts, row)) = &loaded {
+                if let Some((s, facts, row, beacon)) = &loaded {
                     self.rows.insert(s.id, *row);
+                    self.beacons.insert(s.id, beacon.clone());
                     self.facts.insert(s.id, facts.clone());
                     self.original.insert(s.id, (s.clone(), facts.clone()));
                 }
-                let loaded = loaded.map(|(s, _, _)| s);
+                let loaded = loaded.map(|(s, _, _, _)| s);
                 self.latest.insert(key, loaded.clone());
                 loaded
             }
@@ -120,8 +130,16 @@ impl<'r> SessionWriter<'r> {
             };
             self.next_row = Some(row + 1);
             self.rows.insert(s.id, row);
+            self.beacons.insert(s.id, event.client.session.clone());
         }
         Ok(assignment)
+    }
+
+    /// Whether `event`'s own (beacon) session id is the one the row of the session
+    /// `assignment` puts it in keeps: the event row then stores 0 for it.
+    pub(super) fn keeps_beacon_of(&self, assignment: &Assignment, event: &Event) -> bool {
+        event.client.session.is_some()
+            && self.beacons.get(&session_id(assignment)) == Some(&event.client.session)
     }
 
     /// The rowid in `session_rows` of the session `assignment` (from [`Self::assign`])
@@ -201,9 +219,9 @@ impl<'r> SessionWriter<'r> {
             "INSERT INTO session_rows (id, site, visitor, start_ts, last_ts, entry_path,
                  exit_path, pageviews, events, engaged, utm_source, utm_medium, utm_campaign,
                  day, source, source_class, browser, os, device, country, last_page, flow,
-                 rowid)
+                 rowid, beacon)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23)
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
              ON CONFLICT (id) DO UPDATE SET
                  start_ts = excluded.start_ts, last_ts = excluded.last_ts,
                  entry_path = excluded.entry_path, exit_path = excluded.exit_path,
@@ -308,6 +326,7 @@ impl<'r> SessionWriter<'r> {
                 last_page,
                 flow,
                 started.then_some(row),
+                stored_beacon(self.beacons.get(&s.id)),
             ])?;
         }
         Ok(())
@@ -409,10 +428,13 @@ pub(super) fn stored_id(id: &str) -> rusqlite::types::Value {
     }
 }
 
-/// The lookup of a visitor's latest session: [`SESSION_COLUMNS`], then its rowid.
+/// The lookup of a visitor's latest session: [`SESSION_COLUMNS`], then its rowid and
+/// the beacon's session id its row keeps (as stored).
 pub(super) fn latest_sql() -> String {
     format!(
-        "SELECT {SESSION_COLUMNS}, rowid FROM sessions WHERE rowid = (SELECT rowid FROM session_rows
+        "SELECT {SESSION_COLUMNS}, rowid,
+             (SELECT beacon FROM session_rows r WHERE r.rowid = sessions.rowid)
+         FROM sessions WHERE rowid = (SELECT rowid FROM session_rows
              WHERE site = (SELECT id FROM strings WHERE value = ?1)
                AND visitor = (SELECT id FROM strings WHERE value = {})
              ORDER BY last_ts DESC, rowid DESC LIMIT 1)",
@@ -420,20 +442,41 @@ pub(super) fn latest_sql() -> String {
     )
 }
 
+/// A visitor's latest session as [`load_latest`] reads it: the session, what reports
+/// know of it, its rowid and the beacon's session id its row keeps.
+type Latest = (Session, SessionFacts, i64, Option<String>);
+
 /// The visitor's session with the latest last event (the newest one on a tie), with what
-/// reports know of it and its rowid.
-fn load_latest(
-    tx: &Transaction<'_>,
-    key: &VisitorKey,
-) -> Result<Option<(Session, SessionFacts, i64)>, StoreError> {
+/// reports know of it, its rowid and its beacon session.
+fn load_latest(tx: &Transaction<'_>, key: &VisitorKey) -> Result<Option<Latest>, StoreError> {
     let mut stmt = tx.prepare_cached(&latest_sql())?;
     let session = stmt
         .query_row(params![key.0, key.1], |r| {
             let (session, facts) = read_session(r, 0)?;
-            Ok((session, facts, r.get(20)?))
+            let beacon = match r.get::<_, rusqlite::types::Value>(21)? {
+                rusqlite::types::Value::Blob(b) => <[u8; 16]>::try_from(b.as_slice())
+                    .ok()
+                    .map(|b| Uuid::from_bytes(b).hyphenated().to_string()),
+                rusqlite::types::Value::Text(t) => Some(t),
+                _ => None,
+            };
+            Ok((session, facts, r.get(20)?, beacon))
         })
         .optional()?;
     Ok(session)
+}
+
+/// How a session row keeps the beacon's session id `beacon`: a canonical UUID as its 16
+/// bytes, anything else as its text (the dictionary's forms of an id).
+fn stored_beacon(beacon: Option<&Option<String>>) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match beacon.and_then(Option::as_deref) {
+        None => Value::Null,
+        Some(b) => match super::dict::uuid_bytes(b) {
+            Some(bytes) => Value::Blob(bytes.to_vec()),
+            None => Value::Text(b.to_string()),
+        },
+    }
 }
 
 /// The rowid for the next session started: above every rowid of `session_rows` and every
@@ -543,6 +586,54 @@ mod tests {
             |r| r.get(0),
         )?;
         assert_eq!(as_strings, 0);
+        Ok(())
+    }
+
+    /// The beacon's own session id is kept once, by the session row, for the events that
+    /// carry the one their session started with; another (a second tab) is still a
+    /// string. Every event reads back the id it was sent with.
+    #[test]
+    fn the_beacon_session_of_a_sessions_events_is_kept_by_its_row() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let t = 1_780_000_000_000;
+        let tab = |id: u128, ts: i64, beacon: Option<&str>| {
+            let mut e = at(id, "v", ts, "/a");
+            e.client.session = beacon.map(str::to_string);
+            e
+        };
+        let first = "5e55e55e-0000-4000-8000-000000000001";
+        let second = "5e55e55e-0000-4000-8000-000000000002";
+        store.insert_events(&[tab(1, t, Some(first)), tab(2, t + MIN, Some(second))])?;
+        store.insert_events(&[tab(3, t + 2 * MIN, Some(first)), tab(4, t + 3 * MIN, None)])?;
+        let conn = store.reader();
+        let stored: Vec<Option<i64>> = conn
+            .prepare("SELECT session FROM event_rows ORDER BY rowid")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(stored[0], Some(0));
+        assert_eq!(stored[2], Some(0), "continued in a later batch");
+        assert!(stored[1].is_some_and(|s| s > 0), "{stored:?}");
+        assert_eq!(stored[3], None);
+        let read: Vec<Option<String>> = conn
+            .prepare("SELECT session FROM events ORDER BY ts")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(
+            read,
+            [
+                Some(first.into()),
+                Some(second.into()),
+                Some(first.into()),
+                None
+            ]
+        );
+        let kept: i64 = conn.query_row(
+            "SELECT count(*) FROM strings
+             WHERE value = x'5e55e55e000040008000000000000001'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(kept, 0, "the session row holds it");
         Ok(())
     }
 
