@@ -32,6 +32,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0016_uuid_ids.sql"),
     include_str!("../../../migrations/sqlite/0017_session_rowids.sql"),
     include_str!("../../../migrations/sqlite/0018_beacon_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0019_no_session_id_index.sql"),
 ];
 
 /// A migration with the version it brings the schema to.

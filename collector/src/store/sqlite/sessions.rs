@@ -214,20 +214,21 @@ impl<'r> SessionWriter<'r> {
         // UPSERT is an update, whose changed strings the trigger `session_rows_reref`
         // (migration 0014) moves.
         // A started session is inserted with the rowid its events already name; a stored
-        // one binds none (NULL: SQLite would pick a new one) and is updated in place.
-        let mut stmt = tx.prepare_cached(
+        // one is updated by its rowid (nothing looks a session up by its id, which has no
+        // index since migration 0019).
+        let mut insert = tx.prepare_cached(
             "INSERT INTO session_rows (id, site, visitor, start_ts, last_ts, entry_path,
                  exit_path, pageviews, events, engaged, utm_source, utm_medium, utm_campaign,
                  day, source, source_class, browser, os, device, country, last_page, flow,
                  rowid, beacon)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
-             ON CONFLICT (id) DO UPDATE SET
-                 start_ts = excluded.start_ts, last_ts = excluded.last_ts,
-                 entry_path = excluded.entry_path, exit_path = excluded.exit_path,
-                 pageviews = excluded.pageviews, events = excluded.events,
-                 engaged = excluded.engaged,
-                 last_page = excluded.last_page, flow = excluded.flow",
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+        )?;
+        let mut update = tx.prepare_cached(
+            "UPDATE session_rows SET start_ts = ?2, last_ts = ?3, entry_path = ?4,
+                 exit_path = ?5, pageviews = ?6, events = ?7, engaged = ?8, last_page = ?9,
+                 flow = ?10
+             WHERE rowid = ?1",
         )?;
         // In rowid order (started sessions got theirs in the order they were recorded, the
         // order of the lookup's tie-break), which also makes the writes deterministic.
@@ -302,7 +303,22 @@ impl<'r> SessionWriter<'r> {
                 last_page,
                 flow,
             ] = strings;
-            stmt.execute(params![
+            if !started {
+                update.execute(params![
+                    row,
+                    s.start_ts,
+                    s.last_ts,
+                    entry,
+                    exit,
+                    s.pageviews,
+                    s.events,
+                    s.engaged,
+                    last_page,
+                    flow,
+                ])?;
+                continue;
+            }
+            insert.execute(params![
                 &s.id.as_bytes()[..],
                 site_id,
                 visitor_id,
@@ -325,7 +341,7 @@ impl<'r> SessionWriter<'r> {
                 country,
                 last_page,
                 flow,
-                started.then_some(row),
+                row,
                 stored_beacon(self.beacons.get(&s.id)),
             ])?;
         }
@@ -415,17 +431,6 @@ pub(super) fn read_session(
         flow: SessionFacts::flow_from(r.get(first + 19)?),
     };
     Ok((session, facts))
-}
-
-/// How session `id` (as the `sessions` view and the events show it) is stored in
-/// `session_rows.id`: a canonical UUID as its 16 bytes, anything else (a non-UUID id of an
-/// old file) as the text it was.
-pub(super) fn stored_id(id: &str) -> rusqlite::types::Value {
-    use rusqlite::types::Value;
-    match Uuid::parse_str(id) {
-        Ok(u) if u.hyphenated().to_string() == id => Value::Blob(u.as_bytes().to_vec()),
-        _ => Value::Text(id.to_string()),
-    }
 }
 
 /// The lookup of a visitor's latest session: [`SESSION_COLUMNS`], then its rowid and
@@ -771,8 +776,9 @@ mod tests {
         Ok(())
     }
 
-    /// Each index of `session_rows` (migration 0014) and the query that needs it: a scan
-    /// instead would make an event's write, an erasure or a report grow with the site.
+    /// Each index of `session_rows` (migration 0014; not the id's, migration 0019) and the
+    /// query that needs it: a scan instead would make an event's write, an erasure or a
+    /// report grow with the site.
     #[test]
     fn each_index_of_session_rows_serves_a_query() -> Result<(), StoreError> {
         let store = SqliteStore::open_in_memory()?;
@@ -791,14 +797,26 @@ mod tests {
                     .to_string(),
                 "sessions_site_start (site=? AND start_ts>? AND start_ts<?)",
             ),
-            // The backfill's lookup by id (the writer's UPSERT has it as its conflict
-            // target, which EXPLAIN does not show).
+            // The writer's update of a stored session and the backfill's reads: by rowid,
+            // what an event names its session by.
             (
-                "SELECT last_ts FROM session_rows WHERE id = ?1".to_string(),
-                "sessions_id (id=?)",
+                "SELECT last_ts FROM session_rows WHERE rowid = ?1".to_string(),
+                "USING INTEGER PRIMARY KEY (rowid=?)",
             ),
         ];
         let conn = store.reader();
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'session_rows'
+                 ORDER BY name",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(
+            indexes,
+            ["sessions_site_start", "sessions_site_visitor_last"],
+            "an index no query needs (the id's) costs bytes for nothing"
+        );
         for (sql, index) in queries {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
             let args = vec!["x"; stmt.parameter_count()];

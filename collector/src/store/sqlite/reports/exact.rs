@@ -38,15 +38,12 @@ pub(in crate::store::sqlite) const SESSIONS: &str = "WITH s AS (
 pub(in crate::store::sqlite) const SESSION_EVENTS: &str =
     "sp JOIN event_rows er ON er.session_id = sp.sid JOIN events e ON e.rowid = er.rowid";
 
-/// The first events of the session whose id is `?1`, by the index of their session id.
-pub(in crate::store::sqlite) const SESSION_LOG: &str = concat!(
-    "SELECT ts, kind, path, coalesce(name, target) FROM events
-     WHERE rowid IN (SELECT rowid FROM event_rows
-         WHERE session_id = (SELECT rowid FROM session_rows WHERE id = ",
-    id_key!("?1"),
-    "))
-     ORDER BY ts, rowid LIMIT 200"
-);
+/// The first events of the session in row `?1` of `session_rows`, by the index of their
+/// session.
+pub(in crate::store::sqlite) const SESSION_LOG: &str = "SELECT ts, kind, path,
+         coalesce(name, target) FROM events
+     WHERE rowid IN (SELECT rowid FROM event_rows WHERE session_id = ?1)
+     ORDER BY ts, rowid LIMIT 200";
 
 /// The parameters `?1`…`?9` of [`SESSIONS`].
 fn base(q: &ReportQuery) -> Vec<Value> {
@@ -253,7 +250,7 @@ pub(super) fn sessions(
     let sql = format!(
         "{SESSIONS} SELECT id, visitor, person, start_ts, last_ts, entry_path,
              coalesce(last_page, exit_path), pageviews, duration_ms, bounce, device, browser, os,
-             source
+             source, sid
          FROM sp ORDER BY start_ts DESC, id LIMIT ?10"
     );
     let mut p = base(q);
@@ -261,7 +258,8 @@ pub(super) fn sessions(
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut sessions = stmt
         .query_map(params_from_iter(p), |r| {
-            Ok(crate::reports::LogSession {
+            let row: i64 = r.get(14)?;
+            let session = crate::reports::LogSession {
                 session: r.get(0)?,
                 visitor: r.get(1)?,
                 person: r.get(2)?,
@@ -277,13 +275,14 @@ pub(super) fn sessions(
                 os: r.get(12)?,
                 source: r.get(13)?,
                 events: Vec::new(),
-            })
+            };
+            Ok((row, session))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut events = conn.prepare_cached(SESSION_LOG)?;
-    for s in &mut sessions {
+    for (row, s) in &mut sessions {
         s.events = events
-            .query_map([&s.session], |r| {
+            .query_map([*row], |r| {
                 Ok(crate::reports::LogEvent {
                     ts: r.get(0)?,
                     kind: r.get(1)?,
@@ -293,7 +292,7 @@ pub(super) fn sessions(
             })?
             .collect::<Result<Vec<_>, _>>()?;
     }
-    Ok(sessions)
+    Ok(sessions.into_iter().map(|(_, s)| s).collect())
 }
 
 /// Each multi-visitor person's visitors with the start of each of their sessions in the
