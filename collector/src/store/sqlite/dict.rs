@@ -13,11 +13,10 @@
 //! string.
 //!
 //! Ids are the exception to "one text per string" (migration 0016): a canonical lower-case
-//! UUID (what the beacon sends as visitor, client and session id, and every server
-//! session's id) written to an id column (`event_rows`' visitor, client_id, session;
-//! `session_rows`' visitor; an event's server session is its session row's rowid since
-//! migration 0017) is stored as its 16 bytes, a blob value, by
-//! [`Dict::key`]; the views decode it ([`id_text!`]) and a query that looks an id up by
+//! UUID (what the beacon sends as visitor, client and session id) written to an id column
+//! (`event_rows`' visitor, client_id, session; `session_rows`' visitor) is stored as its
+//! 16 bytes, a blob value, by [`Dict::key`] (a server session's id is in its row only: an
+//! event names the row by rowid since migration 0017); the views decode it ([`id_text!`]) and a query that looks an id up by
 //! its text encodes it ([`id_key!`]). Every other string, and any id that is not such a
 //! UUID, stays text.
 

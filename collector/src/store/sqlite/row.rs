@@ -1,7 +1,9 @@
 //! An [`Event`] as a row of `event_rows` (migration 0013), the one place that knows the
 //! compact encoding: event and page view ids as their 16 bytes, kind and evidence as
 //! small codes, every other string as a [`Dict`] id, `url` left out when the host and path
-//! give it, `client_id` as 0 when it is the visitor, `received` as its distance from `ts`.
+//! give it, `client_id` as 0 when it is the visitor, `received` as its distance from `ts`,
+//! the server session as its row's rowid (migration 0017) and the beacon's session as 0
+//! when its session row keeps it (0018).
 //! The `events` view decodes it back; the codes here and the view's `CASE`s must agree.
 
 use rusqlite::{Connection, params};
