@@ -39,7 +39,7 @@ use super::SqliteStore;
 use super::dict::Dict;
 use super::reports::persons;
 use super::reports::rollup::{Counted, Rollups, SessionFacts, SessionState};
-use super::sessions::{SESSION_COLUMNS, read_session, stored_id};
+use super::sessions::{SESSION_COLUMNS, read_session};
 use crate::event::{PropValue, Props};
 use crate::store::StoreError;
 
@@ -133,8 +133,11 @@ fn run_chunked(tx: &Transaction<'_>, chunk: usize) -> Result<Backfilled, StoreEr
 
 /// The events of a site (`?1`) after `(ts, rowid)` (`?2`, `?3`), `?4` of them, in that
 /// order, which the index `(site, ts)` gives without sorting (its entries end with the
-/// rowid). Through the `events` view, which takes no INDEXED BY; the plan is tested.
-const EVENTS: &str = "SELECT rowid, ts, visitor, kind, path, name, props, target, session_id,
+/// rowid). Through the `events` view, which takes no INDEXED BY; the plan is tested. The
+/// session is read as the rowid its event row names (migration 0017), by which its row is
+/// found.
+const EVENTS: &str = "SELECT rowid, ts, visitor, kind, path, name, props, target,
+        (SELECT er.session_id FROM event_rows er WHERE er.rowid = events.rowid),
         referrer, utm_source, hostname
     FROM events
     WHERE site = ?1 AND ts >= ?2 AND (ts > ?2 OR rowid > ?3)
@@ -159,11 +162,11 @@ fn events(
     done: &mut Backfilled,
 ) -> Result<(), StoreError> {
     let mut select = tx.prepare(EVENTS)?;
-    let mut last_ts = tx.prepare("SELECT last_ts FROM session_rows WHERE id = ?1")?;
+    let mut last_ts = tx.prepare("SELECT last_ts FROM session_rows WHERE rowid = ?1")?;
     // The path as a string id; the row's reference is counted by a trigger.
     let mut set_prev = tx.prepare("UPDATE event_rows SET prev_path = ?2 WHERE rowid = ?1")?;
     let mut dict = Dict::default();
-    let mut open: HashMap<String, Open> = HashMap::new();
+    let mut open: HashMap<i64, Open> = HashMap::new();
     // Where the previous chunk ended: (ts, rowid) of its last event.
     let mut after = (i64::MIN, i64::MIN);
     loop {
@@ -184,15 +187,14 @@ fn events(
                 .get::<_, Option<String>>(6)?
                 .and_then(|p| props_from_json(&p));
             let target: Option<String> = r.get(7)?;
-            let session: Option<String> = r.get(8)?;
+            let session: Option<i64> = r.get(8)?;
             let mut prev = None;
             if let Some(id) = session {
                 let state = match open.entry(id) {
                     std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                     std::collections::hash_map::Entry::Vacant(v) => {
-                        let stored: Option<i64> = last_ts
-                            .query_row([stored_id(v.key())], |r| r.get(0))
-                            .optional()?;
+                        let stored: Option<i64> =
+                            last_ts.query_row([v.key()], |r| r.get(0)).optional()?;
                         let referrer: Option<String> = r.get(9)?;
                         let utm_source: Option<String> = r.get(10)?;
                         let hostname: String = r.get(11)?;
@@ -246,15 +248,15 @@ fn events(
         // A full chunk may be followed by more events at its last time; a short one ends
         // the site.
         let finished = read < chunk;
-        let closed: Vec<String> = open
+        let closed: Vec<i64> = open
             .iter()
             .filter(|(_, s)| finished || s.last_ts < after.0)
-            .map(|(id, _)| id.clone())
+            .map(|(&row, _)| row)
             .collect();
         for id in closed {
             if let Some(state) = open.remove(&id) {
                 if state.stored {
-                    write_facts(tx, &mut dict, &id, &state.facts)?;
+                    write_facts(tx, &mut dict, id, &state.facts)?;
                 }
             }
         }
@@ -264,12 +266,13 @@ fn events(
     }
 }
 
-/// Writes a session's facts, keeping those it already has (every string as its dictionary
-/// id; the references are counted by the triggers of `session_rows`).
+/// Writes the facts of the session in row `row`, keeping those it already has (every
+/// string as its dictionary id; the references are counted by the triggers of
+/// `session_rows`).
 fn write_facts(
     tx: &Transaction<'_>,
     dict: &mut Dict,
-    id: &str,
+    row: i64,
     f: &SessionFacts,
 ) -> Result<(), StoreError> {
     let mut text = |v: Option<&str>| dict.opt(tx, v);
@@ -288,17 +291,10 @@ fn write_facts(
              source_class = coalesce(source_class, ?3), browser = coalesce(browser, ?4),
              os = coalesce(os, ?5), device = coalesce(device, ?6),
              country = coalesce(country, ?7), last_page = ?8, flow = ?9
-         WHERE id = ?1",
+         WHERE rowid = ?1",
     )?
     .execute(params![
-        stored_id(id),
-        strings[0],
-        strings[1],
-        strings[2],
-        strings[3],
-        strings[4],
-        strings[5],
-        strings[6],
+        row, strings[0], strings[1], strings[2], strings[3], strings[4], strings[5], strings[6],
         strings[7],
     ])?;
     Ok(())

@@ -13,10 +13,10 @@
 //! string.
 //!
 //! Ids are the exception to "one text per string" (migration 0016): a canonical lower-case
-//! UUID (what the beacon sends as visitor, client and session id, and every server
-//! session's id) written to an id column (`event_rows`' visitor, client_id, session,
-//! session_id; `session_rows`' visitor) is stored as its 16 bytes, a blob value, by
-//! [`Dict::key`]; the views decode it ([`id_text!`]) and a query that looks an id up by
+//! UUID (what the beacon sends as visitor, client and session id) written to an id column
+//! (`event_rows`' visitor, client_id, session; `session_rows`' visitor) is stored as its
+//! 16 bytes, a blob value, by [`Dict::key`] (a server session's id is in its row only: an
+//! event names the row by rowid since migration 0017); the views decode it ([`id_text!`]) and a query that looks an id up by
 //! its text encodes it ([`id_key!`]). Every other string, and any id that is not such a
 //! UUID, stays text.
 
@@ -298,8 +298,8 @@ mod tests {
         assert_eq!(refs(&store, "v2")?, Some(2), "an event and its session");
         assert_eq!(
             sweep(&store.writer())?,
-            2,
-            "v1 and its own server session's id"
+            1,
+            "v1 (its server session is named by its row, not a string)"
         );
         assert_eq!(refs(&store, "v1")?, None);
         assert_eq!(
@@ -398,10 +398,15 @@ mod tests {
             .filter(|(t, _)| t == "blob")
             .map(|(_, v)| v.as_str())
             .collect();
-        assert!(
-            blobs.contains(&v) && blobs.contains(&beacon_session),
-            "{kinds:?}"
-        );
+        assert!(blobs.contains(&v), "{kinds:?}");
+        // The beacon session its server session's row keeps (migration 0018), as bytes.
+        let beacon: String = conn.query_row(
+            "SELECT typeof(beacon) FROM session_rows r JOIN strings s ON s.id = r.visitor
+             WHERE s.value = ?1",
+            [uuid_bytes(v).map(|b| b.to_vec())],
+            |r| r.get(0),
+        )?;
+        assert_eq!(beacon, "blob");
         assert!(
             kinds.contains(&("text".into(), v.into())),
             "the title: {kinds:?}"
@@ -409,8 +414,8 @@ mod tests {
         assert!(kinds.contains(&("text".into(), upper.into())), "{kinds:?}");
         assert_eq!(
             blobs.len(),
-            5,
-            "v, its client id, a beacon session, 2 server sessions: {kinds:?}"
+            2,
+            "v and its client id (the server and beacon sessions are in rows): {kinds:?}"
         );
         let rows: Vec<(String, String, String, String)> = conn
             .prepare("SELECT visitor, client_id, session, title FROM events ORDER BY id")?
@@ -519,7 +524,6 @@ mod tests {
             "visitor",
             "client_id",
             "session",
-            "session_id",
             "url",
             "hostname",
             "path",

@@ -35,8 +35,9 @@ pub(super) fn insert_groups(
             // the row is new (a duplicate neither counts nor moves its session).
             let assignment = sessions.assign(&tx, e)?;
             let prev_page = sessions.prev_page(e, &assignment);
-            let session_id = assignment.session().id.to_string();
-            let row = EventRow::encode(&tx, dict, e, &session_id, prev_page.as_deref())?;
+            let session_row = sessions.row_of(&assignment)?;
+            let beacon = sessions.keeps_beacon_of(&assignment, e);
+            let row = EventRow::encode(&tx, dict, e, session_row, beacon, prev_page.as_deref())?;
             let inserted = row.insert(&tx)?;
             if inserted == 1 {
                 dict.count(row.references());

@@ -30,6 +30,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0014_compact_sessions.sql"),
     include_str!("../../../migrations/sqlite/0015_report_keys_without_rowid.sql"),
     include_str!("../../../migrations/sqlite/0016_uuid_ids.sql"),
+    include_str!("../../../migrations/sqlite/0017_session_rowids.sql"),
+    include_str!("../../../migrations/sqlite/0018_beacon_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0019_no_session_id_index.sql"),
 ];
 
 /// A migration with the version it brings the schema to.
@@ -158,6 +161,19 @@ mod tests {
         Ok(rows)
     }
 
+    /// Applies the migrations after `conn`'s version up to `last` (not [`migrate`]'s all):
+    /// for a test of one version whose rows a later version changes.
+    fn migrate_until(conn: &Connection, last: usize) -> Result<(), StoreError> {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in (1i64..).zip(MIGRATIONS.iter().take(last)) {
+            if i > version {
+                conn.execute_batch(sql)?;
+                conn.pragma_update(None, "user_version", i)?;
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn version_13_keeps_every_event_as_it_was_and_counts_its_strings() -> Result<(), StoreError> {
         let conn = Connection::open_in_memory()?;
@@ -185,7 +201,7 @@ mod tests {
               'u1', NULL, NULL, NULL);"
         ))?;
         let before = all_events(&conn)?;
-        migrate(&conn)?;
+        migrate_until(&conn, 16)?;
         assert_eq!(all_events(&conn)?, before);
         let blobs: i64 = conn.query_row(
             "SELECT count(*) FROM event_rows WHERE typeof(id) = 'blob'",
@@ -348,7 +364,7 @@ mod tests {
              VALUES (x'5e55e55e000040008000000000000001', 1, 2, 10, 20, 3, 3, 2, 2, 0, 0);",
         )?;
         let before = (all_events(&conn)?, all_sessions(&conn)?);
-        migrate(&conn)?;
+        migrate_until(&conn, 16)?;
         assert_eq!((all_events(&conn)?, all_sessions(&conn)?), before);
         let strings = |conn: &Connection| -> Result<Vec<(String, String, i64)>, StoreError> {
             Ok(conn
@@ -386,6 +402,111 @@ mod tests {
         )?;
         assert_eq!(all_sessions(&conn)?, before.1);
         assert_eq!(strings(&conn)?.get(1), Some(&blob(u, 2)));
+        Ok(())
+    }
+
+    #[test]
+    fn version_17_names_each_events_session_by_its_row_and_reads_it_as_before()
+    -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        for sql in &MIGRATIONS[..16] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 16)?;
+        // Two sessions (a UUID one, a text one of an old file), their ids in `strings` as
+        // v16 kept them; three events in them, one in no session, and one whose session
+        // was deleted by hand. refs as the v16 writer counted them.
+        conn.execute_batch(
+            "INSERT INTO strings (id, value, refs) VALUES (1, 'demo', 7), (2, 'v', 7),
+                 (3, '/a', 7), (4, 'example.com', 5), (5, x'5e55e55e000040008000000000000001', 2),
+                 (6, 'old-session', 1), (7, x'5e55e55e000040008000000000000009', 1);
+             INSERT INTO session_rows (rowid, id, site, visitor, start_ts, last_ts, entry_path,
+                 exit_path, pageviews, events, engaged, day)
+             VALUES (3, x'5e55e55e000040008000000000000001', 1, 2, 10, 20, 3, 3, 2, 2, 0, 0),
+                    (8, 'old-session', 1, 2, 30, 30, 3, 3, 1, 1, 0, 0);
+             INSERT INTO event_rows (id, site, kind, ts, received, visitor, evidence,
+                 session_id, hostname, path)
+             VALUES (x'0a1b2c3d000040008000000000000001', 1, 0, 10, 1, 2, 0, 5, 4, 3),
+                    (x'0a1b2c3d000040008000000000000002', 1, 0, 20, 1, 2, 0, 5, 4, 3),
+                    (x'0a1b2c3d000040008000000000000003', 1, 0, 30, 1, 2, 0, 6, 4, 3),
+                    (x'0a1b2c3d000040008000000000000004', 1, 0, 40, 1, 2, 0, NULL, 4, 3),
+                    (x'0a1b2c3d000040008000000000000005', 1, 0, 50, 1, 2, 0, 7, 4, 3);",
+        )?;
+        let mut before = (all_events(&conn)?, all_sessions(&conn)?);
+        migrate(&conn)?;
+        // Every column as before, but the session the last event named, which is gone.
+        let session_id = 30;
+        assert_eq!(
+            before.0[4][session_id],
+            rusqlite::types::Value::Text("5e55e55e-0000-4000-8000-000000000009".into())
+        );
+        before.0[4][session_id] = rusqlite::types::Value::Null;
+        assert_eq!((all_events(&conn)?, all_sessions(&conn)?), before);
+        let rows: Vec<Option<i64>> = conn
+            .prepare("SELECT session_id FROM event_rows ORDER BY rowid")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(rows, [Some(3), Some(3), Some(8), None, None]);
+        let strings: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, refs FROM strings ORDER BY id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(
+            strings,
+            [(1, 7), (2, 7), (3, 7), (4, 5)],
+            "the session ids are no longer strings"
+        );
+        // Deleting an event gives back its strings, and no longer a session's.
+        conn.execute("DELETE FROM event_rows WHERE rowid = 1", [])?;
+        let refs: Vec<i64> = conn
+            .prepare("SELECT refs FROM strings ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(refs, [6, 6, 6, 4]);
+        Ok(())
+    }
+
+    #[test]
+    fn version_18_keeps_each_sessions_beacon_session_on_its_row_and_reads_it_as_before()
+    -> Result<(), StoreError> {
+        let conn = Connection::open_in_memory()?;
+        migrate_until(&conn, 17)?;
+        // Session 1's events carry beacon session 5 but one (6, a second tab), session 2's
+        // the text id 7 after one without any; refs as the v17 writer counted them.
+        conn.execute_batch(
+            "INSERT INTO strings (id, value, refs) VALUES (1, 'demo', 7), (2, 'v', 7),
+                 (3, '/a', 5), (4, 'example.com', 5),
+                 (5, x'5e55e55e000040008000000000000001', 2),
+                 (6, x'5e55e55e000040008000000000000002', 1), (7, 'b-text', 1);
+             INSERT INTO session_rows (rowid, id, site, visitor, start_ts, last_ts, entry_path,
+                 exit_path, pageviews, events, engaged, day)
+             VALUES (1, x'0a1b2c3d000040008000000000000001', 1, 2, 10, 30, 3, 3, 3, 3, 0, 0),
+                    (2, x'0a1b2c3d000040008000000000000002', 1, 2, 40, 50, 3, 3, 2, 2, 0, 0);
+             INSERT INTO event_rows (id, site, kind, ts, received, visitor, evidence,
+                 session, session_id, hostname, path)
+             VALUES (x'0a1b2c3d000040008000000000000011', 1, 0, 10, 1, 2, 0, 5, 1, 4, 3),
+                    (x'0a1b2c3d000040008000000000000012', 1, 0, 20, 1, 2, 0, 6, 1, 4, 3),
+                    (x'0a1b2c3d000040008000000000000013', 1, 0, 30, 1, 2, 0, 5, 1, 4, 3),
+                    (x'0a1b2c3d000040008000000000000014', 1, 0, 40, 1, 2, 0, NULL, 2, 4, 3),
+                    (x'0a1b2c3d000040008000000000000015', 1, 0, 50, 1, 2, 0, 7, 2, 4, 3);",
+        )?;
+        let before = (all_events(&conn)?, all_sessions(&conn)?);
+        migrate_until(&conn, 18)?;
+        assert_eq!((all_events(&conn)?, all_sessions(&conn)?), before);
+        let sessions: Vec<Option<i64>> = conn
+            .prepare("SELECT session FROM event_rows ORDER BY rowid")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(sessions, [Some(0), Some(6), Some(0), None, Some(0)]);
+        let strings: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, refs FROM strings ORDER BY id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(
+            strings,
+            [(1, 7), (2, 7), (3, 5), (4, 5), (6, 1)],
+            "the beacon sessions the session rows keep are no longer strings"
+        );
         Ok(())
     }
 }

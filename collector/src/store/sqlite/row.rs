@@ -1,7 +1,9 @@
 //! An [`Event`] as a row of `event_rows` (migration 0013), the one place that knows the
 //! compact encoding: event and page view ids as their 16 bytes, kind and evidence as
 //! small codes, every other string as a [`Dict`] id, `url` left out when the host and path
-//! give it, `client_id` as 0 when it is the visitor, `received` as its distance from `ts`.
+//! give it, `client_id` as 0 when it is the visitor, `received` as its distance from `ts`,
+//! the server session as its row's rowid (migration 0017) and the beacon's session as 0
+//! when its session row keeps it (0018).
 //! The `events` view decodes it back; the codes here and the view's `CASE`s must agree.
 
 use rusqlite::{Connection, params};
@@ -55,7 +57,9 @@ pub(super) struct EventRow {
     evidence: i64,
     /// `Some(0)`: the beacon's id is the visitor.
     client_id: Option<i64>,
+    /// `Some(0)`: the beacon's session is the one its server session's row keeps.
     session: Option<i64>,
+    /// The server session's row (`session_rows.rowid`), not a string.
     session_id: i64,
     url: Url,
     hostname: i64,
@@ -78,13 +82,16 @@ pub(super) struct EventRow {
 }
 
 impl EventRow {
-    /// Encodes `e`, which belongs to server session `session_id` and follows the page view
-    /// of `prev_path` in it, looking its strings up in (or adding them to) `dict`.
+    /// Encodes `e`, which belongs to the server session stored (or to be stored) as row
+    /// `session_row` of `session_rows` (whose `beacon` is `e`'s own session id when
+    /// `beacon_is_sessions`) and follows the page view of `prev_path` in it, looking its
+    /// strings up in (or adding them to) `dict`.
     pub(super) fn encode(
         conn: &Connection,
         dict: &mut Dict,
         e: &Event,
-        session_id: &str,
+        session_row: i64,
+        beacon_is_sessions: bool,
         prev_path: Option<&str>,
     ) -> Result<EventRow, StoreError> {
         let c = &e.client;
@@ -101,8 +108,11 @@ impl EventRow {
         } else {
             Url::Other(dict.id(conn, &c.url)?)
         };
-        let session = dict.opt_key(conn, c.session.as_deref())?;
-        let session_id = dict.key(conn, session_id)?;
+        let session = if beacon_is_sessions {
+            Some(0)
+        } else {
+            dict.opt_key(conn, c.session.as_deref())?
+        };
         let mut text = |v: Option<&str>| dict.opt(conn, v);
         Ok(EventRow {
             id: *c.id.as_bytes(),
@@ -136,7 +146,7 @@ impl EventRow {
             prev_path: text(prev_path)?,
             fallback: text(c.context.fallback)?,
             site: dict.id(conn, &e.site)?,
-            session_id,
+            session_id: session_row,
             hostname: dict.id(conn, &c.hostname)?,
             path: dict.id(conn, &c.path)?,
         })
@@ -209,8 +219,7 @@ impl EventRow {
             Some(self.site),
             Some(self.visitor),
             self.client_id.filter(|&id| id != 0),
-            self.session,
-            Some(self.session_id),
+            self.session.filter(|&id| id != 0),
             url,
             Some(self.hostname),
             Some(self.path),

@@ -16,20 +16,17 @@ use crate::reports::{CountBy, Counts, Dimension, ReportQuery, Row};
 use crate::store::StoreError;
 
 /// The sessions of the range that pass the filters (`?1`…`?8`), and the person join
-/// (`?9`: the reading). `sid` is the dictionary id of the session's id, what its events'
+/// (`?9`: the reading). `sid` is the session's rowid, what its events'
 /// `event_rows.session_id` holds: events are reached through `events_session` by
 /// [`SESSION_EVENTS`].
 pub(in crate::store::sqlite) const SESSIONS: &str = "WITH s AS (
-    SELECT *, (SELECT st.id FROM session_rows r JOIN strings st ON st.value = r.id
-               WHERE r.rowid = sessions.rowid) AS sid
+    SELECT *, rowid AS sid
     FROM sessions
     WHERE site = ?1 AND start_ts >= ?2 AND start_ts < ?3
       AND (?4 IS NULL OR source = ?4) AND (?5 IS NULL OR utm_campaign = ?5)
       AND (?6 IS NULL OR country = ?6) AND (?7 IS NULL OR device = ?7)
       AND (?8 IS NULL OR EXISTS (SELECT 1 FROM event_rows f
-                                 WHERE f.session_id = (SELECT st.id FROM session_rows r
-                                         JOIN strings st ON st.value = r.id
-                                         WHERE r.rowid = sessions.rowid)
+                                 WHERE f.session_id = sessions.rowid
                                    AND f.kind = 0
                                    AND f.path = (SELECT id FROM strings WHERE value = ?8)))
 ), sp AS (
@@ -41,15 +38,12 @@ pub(in crate::store::sqlite) const SESSIONS: &str = "WITH s AS (
 pub(in crate::store::sqlite) const SESSION_EVENTS: &str =
     "sp JOIN event_rows er ON er.session_id = sp.sid JOIN events e ON e.rowid = er.rowid";
 
-/// The first events of the session whose id is `?1`, by the index of their session id.
-pub(in crate::store::sqlite) const SESSION_LOG: &str = concat!(
-    "SELECT ts, kind, path, coalesce(name, target) FROM events
-     WHERE rowid IN (SELECT rowid FROM event_rows
-         WHERE session_id = (SELECT id FROM strings WHERE value = ",
-    id_key!("?1"),
-    "))
-     ORDER BY ts, rowid LIMIT 200"
-);
+/// The first events of the session in row `?1` of `session_rows`, by the index of their
+/// session.
+pub(in crate::store::sqlite) const SESSION_LOG: &str = "SELECT ts, kind, path,
+         coalesce(name, target) FROM events
+     WHERE rowid IN (SELECT rowid FROM event_rows WHERE session_id = ?1)
+     ORDER BY ts, rowid LIMIT 200";
 
 /// The parameters `?1`…`?9` of [`SESSIONS`].
 fn base(q: &ReportQuery) -> Vec<Value> {
@@ -256,7 +250,7 @@ pub(super) fn sessions(
     let sql = format!(
         "{SESSIONS} SELECT id, visitor, person, start_ts, last_ts, entry_path,
              coalesce(last_page, exit_path), pageviews, duration_ms, bounce, device, browser, os,
-             source
+             source, sid
          FROM sp ORDER BY start_ts DESC, id LIMIT ?10"
     );
     let mut p = base(q);
@@ -264,7 +258,8 @@ pub(super) fn sessions(
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut sessions = stmt
         .query_map(params_from_iter(p), |r| {
-            Ok(crate::reports::LogSession {
+            let row: i64 = r.get(14)?;
+            let session = crate::reports::LogSession {
                 session: r.get(0)?,
                 visitor: r.get(1)?,
                 person: r.get(2)?,
@@ -280,13 +275,14 @@ pub(super) fn sessions(
                 os: r.get(12)?,
                 source: r.get(13)?,
                 events: Vec::new(),
-            })
+            };
+            Ok((row, session))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut events = conn.prepare_cached(SESSION_LOG)?;
-    for s in &mut sessions {
+    for (row, s) in &mut sessions {
         s.events = events
-            .query_map([&s.session], |r| {
+            .query_map([*row], |r| {
                 Ok(crate::reports::LogEvent {
                     ts: r.get(0)?,
                     kind: r.get(1)?,
@@ -296,7 +292,7 @@ pub(super) fn sessions(
             })?
             .collect::<Result<Vec<_>, _>>()?;
     }
-    Ok(sessions)
+    Ok(sessions.into_iter().map(|(_, s)| s).collect())
 }
 
 /// Each multi-visitor person's visitors with the start of each of their sessions in the

@@ -127,8 +127,8 @@ fn each_hit(
     };
     let (session, session_join) = if sessions.is_some() {
         (
-            concat!(", ", id_text!("s.value")),
-            "LEFT JOIN strings s ON s.id = e.session_id",
+            concat!(", ", id_text!("s.id")),
+            "LEFT JOIN session_rows s ON s.rowid = e.session_id",
         )
     } else {
         ("", "")
