@@ -26,6 +26,44 @@ use crate::identity::persons::{Side, follows, keeps_label};
 use crate::identity::resolver::USER_PREFIX;
 use crate::store::StoreError;
 
+/// The set holding user node `?3` under reading `?2`. Named: without statistics SQLite
+/// walks the site's sets by the primary key's `(site, mode)` rather than look the user up.
+const USER_SET: &str = "SELECT person, nodes FROM person_sets INDEXED BY person_sets_user
+     WHERE site = ?1 AND mode = ?2 AND user = ?3";
+/// A visitor's person.
+const VISITOR_ROW: &str =
+    "SELECT person FROM visitor_persons WHERE site = ?1 AND mode = ?2 AND visitor = ?3";
+/// A set's size and user.
+const SET_ROW: &str =
+    "SELECT nodes, user FROM person_sets WHERE site = ?1 AND mode = ?2 AND person = ?3";
+/// Whether a stretch names a person.
+const NAMED: &str = "SELECT EXISTS (SELECT 1 FROM person_stretches
+     WHERE site = ?1 AND mode = ?2 AND person = ?3)";
+/// A person's visitors (of one of two or more).
+const MEMBERS: &str =
+    "SELECT visitor FROM visitor_persons WHERE site = ?1 AND mode = ?2 AND person = ?3";
+/// The stretches naming the smaller side take the larger's id.
+const RELABEL_STRETCHES: &str =
+    "UPDATE person_stretches SET person = ?4 WHERE site = ?1 AND mode = ?2 AND person = ?3";
+const DROP_SET: &str = "DELETE FROM person_sets WHERE site = ?1 AND mode = ?2 AND person = ?3";
+/// A visitor's latest stretch.
+const LATEST_STRETCH: &str = "SELECT person FROM person_stretches
+     WHERE site = ?1 AND mode = ?2 AND visitor = ?3 ORDER BY from_ms DESC LIMIT 1";
+
+/// Every statement of a merge that finds rows, for the test of their plans: each looks
+/// rows up by all three columns of an index, never walks a site's rows.
+#[cfg(test)]
+pub(super) const LOOKUPS: &[&str] = &[
+    USER_SET,
+    VISITOR_ROW,
+    SET_ROW,
+    NAMED,
+    MEMBERS,
+    RELABEL_STRETCHES,
+    DROP_SET,
+    LATEST_STRETCH,
+];
+
 /// A set as stored: its id, node count and user node.
 struct Set {
     label: String,
@@ -81,10 +119,7 @@ pub(in crate::store::sqlite) fn linked(
 fn set_of(conn: &Connection, site: &str, m: &str, node: &str) -> Result<Set, StoreError> {
     if is_user(node) {
         let row: Option<(String, i64)> = conn
-            .prepare_cached(
-                "SELECT person, nodes FROM person_sets
-                 WHERE site = ?1 AND mode = ?2 AND user = ?3",
-            )?
+            .prepare_cached(USER_SET)?
             .query_row(params![site, m, node], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let (label, nodes) = row.unwrap_or_else(|| (node.to_string(), 1));
@@ -95,16 +130,12 @@ fn set_of(conn: &Connection, site: &str, m: &str, node: &str) -> Result<Set, Sto
         });
     }
     let label: String = conn
-        .prepare_cached(
-            "SELECT person FROM visitor_persons WHERE site = ?1 AND mode = ?2 AND visitor = ?3",
-        )?
+        .prepare_cached(VISITOR_ROW)?
         .query_row(params![site, m, node], |r| r.get(0))
         .optional()?
         .unwrap_or_else(|| node.to_string());
     let row: Option<(i64, Option<String>)> = conn
-        .prepare_cached(
-            "SELECT nodes, user FROM person_sets WHERE site = ?1 AND mode = ?2 AND person = ?3",
-        )?
+        .prepare_cached(SET_ROW)?
         .query_row(params![site, m, label], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (nodes, user) = row.unwrap_or((1, None));
@@ -119,10 +150,7 @@ fn named_by_stretch(
     label: &str,
 ) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM person_stretches
-                 WHERE site = ?1 AND mode = ?2 AND person = ?3)",
-        )?
+        .prepare_cached(NAMED)?
         .query_row(params![site, m, label], |r| r.get(0))?)
 }
 
@@ -138,9 +166,7 @@ fn visitors_of(
         0 => Vec::new(),
         1 => vec![set.label.clone()],
         _ => conn
-            .prepare_cached(
-                "SELECT visitor FROM visitor_persons WHERE site = ?1 AND mode = ?2 AND person = ?3",
-            )?
+            .prepare_cached(MEMBERS)?
             .query_map(params![site, m, set.label], |r| r.get(0))?
             .collect::<Result<_, _>>()?,
     })
@@ -170,11 +196,9 @@ fn union(conn: &Connection, site: &str, m: &str, a: &str, b: &str) -> Result<(),
             upsert_person(conn, site, m, &keep.label, &keep.label)?;
         }
     }
-    conn.prepare_cached(
-        "UPDATE person_stretches SET person = ?4 WHERE site = ?1 AND mode = ?2 AND person = ?3",
-    )?
-    .execute(params![site, m, gone.label, keep.label])?;
-    conn.prepare_cached("DELETE FROM person_sets WHERE site = ?1 AND mode = ?2 AND person = ?3")?
+    conn.prepare_cached(RELABEL_STRETCHES)?
+        .execute(params![site, m, gone.label, keep.label])?;
+    conn.prepare_cached(DROP_SET)?
         .execute(params![site, m, gone.label])?;
     conn.prepare_cached(
         "INSERT INTO person_sets (site, mode, person, nodes, user) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -207,10 +231,7 @@ fn login(
     };
     let theirs = set_of(conn, site, m, user)?;
     let latest: Option<String> = conn
-        .prepare_cached(
-            "SELECT person FROM person_stretches WHERE site = ?1 AND mode = ?2 AND visitor = ?3
-             ORDER BY from_ms DESC LIMIT 1",
-        )?
+        .prepare_cached(LATEST_STRETCH)?
         .query_row(params![site, m, visitor], |r| r.get(0))
         .optional()?;
     let own = set_of(conn, site, m, visitor)?;

@@ -235,3 +235,31 @@ fn a_shared_browser_switching_users_writes_what_it_writes_for_a_small_person()
     assert_eq!(person_row(&store, "w-phone", "strict")?, "w-phone");
     Ok(())
 }
+
+/// Every lookup of a merge is an index search on all its key's columns, so what it reads
+/// does not grow with the site either (the tests above count rows written; this one the rows a merge may read).
+#[test]
+fn every_lookup_of_a_merge_searches_an_index() -> Result<(), StoreError> {
+    let store = SqliteStore::open_in_memory()?;
+    let conn = store.reader();
+    for sql in super::merge::LOOKUPS {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(unbound), |r| r.get(3))?
+            .collect::<Result<_, _>>()?;
+        assert!(
+            plan.iter()
+                .all(|step| !step.starts_with("SCAN") || step == "SCAN CONSTANT ROW"),
+            "{sql}: {plan:?}"
+        );
+        // Each search keyed on the site, the reading and the node or person, not a range
+        // of the site's rows.
+        let searches: Vec<&String> = plan.iter().filter(|s| s.starts_with("SEARCH")).collect();
+        assert!(
+            !searches.is_empty() && searches.iter().all(|s| s.contains("mode=? AND ")),
+            "{sql}: {plan:?}"
+        );
+    }
+    Ok(())
+}
