@@ -17,3 +17,7 @@ CREATE INDEX person_sets_user ON person_sets (site, mode, user) WHERE user IS NO
 -- The visitors of a set, and the stretches that name it: what a merge relabels.
 CREATE INDEX visitor_persons_person ON visitor_persons (site, mode, person);
 CREATE INDEX person_stretches_person ON person_stretches (site, mode, person);
+-- A link is looked up by its two ends (is it recorded already?), not by one end's links:
+-- a login's visitor may be a cookie's visitor with thousands of links.
+DROP INDEX links_site_a;
+CREATE INDEX links_site_a ON links (site, a, b);

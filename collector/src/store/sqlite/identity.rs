@@ -33,6 +33,26 @@ pub(super) const KNOWN_SQL: &str = concat!(
 pub(super) const SEEN_SQL: &str = "SELECT visitor, last_ms FROM fingerprint_seen
      WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor LIMIT 2";
 
+/// Records a link unless the pair already has one of its kind, in either direction. Both
+/// probes look the pair up (`links_site_a` is `(site, a, b)` from v17), so the check costs
+/// the links between the two ends, not those of either end: a login's visitor may be a
+/// cookie's visitor with thousands of client ids linked, and a user may have many devices.
+const LINK_ONCE: &str =
+    "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
+     WHERE NOT EXISTS (SELECT 1 FROM links INDEXED BY links_site_a
+             WHERE site = ?1 AND a = ?2 AND b = ?3 AND +kind = ?4)
+       AND NOT EXISTS (SELECT 1 FROM links INDEXED BY links_site_a
+             WHERE site = ?1 AND a = ?3 AND b = ?2 AND +kind = ?4)";
+
+/// Marks the link of a pair and kind verified, in each direction, by the pair.
+const VERIFY: [&str; 2] = [
+    "UPDATE links INDEXED BY links_site_a SET verified = 1
+     WHERE site = ?1 AND a = ?2 AND b = ?3 AND +kind = ?4 AND +verified = 0",
+    "UPDATE links INDEXED BY links_site_a SET verified = 1
+     WHERE site = ?1 AND a = ?3 AND b = ?2 AND +kind = ?4 AND +verified = 0",
+];
+
 /// What the store remembers about `client_id` and `fingerprint` on `day` (Unix day, UTC).
 pub(super) fn memory(
     conn: &Connection,
@@ -147,28 +167,15 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
             ])?;
             super::reports::persons::linked(tx, &e.site, &link.a, &link.b, link.kind, e.received)?;
         }
-        // Both probes go by `?2`'s links (the `+` keeps SQLite from keying on `?3`): the
-        // resolver puts the new or lesser end (a client id) first and the anchor (a
-        // cookie's visitor, a user, with thousands of links) second, so the check costs
-        // the new end's links, not the person's.
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
-             WHERE NOT EXISTS (SELECT 1 FROM links
-                     WHERE site = ?1 AND a = ?2 AND +b = ?3 AND +kind = ?4)
-               AND NOT EXISTS (SELECT 1 FROM links
-                     WHERE site = ?1 AND b = ?2 AND +a = ?3 AND +kind = ?4)",
-            )?
-            .execute(params![
-                e.site,
-                link.a,
-                link.b,
-                link.kind.as_str(),
-                f64::from(link.confidence),
-                e.received,
-                fingerprint,
-            ])?;
+        let inserted = tx.prepare_cached(LINK_ONCE)?.execute(params![
+            e.site,
+            link.a,
+            link.b,
+            link.kind.as_str(),
+            f64::from(link.confidence),
+            e.received,
+            fingerprint,
+        ])?;
         if inserted > 0 {
             super::reports::persons::linked(tx, &e.site, &link.a, &link.b, link.kind, e.received)?;
             if link.kind == LinkKind::ClientId {
@@ -186,14 +193,9 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         }
         if link.verified {
             // New or seen before unverified (a login before the site signed it): the
-            // collector now vouches for it. An undone link stays undone. By `link.a`'s
-            // links, in each direction, as the insert above.
-            for sql in [
-                "UPDATE links SET verified = 1
-                 WHERE site = ?1 AND a = ?2 AND +b = ?3 AND +kind = ?4 AND +verified = 0",
-                "UPDATE links SET verified = 1
-                 WHERE site = ?1 AND b = ?2 AND +a = ?3 AND +kind = ?4 AND +verified = 0",
-            ] {
+            // collector now vouches for it. An undone link stays undone. By the pair, in
+            // each direction, as the insert above.
+            for sql in VERIFY {
                 tx.prepare_cached(sql)?.execute(params![
                     e.site,
                     link.a,
@@ -795,6 +797,30 @@ mod tests {
                 .behind_fingerprint
                 .is_empty()
         );
+        Ok(())
+    }
+
+    /// A link recorded again (every event of a logged-in visitor) is looked up by its pair,
+    /// not by either end's links: a login's visitor may have thousands.
+    #[test]
+    fn a_link_is_looked_up_by_its_two_ends() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let conn = store.reader();
+        for sql in std::iter::once(LINK_ONCE).chain(VERIFY) {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
+            let plan: Vec<String> = stmt
+                .query_map(params_from_iter(unbound), |r| r.get(3))?
+                .collect::<Result<_, _>>()?;
+            let searches: Vec<&String> = plan.iter().filter(|s| s.contains("links")).collect();
+            assert!(
+                !searches.is_empty()
+                    && searches
+                        .iter()
+                        .all(|s| s.starts_with("SEARCH") && s.contains("a=? AND b=?")),
+                "{sql}: {plan:?}"
+            );
+        }
         Ok(())
     }
 
