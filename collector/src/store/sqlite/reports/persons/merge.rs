@@ -45,6 +45,7 @@ const MEMBERS: &str =
 /// The stretches naming the smaller side take the larger's id.
 const RELABEL_STRETCHES: &str =
     "UPDATE person_stretches SET person = ?4 WHERE site = ?1 AND mode = ?2 AND person = ?3";
+/// The smaller side's set row, folded into the larger's.
 const DROP_SET: &str = "DELETE FROM person_sets WHERE site = ?1 AND mode = ?2 AND person = ?3";
 /// A visitor's latest stretch.
 const LATEST_STRETCH: &str = "SELECT person FROM person_stretches
