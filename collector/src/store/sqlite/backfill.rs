@@ -102,7 +102,7 @@ impl SqliteStore {
 }
 
 /// Clears the persons kept at write time and replays them from the links (pass 3 alone):
-/// the upgrade to v17, whose persons are named by union by size.
+/// the upgrade to v20, whose persons are named by union by size.
 pub(super) fn persons_again(tx: &Transaction<'_>) -> Result<Backfilled, StoreError> {
     tx.execute_batch(
         "DELETE FROM visitor_persons;

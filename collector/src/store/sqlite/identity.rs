@@ -34,7 +34,7 @@ pub(super) const SEEN_SQL: &str = "SELECT visitor, last_ms FROM fingerprint_seen
      WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor LIMIT 2";
 
 /// Records a link unless the pair already has one of its kind, in either direction. Both
-/// probes look the pair up (`links_site_a` is `(site, a, b)` from v17), so the check costs
+/// probes look the pair up (`links_site_a` is `(site, a, b)` from v20), so the check costs
 /// the links between the two ends, not those of either end: a login's visitor may be a
 /// cookie's visitor with thousands of client ids linked, and a user may have many devices.
 const LINK_ONCE: &str =

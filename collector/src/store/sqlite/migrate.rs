@@ -30,14 +30,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0014_compact_sessions.sql"),
     include_str!("../../../migrations/sqlite/0015_report_keys_without_rowid.sql"),
     include_str!("../../../migrations/sqlite/0016_uuid_ids.sql"),
-    include_str!("../../../migrations/sqlite/0017_person_sets.sql"),
+    include_str!("../../../migrations/sqlite/0020_person_sets.sql"),
 ];
 
 /// The version whose migration keeps persons by union by size: a file upgraded to it
 /// has its persons replayed from the links ([`backfill::persons_again`]).
 ///
 /// [`backfill::persons_again`]: super::backfill::persons_again
-const PERSON_SETS: i64 = 17;
+const PERSON_SETS: i64 = 20;
 
 /// A migration with the version it brings the schema to.
 type Migration = (i64, &'static str);
@@ -400,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn version_17_names_persons_by_size_and_keeps_their_sets() -> Result<(), StoreError> {
+    fn version_20_names_persons_by_size_and_keeps_their_sets() -> Result<(), StoreError> {
         use crate::event::IdentityEffects;
         use crate::identity::graph::LinkKind;
         use crate::identity::resolver::NewLink;
@@ -429,14 +429,14 @@ mod tests {
             store.insert_events(&[linked(1, "c", "b"), linked(2, "a", "b")])?;
         }
         {
-            // The file as v16 left it: no sets, persons named by their smallest id.
+            // The file as v19 left it: no sets, persons named by their smallest id.
             let conn = Connection::open(&path)?;
             conn.execute_batch(
                 "DROP TABLE person_sets;
                  DROP INDEX visitor_persons_person;
                  DROP INDEX person_stretches_person;
                  UPDATE visitor_persons SET person = 'a';
-                 PRAGMA user_version = 16;",
+                 PRAGMA user_version = 19;",
             )?;
         }
         let store = SqliteStore::open(&path)?;

@@ -14,7 +14,7 @@
 //!   replayed by the rule of [`persons`](crate::identity::persons) for each reading, and
 //!   the rows of every node they reach rewritten. A split costs the component it splits
 //!   (the walk of its links), not the site's links; `rebuild-reports` and the upgrade to
-//!   v17 do the same for every link, so they agree with the merges (the replay takes the
+//!   v20 do the same for every link, so they agree with the merges (the replay takes the
 //!   links in the order the merges did, and [`keeps_label`] decides both).
 //!
 //! Only persons of two or more visitor ids, and persons a shared browser is split between,

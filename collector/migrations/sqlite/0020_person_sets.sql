@@ -1,10 +1,10 @@
--- v17: persons kept by union by size (collector/src/store/sqlite/reports/persons/): a
+-- v20: persons kept by union by size (collector/src/store/sqlite/reports/persons/): a
 -- link that joins two sets relabels the smaller one, so the store needs each set's size
 -- and user without walking it, and the rows that name a set. `person_sets` has each set of
 -- two or more nodes (visitor ids and `user:` nodes) per reading: its id (a node of it, see
 -- collector/src/identity/persons.rs), how many nodes it holds and its user node, if any.
 -- A node in no listed set is alone. The persons are rebuilt from the links when a file is
--- upgraded to v17, since their ids are now chosen by size rather than as the smallest.
+-- upgraded to v20, since their ids are now chosen by size rather than as the smallest.
 CREATE TABLE person_sets (
     site   TEXT    NOT NULL,
     mode   TEXT    NOT NULL,            -- 'inclusive' | 'strict'
