@@ -151,14 +151,15 @@ mod tests {
     }
 
     #[test]
-    fn links_join_visitors_into_persons_named_by_their_smallest_id() {
+    fn links_join_visitors_into_persons_named_by_their_larger_side() {
         let links = [
             link(1, "phone", "laptop", LinkKind::Login),
             link(2, "laptop", "c", LinkKind::ClientId),
         ];
         let p = Persons::from_links(&links, Mode::Strict);
-        assert_eq!(p.person_of("phone"), "c");
-        assert_eq!(p.person_of("laptop"), "c");
+        // Two alone: the smaller id names them; then "c" joins the larger side.
+        assert_eq!(p.person_of("phone"), "laptop");
+        assert_eq!(p.person_of("c"), "laptop");
         assert_eq!(p.person_of("stranger"), "stranger");
         assert_eq!(p.count(["phone", "laptop", "c", "stranger"]), 2);
     }

@@ -16,6 +16,15 @@
 //! When at most one user is involved, nothing is refused and persons are the connected
 //! components of the followed links, as before. Persons are recomputed from the links that
 //! remain, never patched, so an undone link can also lift a refusal.
+//!
+//! **A person's id** is one of its nodes, chosen by union by size as the links are
+//! followed in order ([`keeps_label`]): the larger of the two sets a link joins keeps its
+//! id and the smaller takes it. So a person's id never changes as it grows by smaller
+//! sets (a new id, a login, a device), and the store, which keeps persons link by link
+//! (`store/sqlite/reports/persons/`), relabels only the smaller side of each merge, never
+//! the whole person; replaying the links here gives the same ids, which is how a split
+//! and `rebuild-reports` recompute them. A set that holds a visitor id is always named by
+//! a visitor id (a lone user node only names itself).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -48,7 +57,7 @@ pub struct Persons {
 impl Persons {
     /// Groups the visitor ids joined by `links` under `mode` (see the module docs). Links
     /// are taken in id order, so the answer does not depend on the slice's order. A
-    /// person's id is its smallest node id.
+    /// person's id is the node [`keeps_label`] chose at each merge.
     pub fn from_links(links: &[Link], mode: Mode) -> Persons {
         let mut followed: Vec<&Link> = links
             .iter()
@@ -158,8 +167,30 @@ fn is_user(node: &str) -> bool {
     node.starts_with(USER_PREFIX)
 }
 
+/// One side of a merge, as [`keeps_label`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    /// The set's id (a node of it).
+    pub label: &'a str,
+    /// How many nodes (visitor ids and `user:` nodes) it holds.
+    pub nodes: u64,
+}
+
+/// Whether `a`'s id names the union of sets `a` and `b` (union by size): the set with more
+/// nodes keeps its id, so the cost of relabelling is always the smaller side's; on a tie a
+/// visitor id before a `user:` node (so a set holding a visitor is named by one), then
+/// the smaller id. Both the replay here and the store's merge at write time decide by it.
+pub fn keeps_label(a: Side<'_>, b: Side<'_>) -> bool {
+    let rank = |s: Side<'_>| (std::cmp::Reverse(s.nodes), is_user(s.label));
+    match rank(a).cmp(&rank(b)) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => a.label <= b.label,
+    }
+}
+
 /// Disjoint sets over string ids, with path halving and union by size; each set knows
-/// the user node it holds, if any.
+/// the user node it holds, if any, and the node that names it ([`keeps_label`]).
 #[derive(Default)]
 struct UnionFind {
     index: HashMap<String, usize>,
@@ -168,6 +199,8 @@ struct UnionFind {
     size: Vec<usize>,
     /// For a root: whether its set holds a user node.
     anchored: Vec<bool>,
+    /// For a root: the node whose name is the set's id.
+    label: Vec<usize>,
 }
 
 impl UnionFind {
@@ -181,6 +214,7 @@ impl UnionFind {
         self.parent.push(i);
         self.size.push(1);
         self.anchored.push(is_user(id));
+        self.label.push(i);
         i
     }
 
@@ -192,46 +226,40 @@ impl UnionFind {
         i
     }
 
+    fn side(&self, root: usize) -> Side<'_> {
+        Side {
+            label: &self.names[self.label[root]],
+            nodes: self.size[root] as u64,
+        }
+    }
+
     /// Joins the sets of `a` and `b`; false (and nothing joined) when both hold a user.
     fn union(&mut self, a: &str, b: &str) -> bool {
         let (a, b) = (self.slot(a), self.slot(b));
-        let (mut ra, mut rb) = (self.find(a), self.find(b));
+        let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
             return true;
         }
         if self.anchored[ra] && self.anchored[rb] {
             return false;
         }
-        if self.size[ra] < self.size[rb] {
-            std::mem::swap(&mut ra, &mut rb);
-        }
-        self.parent[rb] = ra;
-        self.size[ra] += self.size[rb];
-        self.anchored[ra] |= self.anchored[rb];
+        let (keep, gone) = if keeps_label(self.side(ra), self.side(rb)) {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        self.parent[gone] = keep;
+        self.size[keep] += self.size[gone];
+        self.anchored[keep] |= self.anchored[gone];
         true
     }
 
-    /// Each id mapped to the smallest id of its set.
+    /// Each id mapped to the id of its set.
     fn into_components(mut self) -> HashMap<String, String> {
-        let mut smallest: BTreeMap<usize, String> = BTreeMap::new();
-        for i in 0..self.names.len() {
-            let root = self.find(i);
-            let name = &self.names[i];
-            smallest
-                .entry(root)
-                .and_modify(|s| {
-                    if name < s {
-                        s.clone_from(name);
-                    }
-                })
-                .or_insert_with(|| name.clone());
-        }
         let mut out = HashMap::with_capacity(self.names.len());
         for i in 0..self.names.len() {
             let root = self.find(i);
-            if let Some(person) = smallest.get(&root) {
-                out.insert(self.names[i].clone(), person.clone());
-            }
+            out.insert(self.names[i].clone(), self.names[self.label[root]].clone());
         }
         out
     }
@@ -318,7 +346,29 @@ mod tests {
         let p = Persons::from_links(&links, Mode::Strict);
         assert_eq!(p.count(["phone", "laptop", "old-id"]), 1);
         assert!(p.stretches("laptop").is_empty());
-        assert_eq!(p.person_of("phone"), "laptop");
+        // The phone named the person at its login (a tie: a visitor id before the user
+        // node); every later set joining it was smaller, so the name stayed.
+        assert_eq!(p.person_of("old-id"), "phone");
+    }
+
+    #[test]
+    fn the_larger_side_keeps_its_id_and_a_tie_goes_to_a_visitor_then_the_smaller_id() {
+        let side = |label, nodes| Side { label, nodes };
+        assert!(keeps_label(side("zz", 3), side("aa", 2)));
+        assert!(!keeps_label(side("aa", 2), side("zz", 3)));
+        assert!(keeps_label(side("zz", 1), side("user:a", 1)));
+        assert!(!keeps_label(side("user:a", 1), side("zz", 1)));
+        assert!(keeps_label(side("a", 4), side("b", 4)));
+        assert!(!keeps_label(side("b", 4), side("a", 4)));
+        // A person of 5,000 ids keeps its id when a smaller id joins it.
+        let mut links: Vec<Link> = (0..50)
+            .map(|i| link(i, &format!("id-{i:03}"), "home", LinkKind::ClientId))
+            .collect();
+        links.push(link(50, "0-new", "id-007", LinkKind::ClientId));
+        links.push(link(51, "home", "user:u", LinkKind::Login));
+        let p = Persons::from_links(&links, Mode::Strict);
+        assert_eq!(p.person_of("0-new"), "home");
+        assert_eq!(p.person_of("user:u"), "home");
     }
 
     fn kind() -> impl Strategy<Value = LinkKind> {
@@ -402,6 +452,14 @@ mod tests {
                         && (l.a == v || l.b == v)
                         && users.iter().any(|u| (&l.a == u || &l.b == u) && p.person_of(u) == s.person));
                     prop_assert!(s.person == p.person_of(&v) || logged_in);
+                }
+            }
+            // A person's id is one of its nodes, a visitor id whenever it holds one.
+            for n in (0..14).map(node) {
+                let id = p.person_of(&n);
+                prop_assert_eq!(p.person_of(id), id);
+                if !is_user(&n) {
+                    prop_assert!(!is_user(id), "{} named by {}", n, id);
                 }
             }
             let mut reversed = links.clone();

@@ -172,7 +172,8 @@ pub struct TimelineEntry {
 pub struct Person {
     /// The site.
     pub site: String,
-    /// The person's id: the smallest node id in it.
+    /// The person's id: one of its visitor ids, the larger side's at each merge (see
+    /// [`keeps_label`](crate::identity::persons::keeps_label)).
     pub person: String,
     /// Its visitor ids, sorted.
     pub visitors: Vec<String>,

@@ -24,8 +24,9 @@
 //!    they count in hours, pages and events, and in no session.
 //! 2. **Sessions**, by rowid, [`CHUNK`] at a time: each session's contribution
 //!    ([`Rollups::session`]) from its row as pass 1 left it.
-//! 3. **Persons**: `visitor_persons` from the active links, by walking the component of
-//!    each link's ends ([`persons::relink`]), links taken [`CHUNK`] at a time.
+//! 3. **Persons**: `visitor_persons`, `person_stretches` and `person_sets` from the
+//!    links, by replaying the component of each active link's ends ([`persons::relink`]),
+//!    links taken [`CHUNK`] at a time; [`persons_again`] does this pass alone.
 //!
 //! The insert path orders a session's page views as they arrive; this one by time, then
 //! by arrival. The two agree unless an event arrived after a later one of its session
@@ -79,6 +80,7 @@ fn rebuild(tx: &Transaction<'_>) -> Result<Backfilled, StoreError> {
          DELETE FROM report_flows;
          DELETE FROM visitor_persons;
          DELETE FROM person_stretches;
+         DELETE FROM person_sets;
          UPDATE event_rows SET prev_path = NULL WHERE prev_path IS NOT NULL;
          UPDATE session_rows SET last_page = NULL, flow = NULL;",
     )?;
@@ -97,6 +99,19 @@ impl SqliteStore {
         tx.commit()?;
         Ok(done)
     }
+}
+
+/// Clears the persons kept at write time and replays them from the links (pass 3 alone):
+/// the upgrade to v20, whose persons are named by union by size.
+pub(super) fn persons_again(tx: &Transaction<'_>) -> Result<Backfilled, StoreError> {
+    tx.execute_batch(
+        "DELETE FROM visitor_persons;
+         DELETE FROM person_stretches;
+         DELETE FROM person_sets;",
+    )?;
+    let mut done = Backfilled::default();
+    links(tx, CHUNK, &mut done)?;
+    Ok(done)
 }
 
 /// [`run`], reading `chunk` rows at a time.

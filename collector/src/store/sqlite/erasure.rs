@@ -292,6 +292,17 @@ pub(super) fn erase(
             + delete(PERSON_STRETCHES, &only_visitors)?,
         evidence: evidence.into_iter().collect(),
     };
+    // The sets named by an erased id or holding an erased user (the neighbours' are
+    // written again by the relink).
+    for sql in [
+        "DELETE FROM person_sets WHERE site = ?1 AND mode IN ('inclusive', 'strict')
+             AND person IN (SELECT value FROM json_each(?2))",
+        "DELETE FROM person_sets INDEXED BY person_sets_user
+             WHERE site = ?1 AND mode IN ('inclusive', 'strict')
+               AND user IN (SELECT value FROM json_each(?2))",
+    ] {
+        tx.execute(sql, params![site, all])?;
+    }
     let neighbours: Vec<&str> = neighbours.iter().map(String::as_str).collect();
     super::reports::persons::relink(&tx, site, &neighbours)?;
     // The strings only the erased events held (a unique path, a title, the visitor id).

@@ -33,6 +33,26 @@ pub(super) const KNOWN_SQL: &str = concat!(
 pub(super) const SEEN_SQL: &str = "SELECT visitor, last_ms FROM fingerprint_seen
      WHERE site = ?1 AND day = ?2 AND fingerprint = ?3 ORDER BY visitor LIMIT 2";
 
+/// Records a link unless the pair already has one of its kind, in either direction. Both
+/// probes look the pair up (`links_site_a` is `(site, a, b)` from v20), so the check costs
+/// the links between the two ends, not those of either end: a login's visitor may be a
+/// cookie's visitor with thousands of client ids linked, and a user may have many devices.
+const LINK_ONCE: &str =
+    "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
+     WHERE NOT EXISTS (SELECT 1 FROM links INDEXED BY links_site_a
+             WHERE site = ?1 AND a = ?2 AND b = ?3 AND +kind = ?4)
+       AND NOT EXISTS (SELECT 1 FROM links INDEXED BY links_site_a
+             WHERE site = ?1 AND a = ?3 AND b = ?2 AND +kind = ?4)";
+
+/// Marks the link of a pair and kind verified, in each direction, by the pair.
+const VERIFY: [&str; 2] = [
+    "UPDATE links INDEXED BY links_site_a SET verified = 1
+     WHERE site = ?1 AND a = ?2 AND b = ?3 AND +kind = ?4 AND +verified = 0",
+    "UPDATE links INDEXED BY links_site_a SET verified = 1
+     WHERE site = ?1 AND a = ?3 AND b = ?2 AND +kind = ?4 AND +verified = 0",
+];
+
 /// What the store remembers about `client_id` and `fingerprint` on `day` (Unix day, UTC).
 pub(super) fn memory(
     conn: &Connection,
@@ -105,7 +125,8 @@ pub(super) fn fingerprint_shared(
 pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
     let fx = &e.identity;
     if fx.withdraw_fingerprint_links && !fx.fingerprint.is_empty() {
-        // The persons of the withdrawn links' ends are recomputed after the update.
+        // The persons of the withdrawn links' ends are recomputed after the update: a
+        // split, which costs the components it splits (see `reports::persons`).
         let ends = tx
             .prepare_cached(
                 "SELECT a, b FROM links
@@ -144,32 +165,19 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
                 f64::from(link.confidence),
                 e.received,
             ])?;
-            super::reports::persons::relink(tx, &e.site, &[&link.a, &link.b])?;
+            super::reports::persons::linked(tx, &e.site, &link.a, &link.b, link.kind, e.received)?;
         }
-        // Both probes go by `?2`'s links (the `+` keeps SQLite from keying on `?3`): the
-        // resolver puts the new or lesser end (a client id) first and the anchor (a
-        // cookie's visitor, a user, with thousands of links) second, so the check costs
-        // the new end's links, not the person's.
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO links (site, a, b, kind, confidence, at_ms, active, fingerprint)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7
-             WHERE NOT EXISTS (SELECT 1 FROM links
-                     WHERE site = ?1 AND a = ?2 AND +b = ?3 AND +kind = ?4)
-               AND NOT EXISTS (SELECT 1 FROM links
-                     WHERE site = ?1 AND b = ?2 AND +a = ?3 AND +kind = ?4)",
-            )?
-            .execute(params![
-                e.site,
-                link.a,
-                link.b,
-                link.kind.as_str(),
-                f64::from(link.confidence),
-                e.received,
-                fingerprint,
-            ])?;
+        let inserted = tx.prepare_cached(LINK_ONCE)?.execute(params![
+            e.site,
+            link.a,
+            link.b,
+            link.kind.as_str(),
+            f64::from(link.confidence),
+            e.received,
+            fingerprint,
+        ])?;
         if inserted > 0 {
-            super::reports::persons::linked(tx, &e.site, &link.a, &link.b, link.kind)?;
+            super::reports::persons::linked(tx, &e.site, &link.a, &link.b, link.kind, e.received)?;
             if link.kind == LinkKind::ClientId {
                 // `b` is the cookie's visitor (see the resolver): count the id for its day.
                 tx.prepare_cached(
@@ -185,14 +193,9 @@ pub(super) fn apply(tx: &Transaction<'_>, e: &Event) -> Result<(), StoreError> {
         }
         if link.verified {
             // New or seen before unverified (a login before the site signed it): the
-            // collector now vouches for it. An undone link stays undone. By `link.a`'s
-            // links, in each direction, as the insert above.
-            for sql in [
-                "UPDATE links SET verified = 1
-                 WHERE site = ?1 AND a = ?2 AND +b = ?3 AND +kind = ?4 AND +verified = 0",
-                "UPDATE links SET verified = 1
-                 WHERE site = ?1 AND b = ?2 AND +a = ?3 AND +kind = ?4 AND +verified = 0",
-            ] {
+            // collector now vouches for it. An undone link stays undone. By the pair, in
+            // each direction, as the insert above.
+            for sql in VERIFY {
                 tx.prepare_cached(sql)?.execute(params![
                     e.site,
                     link.a,
@@ -797,6 +800,30 @@ mod tests {
         Ok(())
     }
 
+    /// A link recorded again (every event of a logged-in visitor) is looked up by its pair,
+    /// not by either end's links: a login's visitor may have thousands.
+    #[test]
+    fn a_link_is_looked_up_by_its_two_ends() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        let conn = store.reader();
+        for sql in std::iter::once(LINK_ONCE).chain(VERIFY) {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
+            let plan: Vec<String> = stmt
+                .query_map(params_from_iter(unbound), |r| r.get(3))?
+                .collect::<Result<_, _>>()?;
+            let searches: Vec<&String> = plan.iter().filter(|s| s.contains("links")).collect();
+            assert!(
+                !searches.is_empty()
+                    && searches
+                        .iter()
+                        .all(|s| s.starts_with("SEARCH") && s.contains("a=? AND b=?")),
+                "{sql}: {plan:?}"
+            );
+        }
+        Ok(())
+    }
+
     fn fail(e: impl std::fmt::Display) -> proptest::test_runner::TestCaseError {
         proptest::test_runner::TestCaseError::fail(e.to_string())
     }
@@ -804,19 +831,29 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
         /// The persons the store keeps at write time, link by link (`visitor_persons`,
-        /// `person_stretches` and the count), are the rule's over the links it stored:
-        /// whatever the order of logins and id links, two users are never one person.
+        /// `person_stretches`, `person_sets` and the count), are the rule's over the links
+        /// it stored, and what `rebuild-reports` replays from them: whatever the order of
+        /// logins, id links, inferred links and undone links, two users are never one
+        /// person.
         #[test]
         fn write_time_persons_follow_the_rule(
-            steps in proptest::collection::vec((0u8..5, 0u8..7, proptest::bool::ANY), 1..25),
+            steps in proptest::collection::vec((0u8..5, 0u8..7, 0u8..4), 1..25),
         ) {
             let store = SqliteStore::open_in_memory().map_err(fail)?;
-            for (i, (visitor, other, login)) in steps.iter().enumerate() {
+            for (i, (visitor, other, what)) in steps.iter().enumerate() {
                 let v = format!("v{visitor}");
-                let link = if *login {
-                    new_link(&v, &format!("{USER_PREFIX}u{}", other % 3), LinkKind::Login)
-                } else {
-                    new_link(&format!("v{}", other % 5), &v, LinkKind::ClientId)
+                let link = match what {
+                    0 => new_link(&v, &format!("{USER_PREFIX}u{}", other % 3), LinkKind::Login),
+                    1 => new_link(&format!("v{}", other % 5), &v, LinkKind::ClientId),
+                    2 => new_link(&format!("v{}", other % 5), &v, LinkKind::Recovery),
+                    _ => {
+                        // Undo a link recorded so far (a split), if there is one.
+                        let all = links(&store.reader(), "demo").map_err(fail)?;
+                        if let Some(l) = all.get(usize::from(*other) % all.len().max(1)) {
+                            store.deactivate_link(l.id).map_err(fail)?;
+                        }
+                        new_link(&format!("v{}", other % 5), &v, LinkKind::ClientId)
+                    }
                 };
                 let e = Event {
                     received: 1_780_000_000_000 + i as i64,
@@ -893,7 +930,44 @@ mod tests {
                         .collect();
                     proptest::prop_assert_eq!(stretches, expected);
                 }
+                // Each set of two or more nodes, with its size and user.
+                let mut sets: std::collections::BTreeMap<String, (i64, Option<String>)> =
+                    std::collections::BTreeMap::new();
+                let nodes: BTreeSet<&String> = all.iter().flat_map(|l| [&l.a, &l.b]).collect();
+                for n in nodes {
+                    let set = sets.entry(rule.person_of(n).to_string()).or_default();
+                    set.0 += 1;
+                    if n.starts_with(USER_PREFIX) {
+                        set.1 = Some(n.clone());
+                    }
+                }
+                sets.retain(|_, (nodes, _)| *nodes > 1);
+                let stored: std::collections::BTreeMap<String, (i64, Option<String>)> = conn
+                    .prepare("SELECT person, nodes, user FROM person_sets WHERE mode = ?1")
+                    .and_then(|mut st| {
+                        st.query_map([m], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+                            .collect::<Result<_, _>>()
+                    })
+                    .map_err(fail)?;
+                proptest::prop_assert_eq!(stored, sets);
             }
+            let kept = |store: &SqliteStore| -> Result<Vec<String>, StoreError> {
+                Ok(store
+                    .reader()
+                    .prepare(
+                        "SELECT 'vp ' || mode || ' ' || visitor || ' ' || person FROM visitor_persons
+                         UNION ALL SELECT 'ps ' || mode || ' ' || visitor || ' ' || from_ms
+                             || ' ' || person FROM person_stretches
+                         UNION ALL SELECT 'set ' || mode || ' ' || person || ' ' || nodes
+                             || ' ' || coalesce(user, '-') FROM person_sets
+                         ORDER BY 1",
+                    )?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?)
+            };
+            let before = kept(&store).map_err(fail)?;
+            store.rebuild_reports().map_err(fail)?;
+            proptest::prop_assert_eq!(before, kept(&store).map_err(fail)?);
         }
     }
 }

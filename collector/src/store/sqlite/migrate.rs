@@ -33,7 +33,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0017_session_rowids.sql"),
     include_str!("../../../migrations/sqlite/0018_beacon_sessions.sql"),
     include_str!("../../../migrations/sqlite/0019_no_session_id_index.sql"),
+    include_str!("../../../migrations/sqlite/0020_person_sets.sql"),
 ];
+
+/// The version whose migration keeps persons by union by size: a file upgraded to it
+/// has its persons replayed from the links ([`backfill::persons_again`]).
+///
+/// [`backfill::persons_again`]: super::backfill::persons_again
+const PERSON_SETS: i64 = 20;
 
 /// A migration with the version it brings the schema to.
 type Migration = (i64, &'static str);
@@ -55,6 +62,9 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     for (i, sql) in alone {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
+        if i == PERSON_SETS {
+            super::backfill::persons_again(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i)?;
         tx.commit()?;
         tracing::info!(version = i, "applied SQLite migration");
@@ -507,6 +517,63 @@ mod tests {
             [(1, 7), (2, 7), (3, 5), (4, 5), (6, 1)],
             "the beacon sessions the session rows keep are no longer strings"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn version_20_names_persons_by_size_and_keeps_their_sets() -> Result<(), StoreError> {
+        use crate::event::IdentityEffects;
+        use crate::identity::graph::LinkKind;
+        use crate::identity::resolver::NewLink;
+        use crate::store::sqlite::tests::event;
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        let path = dir.path().join("spoor.db");
+        let linked = |id: u128, a: &str, b: &str| {
+            let mut e = event(id, b, "s");
+            e.identity = IdentityEffects {
+                links: vec![NewLink {
+                    a: a.into(),
+                    b: b.into(),
+                    kind: LinkKind::ClientId,
+                    confidence: 1.0,
+                    verified: true,
+                }],
+                ..IdentityEffects::default()
+            };
+            e
+        };
+        {
+            let store = SqliteStore::open(&path)?;
+            store.insert_events(&[linked(1, "c", "b"), linked(2, "a", "b")])?;
+        }
+        {
+            // The file as v19 left it: no sets, persons named by their smallest id.
+            let conn = Connection::open(&path)?;
+            conn.execute_batch(
+                "DROP TABLE person_sets;
+                 DROP INDEX visitor_persons_person;
+                 DROP INDEX person_stretches_person;
+                 UPDATE visitor_persons SET person = 'a';
+                 PRAGMA user_version = 19;",
+            )?;
+        }
+        let store = SqliteStore::open(&path)?;
+        let conn = store.reader();
+        let persons: Vec<String> = conn
+            .prepare("SELECT visitor || ' ' || person FROM visitor_persons WHERE mode = 'strict' ORDER BY 1")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        // b and c were two first: b named them; a joined the larger side.
+        assert_eq!(persons, ["a b", "b b", "c b"]);
+        let sets: (String, i64) = conn.query_row(
+            "SELECT person, nodes FROM person_sets WHERE mode = 'strict'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!(sets, ("b".to_string(), 3));
         Ok(())
     }
 }
