@@ -119,6 +119,9 @@ fn run_chunked(tx: &Transaction<'_>, chunk: usize) -> Result<Backfilled, StoreEr
         site = next_site.query_row([&current], |r| r.get(0))?;
     }
     sessions(tx, chunk, &mut done)?;
+    // Every session unsettled, with its pages as pass 1 left them: the writer settles
+    // them into the entry and exit sketches (`settle`).
+    tx.execute_batch(super::reports::settle::RESET)?;
     links(tx, chunk, &mut done)?;
     if total > 0 {
         tracing::info!(

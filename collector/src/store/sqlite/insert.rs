@@ -8,6 +8,7 @@ use rusqlite::Connection;
 use super::dict::Dict;
 use super::identity;
 use super::reports::rollup::Rollups;
+use super::reports::settle;
 use super::row::EventRow;
 use super::sessions::SessionWriter;
 use crate::event::Event;
@@ -51,7 +52,17 @@ pub(super) fn insert_groups(
             duplicates: events.len() - stored,
         });
     }
-    sessions.flush(&tx, dict, &mut rollups)?;
+    // The writer's clock: the latest arrival in this commit. Its sessions settle a
+    // timeout after it, and those due by it settle now (`settle`).
+    let now = groups
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|e| e.received)
+        .max()
+        .unwrap_or(i64::MIN);
+    let idle = i64::try_from(rules.idle_timeout.as_millis()).unwrap_or(i64::MAX);
+    sessions.flush(&tx, dict, &mut rollups, now.saturating_add(idle))?;
+    settle::step(&tx, now, settle::STEP, &mut rollups)?;
     rollups.flush(&tx)?;
     dict.flush(&tx)?;
     tx.commit()?;

@@ -19,7 +19,9 @@ use uuid::Uuid;
 
 use super::dict::Dict;
 use super::reports::rollup::{Rollups, SessionFacts, SessionState};
+use super::reports::settle;
 use crate::event::Event;
+use crate::reports::range::DAY_MS;
 use crate::session::{self, Assignment, Campaign, Hit, Session, SessionRules};
 use crate::store::{StoreError, random_bytes};
 
@@ -154,12 +156,14 @@ impl<'r> SessionWriter<'r> {
         self.touched.insert(session.id, (key, session));
     }
 
-    /// Writes every touched session, and its change to the `rollups`.
+    /// Writes every touched session, and its change to the `rollups`; an unsettled one
+    /// is due to settle at `due` (see [`settle`]).
     pub(super) fn flush(
         self,
         tx: &Transaction<'_>,
         dict: &mut Dict,
         rollups: &mut Rollups,
+        due: i64,
     ) -> Result<(), StoreError> {
         // Every string as its dictionary id. A new session's references are counted here,
         // once per string per batch with the event rows' (`Dict::count`); a stored one's
@@ -205,6 +209,19 @@ impl<'r> SessionWriter<'r> {
                 },
                 1,
             );
+            settle::touched(
+                tx,
+                &settle::Touched {
+                    id: &s.id.as_bytes()[..],
+                    site: &site,
+                    day: s.start_ts.div_euclid(DAY_MS),
+                    visitor: &visitor,
+                    entry: &s.entry_path,
+                    exit: facts.last_page.as_deref().unwrap_or(&s.exit_path),
+                    new: !self.original.contains_key(&s.id),
+                },
+                due,
+            )?;
             let visitor_key = dict.key(tx, &visitor)?;
             let mut text = |v: Option<&str>| dict.opt(tx, v);
             let strings = [
