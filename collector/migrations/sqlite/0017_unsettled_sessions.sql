@@ -21,9 +21,11 @@ CREATE TRIGGER session_rows_unsettled AFTER DELETE ON session_rows BEGIN
     DELETE FROM unsettled_sessions WHERE session = OLD.id;
 END;
 
--- Existing sessions: every one unsettled, due half an hour after its last event; the entry
--- and exit rows kept no sketch before this version, and the writer settles them a bounded
--- number per commit.
+-- Existing sessions: every one unsettled, due half an hour after its last event; the writer
+-- settles them a bounded number per commit. The entry and exit rows' sketches are dropped:
+-- since v16's collector they were not written, and older ones kept the visitors of every
+-- page a session once entered or ended on.
+UPDATE report_keys SET visitors = NULL WHERE dim IN ('entry', 'exit') AND visitors IS NOT NULL;
 INSERT INTO unsettled_sessions (session, site, day, visitor, entry, exit, due)
     SELECT r.id, v.site, v.start_ts / 86400000, v.visitor, v.entry_path,
         coalesce(v.last_page, v.exit_path), v.last_ts + 1800000

@@ -52,8 +52,8 @@ pub(super) fn insert_groups(
             duplicates: events.len() - stored,
         });
     }
-    // The writer's clock: the latest arrival in this commit. Its sessions settle a
-    // timeout after it, and those due by it settle now (`settle`).
+    // The writer's clock: the latest arrival in this commit. Sessions settle a timeout
+    // after their own latest arrival; those due by now settle now (`settle`).
     let now = groups
         .iter()
         .flat_map(|g| g.iter())
@@ -61,8 +61,8 @@ pub(super) fn insert_groups(
         .max()
         .unwrap_or(i64::MIN);
     let idle = i64::try_from(rules.idle_timeout.as_millis()).unwrap_or(i64::MAX);
-    sessions.flush(&tx, dict, &mut rollups, now.saturating_add(idle))?;
-    settle::step(&tx, now, settle::STEP, &mut rollups)?;
+    let written = sessions.flush(&tx, dict, &mut rollups, idle)?;
+    settle::step(&tx, now, settle::STEP + written, &mut rollups)?;
     rollups.flush(&tx)?;
     dict.flush(&tx)?;
     tx.commit()?;

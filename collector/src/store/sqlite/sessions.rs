@@ -43,6 +43,8 @@ pub(super) struct SessionWriter<'r> {
     /// Sessions given a page view earlier than their latest event: their last page and
     /// flow are read back in time order before the write-back.
     late: HashSet<Uuid>,
+    /// The latest arrival (`received`) of each session's events in this transaction.
+    arrived: HashMap<Uuid, i64>,
 }
 
 impl<'r> SessionWriter<'r> {
@@ -54,6 +56,7 @@ impl<'r> SessionWriter<'r> {
             facts: HashMap::new(),
             original: HashMap::new(),
             late: HashSet::new(),
+            arrived: HashMap::new(),
         }
     }
 
@@ -143,6 +146,8 @@ impl<'r> SessionWriter<'r> {
         let session = match assignment {
             Assignment::Continue(s) | Assignment::Start(s) => s,
         };
+        let arrived = self.arrived.entry(session.id).or_insert(event.received);
+        *arrived = (*arrived).max(event.received);
         let latest = self.latest.entry(key.clone()).or_default();
         // A started session that ends before the latest one (a late event) does not
         // replace it; on equal last times the newer session is the latest, as in the
@@ -157,14 +162,15 @@ impl<'r> SessionWriter<'r> {
     }
 
     /// Writes every touched session, and its change to the `rollups`; an unsettled one
-    /// is due to settle at `due` (see [`settle`]).
+    /// is due to settle `idle_ms` after its latest arrival (see [`settle`]). Returns how
+    /// many were written.
     pub(super) fn flush(
         self,
         tx: &Transaction<'_>,
         dict: &mut Dict,
         rollups: &mut Rollups,
-        due: i64,
-    ) -> Result<(), StoreError> {
+        idle_ms: i64,
+    ) -> Result<usize, StoreError> {
         // Every string as its dictionary id. A new session's references are counted here,
         // once per string per batch with the event rows' (`Dict::count`); a stored one's
         // UPSERT is an update, whose changed strings the trigger `session_rows_reref`
@@ -186,6 +192,7 @@ impl<'r> SessionWriter<'r> {
         // order the lookup's tie-break expects.
         let mut touched: Vec<_> = self.touched.into_values().collect();
         touched.sort_by_key(|(_, s)| (s.last_ts, s.start_ts));
+        let written = touched.len();
         for ((site, visitor), s) in touched {
             let mut facts = self.facts.get(&s.id).cloned().unwrap_or_default();
             if self.late.contains(&s.id) {
@@ -220,7 +227,11 @@ impl<'r> SessionWriter<'r> {
                     exit: facts.last_page.as_deref().unwrap_or(&s.exit_path),
                     new: !self.original.contains_key(&s.id),
                 },
-                due,
+                self.arrived
+                    .get(&s.id)
+                    .copied()
+                    .unwrap_or(i64::MIN)
+                    .saturating_add(idle_ms),
             )?;
             let visitor_key = dict.key(tx, &visitor)?;
             let mut text = |v: Option<&str>| dict.opt(tx, v);
@@ -287,7 +298,7 @@ impl<'r> SessionWriter<'r> {
                 flow,
             ])?;
         }
-        Ok(())
+        Ok(written)
     }
 }
 

@@ -15,7 +15,9 @@
 //! (day, key) rows it merges, like every other one.
 //!
 //! **Settling** ([`step`]) runs at each commit, after the sessions are written, for at most
-//! [`STEP`] due sessions: each adds its visitor to its entry and exit sketches (merged in
+//! [`STEP`] due sessions more than the commit wrote (so the work of a commit stays in
+//! proportion to its own, and settling keeps up with any rate of new sessions, a bulk
+//! load's included), oldest first: each adds its visitor to its entry and exit sketches (merged in
 //! [`Rollups`], one write per row) and leaves the table, in the same transaction as the
 //! events that made it due, so a crash leaves a session either settled with its sketches
 //! written or unsettled without them. [`SqliteStore::settle`] does the same without
@@ -43,9 +45,8 @@ use super::rollup::Rollups;
 use crate::store::StoreError;
 use crate::store::sqlite::SqliteStore;
 
-/// Most sessions settled by one commit: a commit's cost stays bounded when a backlog is
-/// due (an upgraded file's sessions, a collector that was idle), and settling keeps up
-/// with any rate of new sessions a commit can bring.
+/// Most sessions settled by one commit beyond the sessions it wrote: a commit's cost stays
+/// bounded when a backlog is due (an upgraded file's sessions, a collector that was idle).
 pub(in crate::store::sqlite) const STEP: usize = 256;
 
 /// Every session unsettled again, due half an hour after its last event (as migration
@@ -315,7 +316,8 @@ mod tests {
     }
 
     /// A backlog larger than [`STEP`] (every session of a rebuilt store is due) settles
-    /// [`STEP`] sessions per commit, each commit in full: the answers never change.
+    /// [`STEP`] sessions per commit more than the commit wrote, each commit in full: the
+    /// answers never change.
     #[test]
     fn a_commit_settles_at_most_a_step() -> Result<(), StoreError> {
         let store = SqliteStore::open_in_memory()?;
@@ -338,7 +340,8 @@ mod tests {
         let before = lines(&store, &q, Dimension::Entry)?;
         let next = |id: u128, at: i64| pv(1_000 + id, "late", at, "/late", at);
         store.insert_events(&[next(1, T + HOUR_MS)])?;
-        assert_eq!(unsettled_visitors(&store)?.len(), n - STEP + 1);
+        // One session written (late's), so STEP + 1 settle; late's own is not due.
+        assert_eq!(unsettled_visitors(&store)?.len(), n - (STEP + 1) + 1);
         let mut now = lines(&store, &q, Dimension::Entry)?;
         now[0].retain(|(k, ..)| k != "/late");
         now[1].retain(|(k, ..)| k != "/late");
@@ -451,9 +454,9 @@ mod tests {
         Ok(())
     }
 
-    /// A v16 file (entry and exit rows without sketches) gains every session as unsettled,
-    /// due half an hour after its last event: the answers stay, and once settled they come
-    /// from the sketches.
+    /// A v16 file gains every session as unsettled, due half an hour after its last event,
+    /// and loses its entry and exit sketches (an older collector's overcounted): the
+    /// answers stay, and once settled they come from the new sketches.
     #[test]
     fn version_17_carries_every_session_over_unsettled() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
@@ -467,6 +470,14 @@ mod tests {
             store.insert_events(&[pv(1, "a", T, "/x", T), pv(2, "b", T, "/x", T)])?;
             store.insert_events(&[pv(3, "a", T + MIN, "/y", T + MIN)])?;
             let before = lines(&store, &q, Dimension::Exit)?;
+            // A sketch as an older collector left it: a under `/x`, which it moved on from.
+            let mut stale = crate::reports::hll::Hll::new();
+            stale.add("a");
+            stale.add("b");
+            store.writer().execute(
+                "UPDATE report_keys SET visitors = ?1 WHERE dim = 'exit' AND key = '/x'",
+                [stale.to_bytes()],
+            )?;
             store.writer().execute_batch(
                 "DROP TRIGGER session_rows_unsettled; DROP TABLE unsettled_sessions;
                  PRAGMA user_version = 16;",
@@ -489,6 +500,11 @@ mod tests {
         assert_eq!(lines(&store, &q, Dimension::Exit)?, before);
         assert_eq!(store.settle(T + 31 * MIN)?, 2);
         assert_eq!(sketched(&store, "exit", "/y")?, 1);
+        assert_eq!(
+            sketched(&store, "exit", "/x")?,
+            1,
+            "b only: the stale sketch went"
+        );
         assert_eq!(lines(&store, &q, Dimension::Exit)?, before);
         Ok(())
     }
