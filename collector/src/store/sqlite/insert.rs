@@ -52,8 +52,10 @@ pub(super) fn insert_groups(
             duplicates: events.len() - stored,
         });
     }
-    // The writer's clock: the latest arrival in this commit. Sessions settle a timeout
-    // after their own latest arrival; those due by now settle now (`settle`).
+    // The writer's clock: the latest arrival in this commit. Sessions due by it settle
+    // first (a session this commit continues settles with the pages it had, if no event
+    // arrived for it for the timeout), then every touched one is written, due a timeout
+    // after its own latest arrival (`settle`).
     let now = groups
         .iter()
         .flat_map(|g| g.iter())
@@ -61,8 +63,8 @@ pub(super) fn insert_groups(
         .max()
         .unwrap_or(i64::MIN);
     let idle = i64::try_from(rules.idle_timeout.as_millis()).unwrap_or(i64::MAX);
-    let written = sessions.flush(&tx, dict, &mut rollups, idle)?;
-    settle::step(&tx, now, settle::STEP + written, &mut rollups)?;
+    settle::step(&tx, now, settle::STEP + sessions.touched(), &mut rollups)?;
+    sessions.flush(&tx, dict, &mut rollups, idle)?;
     rollups.flush(&tx)?;
     dict.flush(&tx)?;
     tx.commit()?;

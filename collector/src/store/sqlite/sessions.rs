@@ -161,16 +161,20 @@ impl<'r> SessionWriter<'r> {
         self.touched.insert(session.id, (key, session));
     }
 
+    /// How many sessions [`SessionWriter::flush`] will write.
+    pub(super) fn touched(&self) -> usize {
+        self.touched.len()
+    }
+
     /// Writes every touched session, and its change to the `rollups`; an unsettled one
-    /// is due to settle `idle_ms` after its latest arrival (see [`settle`]). Returns how
-    /// many were written.
+    /// is due to settle `idle_ms` after its latest arrival (see [`settle`]).
     pub(super) fn flush(
         self,
         tx: &Transaction<'_>,
         dict: &mut Dict,
         rollups: &mut Rollups,
         idle_ms: i64,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(), StoreError> {
         // Every string as its dictionary id. A new session's references are counted here,
         // once per string per batch with the event rows' (`Dict::count`); a stored one's
         // UPSERT is an update, whose changed strings the trigger `session_rows_reref`
@@ -192,7 +196,6 @@ impl<'r> SessionWriter<'r> {
         // order the lookup's tie-break expects.
         let mut touched: Vec<_> = self.touched.into_values().collect();
         touched.sort_by_key(|(_, s)| (s.last_ts, s.start_ts));
-        let written = touched.len();
         for ((site, visitor), s) in touched {
             let mut facts = self.facts.get(&s.id).cloned().unwrap_or_default();
             if self.late.contains(&s.id) {
@@ -298,7 +301,7 @@ impl<'r> SessionWriter<'r> {
                 flow,
             ])?;
         }
-        Ok(written)
+        Ok(())
     }
 }
 

@@ -14,8 +14,9 @@
 //! backlog the writer has not settled yet), not by the range: the breakdown costs the
 //! (day, key) rows it merges, like every other one.
 //!
-//! **Settling** ([`step`]) runs at each commit, after the sessions are written, for at most
-//! [`STEP`] due sessions more than the commit wrote (so the work of a commit stays in
+//! **Settling** ([`step`]) runs at each commit, before its sessions are written (so whether
+//! a session settled depends on when its events arrived, not on when commits happened),
+//! for at most [`STEP`] due sessions more than the commit writes (so the work of a commit stays in
 //! proportion to its own, and settling keeps up with any rate of new sessions, a bulk
 //! load's included), oldest first: each adds its visitor to its entry and exit sketches (merged in
 //! [`Rollups`], one write per row) and leaves the table, in the same transaction as the
@@ -312,6 +313,19 @@ mod tests {
             1,
             "a stays where it settled"
         );
+        Ok(())
+    }
+
+    /// A session is due a timeout after its own latest arrival, not the commit's: a's
+    /// page view and c's, 20 minutes later, arrive in one batch; a settles 30 minutes
+    /// after its own.
+    #[test]
+    fn a_session_is_due_a_timeout_after_its_own_last_arrival() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        store.insert_events(&[pv(1, "a", T, "/x", T), pv(2, "c", T, "/c", T + 20 * MIN)])?;
+        store.insert_events(&[pv(3, "d", T + 30 * MIN, "/d", T + 30 * MIN)])?;
+        assert_eq!(unsettled_visitors(&store)?, ["c", "d"]);
+        assert_eq!(sketched(&store, "exit", "/x")?, 1);
         Ok(())
     }
 
