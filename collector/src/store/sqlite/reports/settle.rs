@@ -329,6 +329,28 @@ mod tests {
         Ok(())
     }
 
+    /// A commit that fails after settling (here its flow row is refused) settles nothing:
+    /// the session stays unsettled and no sketch holds its visitor; the retry settles it
+    /// with its sketches. What a crash before the commit leaves is the same rollback.
+    #[test]
+    fn a_failed_commit_settles_nothing() -> Result<(), StoreError> {
+        let store = SqliteStore::open_in_memory()?;
+        store.insert_events(&[pv(1, "a", T, "/x", T)])?;
+        store.writer().execute_batch(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON report_flows
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )?;
+        let later = pv(2, "b", T + HOUR_MS, "/b", T + HOUR_MS);
+        assert!(store.insert_events(std::slice::from_ref(&later)).is_err());
+        assert_eq!(unsettled_visitors(&store)?, ["a"]);
+        assert_eq!(sketched(&store, "exit", "/x")?, 0);
+        store.writer().execute_batch("DROP TRIGGER refuse;")?;
+        store.insert_events(&[later])?;
+        assert_eq!(unsettled_visitors(&store)?, ["b"]);
+        assert_eq!(sketched(&store, "exit", "/x")?, 1);
+        Ok(())
+    }
+
     /// A backlog larger than [`STEP`] (every session of a rebuilt store is due) settles
     /// [`STEP`] sessions per commit more than the commit wrote, each commit in full: the
     /// answers never change.
