@@ -119,9 +119,13 @@ fn run_chunked(tx: &Transaction<'_>, chunk: usize) -> Result<Backfilled, StoreEr
         site = next_site.query_row([&current], |r| r.get(0))?;
     }
     sessions(tx, chunk, &mut done)?;
-    // Every session unsettled, with its pages as pass 1 left them: the writer settles
-    // them into the entry and exit sketches (`settle`).
+    // Every session unsettled, with its pages as pass 1 left them, and those due by the
+    // latest arrival stored settled into the entry and exit sketches (`settle`).
     tx.execute_batch(super::reports::settle::RESET)?;
+    let latest: Option<i64> = tx.query_row("SELECT max(received) FROM events", [], |r| r.get(0))?;
+    if let Some(now) = latest {
+        super::reports::settle::settle_all(tx, now, chunk)?;
+    }
     links(tx, chunk, &mut done)?;
     if total > 0 {
         tracing::info!(
