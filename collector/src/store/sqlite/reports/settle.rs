@@ -16,12 +16,12 @@
 //!
 //! **Settling** ([`step`]) runs at each commit, before its sessions are written (so whether
 //! a session settled depends on when its events arrived, not on when commits happened),
-//! for at most [`STEP`] due sessions more than the commit writes (so the work of a commit stays in
-//! proportion to its own, and settling keeps up with any rate of new sessions, a bulk
-//! load's included), oldest first: each adds its visitor to its entry and exit sketches (merged in
-//! [`Rollups`], one write per row) and leaves the table, in the same transaction as the
-//! events that made it due, so a crash leaves a session either settled with its sketches
-//! written or unsettled without them. [`SqliteStore::settle`] does the same without
+//! for at most [`STEP`] due sessions more than the commit writes (so the work of a commit
+//! stays in proportion to its own, and settling keeps up with any rate of new sessions, a
+//! bulk load's included), oldest first: each adds its visitor to its entry and exit
+//! sketches (merged in [`Rollups`], one write per row) and leaves the table, in the same
+//! transaction as the events that made it due, so a crash leaves a session either settled
+//! with its sketches written or unsettled without them. [`SqliteStore::settle`] does the same without
 //! events (the writer's clock given), for an idle store and the tests.
 //!
 //! **After settling**, an event that still joins the session (its client time within the
