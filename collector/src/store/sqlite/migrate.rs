@@ -30,7 +30,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0014_compact_sessions.sql"),
     include_str!("../../../migrations/sqlite/0015_report_keys_without_rowid.sql"),
     include_str!("../../../migrations/sqlite/0016_uuid_ids.sql"),
-    include_str!("../../../migrations/sqlite/0017_unsettled_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0021_unsettled_sessions.sql"),
 ];
 
 /// A migration with the version it brings the schema to.

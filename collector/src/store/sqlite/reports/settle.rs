@@ -1,6 +1,6 @@
 //! Settled sessions: when a session's visitor enters the visitor sketches of its entry and
 //! exit rows in `report_keys`, and where it is counted until then (`unsettled_sessions`,
-//! migration 0017).
+//! migration 0021).
 //!
 //! A session's entry page can move (a late event) and its exit page moves with every page
 //! view, and a sketch cannot take a visitor back. So a session counts its visitor in the
@@ -52,7 +52,7 @@ use crate::store::sqlite::SqliteStore;
 pub(in crate::store::sqlite) const STEP: usize = 256;
 
 /// Every session unsettled again, due half an hour after its last event (as migration
-/// 0017 leaves an upgraded file): what a rebuild of the reports does once the sketches
+/// 0021 leaves an upgraded file): what a rebuild of the reports does once the sketches
 /// are gone.
 pub(in crate::store::sqlite) const RESET: &str = "DELETE FROM unsettled_sessions;
     INSERT INTO unsettled_sessions (session, site, day, visitor, entry, exit, due)
@@ -511,16 +511,16 @@ mod tests {
         Ok(())
     }
 
-    /// A v16 file gains every session as unsettled, due half an hour after its last event,
+    /// A v20 file gains every session as unsettled, due half an hour after its last event,
     /// and loses its entry and exit sketches (an older collector's overcounted): the
     /// answers stay, and once settled they come from the new sketches.
     #[test]
-    fn version_17_carries_every_session_over_unsettled() -> Result<(), StoreError> {
+    fn version_21_carries_every_session_over_unsettled() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
             path: "tmp".into(),
             source,
         })?;
-        let path = dir.path().join("v16.db");
+        let path = dir.path().join("v20.db");
         let q = query(D, D);
         let before = {
             let store = SqliteStore::open(&path)?;
@@ -537,7 +537,7 @@ mod tests {
             )?;
             store.writer().execute_batch(
                 "DROP TRIGGER session_rows_unsettled; DROP TABLE unsettled_sessions;
-                 PRAGMA user_version = 16;",
+                 PRAGMA user_version = 20;",
             )?;
             before
         };

@@ -1,4 +1,4 @@
--- v17: entry and exit visitors from settled sessions (collector/src/store/sqlite/reports/settle.rs).
+-- v21: entry and exit visitors from settled sessions (collector/src/store/sqlite/reports/settle.rs).
 -- A session's visitor enters the sketches of its entry and exit rows in `report_keys` once it
 -- is settled (no event arrived for it for the session timeout, by the writer's clock); until
 -- then it is a row here, which the unfiltered entry and exit breakdowns read. Keyed by
