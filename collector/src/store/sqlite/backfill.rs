@@ -134,6 +134,10 @@ fn run_chunked(tx: &Transaction<'_>, chunk: usize) -> Result<Backfilled, StoreEr
         site = next_site.query_row([&current], |r| r.get(0))?;
     }
     sessions(tx, chunk, &mut done)?;
+    // Every session unsettled, with its pages as pass 1 left them, and those due by the
+    // latest arrival stored settled into the entry and exit sketches (`settle`).
+    tx.execute_batch(super::reports::settle::RESET)?;
+    super::reports::settle::settle_stored(tx, chunk)?;
     links(tx, chunk, &mut done)?;
     if total > 0 {
         tracing::info!(

@@ -8,6 +8,7 @@ use rusqlite::Connection;
 use super::dict::Dict;
 use super::identity;
 use super::reports::rollup::Rollups;
+use super::reports::settle;
 use super::row::EventRow;
 use super::sessions::SessionWriter;
 use crate::event::Event;
@@ -52,7 +53,19 @@ pub(super) fn insert_groups(
             duplicates: events.len() - stored,
         });
     }
-    sessions.flush(&tx, dict, &mut rollups)?;
+    // The writer's clock: the latest arrival in this commit. Sessions due by it settle
+    // first (a session this commit continues settles with the pages it had, if no event
+    // arrived for it for the timeout), then every touched one is written, due a timeout
+    // after its own latest arrival (`settle`).
+    let now = groups
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|e| e.received)
+        .max()
+        .unwrap_or(i64::MIN);
+    let idle = i64::try_from(rules.idle_timeout.as_millis()).unwrap_or(i64::MAX);
+    settle::step(&tx, now, settle::STEP + sessions.touched(), &mut rollups)?;
+    sessions.flush(&tx, dict, &mut rollups, idle)?;
     rollups.flush(&tx)?;
     dict.flush(&tx)?;
     tx.commit()?;

@@ -34,6 +34,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0018_beacon_sessions.sql"),
     include_str!("../../../migrations/sqlite/0019_no_session_id_index.sql"),
     include_str!("../../../migrations/sqlite/0020_person_sets.sql"),
+    include_str!("../../../migrations/sqlite/0021_unsettled_sessions.sql"),
 ];
 
 /// The version whose migration keeps persons by union by size: a file upgraded to it
@@ -41,6 +42,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
 ///
 /// [`backfill::persons_again`]: super::backfill::persons_again
 const PERSON_SETS: i64 = 20;
+
+/// The version whose migration keeps entry and exit visitors by settled sessions: a file
+/// upgraded to it has its sessions settled up to its latest arrival in the same
+/// transaction ([`settle_stored`](super::reports::settle::settle_stored)).
+const SETTLED: i64 = 21;
+
+/// Sessions settled per step of that upgrade.
+const SETTLE_CHUNK: usize = 20_000;
 
 /// A migration with the version it brings the schema to.
 type Migration = (i64, &'static str);
@@ -64,6 +73,9 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         if i == PERSON_SETS {
             super::backfill::persons_again(&tx)?;
+        }
+        if i == SETTLED {
+            super::reports::settle::settle_stored(&tx, SETTLE_CHUNK)?;
         }
         tx.pragma_update(None, "user_version", i)?;
         tx.commit()?;
@@ -550,13 +562,16 @@ mod tests {
             store.insert_events(&[linked(1, "c", "b"), linked(2, "a", "b")])?;
         }
         {
-            // The file as v19 left it: no sets, persons named by their smallest id.
+            // The file as v19 left it: no sets, persons named by their smallest id (and no
+            // unsettled sessions, which v21 adds).
             let conn = Connection::open(&path)?;
             conn.execute_batch(
                 "DROP TABLE person_sets;
                  DROP INDEX visitor_persons_person;
                  DROP INDEX person_stretches_person;
                  UPDATE visitor_persons SET person = 'a';
+                 DROP TRIGGER session_rows_unsettled;
+                 DROP TABLE unsettled_sessions;
                  PRAGMA user_version = 19;",
             )?;
         }

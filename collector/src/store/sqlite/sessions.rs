@@ -31,7 +31,9 @@ use uuid::Uuid;
 
 use super::dict::Dict;
 use super::reports::rollup::{Rollups, SessionFacts, SessionState};
+use super::reports::settle;
 use crate::event::Event;
+use crate::reports::range::DAY_MS;
 use crate::session::{self, Assignment, Campaign, Hit, Session, SessionRules};
 use crate::store::{StoreError, random_bytes};
 
@@ -60,6 +62,8 @@ pub(super) struct SessionWriter<'r> {
     /// The beacon's session id each session seen by this transaction keeps in its row
     /// (`None`: none), by id.
     beacons: HashMap<Uuid, Option<String>>,
+    /// The latest arrival (`received`) of each session's events in this transaction.
+    arrived: HashMap<Uuid, i64>,
 }
 
 impl<'r> SessionWriter<'r> {
@@ -74,6 +78,7 @@ impl<'r> SessionWriter<'r> {
             rows: HashMap::new(),
             next_row: None,
             beacons: HashMap::new(),
+            arrived: HashMap::new(),
         }
     }
 
@@ -199,6 +204,8 @@ impl<'r> SessionWriter<'r> {
         let session = match assignment {
             Assignment::Continue(s) | Assignment::Start(s) => s,
         };
+        let arrived = self.arrived.entry(session.id).or_insert(event.received);
+        *arrived = (*arrived).max(event.received);
         let latest = self.latest.entry(key.clone()).or_default();
         // A started session that ends before the latest one (a late event) does not
         // replace it; on equal last times the newer session is the latest, as in the
@@ -212,12 +219,19 @@ impl<'r> SessionWriter<'r> {
         self.touched.insert(session.id, (key, session));
     }
 
-    /// Writes every touched session, and its change to the `rollups`.
+    /// How many sessions [`SessionWriter::flush`] will write.
+    pub(super) fn touched(&self) -> usize {
+        self.touched.len()
+    }
+
+    /// Writes every touched session, and its change to the `rollups`; an unsettled one
+    /// is due to settle `idle_ms` after its latest arrival (see [`settle`]).
     pub(super) fn flush(
         self,
         tx: &Transaction<'_>,
         dict: &mut Dict,
         rollups: &mut Rollups,
+        idle_ms: i64,
     ) -> Result<(), StoreError> {
         // Every string as its dictionary id. A new session's references are counted here,
         // once per string per batch with the event rows' (`Dict::count`); a stored one's
@@ -272,6 +286,23 @@ impl<'r> SessionWriter<'r> {
                 },
                 1,
             );
+            settle::touched(
+                tx,
+                &settle::Touched {
+                    id: &s.id.as_bytes()[..],
+                    site: &site,
+                    day: s.start_ts.div_euclid(DAY_MS),
+                    visitor: &visitor,
+                    entry: &s.entry_path,
+                    exit: facts.last_page.as_deref().unwrap_or(&s.exit_path),
+                    new: !self.original.contains_key(&s.id),
+                },
+                self.arrived
+                    .get(&s.id)
+                    .copied()
+                    .unwrap_or(i64::MIN)
+                    .saturating_add(idle_ms),
+            )?;
             let visitor_key = dict.key(tx, &visitor)?;
             let mut text = |v: Option<&str>| dict.opt(tx, v);
             let strings = [

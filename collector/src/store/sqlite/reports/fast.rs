@@ -1,11 +1,10 @@
 //! Reports answered from the rollups alone (no filter, counting visitors): a month is
 //! 720 rows of `report_hours` and a few thousand of `report_keys`, whatever the traffic;
 //! flows read `report_flows` (thousands of distinct first-page sequences a day). Entry and
-//! exit pages' visitors are the exception: a session's entry or exit page can move after it
-//! was counted, and a sketch cannot take its visitor back, so they are counted from the
-//! range's sessions ([`page_visitors`]).
+//! exit pages' visitors add, to their rows' sketches (settled sessions), the visitors of
+//! the range's sessions not settled yet ([`pages`], see [`settle`](super::settle)).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
 
@@ -67,6 +66,55 @@ pub(super) fn keys(
     dim: &str,
     prefix: Option<&str>,
 ) -> Result<Vec<Row>, StoreError> {
+    Ok(estimated(sketches(conn, q, dim, prefix)?.0))
+}
+
+/// Rows of the entry (`exit` false) or exit (`exit` true) dimension over the range, as
+/// [`keys`] gives them, their sketches (the settled sessions' visitors) merged with the
+/// visitors of the range's unsettled sessions; and how many rows were read (rollup rows
+/// and unsettled sessions), which the tests bound.
+pub(super) fn pages(
+    conn: &Connection,
+    q: &ReportQuery,
+    exit: bool,
+) -> Result<(Vec<Row>, usize), StoreError> {
+    let dim = if exit { "exit" } else { "entry" };
+    let (mut by_key, mut read) = sketches(conn, q, dim, None)?;
+    let unsettled =
+        super::settle::unsettled(conn, &q.site, q.range.start_ms() / DAY_MS, q.range.to, exit)?;
+    read += unsettled.len();
+    for (key, visitor) in unsettled {
+        // Its counters are in the rollups since the session was stored.
+        if let Some((_, sketch)) = by_key.get_mut(&key) {
+            sketch.add(&visitor);
+        }
+    }
+    Ok((estimated(by_key), read))
+}
+
+/// Each key's row and visitor sketch.
+type Sketched = HashMap<String, (Row, Hll)>;
+
+/// Rows with a counter, their visitors estimated from their sketches.
+fn estimated(by_key: Sketched) -> Vec<Row> {
+    by_key
+        .into_values()
+        .filter(|(row, _)| row.pageviews + row.events + row.sessions > 0)
+        .map(|(mut row, sketch)| {
+            row.visitors = sketch.estimate();
+            row
+        })
+        .collect()
+}
+
+/// The counters and merged sketch of each key of `dim` over the range (see [`keys`]), and
+/// how many rows were read.
+fn sketches(
+    conn: &Connection,
+    q: &ReportQuery,
+    dim: &str,
+    prefix: Option<&str>,
+) -> Result<(Sketched, usize), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT key, pageviews, events, sessions, visitors FROM report_keys
          WHERE site = ?1 AND dim = ?2 AND day >= ?3 AND day <= ?4",
@@ -77,8 +125,10 @@ pub(super) fn keys(
         q.range.start_ms() / DAY_MS,
         q.range.to
     ])?;
-    let mut by_key: HashMap<String, (Row, Hll)> = HashMap::new();
+    let mut by_key: Sketched = HashMap::new();
+    let mut read = 0;
     while let Some(r) = rows.next()? {
+        read += 1;
         let key: String = r.get(0)?;
         let key = match prefix {
             Some(p) => match key.strip_prefix(p) {
@@ -107,55 +157,7 @@ pub(super) fn keys(
             sketch.merge(&Hll::from_bytes(&bytes));
         }
     }
-    Ok(by_key
-        .into_values()
-        .filter(|(row, _)| row.pageviews + row.events + row.sessions > 0)
-        .map(|(mut row, sketch)| {
-            row.visitors = sketch.estimate();
-            row
-        })
-        .collect())
-}
-
-/// Distinct visitors per entry page (`exit` false) or exit page (`exit` true) of the
-/// range's sessions, by the sessions' current pages. Reads `session_rows` through
-/// `sessions_site_start` as dictionary ids, counted here in a hash set (SQLite's
-/// `count(DISTINCT …) GROUP BY` sorts every session); each key's string is looked up once.
-/// Its cost is one index range of the period's sessions, as the filtered reports read.
-pub(super) fn page_visitors(
-    conn: &Connection,
-    q: &ReportQuery,
-    exit: bool,
-) -> Result<HashMap<String, u64>, StoreError> {
-    let sql = if exit {
-        "SELECT coalesce(last_page, exit_path), visitor
-         FROM session_rows INDEXED BY sessions_site_start
-         WHERE site = (SELECT id FROM strings WHERE value = ?1)
-           AND start_ts >= ?2 AND start_ts < ?3"
-    } else {
-        "SELECT entry_path, visitor FROM session_rows INDEXED BY sessions_site_start
-         WHERE site = (SELECT id FROM strings WHERE value = ?1)
-           AND start_ts >= ?2 AND start_ts < ?3"
-    };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params![q.site, q.range.start_ms(), q.range.end_ms()])?;
-    let mut seen: HashSet<(i64, i64), foldhash::fast::RandomState> = HashSet::default();
-    let mut per_key: HashMap<i64, u64, foldhash::fast::RandomState> = HashMap::default();
-    while let Some(r) = rows.next()? {
-        let Some(key) = r.get::<_, Option<i64>>(0)? else {
-            continue;
-        };
-        if seen.insert((key, r.get(1)?)) {
-            *per_key.entry(key).or_default() += 1;
-        }
-    }
-    let mut value = conn.prepare_cached("SELECT value FROM strings WHERE id = ?1")?;
-    let mut out = HashMap::with_capacity(per_key.len());
-    for (id, n) in per_key {
-        let key: String = value.query_row([id], |r| r.get(0))?;
-        out.insert(key, n);
-    }
-    Ok(out)
+    Ok((by_key, read))
 }
 
 /// One counter (`pageviews` or `sessions`) of `dim` per key over the range, added up by

@@ -10,6 +10,7 @@ pub(super) mod fast;
 mod funnel;
 pub(super) mod persons;
 pub(super) mod rollup;
+pub(super) mod settle;
 #[cfg(test)]
 mod tests;
 
@@ -216,14 +217,8 @@ impl SqliteStore {
                     fast::keys(&conn, q, dimension.as_str(), Some(&prefix))?
                 }
                 Dimension::Entry | Dimension::Exit => {
-                    // The rollups' counters, the sessions' visitors (see `fast`'s doc).
-                    let exit = matches!(dimension, Dimension::Exit);
-                    let visitors = fast::page_visitors(&conn, q, exit)?;
-                    let mut rows = fast::keys(&conn, q, dimension.as_str(), None)?;
-                    for row in &mut rows {
-                        row.visitors = visitors.get(&row.key).copied().unwrap_or(0);
-                    }
-                    rows
+                    // The settled sessions' sketches and the unsettled sessions (`settle`).
+                    fast::pages(&conn, q, matches!(dimension, Dimension::Exit))?.0
                 }
                 _ => fast::keys(&conn, q, dimension.as_str(), None)?,
             }

@@ -7,9 +7,9 @@
 //! (its exit page, its page views, its bounce), the session's old contribution is taken
 //! back and its new one added, so the rollups always equal the sessions table. Visitor
 //! sketches only grow (a sketch cannot forget), so the entry and exit rows, whose key a
-//! session can leave (a later page view moves its exit, a late one its entry), keep no
-//! sketch: their visitors are counted from the sessions (`fast::page_visitors`), and no
-//! rollup overcounts a visitor.
+//! session can leave (a later page view moves its exit, a late one its entry), take a
+//! session's visitor only once the session is settled ([`Rollups::settled`], see
+//! [`settle`](super::settle)), and no rollup overcounts a visitor.
 //! Flows (`report_flows`) and transitions keep no sketch: their reports count sessions
 //! and page views only.
 
@@ -271,6 +271,20 @@ impl Rollups {
                 d.visitor(s.visitor);
             }
         }
+    }
+
+    /// A settled session's visitor, added to the sketches of its `entry` and `exit` rows
+    /// of `day` (their counters came with the session, see [`Rollups::session`]).
+    pub(in crate::store::sqlite) fn settled(
+        &mut self,
+        site: &str,
+        day: i64,
+        visitor: &str,
+        entry: &str,
+        exit: &str,
+    ) {
+        self.key(site, "entry", day, entry).visitor(visitor);
+        self.key(site, "exit", day, exit).visitor(visitor);
     }
 
     /// Writes every touched row.
