@@ -28,7 +28,7 @@ fn bytes_on_disk(db: &Path) -> u64 {
 }
 
 #[test]
-fn a_page_view_takes_under_460_bytes_on_disk_with_its_sessions_and_rollups() {
+fn a_page_view_takes_under_470_bytes_on_disk_with_its_sessions_and_rollups() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.db");
     drop(SqliteStore::open(&empty).unwrap());
@@ -73,9 +73,12 @@ fn a_page_view_takes_under_460_bytes_on_disk_with_its_sessions_and_rollups() {
     // UUID ids as 16 bytes in the dictionary (0016), 485 (262); with an event's session as
     // its session row's rowid (0017), 457 (247); the beacon's session on the session row
     // (0018) changes nothing here, where the generated events carry no beacon session;
-    // without the index on a session's id (0019), 450 (243).
+    // without the index on a session's id (0019), 450 (243); with person sets (0020, 2
+    // bytes) and the entry and exit sketches that settled sessions write again (0021; the
+    // unfiltered entry and exit breakdowns had read the range's sessions instead), 461 to
+    // 462 (249 to 250).
     assert!(
-        per_pageview < 460.0,
+        per_pageview < 470.0,
         "{per_pageview:.0} bytes per page view"
     );
 }

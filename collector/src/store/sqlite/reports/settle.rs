@@ -526,30 +526,25 @@ mod tests {
         Ok(())
     }
 
-    /// A v20 file gains every session as unsettled, due half an hour after its last event,
-    /// and loses its entry and exit sketches (an older collector's overcounted): the
-    /// answers stay, and once settled they come from the new sketches.
-    #[test]
-    fn version_21_carries_every_session_over_unsettled() -> Result<(), StoreError> {
+    /// A v20 file of `batches`, its exit lines of day `D` before the upgrade, and the file
+    /// upgraded to v21 by opening it again. `older` may change the v20 file first (as an
+    /// older collector left it).
+    fn upgraded_from_v20(
+        batches: &[&[Event]],
+        older: impl FnOnce(&SqliteStore) -> Result<(), StoreError>,
+    ) -> Result<(tempfile::TempDir, SqliteStore, [Vec<Line>; 2]), StoreError> {
         let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
             path: "tmp".into(),
             source,
         })?;
         let path = dir.path().join("v20.db");
-        let q = query(D, D);
         let before = {
             let store = SqliteStore::open(&path)?;
-            store.insert_events(&[pv(1, "a", T, "/x", T), pv(2, "b", T, "/x", T)])?;
-            store.insert_events(&[pv(3, "a", T + MIN, "/y", T + MIN)])?;
-            let before = lines(&store, &q, Dimension::Exit)?;
-            // A sketch as an older collector left it: a under `/x`, which it moved on from.
-            let mut stale = crate::reports::hll::Hll::new();
-            stale.add("a");
-            stale.add("b");
-            store.writer().execute(
-                "UPDATE report_keys SET visitors = ?1 WHERE dim = 'exit' AND key = '/x'",
-                [stale.to_bytes()],
-            )?;
+            for batch in batches {
+                store.insert_events(batch)?;
+            }
+            let before = lines(&store, &query(D, D), Dimension::Exit)?;
+            older(&store)?;
             store.writer().execute_batch(
                 "DROP TRIGGER session_rows_unsettled; DROP TABLE unsettled_sessions;
                  PRAGMA user_version = 20;",
@@ -557,6 +552,33 @@ mod tests {
             before
         };
         let store = SqliteStore::open(&path)?;
+        Ok((dir, store, before))
+    }
+
+    /// A v20 file gains every session as unsettled, due half an hour after its last event,
+    /// and loses its entry and exit sketches (an older collector's overcounted): the
+    /// answers stay, and once settled they come from the new sketches.
+    #[test]
+    fn version_21_carries_every_session_over_unsettled() -> Result<(), StoreError> {
+        let (_dir, store, before) = upgraded_from_v20(
+            &[
+                &[pv(1, "a", T, "/x", T), pv(2, "b", T, "/x", T)],
+                &[pv(3, "a", T + MIN, "/y", T + MIN)],
+            ],
+            |store| {
+                // A sketch as an older collector left it: a under `/x`, which it moved on
+                // from.
+                let mut stale = crate::reports::hll::Hll::new();
+                stale.add("a");
+                stale.add("b");
+                store.writer().execute(
+                    "UPDATE report_keys SET visitors = ?1 WHERE dim = 'exit' AND key = '/x'",
+                    [stale.to_bytes()],
+                )?;
+                Ok(())
+            },
+        )?;
+        let q = query(D, D);
         let due: Vec<(String, String, i64)> = store
             .reader()
             .prepare("SELECT visitor, exit, due FROM unsettled_sessions ORDER BY visitor")?
@@ -587,30 +609,23 @@ mod tests {
     /// arrival two hours later; c, the last half hour's, stays unsettled.
     #[test]
     fn version_21_settles_what_is_due_by_the_latest_arrival() -> Result<(), StoreError> {
-        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
-            path: "tmp".into(),
-            source,
-        })?;
-        let path = dir.path().join("v20.db");
-        let q = query(D, D);
-        let before = {
-            let store = SqliteStore::open(&path)?;
-            store.insert_events(&[pv(1, "a", T, "/x", T), pv(2, "b", T, "/x", T)])?;
-            store.insert_events(&[pv(3, "a", T + MIN, "/y", T + MIN)])?;
-            store.insert_events(&[pv(4, "c", T + 120 * MIN, "/z", T + 120 * MIN)])?;
-            let before = lines(&store, &q, Dimension::Exit)?;
-            store.writer().execute_batch(
-                "UPDATE report_keys SET visitors = NULL WHERE dim IN ('entry', 'exit');
-                 DROP TRIGGER session_rows_unsettled; DROP TABLE unsettled_sessions;
-                 PRAGMA user_version = 20;",
-            )?;
-            before
-        };
-        let store = SqliteStore::open(&path)?;
+        let (_dir, store, before) = upgraded_from_v20(
+            &[
+                &[pv(1, "a", T, "/x", T), pv(2, "b", T, "/x", T)],
+                &[pv(3, "a", T + MIN, "/y", T + MIN)],
+                &[pv(4, "c", T + 120 * MIN, "/z", T + 120 * MIN)],
+            ],
+            |store| {
+                store.writer().execute_batch(
+                    "UPDATE report_keys SET visitors = NULL WHERE dim IN ('entry', 'exit')",
+                )?;
+                Ok(())
+            },
+        )?;
         assert_eq!(unsettled_visitors(&store)?, ["c"]);
         assert_eq!(sketched(&store, "exit", "/y")?, 1);
         assert_eq!(sketched(&store, "exit", "/x")?, 1);
-        assert_eq!(lines(&store, &q, Dimension::Exit)?, before);
+        assert_eq!(lines(&store, &query(D, D), Dimension::Exit)?, before);
         Ok(())
     }
 
