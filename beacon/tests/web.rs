@@ -73,22 +73,30 @@ fn clear() {
     assert_eq!(cookie_id(), None);
 }
 
-fn is_uuid_v4(id: &str) -> bool {
+/// A UUID v7 made within the last minute: lowercase, version 7, RFC 9562 variant, its
+/// first 48 bits the time it was made (ms since 1970).
+fn is_uuid_v7(id: &str) -> bool {
     let b = id.as_bytes();
-    b.len() == 36
+    let shaped = b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {
             8 | 13 | 18 | 23 => *c == b'-',
-            14 => *c == b'4',
+            14 => *c == b'7',
             19 => matches!(c, b'8' | b'9' | b'a' | b'b'),
             _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
-        })
+        });
+    let made = id
+        .get(..13)
+        .map(|t| t.replace('-', ""))
+        .and_then(|t| u64::from_str_radix(&t, 16).ok());
+    let now = js_sys::Date::now() as u64;
+    shaped && made.is_some_and(|ms| ms <= now && now - ms < 60_000)
 }
 
 #[wasm_bindgen_test]
 fn a_first_visit_creates_one_id_in_cookie_and_storage() {
     clear();
     let id = id::visitor_id();
-    assert!(is_uuid_v4(&id), "{id}");
+    assert!(is_uuid_v7(&id), "{id}");
     assert_eq!(cookie_id().as_ref(), Some(&id));
     assert_eq!(stored_id().as_ref(), Some(&id));
     clear();
@@ -120,7 +128,7 @@ fn a_cleared_cookie_and_storage_give_a_new_id() {
     let first = id::visitor_id();
     clear();
     let second = id::visitor_id();
-    assert!(is_uuid_v4(&second));
+    assert!(is_uuid_v7(&second));
     assert_ne!(second, first);
     assert_eq!(cookie_id().as_ref(), Some(&second));
     assert_eq!(stored_id().as_ref(), Some(&second));
@@ -132,13 +140,13 @@ fn a_session_lasts_until_thirty_idle_minutes() {
     clear();
     let t0 = 1_780_000_000_000;
     let first = session::current(t0).0;
-    assert!(is_uuid_v4(&first));
+    assert!(is_uuid_v7(&first));
     let stored = session_storage().get_item(session::KEY).unwrap();
     assert_eq!(stored, Some(session::encode(&first, t0)));
     let later = t0 + session::IDLE_LIMIT_MS - 1;
     assert_eq!(session::current(later).0, first);
     let renewed = session::current(later + session::IDLE_LIMIT_MS).0;
-    assert!(is_uuid_v4(&renewed));
+    assert!(is_uuid_v7(&renewed));
     assert_ne!(renewed, first);
     clear();
 }
@@ -262,7 +270,7 @@ fn consent_mode_writes_nothing_before_consent() {
 
     b.consent(true);
     let id = cookie_id().unwrap();
-    assert!(is_uuid_v4(&id));
+    assert!(is_uuid_v7(&id));
     assert_eq!(stored_id(), Some(id.clone()));
     assert!(stored_queue().is_some(), "the queue is stored from now on");
     assert!(view(&mut b, "?after"));
