@@ -5,13 +5,10 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode, header};
-use common::{UA, batch, event, event_id};
+use axum::http::StatusCode;
+use common::{batch, collect_request, event, event_id};
 use serde_json::json;
 use spoor_collector::clock::{Clock, now_ms};
 use spoor_collector::config::Config;
@@ -38,14 +35,7 @@ async fn collect_reads_time_from_the_injected_clock() {
             "http://127.0.0.1:8080/",
             json!({"ts": later}),
         )]);
-        let mut req = Request::post("/collect")
-            .header(header::USER_AGENT, UA)
-            .header(header::CONTENT_TYPE, "text/plain")
-            .body(Body::from(body))
-            .unwrap();
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
-        router.clone().oneshot(req)
+        router.clone().oneshot(collect_request(body))
     };
     assert_eq!(
         send(1).await.unwrap().status(),

@@ -7,13 +7,10 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode, header};
-use common::{UA, batch, event, event_id};
+use axum::http::StatusCode;
+use common::{batch, collect_request, event, event_id};
 use serde_json::json;
 use spoor_collector::clock::Clock;
 use spoor_collector::config::Config;
@@ -63,14 +60,7 @@ async fn late_exit(arrival: i64) -> Vec<(String, u64, u64)> {
             &format!("http://127.0.0.1:8080{path}"),
             json!({"ts": ts, "visitor": visitor}),
         )]);
-        let mut req = Request::post("/collect")
-            .header(header::USER_AGENT, UA)
-            .header(header::CONTENT_TYPE, "text/plain")
-            .body(Body::from(body))
-            .unwrap();
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
-        router.clone().oneshot(req)
+        router.clone().oneshot(collect_request(body))
     };
     assert_eq!(
         send(1, "a", T, "/x").await.unwrap().status(),

@@ -222,6 +222,22 @@ pub fn batch(events: &[serde_json::Value]) -> String {
 }
 
 /// A fresh random UUID-shaped id for events.
+/// A beacon's `POST /collect` of `body` from a fixed client address, for a router driven
+/// directly (`oneshot`) rather than through [`TestCollector`].
+pub fn collect_request(body: String) -> Request<Body> {
+    let mut req = Request::post("/collect")
+        .header(header::USER_AGENT, UA)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(body))
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(SocketAddr::from((
+            [203, 0, 113, 9],
+            40000,
+        ))));
+    req
+}
+
 /// A CORS preflight for `POST /collect` from `origin`.
 pub fn preflight(origin: &str) -> Request<Body> {
     Request::builder()
