@@ -91,7 +91,7 @@ impl Campaign {
 /// One visit, as stored in the `sessions` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    /// Server-generated id (UUID v4).
+    /// Server-generated id (UUID v7: the time it was made, then random bits).
     pub id: Uuid,
     /// Time of the earliest event, Unix ms.
     pub start_ts: i64,

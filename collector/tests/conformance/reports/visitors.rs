@@ -6,7 +6,8 @@ use crate::conformance::Backend;
 use crate::conformance::dataset::{BOTH, at, load};
 
 /// The visitor log: the 17 sessions, newest first, each with its events oldest first.
-/// Persons inclusive: a2's is `a1` (the smallest id of `{a1, a2, user:alice}`), d2's `d1`;
+/// Persons inclusive: a2's is `a1` (the id `{a1, a2, user:alice}` keeps by the merge rule:
+/// equal sizes keep a visitor id, then the smaller), d2's `d1`;
 /// strict: d2's is `d2`. k1's session holds all five of its events (09:00–09:21).
 pub async fn visitor_log<B: Backend>(backend: &B) {
     let live = load(backend).await;

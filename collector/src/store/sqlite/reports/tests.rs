@@ -491,7 +491,8 @@ fn visitor_log_and_realtime() -> Result<(), StoreError> {
     assert_eq!((first.events.len(), first.duration_ms), (3, 40_000));
     assert_eq!(first.source.as_deref(), Some("t.co"));
     assert_eq!(log[1].device.as_deref(), Some("mobile"));
-    // c is in the person of a (strict too): its person is the smallest id, "a".
+    // c is in the person of a (strict too): named "a" by the merge rule (sets of equal
+    // size keep the smaller visitor id, `identity::persons::keeps_label`).
     let strict = ReportQuery {
         mode: Mode::Strict,
         ..day_d()
