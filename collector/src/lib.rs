@@ -79,6 +79,7 @@ use crate::maintenance::retention::{PURGE_EVERY, Retention};
 use crate::metrics::Metrics;
 use crate::session::SessionRules;
 use crate::state::AppState;
+use crate::store::clickhouse::ClickHouseStore;
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
 use crate::store::{Store, StoreError};
 
@@ -98,14 +99,18 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Opens the SQLite store named in `config`, cutting sessions in the configured site
-    /// time zone, and starts the ingest writer.
+    /// Opens the store named in `config` (the SQLite file, or ClickHouse), cutting
+    /// sessions in the configured site time zone, and starts the ingest writer.
     pub async fn open(config: Config) -> Result<Collector, StoreError> {
         let path = config.db.clone();
         let rules = SessionRules {
             zone: config.site_timezone.clone(),
             idle_timeout: config.session_idle,
         };
+        if let Some(options) = config.clickhouse.clone() {
+            let store = ClickHouseStore::open(options, rules).await?;
+            return Collector::with_store(config, Arc::new(store)).await;
+        }
         let options = SqliteOptions {
             synchronous: config.sqlite_synchronous,
             busy_timeout: config.ingest.store_deadline,

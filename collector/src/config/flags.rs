@@ -294,6 +294,16 @@ pub(super) const OPTIONS: &[Opt] = &[
         Some("100000"),
         "Active visitors the ingest writer caches identity memory for",
     ),
+    value(
+        "store",
+        None,
+        "Where events are stored: sqlite:PATH (the default, as --db) or clickhouse:http://HOST:PORT/DATABASE[,…] (replicas to fail over between; user and password from SPOOR_CLICKHOUSE_USER and SPOOR_CLICKHOUSE_PASSWORD)",
+    ),
+    value(
+        "clickhouse-cluster",
+        None,
+        "Name of the ClickHouse cluster (remote_servers) to create the tables on, as replicated shards under Distributed tables",
+    ),
 ];
 
 /// The variable of `flag`: `SPOOR_` and the flag in capitals, `-` as `_`.

@@ -34,6 +34,8 @@ use crate::payload::stored_url::KeptParams;
 use crate::session::SiteZone;
 use crate::site_secrets::SiteSecrets;
 use crate::sites::Sites;
+use crate::store::clickhouse::ClickHouseOptions;
+use crate::store::clickhouse::client::Endpoint;
 use crate::store::sqlite::Synchronous;
 
 /// Everything the collector needs to start. Every field has a default that runs the demo.
@@ -175,6 +177,9 @@ pub struct Config {
     /// are stored without the server cookie when every page is on the site's hosts). See
     /// [`cors`](crate::http::cors) for the trade-off.
     pub refuse_opaque_origin: bool,
+    /// The ClickHouse store (`--store clickhouse:…`, `--clickhouse-cluster`), instead of
+    /// the SQLite file `db`; `None` for SQLite (`--store sqlite:PATH` sets `db`).
+    pub clickhouse: Option<crate::store::clickhouse::ClickHouseOptions>,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -332,12 +337,16 @@ impl Config {
             &sites,
         )?;
         let listen: SocketAddr = s.get("listen", |a: &SocketAddr| Ok(*a))?;
+        let store = store_of(&s)?;
         Ok(Config {
             identify_secrets,
             identify_required,
             ingest_keys,
             listen,
-            db: s.get("db", |p: &PathBuf| Ok(p.clone()))?,
+            db: match &store {
+                Some(Store::Sqlite(path)) => path.clone(),
+                _ => s.get("db", |p: &PathBuf| Ok(p.clone()))?,
+            },
             www: override_dir(s.given("www"))?,
             beacon: override_dir(s.given("beacon"))?,
             trusted_proxies,
@@ -393,8 +402,51 @@ impl Config {
                 .unwrap_or_default(),
             metrics_listen: s.optional("metrics-listen", |a: &SocketAddr| Ok(*a))?,
             refuse_opaque_origin: s.on("refuse-opaque-origin")?,
+            clickhouse: match store {
+                Some(Store::ClickHouse(endpoint)) => Some(ClickHouseOptions {
+                    endpoint,
+                    cluster: s.given("clickhouse-cluster").map(|(_, v)| v),
+                }),
+                _ => None,
+            },
         })
     }
+}
+
+/// What `--store` names.
+enum Store {
+    /// `sqlite:PATH`.
+    Sqlite(PathBuf),
+    /// `clickhouse:URL[,URL…]`, with the credentials of the environment.
+    ClickHouse(Endpoint),
+}
+
+/// `--store` (`SPOOR_STORE`), if given.
+fn store_of(s: &flags::Settings<'_>) -> Result<Option<Store>, ConfigError> {
+    let Some((source_name, value)) = s.given("store") else {
+        return Ok(None);
+    };
+    let fail = |reason: String| ConfigError {
+        source_name: source_name.clone(),
+        value: value.clone(),
+        reason,
+    };
+    if let Some(path) = value.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            return Err(fail("sqlite: needs a file path".into()));
+        }
+        return Ok(Some(Store::Sqlite(PathBuf::from(path))));
+    }
+    if let Some(spec) = value.strip_prefix("clickhouse:") {
+        let endpoint = Endpoint::parse(
+            spec,
+            s.env("SPOOR_CLICKHOUSE_USER"),
+            s.env("SPOOR_CLICKHOUSE_PASSWORD"),
+        )
+        .map_err(fail)?;
+        return Ok(Some(Store::ClickHouse(endpoint)));
+    }
+    Err(fail("must start with sqlite: or clickhouse:".into()))
 }
 
 /// The database file the subcommands open: `flag` (their `--db`) when given, else

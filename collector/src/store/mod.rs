@@ -27,6 +27,7 @@
 //! engine keeps apart from the seam (SQLite's rollups versus scans, `rebuild-reports`,
 //! the generator's bulk load) stays inherent to its type.
 
+pub mod clickhouse;
 mod identity_state;
 mod maintenance;
 mod report_source;

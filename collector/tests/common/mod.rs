@@ -15,6 +15,8 @@ use spoor_collector::config::Config;
 use spoor_collector::{Collector, app};
 use tower::ServiceExt;
 
+pub mod clickhouse;
+
 pub const NOW_ID: &str = "6f1c2d8e-3b7a-4c1e-9f00-0123456789ab";
 pub const CLIENT_IP: &str = "203.0.113.77";
 /// The screen size every fixture event carries, as the running beacon always sends one

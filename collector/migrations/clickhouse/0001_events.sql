@@ -1,0 +1,80 @@
+-- v1: events. One row per event (per site and id); no IP address is ever stored. The
+-- collector that owns a visitor derives everything in memory (its visitor, its server
+-- session) and appends; sessions are not rows of their own but the events that carry the
+-- same `session`, grouped at query time, so a retry or a late event cannot leave a stale
+-- session behind.
+--
+-- Templating (collector/src/store/clickhouse/migrate.rs): `{db}`, `{on_cluster}`,
+-- `{table:NAME}` (the table, or its `_local` shard table on a cluster), `{engine:X(...)}`
+-- (X, or ReplicatedX with its ZooKeeper path on a cluster), `{distributed:EXPR}` (on a
+-- cluster, a Distributed table NAME over NAME_local sharded by EXPR; nothing on one server).
+CREATE TABLE IF NOT EXISTS {table:events} {on_cluster} (
+    site           String,
+    id             UUID,
+    day            Date,              -- UTC day of ts
+    ts             Int64,             -- client time, Unix ms
+    received       Int64,             -- collector time, Unix ms
+    kind           String,            -- pageview | engagement | custom | outbound | download | identify
+    visitor        String,            -- resolved visitor id
+    evidence       String,            -- client-id | server-cookie | fingerprint
+    client_id      String,            -- the beacon's id as sent ('' for none)
+    beacon_session String,            -- the beacon's session id as sent ('' for none)
+    session        UUID,              -- the server session (derived from the visitor and its first event)
+    url            String,
+    hostname       String,
+    path           String,
+    prev_path      String,            -- the session's page view before this one ('' for none)
+    referrer       String,
+    title          String,
+    screen         String,
+    lang           String,
+    tz             String,
+    browser        String,
+    os             String,
+    device         String,
+    country        String,
+    fallback       String,            -- why the loader's no-wasm fallback sent it ('' for the beacon)
+    utm_source     String,
+    utm_medium     String,
+    utm_campaign   String,
+    utm_term       String,
+    utm_content    String,
+    name           String,            -- custom event name
+    props          String,            -- custom event properties, JSON ('' for none)
+    target         String,            -- outbound / download URL
+    user_id        String,            -- identify / login user id
+    pageview_id    String,            -- engagement: the page view it measures
+    visible_ms     UInt32,
+    scroll         UInt8
+) ENGINE = {engine:ReplacingMergeTree()}
+PARTITION BY toYYYYMM(day)
+ORDER BY (site, day, visitor, ts, id)
+{distributed:cityHash64(site, visitor)};
+
+-- Every stored event id, so the writer finds a resent id with one primary-key lookup
+-- whatever its content (the id alone decides). Written after the event itself.
+CREATE TABLE IF NOT EXISTS {table:event_ids} {on_cluster} (
+    site String,
+    id   UUID,
+    day  Date                         -- the day of the event's row, to find it again
+) ENGINE = {engine:ReplacingMergeTree()}
+PARTITION BY toYYYYMM(day)
+ORDER BY (site, id)
+{distributed:cityHash64(site, id)};
+
+-- Each visitor's latest server session, as its owning collector last wrote it: what a
+-- collector that did not have the visitor in memory continues from. A row may be ahead of
+-- the events (it is written first), never behind: joining a session whose last events did
+-- not commit is harmless, since sessions are computed from the events that did.
+CREATE TABLE IF NOT EXISTS {table:visitor_sessions} {on_cluster} (
+    site      String,
+    visitor   String,
+    session   UUID,
+    start_ts  Int64,
+    last_ts   Int64,
+    last_path String,                 -- its latest page view's path
+    pages     String,                 -- its first page views' paths, JSON array (flows)
+    version   UInt64                  -- last_ts, then arrival: the newest row wins
+) ENGINE = {engine:ReplacingMergeTree(version)}
+ORDER BY (site, visitor)
+{distributed:cityHash64(site, visitor)};

@@ -1,0 +1,159 @@
+//! The ClickHouse store (`--store clickhouse:http://HOST:PORT/DATABASE`): the same seam
+//! as [`sqlite`](super::sqlite), for operators who outgrow one machine — one ClickHouse
+//! server, or a sharded, replicated cluster (`--clickhouse-cluster`) behind any number of
+//! collectors.
+//!
+//! The collector derives, ClickHouse appends: ClickHouse cannot update a row cheaply, so
+//! nothing here is read, changed and written back. Events are appended once (their ids
+//! checked first, [`sink`]); a server session is the set of events that carry its id,
+//! grouped when a report asks ([`reports`]); identity state is rows replaced by newer
+//! versions, every read taking the newest ([`identity`]). Which collector derives what is
+//! decided above the store: each visitor is owned by one collector at a time
+//! (`peers`), so no two collectors derive the same visitor at once.
+//!
+//! Layout: `client` the HTTP conversation and quoting · `migrate` the numbered SQL files ·
+//! `sink` appending · `identity` salts, secrets, links and persons · `reports` the
+//! answers · `maintenance` retention, export, erasure, health.
+
+pub mod client;
+mod identity;
+mod maintenance;
+pub mod migrate;
+mod reports;
+mod sink;
+
+use std::sync::Arc;
+
+use client::{Client, Endpoint};
+use migrate::Layout;
+
+use crate::session::SessionRules;
+use crate::store::StoreError;
+
+/// Where and how to reach ClickHouse (the parsed `--store clickhouse:…` and
+/// `--clickhouse-cluster`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickHouseOptions {
+    /// The servers (replicas of the same data, for failover), database and credentials.
+    pub endpoint: Endpoint,
+    /// The cluster's name in the servers' `remote_servers`, when on a cluster.
+    pub cluster: Option<String>,
+}
+
+/// The store over one ClickHouse database. Cheap to clone (one shared client).
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    layout: Layout,
+    rules: SessionRules,
+    /// The runtime the ingest writer's blocking thread sends its statements to.
+    runtime: tokio::runtime::Handle,
+    /// Replicas per shard (1 on one server): inserts wait for that many (`insert_quorum`).
+    replicas: u32,
+}
+
+impl ClickHouseStore {
+    /// Connects, applies the migrations (on the cluster when one is named) and answers the
+    /// store. Must be called inside a tokio runtime (the one the writer will use).
+    pub async fn open(
+        options: ClickHouseOptions,
+        rules: SessionRules,
+    ) -> Result<ClickHouseStore, StoreError> {
+        let layout = Layout {
+            db: options.endpoint.database.clone(),
+            cluster: options.cluster.clone(),
+        };
+        let client = Client::new(options.endpoint);
+        migrate::migrate(&client, &layout).await?;
+        let replicas = match &layout.cluster {
+            Some(cluster) => replicas_per_shard(&client, cluster).await?,
+            None => 1,
+        };
+        Ok(ClickHouseStore {
+            inner: Arc::new(Inner {
+                client,
+                layout,
+                rules,
+                runtime: tokio::runtime::Handle::current(),
+                replicas,
+            }),
+        })
+    }
+
+    fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// `db.table`: what queries read and inserts write (the Distributed table on a
+    /// cluster).
+    fn table(&self, name: &str) -> String {
+        format!("{}.{name}", self.inner.layout.db)
+    }
+
+    /// The table mutations (`ALTER … DELETE`) and `OPTIMIZE` must name: the shards' own
+    /// tables on a cluster, with `ON CLUSTER`.
+    fn local_table(&self, name: &str) -> String {
+        match &self.inner.layout.cluster {
+            Some(c) => format!("{}.{name}_local ON CLUSTER {c}", self.inner.layout.db),
+            None => self.table(name),
+        }
+    }
+
+    /// Settings of an insert that must be durable before it is acknowledged: on a cluster,
+    /// written to the shard synchronously and to a quorum of its replicas.
+    fn insert_settings(&self) -> Vec<(&'static str, String)> {
+        let mut s = Vec::new();
+        if self.inner.layout.cluster.is_some() {
+            s.push(("insert_distributed_sync", "1".to_string()));
+            if self.inner.replicas > 1 {
+                s.push(("insert_quorum", self.inner.replicas.min(2).to_string()));
+            }
+        }
+        s
+    }
+
+    /// Settings of a read that must see every acknowledged insert (identity state).
+    fn consistent_read(&self) -> Vec<(&'static str, String)> {
+        if self.inner.replicas > 1 {
+            vec![("select_sequential_consistency", "1".to_string())]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Runs `f` on the store's runtime and waits for it: the ingest writer's blocking side.
+    fn block_on<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.inner.runtime.block_on(f)
+    }
+
+    /// The session rules (idle timeout, site time zone).
+    fn rules(&self) -> &SessionRules {
+        &self.inner.rules
+    }
+}
+
+/// How many replicas each shard of `cluster` has (the smallest, to be safe).
+async fn replicas_per_shard(client: &Client, cluster: &str) -> Result<u32, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        n: u32,
+    }
+    let rows: Vec<Row> = client
+        .rows(
+            format!(
+                "SELECT toUInt32(min(c)) AS n FROM (SELECT shard_num, count() AS c \
+                 FROM system.clusters WHERE cluster = {} GROUP BY shard_num)",
+                client::quote(cluster)
+            ),
+            &[],
+        )
+        .await?;
+    Ok(rows.first().map_or(1, |r| r.n.max(1)))
+}
