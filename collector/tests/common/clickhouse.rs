@@ -2,6 +2,7 @@
 //! process on free 127.0.0.1 ports in a temporary directory, shared by the binary's tests
 //! (each store gets a database of its own), and stopped when the test binary exits (the
 //! server runs under a shell that kills it once the test process's end of a pipe closes).
+//! Parts are compressed with zstd, as the shipped configs (`deploy/clickhouse`) do.
 //!
 //! Where `clickhouse-server` is not installed the tests that need it are skipped with a
 //! message, except under `CI=true`, where `scripts/setup.sh` installs it and a missing
@@ -72,7 +73,7 @@ fn start() -> Option<Server> {
          --format_schema_path={root}/format_schemas/ --http_port={http} --tcp_port={tcp} \
          --interserver_http_port={inter} --listen_host=127.0.0.1 \
          --logger.log={root}/server.log --logger.errorlog={root}/error.log \
-         --logger.level=warning"
+         --logger.level=warning --compression.case.method=zstd"
     );
     // The shell starts the server, waits for its stdin to close (the test process ended,
     // however it ended) and then kills it.
