@@ -53,6 +53,7 @@ async fn store() -> Option<(ClickHouseStore, Client)> {
     let options = ClickHouseOptions {
         endpoint: endpoint.clone(),
         cluster: None,
+        insert_quorum: 2,
     };
     let store = ClickHouseStore::open(options, SessionRules::default())
         .await

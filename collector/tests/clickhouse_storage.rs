@@ -33,6 +33,7 @@ async fn an_event_takes_at_most_50_bytes_on_disk() {
     let options = ClickHouseOptions {
         endpoint: endpoint.clone(),
         cluster: None,
+        insert_quorum: 2,
     };
     let store = ClickHouseStore::open(options, SessionRules::default())
         .await

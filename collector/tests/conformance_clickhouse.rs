@@ -33,6 +33,7 @@ impl Backend for ClickHouseDb {
         let options = ClickHouseOptions {
             endpoint: Endpoint::parse(store, None, None).unwrap(),
             cluster: None,
+            insert_quorum: 2,
         };
         let rules = SessionRules {
             zone: config.site_timezone.clone(),
