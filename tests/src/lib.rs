@@ -5,6 +5,8 @@
 //! calls, so a failing test leaves no process behind: chromedriver runs in its own process
 //! group, and the whole group (with the browsers it launched) is killed.
 
+pub mod cluster;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
