@@ -407,7 +407,8 @@ print_urls() {
     echo "Spoor cluster is up; state, configs and logs in $STATE/"
     if [ "$WITH_COLLECTORS" = 1 ]; then
         echo "  front (nginx, round-robin):  http://$HOST:$FRONT/"
-        echo "  dashboard:                   http://$HOST:$FRONT/dashboard/  (admin token: $STATE/admin-token)"
+        echo "  dashboard:                   http://$HOST:$FRONT/dashboard/  (paste the admin token in $STATE/admin-token;"
+        echo "                               a collector's one-time sign-in link, in its log, works at its own URL only)"
         for i in $(seq 1 "$COLLECTORS"); do
             port=COLLECTOR$i
             echo "  collector $i:                 http://$HOST:${!port}/  (log: $STATE/collector$i/collector.log)"
