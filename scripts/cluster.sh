@@ -135,6 +135,15 @@ alive() {
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
 }
 
+# Whether the pid in file $1 is a process that has not exited (whatever it runs: right
+# after `&` it may not have exec'd its program yet).
+exists() {
+    local pid state
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Stops the processes of the pid files given (SIGTERM together, SIGKILL after 15 s).
 stop_all() {
     local f pid pids=()
@@ -154,18 +163,21 @@ stop_all() {
     return 0
 }
 
-# Polls `$2` (a command) every 0.1 s until it succeeds, for at most $1 seconds.
+# wait_for SECONDS PIDFILE COMMAND…: polls COMMAND every 0.1 s until it succeeds;
+# fails after SECONDS, or at once when the process of PIDFILE has exited (a port taken
+# since the first `up`, a bad configuration: its log says why).
 wait_for() {
-    local seconds=$1
-    shift
+    local seconds=$1 pidfile=$2
+    shift 2
     for _ in $(seq 1 $((seconds * 10))); do
         "$@" && return 0
+        exists "$pidfile" || return 1
         sleep 0.1
     done
     return 1
 }
 
-zk_ready() { (exec 3<>"/dev/tcp/$HOST/$ZK" && echo srvr >&3 && cat <&3) 2>/dev/null | grep -q '^Mode:'; }
+zk_ready() { (exec 3<>"/dev/tcp/$HOST/$ZK" && echo srvr >&3 && timeout 1 cat <&3) 2>/dev/null | grep -q '^Mode:'; }
 ch_ready() { [ "$(curl -s --max-time 1 "http://$HOST:$1/ping" 2>/dev/null)" = "Ok." ]; }
 http_ok() { curl -sf --max-time 1 -o /dev/null "$1" 2>/dev/null; }
 
@@ -374,29 +386,29 @@ up() {
     ensure_ports
     render_clickhouse
     start_zookeeper
-    wait_for 60 zk_ready || {
+    wait_for 60 "$STATE/zk/pid" zk_ready || {
         tail -n 20 "$STATE/zk/zookeeper.log" >&2
-        die "ZooKeeper did not answer srvr on $HOST:$ZK"
+        die "ZooKeeper did not answer srvr on $HOST:$ZK (is the port taken? see $STATE/zk/zookeeper.log)"
     }
     for n in 1 2 3 4; do start_clickhouse "$n"; done
     for n in 1 2 3 4; do
         port=CH${n}_HTTP
-        wait_for 60 ch_ready "${!port}" || {
+        wait_for 60 "$STATE/ch$n/pid" ch_ready "${!port}" || {
             tail -n 20 "$STATE/ch$n/log/clickhouse-server.err.log" "$STATE/ch$n/log/stdout.log" >&2 || true
-            die "ClickHouse server $n did not answer /ping on $HOST:${!port}"
+            die "ClickHouse server $n did not answer /ping on $HOST:${!port} (is a port taken? see $STATE/ch$n/log/)"
         }
     done
     if [ "$WITH_COLLECTORS" = 1 ]; then
         start_collectors
         for i in $(seq 1 "$COLLECTORS"); do
             port=COLLECTOR$i
-            wait_for 60 http_ok "http://$HOST:${!port}/healthz" || {
+            wait_for 60 "$STATE/collector$i/pid" http_ok "http://$HOST:${!port}/healthz" || {
                 tail -n 20 "$STATE/collector$i/collector.log" >&2
                 die "collector $i did not answer /healthz on $HOST:${!port}"
             }
         done
         start_nginx
-        wait_for 20 http_ok "http://$HOST:$FRONT/healthz" ||
+        wait_for 20 "$STATE/nginx/pid" http_ok "http://$HOST:$FRONT/healthz" ||
             die "nginx did not answer on $HOST:$FRONT (see $STATE/nginx/)"
     fi
     print_urls
