@@ -1,8 +1,8 @@
 //! Real ClickHouse for tests, from the configurations Spoor ships (`deploy/clickhouse/`):
 //! [`ClickHouse`], one server in a temporary directory (what the store's conformance tests
-//! run against), and [`Cluster`], ZooKeeper and four servers as 2 shards x 2 replicas,
-//! started by `scripts/cluster.sh up --no-collectors` in a state directory of its own, so
-//! the tests run exactly what a newcomer runs.
+//! run against), and [`Cluster`], ZooKeeper and four servers as 2 shards x 2 replicas (and
+//! collectors behind nginx when asked), started by `scripts/cluster.sh up` in a state
+//! directory of its own, so the tests run exactly what a newcomer runs.
 //!
 //! Both log in as the `spoor` user with a password made for the run (the shipped
 //! `users.xml` has no passwordless user), on free loopback ports, and stop what they
@@ -125,29 +125,44 @@ pub struct ClusterOptions {
     /// The state directory `scripts/cluster.sh` works in; `None`: a temporary one, removed
     /// on drop. A given directory is kept (its processes are still stopped).
     pub state: Option<PathBuf>,
+    /// How many collectors, behind nginx; 0 (the default): ZooKeeper and ClickHouse only.
+    pub collectors: usize,
+    /// The collectors each on a SQLite file of their own (`scripts/cluster.sh --sqlite`)
+    /// instead of the cluster: for the nginx and collector half alone.
+    pub sqlite: bool,
+    /// The collector binary; `None`: `target/debug/spoor-collector`, which
+    /// `cargo test --workspace` builds (`cargo build -p spoor-collector` does too).
+    pub collector_bin: Option<PathBuf>,
 }
 
 /// ZooKeeper and four ClickHouse servers, 2 shards x 2 replicas in the cluster `spoor`,
-/// started by `scripts/cluster.sh up --no-collectors`. Replica `i` (0 to 3) is server
-/// `i + 1` of the script: shard `i / 2 + 1`, replica `r{i % 2 + 1}`. Every process is
-/// killed when the value is dropped.
+/// and as many collectors behind nginx as asked, started by `scripts/cluster.sh up`.
+/// Replica `i` (0 to 3) is server `i + 1` of the script: shard `i / 2 + 1`, replica
+/// `r{i % 2 + 1}`; collector `i` is the script's collector `i + 1`. Every process is killed
+/// when the value is dropped.
 pub struct Cluster {
     /// The HTTP interfaces of the four servers, `http://127.0.0.1:PORT`, by replica index.
     pub urls: Vec<String>,
     /// The `spoor` user's password.
     pub password: String,
+    /// The collectors' base URLs, `http://127.0.0.1:PORT`, by index.
+    pub collectors: Vec<String>,
+    /// nginx in front of the collectors, `http://127.0.0.1:PORT`, when there are any.
+    pub front: Option<String>,
     /// The script's state directory: each part's configuration, data, log and pid file.
     pub state: PathBuf,
+    options: ClusterOptions,
     _temp: Option<tempfile::TempDir>,
 }
 
 impl Cluster {
-    /// Starts the cluster and waits until ZooKeeper and every server answer (about 1.5 s).
+    /// Starts the cluster and waits until ZooKeeper, every server, every collector and
+    /// nginx answer (about 1.5 s without collectors).
     pub async fn start(options: ClusterOptions) -> anyhow::Result<Cluster> {
-        let (state, temp) = match options.state {
+        let (state, temp) = match &options.state {
             Some(dir) => {
-                std::fs::create_dir_all(&dir)?;
-                (dir, None)
+                std::fs::create_dir_all(dir)?;
+                (dir.clone(), None)
             }
             None => {
                 let temp = tempfile::tempdir()?;
@@ -158,17 +173,28 @@ impl Cluster {
         let mut cluster = Cluster {
             urls: Vec::new(),
             password: String::new(),
+            collectors: Vec::new(),
+            front: None,
             state,
+            options,
             _temp: temp,
         };
-        cluster.script("up").await?;
+        cluster.up().await?;
         let ports = read_ports(&cluster.state.join("ports.env"))?;
-        for n in 1..=4 {
-            let key = format!("CH{n}_HTTP");
+        let url = |key: String| -> anyhow::Result<String> {
             let port = ports
                 .get(&key)
                 .with_context(|| format!("{key} is not in ports.env"))?;
-            cluster.urls.push(format!("http://127.0.0.1:{port}"));
+            Ok(format!("http://127.0.0.1:{port}"))
+        };
+        for n in 1..=4 {
+            cluster.urls.push(url(format!("CH{n}_HTTP"))?);
+        }
+        for n in 1..=cluster.options.collectors {
+            cluster.collectors.push(url(format!("COLLECTOR{n}"))?);
+        }
+        if cluster.options.collectors > 0 {
+            cluster.front = Some(url("FRONT".to_string())?);
         }
         cluster.password = std::fs::read_to_string(cluster.state.join("clickhouse-password"))?
             .trim()
@@ -206,22 +232,10 @@ impl Cluster {
 
     /// Kills replica `i` with SIGKILL, as a crash would, and waits until it is gone.
     pub async fn kill_replica(&self, i: usize) -> anyhow::Result<()> {
-        let pid_file = self.state.join(format!("ch{}/pid", i + 1));
-        let pid = std::fs::read_to_string(&pid_file)
-            .with_context(|| format!("reading {}", pid_file.display()))?;
-        let pid = pid.trim().to_string();
-        let status = Command::new("kill").args(["-KILL", &pid]).status()?;
-        if !status.success() {
-            bail!("kill -KILL {pid} failed");
+        if i >= self.urls.len() {
+            bail!("no replica {i}");
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while running(&pid) {
-            if Instant::now() > deadline {
-                bail!("replica {i} (pid {pid}) did not die");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(())
+        self.kill(&format!("ch{}", i + 1)).await
     }
 
     /// Starts replica `i` again on its ports and data (`scripts/cluster.sh up` starts
@@ -230,24 +244,82 @@ impl Cluster {
         if i >= self.urls.len() {
             bail!("no replica {i}");
         }
-        self.script("up").await
+        self.up().await
     }
 
-    /// `scripts/cluster.sh COMMAND --no-collectors --state DIR`, in a blocking thread; its
+    /// Kills collector `i` with SIGKILL and waits until it is gone.
+    pub async fn kill_collector(&self, i: usize) -> anyhow::Result<()> {
+        if i >= self.collectors.len() {
+            bail!("no collector {i}");
+        }
+        self.kill(&format!("collector{}", i + 1)).await
+    }
+
+    /// Starts collector `i` again on its port, and waits until it answers.
+    pub async fn restart_collector(&self, i: usize) -> anyhow::Result<()> {
+        if i >= self.collectors.len() {
+            bail!("no collector {i}");
+        }
+        self.up().await
+    }
+
+    /// The SQLite file of collector `i` (with [`ClusterOptions::sqlite`]).
+    pub fn collector_db(&self, i: usize) -> PathBuf {
+        self.state.join(format!("collector{}/spoor.db", i + 1))
+    }
+
+    /// SIGKILL to the process of `STATE/<part>/pid`, then waits until it has exited.
+    async fn kill(&self, part: &str) -> anyhow::Result<()> {
+        let pid_file = self.state.join(part).join("pid");
+        let pid = std::fs::read_to_string(&pid_file)
+            .with_context(|| format!("reading {}", pid_file.display()))?;
+        let pid = pid.trim().to_string();
+        let status = Command::new("kill").args(["-KILL", &pid]).status()?;
+        if !status.success() {
+            bail!("kill -KILL {pid} ({part}) failed");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running(&pid) {
+            if Instant::now() > deadline {
+                bail!("{part} (pid {pid}) did not die");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// `scripts/cluster.sh up` with this cluster's options, in a blocking thread; its
     /// output when it fails.
-    async fn script(&self, command: &'static str) -> anyhow::Result<()> {
-        let state = self.state.clone();
-        let output = tokio::task::spawn_blocking(move || {
-            Command::new(repo_root().join("scripts/cluster.sh"))
-                .args([command, "--no-collectors", "--state"])
-                .arg(&state)
-                .stdin(Stdio::null())
-                .output()
-        })
-        .await??;
+    async fn up(&self) -> anyhow::Result<()> {
+        let mut command = Command::new(repo_root().join("scripts/cluster.sh"));
+        command.arg("up").arg("--state").arg(&self.state);
+        if self.options.collectors == 0 {
+            command.arg("--no-collectors");
+        } else {
+            command
+                .arg("--collectors")
+                .arg(self.options.collectors.to_string());
+            if self.options.sqlite {
+                command.arg("--sqlite");
+            }
+            let bin = self
+                .options
+                .collector_bin
+                .clone()
+                .unwrap_or_else(|| repo_root().join("target/debug/spoor-collector"));
+            if !bin.is_file() {
+                bail!(
+                    "no collector binary at {}: cargo build -p spoor-collector",
+                    bin.display()
+                );
+            }
+            command.env("SPOOR_COLLECTOR_BIN", bin);
+        }
+        command.stdin(Stdio::null());
+        let output = tokio::task::spawn_blocking(move || command.output()).await??;
         if !output.status.success() {
             bail!(
-                "scripts/cluster.sh {command} failed: {}{}",
+                "scripts/cluster.sh up failed: {}{}",
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             );

@@ -270,3 +270,68 @@ async fn wait_caught_up(cluster: &Cluster, i: usize, timeout: Duration) -> anyho
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `POST /collect` of one cookieless page view numbered `n`; the status code.
+async fn post_page_view(base: &str, n: u32) -> anyhow::Result<u16> {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let now = spoor_collector::clock::now_ms();
+    let body = format!(
+        r#"{{"site":"demo","events":[{{"id":"00000000-0000-4000-8000-{n:012x}","type":"pageview","url":"http://127.0.0.1/p{n}","ts":{now},"screen":"1280x720"}}]}}"#
+    );
+    let request = hyper::Request::post(format!("{base}/collect"))
+        .header("Content-Type", "text/plain")
+        .header("User-Agent", "ClusterTest/1.0")
+        .body(Full::new(Bytes::from(body)))?;
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request)).await??;
+    Ok(response.status().as_u16())
+}
+
+/// Events stored by collector `i` of a cluster started with `sqlite`.
+fn stored(cluster: &Cluster, i: usize) -> anyhow::Result<i64> {
+    let db = rusqlite::Connection::open(cluster.collector_db(i))?;
+    Ok(db.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?)
+}
+
+/// The nginx and collector half of `scripts/cluster.sh up`, each collector on its own
+/// SQLite file (`--sqlite`, so it runs before the ClickHouse store exists): nginx spreads
+/// requests round-robin with no stickiness, and a collector killed with SIGKILL costs no
+/// request: nginx passes them to the survivors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_round_robins_and_passes_over_a_dead_collector() -> anyhow::Result<()> {
+    if skip_without_clickhouse() {
+        return Ok(());
+    }
+    let cluster = Cluster::start(ClusterOptions {
+        collectors: 3,
+        sqlite: true,
+        ..ClusterOptions::default()
+    })
+    .await?;
+    let front = cluster.front.clone().context("no front")?;
+
+    for n in 0..12 {
+        assert_eq!(post_page_view(&front, n).await?, 204, "page view {n}");
+    }
+    let counts: Vec<i64> = (0..3)
+        .map(|i| stored(&cluster, i))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(counts, [4, 4, 4], "12 requests in turn over 3 collectors");
+
+    cluster.kill_collector(1).await?;
+    for n in 12..24 {
+        assert_eq!(post_page_view(&front, n).await?, 204, "page view {n}");
+    }
+    assert_eq!(
+        stored(&cluster, 0)? + stored(&cluster, 2)?,
+        20,
+        "the survivors took every request sent while collector 1 was dead"
+    );
+
+    // `up` brings it back on its port and file, which still hold its 4 events.
+    cluster.restart_collector(1).await?;
+    assert_eq!(stored(&cluster, 1)?, 4);
+    Ok(())
+}
