@@ -271,61 +271,76 @@ collector_binary() {
     local bin=${SPOOR_COLLECTOR_BIN:-$ROOT/target/release/spoor-collector}
     if [ ! -x "$bin" ] && [ -z "${SPOOR_COLLECTOR_BIN:-}" ]; then
         log "building the release collector, as scripts/run.sh does (the first time takes minutes)"
-        scripts/setup.sh
-        scripts/build-beacon.sh && scripts/build-dashboard.sh
-        PATH="$HOME/.cargo/bin:$PATH" cargo build --release --quiet -p spoor-collector
+        {
+            scripts/setup.sh
+            scripts/build-beacon.sh && scripts/build-dashboard.sh
+            PATH="$HOME/.cargo/bin:$PATH" cargo build --release --quiet -p spoor-collector
+        } >&2
     fi
     [ -x "$bin" ] || die "no collector binary at $bin"
     echo "$bin"
 }
 
-start_collectors() {
-    local bin i n d port peers=() store=() help args
-    bin=$(collector_binary)
-    help=$("$bin" --help 2>&1 || true)
+# The collectors' binary, its --help, and the --peers list, set by prepare_collectors.
+BIN=
+HELP=
+PEERS=
+
+prepare_collectors() {
+    local i port peers=()
+    BIN=$(collector_binary)
+    HELP=$("$BIN" --help 2>&1 || true)
     if [ "$SQLITE" = 0 ]; then
-        for flag in --store --clickhouse-cluster --peers; do
-            [[ $help == *"$flag "* ]] ||
-                die "$bin has no $flag flag yet (the ClickHouse store or visitor routing has not landed): use --no-collectors, or --sqlite for the nginx and collector half"
+        for flag in --store --clickhouse-cluster; do
+            [[ $HELP == *"$flag "* ]] ||
+                die "$BIN has no $flag flag yet (the ClickHouse store has not landed): use --no-collectors, or --sqlite for the nginx and collector half"
         done
     fi
+    [[ $HELP == *"--peers "* ]] ||
+        log "warning: $BIN has no --peers flag yet (routing each visitor to one collector has not landed): each collector resolves visitors on its own"
     secret_file "$STATE/admin-token" "${SPOOR_ADMIN_TOKEN:-}"
     for i in $(seq 1 "$COLLECTORS"); do
         port=COLLECTOR$i
         peers+=("http://$HOST:${!port}")
     done
-    for i in $(seq 1 "$COLLECTORS"); do
-        d=$STATE/collector$i
-        mkdir -p "$d"
-        alive "$d/pid" spoor-collector && continue
-        port=COLLECTOR$i
-        args=(--listen "$HOST:${!port}" --admin-token-file "$STATE/admin-token"
-            --trusted-proxies "$HOST/32")
-        if [ "$SQLITE" = 1 ]; then
-            args+=(--db "$d/spoor.db")
-        else
-            # Each collector lists the four servers starting from a different one, so that
-            # the collectors spread over the cluster and fail over to the next server.
-            store=()
-            for n in 0 1 2 3; do
-                local h=CH$(((i - 1 + n) % 4 + 1))_HTTP
-                store+=("http://$HOST:${!h}/spoor")
-            done
-            args+=(--store "clickhouse:$(
-                IFS=,
-                echo "${store[*]}"
-            )" --clickhouse-cluster spoor)
-        fi
-        if [[ $help == *"--peers "* ]]; then
-            args+=(--peers "$(
-                IFS=,
-                echo "${peers[*]}"
-            )")
-        fi
-        SPOOR_CLICKHOUSE_USER=spoor SPOOR_CLICKHOUSE_PASSWORD=$(password) \
-            "$bin" "${args[@]}" </dev/null >"$d/collector.log" 2>&1 &
-        echo $! >"$d/pid"
-    done
+    PEERS=$(
+        IFS=,
+        echo "${peers[*]}"
+    )
+}
+
+start_collector() {
+    local i=$1 d=$STATE/collector$1 port=COLLECTOR$1 n h store=() args
+    mkdir -p "$d"
+    alive "$d/pid" "$(basename "$BIN")" && return 0
+    args=(--listen "$HOST:${!port}" --admin-token-file "$STATE/admin-token"
+        --trusted-proxies "$HOST/32")
+    if [ "$SQLITE" = 1 ]; then
+        args+=(--db "$d/spoor.db")
+    else
+        # Each collector lists the four servers starting from a different one, so that the
+        # collectors spread over the cluster and fail over to the next server.
+        for n in 0 1 2 3; do
+            h=CH$(((i - 1 + n) % 4 + 1))_HTTP
+            store+=("http://$HOST:${!h}/spoor")
+        done
+        args+=(--store "clickhouse:$(
+            IFS=,
+            echo "${store[*]}"
+        )" --clickhouse-cluster spoor)
+    fi
+    [[ $HELP == *"--peers "* ]] && args+=(--peers "$PEERS")
+    SPOOR_CLICKHOUSE_USER=spoor SPOOR_CLICKHOUSE_PASSWORD=$(password) \
+        "$BIN" "${args[@]}" </dev/null >"$d/collector.log" 2>&1 &
+    echo $! >"$d/pid"
+}
+
+wait_collector() {
+    local i=$1 port=COLLECTOR$1
+    wait_for 60 "$STATE/collector$i/pid" http_ok "http://$HOST:${!port}/healthz" || {
+        tail -n 20 "$STATE/collector$i/collector.log" >&2
+        die "collector $i did not answer /healthz on $HOST:${!port}"
+    }
 }
 
 start_nginx() {
@@ -399,14 +414,13 @@ up() {
         }
     done
     if [ "$WITH_COLLECTORS" = 1 ]; then
-        start_collectors
-        for i in $(seq 1 "$COLLECTORS"); do
-            port=COLLECTOR$i
-            wait_for 60 "$STATE/collector$i/pid" http_ok "http://$HOST:${!port}/healthz" || {
-                tail -n 20 "$STATE/collector$i/collector.log" >&2
-                die "collector $i did not answer /healthz on $HOST:${!port}"
-            }
-        done
+        prepare_collectors
+        # The first alone: it runs the store's migrations (ON CLUSTER) before the others
+        # start and find them done.
+        start_collector 1
+        wait_collector 1
+        for i in $(seq 2 "$COLLECTORS"); do start_collector "$i"; done
+        for i in $(seq 2 "$COLLECTORS"); do wait_collector "$i"; done
         start_nginx
         wait_for 20 "$STATE/nginx/pid" http_ok "http://$HOST:$FRONT/healthz" ||
             die "nginx did not answer on $HOST:$FRONT (see $STATE/nginx/)"
