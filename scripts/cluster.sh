@@ -74,7 +74,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 [[ $COLLECTORS =~ ^[1-9][0-9]*$ ]] || die "--collectors takes a positive number, not $COLLECTORS"
-mkdir -p "$STATE"
+if [ "$cmd" = up ]; then
+    mkdir -p "$STATE"
+elif [ ! -d "$STATE" ]; then
+    echo "no cluster in $STATE"
+    exit 0
+fi
 STATE=$(cd "$STATE" && pwd)
 PORTS=$STATE/ports.env
 HOST=127.0.0.1
