@@ -14,7 +14,7 @@ use serde::Deserialize;
 use spoor_collector::reports::generate::{Spec, generate};
 use spoor_collector::reports::range::DAY_MS;
 use spoor_collector::session::SessionRules;
-use spoor_collector::store::clickhouse::client::{Client, Endpoint};
+use spoor_collector::store::clickhouse::client::Client;
 use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 
 #[derive(Deserialize)]
@@ -26,10 +26,9 @@ struct Part {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_takes_at_most_50_bytes_on_disk() {
-    let Some(url) = common::clickhouse::new_database() else {
+    let Some(endpoint) = common::clickhouse::new_database() else {
         return;
     };
-    let endpoint = Endpoint::parse(&url, None, None).unwrap();
     let options = ClickHouseOptions {
         endpoint: endpoint.clone(),
         cluster: None,
