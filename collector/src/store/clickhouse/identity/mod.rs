@@ -1,17 +1,22 @@
 //! [`IdentityState`] on ClickHouse: daily salts and secrets chosen the same by every
-//! collector, credentials, the identity memory behind the writer's caches, and persons.
+//! collector, credentials, the identity memory behind the writer's caches (`memory`),
+//! links (`links`, written by `apply`), persons kept at write time (`persons`) and the
+//! reads behind them (`views`).
+
+mod apply;
+mod ids;
+mod links;
+mod memory;
+mod persons;
+#[cfg(test)]
+pub(super) mod tests;
+mod views;
 
 use super::ClickHouseStore;
 use super::client::{backend, quote};
 use crate::identity::graph::Mode;
 use crate::identity::resolver::Memory;
 use crate::store::{IdentityState, LinkView, Person, StoreError, StoreFuture, random_bytes};
-
-/// Not written yet on this engine.
-fn unsupported<T>(what: &str) -> StoreFuture<'static, T> {
-    let e: StoreError = backend(format!("{what}: not yet on ClickHouse"));
-    Box::pin(async move { Err(e) })
-}
 
 /// How long a collector that created a secret waits before reading back which one won:
 /// longer than any insert in flight from a collector that started at the same moment.
@@ -206,72 +211,60 @@ impl IdentityState for ClickHouseStore {
 
     fn identity_memory(
         &self,
-        _site: &str,
-        _client_id: Option<&str>,
-        _fingerprint: &str,
-        _day: i64,
+        site: &str,
+        client_id: Option<&str>,
+        fingerprint: &str,
+        day: i64,
     ) -> StoreFuture<'_, Memory> {
-        unsupported("identity_memory")
+        let (site, client_id, fingerprint) = (
+            site.to_string(),
+            client_id.map(str::to_string),
+            fingerprint.to_string(),
+        );
+        Box::pin(async move {
+            self.memory(&site, client_id.as_deref(), &fingerprint, day)
+                .await
+        })
     }
 
-    fn fingerprint_shared(
-        &self,
-        _site: &str,
-        _fingerprint: &str,
-        _day: i64,
-    ) -> StoreFuture<'_, bool> {
-        unsupported("fingerprint_shared")
+    fn fingerprint_shared(&self, site: &str, fingerprint: &str, day: i64) -> StoreFuture<'_, bool> {
+        let (site, fingerprint) = (site.to_string(), fingerprint.to_string());
+        Box::pin(async move { self.shared(&site, &fingerprint, day).await })
     }
 
-    fn cookie_ids(&self, _site: &str, _visitor: &str, _day: i64) -> StoreFuture<'_, u32> {
-        unsupported("cookie_ids")
+    fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> StoreFuture<'_, u32> {
+        let (site, visitor) = (site.to_string(), visitor.to_string());
+        Box::pin(async move { self.ids_of_cookie(&site, &visitor, day).await })
     }
 
-    fn person(&self, _site: &str, _visitor: &str, _mode: Mode) -> StoreFuture<'_, Option<Person>> {
-        unsupported("person")
+    fn person(&self, site: &str, visitor: &str, mode: Mode) -> StoreFuture<'_, Option<Person>> {
+        let (site, visitor) = (site.to_string(), visitor.to_string());
+        Box::pin(async move { self.person_of(&site, &visitor, mode).await })
     }
 
     fn explain(
         &self,
-        _site: &str,
-        _a: &str,
-        _b: &str,
-        _mode: Mode,
+        site: &str,
+        a: &str,
+        b: &str,
+        mode: Mode,
     ) -> StoreFuture<'_, Option<Vec<LinkView>>> {
-        unsupported("explain")
+        let (site, a, b) = (site.to_string(), a.to_string(), b.to_string());
+        Box::pin(async move { self.explain_pair(&site, &a, &b, mode).await })
     }
 
-    fn refused(
-        &self,
-        _site: &str,
-        _a: &str,
-        _b: &str,
-        _mode: Mode,
-    ) -> StoreFuture<'_, Vec<LinkView>> {
-        unsupported("refused")
+    fn refused(&self, site: &str, a: &str, b: &str, mode: Mode) -> StoreFuture<'_, Vec<LinkView>> {
+        let (site, a, b) = (site.to_string(), a.to_string(), b.to_string());
+        Box::pin(async move { self.refused_between(&site, &a, &b, mode).await })
     }
 
-    fn event_persons(&self, _site: &str, _mode: Mode) -> StoreFuture<'_, Vec<(String, String)>> {
-        unsupported("event_persons")
+    fn event_persons(&self, site: &str, mode: Mode) -> StoreFuture<'_, Vec<(String, String)>> {
+        let site = site.to_string();
+        Box::pin(async move { self.persons_of_events(&site, mode).await })
     }
 
-    fn undo_link(&self, _id: i64) -> StoreFuture<'_, bool> {
-        unsupported("undo_link")
-    }
-}
-
-impl ClickHouseStore {
-    /// Writes the identity side effects of `events` (new events only, in order; see
-    /// [`IdentityEffects`](crate::event::IdentityEffects)): links (each pair and kind once,
-    /// a login back after another user's as a new one), withdrawn fingerprint links, the
-    /// fingerprint observations, the per-cookie id counters, and the persons they make.
-    /// Called by the sink after the events' own rows are written.
-    // TODO(chidentity): everything; until then nothing is written.
-    pub(super) async fn apply_identity(
-        &self,
-        _events: &[&crate::event::Event],
-    ) -> Result<(), StoreError> {
-        Ok(())
+    fn undo_link(&self, id: i64) -> StoreFuture<'_, bool> {
+        Box::pin(async move { self.deactivate(id).await })
     }
 }
 
