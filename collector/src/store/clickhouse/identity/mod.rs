@@ -9,7 +9,7 @@ mod links;
 mod memory;
 mod persons;
 #[cfg(test)]
-pub(super) mod tests;
+pub(in crate::store::clickhouse) mod tests;
 mod views;
 
 use super::ClickHouseStore;
@@ -265,6 +265,64 @@ impl IdentityState for ClickHouseStore {
 
     fn undo_link(&self, id: i64) -> StoreFuture<'_, bool> {
         Box::pin(async move { self.deactivate(id).await })
+    }
+}
+
+impl ClickHouseStore {
+    /// Works out again, from the links that remain, the persons of `nodes` (ends of links
+    /// deleted by a purge or an erasure) and writes them.
+    pub(in crate::store::clickhouse) async fn relink(
+        &self,
+        site: &str,
+        nodes: &[&str],
+    ) -> Result<(), StoreError> {
+        let mut links = links::LinkCache::default();
+        let mut persons = persons::PersonCache::default();
+        persons.relink(self, &mut links, site, nodes).await?;
+        persons.flush(self).await
+    }
+
+    /// The maintenance epoch: grows whenever a purge or an erasure deleted identity state
+    /// (links, observations, counters, persons) that any collector's writer may hold in
+    /// its caches. A primary-key read of `secrets` (kind `epoch`); 0 before the first.
+    /// The sink's [`identity_epoch`](crate::store::EventSink::identity_epoch) answers it,
+    /// so every collector's writer drops its identity caches after one.
+    #[allow(dead_code)] // Until the sink (the lead's `sink.rs`) reads it.
+    pub(in crate::store::clickhouse) async fn maintenance_epoch(&self) -> Result<u64, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Epoch {
+            epoch: u64,
+        }
+        let rows: Vec<Epoch> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT max(version) AS epoch FROM {} WHERE kind = 'epoch' AND name = 'maintenance'",
+                    self.table("secrets")
+                ),
+                &self.consistent_read(),
+            )
+            .await?;
+        Ok(rows.first().map_or(0, |r| r.epoch))
+    }
+
+    /// Moves the maintenance epoch past every value it had (a version from this
+    /// collector's clock, above the newest stored).
+    pub(in crate::store::clickhouse) async fn bump_maintenance_epoch(
+        &self,
+    ) -> Result<(), StoreError> {
+        let current = self.maintenance_epoch().await?;
+        let epoch = ids::next_version().max(current + 1);
+        self.client()
+            .command(
+                format!(
+                    "INSERT INTO {} (name, value, created, kind, deleted, version)                      VALUES ('maintenance', '', {}, 'epoch', 0, {epoch})",
+                    self.table("secrets"),
+                    now_ms()
+                ),
+                &self.insert_settings(),
+            )
+            .await
     }
 }
 

@@ -65,22 +65,75 @@ pub(in crate::store::clickhouse) fn day() -> i64 {
     event(0, "", "").received.div_euclid(DAY_MS)
 }
 
-/// What the sink does for new events, identity-wise: the visitor's `visitor_sessions`
-/// row, then `apply_identity`.
+/// The `events` and `event_ids` rows of `e`, as the sink writes them (the columns tests
+/// read; its session is named after its visitor).
+pub(in crate::store::clickhouse) async fn insert_rows(
+    store: &ClickHouseStore,
+    e: &Event,
+) -> Result<(), StoreError> {
+    let user = match &e.client.kind {
+        crate::event::EventKind::Identify { user } => user.clone(),
+        _ => String::new(),
+    };
+    let id = quote(&e.client.id.to_string());
+    let session = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        e.visitor.hash(&mut h);
+        uuid::Uuid::from_u128(u128::from(h.finish()) + 1)
+    };
+    store
+        .client()
+        .command(
+            format!(
+                "INSERT INTO {} (site, id, day, ts, received, kind, visitor, client_id, session, path, user_id)                  VALUES ({}, {id}, toDate(intDiv({}, 1000)), {}, {}, {}, {}, {}, {}, '/a', {})",
+                store.table("events"),
+                quote(&e.site),
+                e.client.ts,
+                e.client.ts,
+                e.received,
+                quote(e.client.kind.as_str()),
+                quote(&e.visitor),
+                quote(e.client.client_id.as_deref().unwrap_or("")),
+                quote(&session.to_string()),
+                quote(&user)
+            ),
+            &[],
+        )
+        .await?;
+    store
+        .client()
+        .command(
+            format!(
+                "INSERT INTO {} (site, id, day) VALUES ({}, {id}, toDate(intDiv({}, 1000)))",
+                store.table("event_ids"),
+                quote(&e.site),
+                e.client.ts
+            ),
+            &[],
+        )
+        .await
+}
+
+/// What the sink does for new events: their rows, the visitor's `visitor_sessions` row,
+/// then `apply_identity`.
 pub(in crate::store::clickhouse) async fn insert(
     store: &ClickHouseStore,
     events: &[Event],
 ) -> Result<(), StoreError> {
     for e in events {
+        insert_rows(store, e).await?;
         store
             .client()
             .command(
                 format!(
                     "INSERT INTO {} (site, visitor, session, start_ts, last_ts, last_path, pages, version) \
-                     VALUES ({}, {}, '00000000-0000-0000-0000-000000000001', 0, 0, '', '[]', 1)",
+                     VALUES ({}, {}, '00000000-0000-0000-0000-000000000001', {}, {}, '', '[]', 1)",
                     store.table("visitor_sessions"),
                     quote(&e.site),
-                    quote(&e.visitor)
+                    quote(&e.visitor),
+                    e.client.ts,
+                    e.client.ts
                 ),
                 &[],
             )

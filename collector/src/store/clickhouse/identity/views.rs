@@ -30,7 +30,7 @@ struct TimelineRow {
 
 impl ClickHouseStore {
     /// The links of `start`'s component, active or not, oldest first.
-    pub(super) async fn component_links(
+    pub(in crate::store::clickhouse) async fn component_links(
         &self,
         site: &str,
         start: &str,
