@@ -42,8 +42,6 @@ impl ClickHouseStore {
     /// a login back after another user's as a new one), withdrawn fingerprint links, the
     /// fingerprint observations, the per-cookie id counters, and the persons they make.
     /// Called by the sink after the events' own rows are written.
-    // Until the sink (`sink.rs`, the lead's) calls it, only the tests do.
-    #[allow(dead_code)]
     pub(in crate::store::clickhouse) async fn apply_identity(
         &self,
         events: &[&Event],

@@ -20,7 +20,7 @@ use crate::store::{IdentityState, LinkView, Person, StoreError, StoreFuture, ran
 
 /// How long a collector that created a secret waits before reading back which one won:
 /// longer than any insert in flight from a collector that started at the same moment.
-const SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(750);
 
 #[derive(serde::Deserialize)]
 struct Value {
@@ -287,7 +287,6 @@ impl ClickHouseStore {
     /// its caches. A primary-key read of `secrets` (kind `epoch`); 0 before the first.
     /// The sink's [`identity_epoch`](crate::store::EventSink::identity_epoch) answers it,
     /// so every collector's writer drops its identity caches after one.
-    #[allow(dead_code)] // Until the sink (the lead's `sink.rs`) reads it.
     pub(in crate::store::clickhouse) async fn maintenance_epoch(&self) -> Result<u64, StoreError> {
         #[derive(serde::Deserialize)]
         struct Epoch {

@@ -1,8 +1,8 @@
 //! Tests of the identity state against a real `clickhouse-server` (started once per test
 //! binary, as the conformance suite's fixture does; skipped with a message where
 //! ClickHouse is not installed, never under `CI=true`). Each test works in a database of
-//! its own; events are given to `apply_identity` as the sink gives them, and a visitor's
-//! `visitor_sessions` row is written as the sink writes it.
+//! its own; events are appended through the store's own sink, which calls
+//! `apply_identity` after writing them.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +16,7 @@ use crate::identity::resolver::{NewLink, USER_PREFIX};
 use crate::identity::salt::DAY_MS;
 use crate::session::SessionRules;
 use crate::store::sqlite::tests::event;
-use crate::store::{IdentityState, StoreError};
+use crate::store::{EventSink, IdentityState, StoreError};
 
 #[path = "../../../../tests/common/clickhouse.rs"]
 mod server;
@@ -65,82 +65,13 @@ pub(in crate::store::clickhouse) fn day() -> i64 {
     event(0, "", "").received.div_euclid(DAY_MS)
 }
 
-/// The `events` and `event_ids` rows of `e`, as the sink writes them (the columns tests
-/// read; its session is named after its visitor).
-pub(in crate::store::clickhouse) async fn insert_rows(
-    store: &ClickHouseStore,
-    e: &Event,
-) -> Result<(), StoreError> {
-    let user = match &e.client.kind {
-        crate::event::EventKind::Identify { user } => user.clone(),
-        _ => String::new(),
-    };
-    let id = quote(&e.client.id.to_string());
-    let session = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        e.visitor.hash(&mut h);
-        uuid::Uuid::from_u128(u128::from(h.finish()) + 1)
-    };
-    store
-        .client()
-        .command(
-            format!(
-                "INSERT INTO {} (site, id, day, ts, received, kind, visitor, client_id, session, path, user_id)                  VALUES ({}, {id}, toDate(intDiv({}, 1000)), {}, {}, {}, {}, {}, {}, '/a', {})",
-                store.table("events"),
-                quote(&e.site),
-                e.client.ts,
-                e.client.ts,
-                e.received,
-                quote(e.client.kind.as_str()),
-                quote(&e.visitor),
-                quote(e.client.client_id.as_deref().unwrap_or("")),
-                quote(&session.to_string()),
-                quote(&user)
-            ),
-            &[],
-        )
-        .await?;
-    store
-        .client()
-        .command(
-            format!(
-                "INSERT INTO {} (site, id, day) VALUES ({}, {id}, toDate(intDiv({}, 1000)))",
-                store.table("event_ids"),
-                quote(&e.site),
-                e.client.ts
-            ),
-            &[],
-        )
-        .await
-}
-
-/// What the sink does for new events: their rows, the visitor's `visitor_sessions` row,
-/// then `apply_identity`.
+/// The events appended through the store's sink, as the ingest writer appends them
+/// (their rows, sessions and ids, then `apply_identity`).
 pub(in crate::store::clickhouse) async fn insert(
     store: &ClickHouseStore,
     events: &[Event],
 ) -> Result<(), StoreError> {
-    for e in events {
-        insert_rows(store, e).await?;
-        store
-            .client()
-            .command(
-                format!(
-                    "INSERT INTO {} (site, visitor, session, start_ts, last_ts, last_path, pages, version) \
-                     VALUES ({}, {}, '00000000-0000-0000-0000-000000000001', {}, {}, '', '[]', 1)",
-                    store.table("visitor_sessions"),
-                    quote(&e.site),
-                    quote(&e.visitor),
-                    e.client.ts,
-                    e.client.ts
-                ),
-                &[],
-            )
-            .await?;
-    }
-    let refs: Vec<&Event> = events.iter().collect();
-    store.apply_identity(&refs).await
+    store.append(vec![events.to_vec()]).await.map(|_| ())
 }
 
 /// Every link of `site`, newest version of each, oldest first.
