@@ -55,6 +55,7 @@ macro_rules! areas {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
+                let _ = tracing_subscriber::fmt().with_test_writer().try_init();
                 if installed() {
                     conformance::$area::$test(&$backend).await;
                 }

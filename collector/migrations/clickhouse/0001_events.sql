@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS {table:events} {on_cluster} (
     client_id      String,            -- the beacon's id as sent ('' for none)
     beacon_session String,            -- the beacon's session id as sent ('' for none)
     session        UUID,              -- the server session (derived from the visitor and its first event)
+    starts         UInt8,             -- 1: this event started its session (whose facts below are the session's)
     url            String,
     hostname       String,
     path           String,
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS {table:events} {on_cluster} (
     os             String,
     device         String,
     country        String,
+    source         String,            -- referrer source (enrich::source::classify of referrer, utm_source, hostname)
+    source_class   String,            -- search | social | direct | other
     fallback       String,            -- why the loader's no-wasm fallback sent it ('' for the beacon)
     utm_source     String,
     utm_medium     String,
@@ -67,14 +70,20 @@ ORDER BY (site, id)
 -- the events (it is written first), never behind: joining a session whose last events did
 -- not commit is harmless, since sessions are computed from the events that did.
 CREATE TABLE IF NOT EXISTS {table:visitor_sessions} {on_cluster} (
-    site      String,
-    visitor   String,
-    session   UUID,
-    start_ts  Int64,
-    last_ts   Int64,
-    last_path String,                 -- its latest page view's path
-    pages     String,                 -- its first page views' paths, JSON array (flows)
-    version   UInt64                  -- last_ts, then arrival: the newest row wins
+    site         String,
+    visitor      String,
+    session      UUID,
+    start_ts     Int64,
+    last_ts      Int64,
+    day          Int64,               -- local day of the session in the site's time zone
+    utm_source   String,              -- the campaign that started it
+    utm_medium   String,
+    utm_campaign String,
+    pageviews    UInt32,
+    events       UInt32,
+    engaged      UInt8,
+    last_page    String,              -- its latest page view's path ('' for none)
+    version      UInt64               -- grows with every write of the visitor: the newest row wins
 ) ENGINE = {engine:ReplacingMergeTree(version)}
 ORDER BY (site, visitor)
 {distributed:cityHash64(site, visitor)};

@@ -388,6 +388,12 @@ impl<'e> Settings<'e> {
     /// The raw value of `flag` with where it came from, as an error names it: the flag
     /// (`--queue-capacity`) when given, else the variable (`SPOOR_QUEUE_CAPACITY`) when
     /// set, else the default (named by the flag); `None` when none of them is.
+    /// Whether `flag` was given on the command line or by its variable (not defaulted).
+    pub(super) fn explicit(&self, flag: &str) -> bool {
+        self.matches.value_source(flag) == Some(ValueSource::CommandLine)
+            || (self.env)(&variable(flag)).is_some()
+    }
+
     pub(super) fn given(&self, flag: &str) -> Option<(String, String)> {
         let from_line = self.matches.value_source(flag) == Some(ValueSource::CommandLine);
         let value = || self.matches.get_one::<String>(flag).cloned();

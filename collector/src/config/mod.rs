@@ -212,6 +212,11 @@ impl Default for IngestConfig {
 
 const DAY_SECS: u64 = 24 * 60 * 60;
 
+/// `--batch-max-events` on the ClickHouse store when not given.
+pub const CLICKHOUSE_BATCH_EVENTS: usize = 5000;
+/// `--batch-max-wait-ms` on the ClickHouse store when not given.
+pub const CLICKHOUSE_BATCH_WAIT: Duration = Duration::from_secs(1);
+
 impl Default for Config {
     /// The configuration of no flag and no variable: every option's default.
     fn default() -> Self {
@@ -275,10 +280,22 @@ impl Config {
         let ms = |flag: &str, check: fn(&u64) -> Result<u64, String>| {
             s.get(flag, check).map(Duration::from_millis)
         };
+        let store = store_of(&s)?;
+        // ClickHouse wants few large inserts (each makes a part to merge): unless told
+        // otherwise, its writer gathers up to a second or 5,000 events, whichever first.
+        let on_clickhouse = matches!(store, Some(Store::ClickHouse(_)));
         let ingest = IngestConfig {
             queue_capacity: s.get("queue-capacity", positive)?,
-            batch_max_events: s.get("batch-max-events", positive)?,
-            batch_max_wait: ms("batch-max-wait-ms", |v| Ok(*v))?,
+            batch_max_events: if on_clickhouse && !s.explicit("batch-max-events") {
+                CLICKHOUSE_BATCH_EVENTS
+            } else {
+                s.get("batch-max-events", positive)?
+            },
+            batch_max_wait: if on_clickhouse && !s.explicit("batch-max-wait-ms") {
+                CLICKHOUSE_BATCH_WAIT
+            } else {
+                ms("batch-max-wait-ms", |v| Ok(*v))?
+            },
             store_deadline: ms("store-deadline-ms", positive)?,
             hot_visitors: s.get("hot-visitors", positive)?,
         };
@@ -337,7 +354,6 @@ impl Config {
             &sites,
         )?;
         let listen: SocketAddr = s.get("listen", |a: &SocketAddr| Ok(*a))?;
-        let store = store_of(&s)?;
         Ok(Config {
             identify_secrets,
             identify_required,

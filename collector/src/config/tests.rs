@@ -559,3 +559,48 @@ fn the_identity_rule_defaults_to_the_configured_cap() {
         Config::default().max_ids_per_cookie
     );
 }
+
+#[test]
+fn store_names_sqlite_or_clickhouse_and_clickhouse_batches_bigger() -> Result<(), LoadError> {
+    let sqlite = load(&["--store", "sqlite:/tmp/x/spoor.db"], &[])?;
+    assert_eq!(sqlite.db, PathBuf::from("/tmp/x/spoor.db"));
+    assert!(sqlite.clickhouse.is_none());
+    assert_eq!(sqlite.ingest.batch_max_wait, Duration::ZERO);
+
+    let env = [
+        (
+            "SPOOR_STORE",
+            "clickhouse:http://127.0.0.1:8123/spoor,http://127.0.0.1:8124/spoor",
+        ),
+        ("SPOOR_CLICKHOUSE_USER", "spoor"),
+        ("SPOOR_CLICKHOUSE_PASSWORD", "pw"),
+        ("SPOOR_CLICKHOUSE_CLUSTER", "spoor"),
+    ];
+    let ch = load(&[], &env)?;
+    let options = ch.clickhouse.as_ref().expect("the ClickHouse store");
+    assert_eq!(options.endpoint.urls.len(), 2);
+    assert_eq!(
+        (
+            options.endpoint.user.as_str(),
+            options.endpoint.password.as_str()
+        ),
+        ("spoor", "pw")
+    );
+    assert_eq!(options.cluster.as_deref(), Some("spoor"));
+    assert_eq!(ch.ingest.batch_max_wait, CLICKHOUSE_BATCH_WAIT);
+    assert_eq!(ch.ingest.batch_max_events, CLICKHOUSE_BATCH_EVENTS);
+    // Given batching wins.
+    let given = load(&["--batch-max-wait-ms", "5"], &env)?;
+    assert_eq!(given.ingest.batch_max_wait, Duration::from_millis(5));
+
+    for bad in [
+        "mysql://x",
+        "sqlite:",
+        "clickhouse:http://h:1/",
+        "clickhouse:ftp://h/db",
+    ] {
+        let err = load(&["--store", bad], &[]).expect_err(bad).to_string();
+        assert!(err.contains("--store"), "{err}");
+    }
+    Ok(())
+}

@@ -79,7 +79,7 @@ fn start() -> Option<Server> {
     let mut guard = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "{server} >{root}/stdout.log 2>&1 & pid=$!; cat >/dev/null; kill -9 $pid; wait $pid; rm -rf {root}"
+            "{server} >{root}/stdout.log 2>&1 & pid=$!; cat >/dev/null; kill -9 $pid; {{ wait $pid; }} 2>/dev/null; rm -rf {root}"
         ))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -1,14 +1,48 @@
 //! [`EventSink`] on ClickHouse: appending events once each, and the failed events.
+//!
+//! A call derives everything in memory and then appends, in an order that makes a retry
+//! after any failure safe:
+//! 1. **Which ids are new.** One query looks the call's ids up in `event_ids` (by primary
+//!    key, whatever the rest of the event says: the id alone decides) and, for a call that
+//!    failed after its events were written but before their ids were, in `events` under the
+//!    same site, day and visitor (also a primary-key prefix). Ids seen earlier in the same
+//!    call are duplicates too.
+//! 2. **Sessions.** Each visitor's latest session is read from `visitor_sessions` (one
+//!    query for the call's visitors), and every new event goes through
+//!    [`session::assign`](crate::session::assign). A session started here gets an id made
+//!    from its first event (the event's time, then a hash of site, visitor and event id),
+//!    so a retry that starts it again names it the same.
+//! 3. **Append.** The visitors' new latest sessions are written first (a row ahead of the
+//!    events is harmless: joining a session whose last events did not commit only labels
+//!    the next event), then the events, then their ids, then the identity side effects
+//!    ([`apply_identity`](ClickHouseStore::apply_identity)). On a cluster each insert waits
+//!    for the shard and a quorum of its replicas ([`insert_settings`](ClickHouseStore::insert_settings)).
+//!
+//! The call resolves only after every insert was accepted; the ingest writer acknowledges
+//! after that. Nothing is kept in memory across calls: one owner collector per visitor
+//! (`peers`) makes the store's rows the whole truth.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use super::ClickHouseStore;
-use super::client::backend;
-use crate::event::Event;
+use super::client::{backend, quote, quote_list};
+use super::identity::now_ms;
+use crate::enrich::{agent, source};
+use crate::event::{Event, EventKind};
 use crate::identity::resolver::Memory;
+use crate::session::{self, Assignment, Campaign, Hit, Session};
 use crate::store::{
     BlockingSink, EventSink, FailedEvent, IdentityState, InsertOutcome, StoreError, StoreFuture,
 };
+
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
 
 impl EventSink for ClickHouseStore {
     fn append(&self, groups: Vec<Vec<Event>>) -> StoreFuture<'_, Vec<InsertOutcome>> {
@@ -18,8 +52,8 @@ impl EventSink for ClickHouseStore {
         })
     }
 
-    fn append_failed(&self, _rows: Vec<FailedEvent>, _keep: usize) -> StoreFuture<'_, ()> {
-        Box::pin(async move { Err(backend("append_failed: not yet on ClickHouse".into())) })
+    fn append_failed(&self, rows: Vec<FailedEvent>, keep: usize) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.append_failed_rows(rows, keep).await })
     }
 
     fn identity_epoch(&self) -> StoreFuture<'_, u64> {
@@ -28,12 +62,6 @@ impl EventSink for ClickHouseStore {
 
     fn blocking(&self) -> Arc<dyn BlockingSink> {
         Arc::new(self.clone())
-    }
-}
-
-impl ClickHouseStore {
-    async fn append_groups(&self, _groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
-        Err(backend("append: not yet on ClickHouse".into()))
     }
 }
 
@@ -64,5 +92,564 @@ impl BlockingSink for ClickHouseStore {
 
     fn identity_epoch(&self) -> u64 {
         0
+    }
+}
+
+/// `(site, visitor)`.
+type VisitorKey = (String, String);
+
+/// A visitor's latest session as `visitor_sessions` keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct VisitorSession {
+    site: String,
+    visitor: String,
+    session: String,
+    start_ts: i64,
+    last_ts: i64,
+    day: i64,
+    utm_source: String,
+    utm_medium: String,
+    utm_campaign: String,
+    pageviews: u32,
+    events: u32,
+    engaged: u8,
+    last_page: String,
+    /// Read back as 0 (not selected: an alias `version` would shadow the column).
+    #[serde(default)]
+    version: u64,
+}
+
+/// What the writer keeps of a visitor's latest session while a call runs.
+#[derive(Debug, Clone)]
+struct Latest {
+    session: Session,
+    /// Its latest page view's path, if any (the next page view's `prev_path`).
+    last_page: Option<String>,
+}
+
+impl Latest {
+    fn from_row(row: &VisitorSession) -> Result<Latest, StoreError> {
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        Ok(Latest {
+            session: Session {
+                id: Uuid::parse_str(&row.session)
+                    .map_err(|e| backend(format!("visitor_sessions.session: {e}")))?,
+                start_ts: row.start_ts,
+                last_ts: row.last_ts,
+                entry_path: String::new(),
+                exit_path: String::new(),
+                pageviews: row.pageviews,
+                events: row.events,
+                engaged: row.engaged != 0,
+                campaign: Campaign {
+                    source: opt(&row.utm_source),
+                    medium: opt(&row.utm_medium),
+                    campaign: opt(&row.utm_campaign),
+                },
+                day: row.day,
+            },
+            last_page: opt(&row.last_page),
+        })
+    }
+
+    fn to_row(&self, key: &VisitorKey, version: u64) -> VisitorSession {
+        let s = &self.session;
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        VisitorSession {
+            site: key.0.clone(),
+            visitor: key.1.clone(),
+            session: s.id.to_string(),
+            start_ts: s.start_ts,
+            last_ts: s.last_ts,
+            day: s.day,
+            utm_source: text(&s.campaign.source),
+            utm_medium: text(&s.campaign.medium),
+            utm_campaign: text(&s.campaign.campaign),
+            pageviews: s.pageviews,
+            events: s.events,
+            engaged: u8::from(s.engaged),
+            last_page: self.last_page.clone().unwrap_or_default(),
+            version,
+        }
+    }
+}
+
+/// One row of `events`.
+#[derive(Debug, Serialize)]
+struct EventRow<'a> {
+    site: &'a str,
+    id: String,
+    day: String,
+    ts: i64,
+    received: i64,
+    kind: &'static str,
+    visitor: &'a str,
+    evidence: &'static str,
+    client_id: &'a str,
+    beacon_session: &'a str,
+    session: String,
+    starts: u8,
+    url: &'a str,
+    hostname: &'a str,
+    path: &'a str,
+    prev_path: String,
+    referrer: &'a str,
+    title: &'a str,
+    screen: &'a str,
+    lang: &'a str,
+    tz: &'a str,
+    browser: &'static str,
+    os: &'static str,
+    device: &'static str,
+    country: &'a str,
+    source: String,
+    source_class: &'static str,
+    fallback: &'static str,
+    utm_source: &'a str,
+    utm_medium: &'a str,
+    utm_campaign: &'a str,
+    utm_term: &'a str,
+    utm_content: &'a str,
+    name: &'a str,
+    props: String,
+    target: &'a str,
+    user_id: &'a str,
+    pageview_id: String,
+    visible_ms: u32,
+    scroll: u8,
+}
+
+impl<'a> EventRow<'a> {
+    fn new(e: &'a Event, session: Uuid, starts: bool, prev_path: Option<String>) -> EventRow<'a> {
+        let c = &e.client;
+        let s = |v: &'a Option<String>| v.as_deref().unwrap_or("");
+        let agent = c.context.agent.unwrap_or_else(|| agent::classify(""));
+        let (source, source_class) =
+            source::classify(c.referrer.as_deref(), c.utm.source.as_deref(), &c.hostname);
+        let (mut name, mut props, mut target, mut user_id) = ("", String::new(), "", "");
+        let (mut pageview_id, mut visible_ms, mut scroll) = (String::new(), 0, 0);
+        match &c.kind {
+            EventKind::Pageview => {}
+            EventKind::Engagement(g) => {
+                pageview_id = g.pageview.to_string();
+                visible_ms = g.visible_ms;
+                scroll = g.scroll;
+            }
+            EventKind::Custom(custom) => {
+                name = &custom.name;
+                props = custom
+                    .props
+                    .as_ref()
+                    .map(|p| p.to_json())
+                    .unwrap_or_default();
+            }
+            EventKind::Outbound { target: t } | EventKind::Download { target: t } => target = t,
+            EventKind::Identify { user } => user_id = user,
+        }
+        EventRow {
+            site: &e.site,
+            id: c.id.to_string(),
+            day: utc_date(c.ts),
+            ts: c.ts,
+            received: e.received,
+            kind: c.kind.as_str(),
+            visitor: &e.visitor,
+            evidence: e.evidence.as_str(),
+            client_id: s(&c.client_id),
+            beacon_session: s(&c.session),
+            session: session.to_string(),
+            starts: u8::from(starts),
+            url: &c.url,
+            hostname: &c.hostname,
+            path: &c.path,
+            prev_path: prev_path.unwrap_or_default(),
+            referrer: s(&c.referrer),
+            title: s(&c.title),
+            screen: s(&c.context.screen),
+            lang: s(&c.context.lang),
+            tz: s(&c.context.tz),
+            browser: agent.browser,
+            os: agent.os,
+            device: agent.device,
+            country: s(&c.context.country),
+            source,
+            source_class,
+            fallback: c.context.fallback.unwrap_or(""),
+            utm_source: s(&c.utm.source),
+            utm_medium: s(&c.utm.medium),
+            utm_campaign: s(&c.utm.campaign),
+            utm_term: s(&c.utm.term),
+            utm_content: s(&c.utm.content),
+            name,
+            props,
+            target,
+            user_id,
+            pageview_id,
+            visible_ms,
+            scroll,
+        }
+    }
+}
+
+/// One row of `event_ids`.
+#[derive(Debug, Serialize)]
+struct IdRow<'a> {
+    site: &'a str,
+    id: String,
+    day: String,
+}
+
+/// One row of `failed_events`.
+#[derive(Debug, Serialize)]
+struct FailedRow<'a> {
+    received_ms: i64,
+    site: &'a str,
+    reason_code: &'a str,
+    reason: &'a str,
+    raw: &'a str,
+}
+
+/// A row version that grows with every write from this process and with the clock
+/// across processes (microseconds), so the newest write of a key wins.
+fn next_version() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(now_ms()).unwrap_or(0).saturating_mul(1000);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}
+
+/// The id of the session `e` starts: its first 48 bits the event's time (so ids sort by
+/// start, as UUID v7 do), then the version and variant bits of a v7, then bits of a hash of
+/// site, visitor and event id, so the same event starts a session of the same id.
+fn session_id(e: &Event) -> Uuid {
+    let mut h = Sha256::new();
+    h.update(e.site.as_bytes());
+    h.update([0]);
+    h.update(e.visitor.as_bytes());
+    h.update([0]);
+    h.update(e.client.id.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    let ms = u64::try_from(e.client.ts.max(0)).unwrap_or(0);
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    bytes[6..].copy_from_slice(&digest[..10]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x70;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
+}
+
+/// The UTC date of `ms` as ClickHouse reads a `Date` (`YYYY-MM-DD`).
+fn utc_date(ms: i64) -> String {
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = ms.div_euclid(DAY_MS) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+impl ClickHouseStore {
+    /// See [`EventSink::append`] and the module docs.
+    async fn append_groups(&self, groups: &[&[Event]]) -> Result<Vec<InsertOutcome>, StoreError> {
+        let all: Vec<&Event> = groups.iter().flat_map(|g| g.iter()).collect();
+        if all.is_empty() {
+            return Ok(vec![InsertOutcome::default(); groups.len()]);
+        }
+        let mut stored_ids = self.stored_ids(&all).await?;
+        let mut latest = self.latest_sessions(&all).await?;
+        let mut touched: HashSet<VisitorKey> = HashSet::new();
+        let mut rows = Vec::new();
+        let mut new_events: Vec<&Event> = Vec::new();
+        let mut outcomes = Vec::with_capacity(groups.len());
+        for events in groups {
+            let mut stored = 0;
+            for e in *events {
+                if !stored_ids.insert((e.site.clone(), e.client.id)) {
+                    continue;
+                }
+                let key = (e.site.clone(), e.visitor.clone());
+                let current = latest.get(&key).cloned().flatten();
+                let campaign = Campaign {
+                    source: e.client.utm.source.clone(),
+                    medium: e.client.utm.medium.clone(),
+                    campaign: e.client.utm.campaign.clone(),
+                };
+                let hit = Hit {
+                    ts: e.client.ts,
+                    kind: &e.client.kind,
+                    path: &e.client.path,
+                    campaign: &campaign,
+                };
+                let assignment = session::assign(
+                    self.rules(),
+                    current.as_ref().map(|l| &l.session),
+                    &hit,
+                    || session_id(e),
+                );
+                let is_pageview = matches!(e.client.kind, EventKind::Pageview);
+                let (next, prev_path, starts) = match assignment {
+                    Assignment::Continue(s) => {
+                        let before = current.as_ref().and_then(|l| l.last_page.clone());
+                        let in_order = current.as_ref().is_none_or(|l| hit.ts >= l.session.last_ts);
+                        let last_page = if is_pageview && in_order {
+                            Some(e.client.path.clone())
+                        } else {
+                            before.clone()
+                        };
+                        let prev = if is_pageview { before } else { None };
+                        (
+                            Some(Latest {
+                                session: s,
+                                last_page,
+                            }),
+                            prev,
+                            false,
+                        )
+                    }
+                    Assignment::Start(s) => {
+                        let last_page = is_pageview.then(|| e.client.path.clone());
+                        // A late event that fits nowhere starts a session that ends before
+                        // the visitor's latest, which stays the latest.
+                        let keeps_current = current
+                            .as_ref()
+                            .is_some_and(|l| s.last_ts < l.session.last_ts);
+                        let started = Latest {
+                            session: s,
+                            last_page,
+                        };
+                        if keeps_current {
+                            rows.push(EventRow::new(e, started.session.id, true, None));
+                            new_events.push(e);
+                            stored += 1;
+                            continue;
+                        }
+                        (Some(started), None, true)
+                    }
+                };
+                let Some(next) = next else { continue };
+                rows.push(EventRow::new(e, next.session.id, starts, prev_path));
+                latest.insert(key.clone(), Some(next));
+                touched.insert(key);
+                new_events.push(e);
+                stored += 1;
+            }
+            outcomes.push(InsertOutcome {
+                stored,
+                duplicates: events.len() - stored,
+            });
+        }
+        if rows.is_empty() {
+            return Ok(outcomes);
+        }
+        let version = next_version();
+        let sessions: Vec<VisitorSession> = touched
+            .iter()
+            .filter_map(|k| {
+                latest
+                    .get(k)
+                    .and_then(Option::as_ref)
+                    .map(|l| l.to_row(k, version))
+            })
+            .collect();
+        let settings = self.insert_settings();
+        self.client()
+            .insert("visitor_sessions", &sessions, &settings)
+            .await?;
+        self.client().insert("events", &rows, &settings).await?;
+        let ids: Vec<IdRow<'_>> = rows
+            .iter()
+            .map(|r| IdRow {
+                site: r.site,
+                id: r.id.clone(),
+                day: r.day.clone(),
+            })
+            .collect();
+        self.client().insert("event_ids", &ids, &settings).await?;
+        self.apply_identity(&new_events).await?;
+        Ok(outcomes)
+    }
+
+    /// The `(site, id)` pairs among `events` already stored: in `event_ids`, or in `events`
+    /// under the event's own site, day and visitor (a call that failed between the two).
+    async fn stored_ids(&self, events: &[&Event]) -> Result<HashSet<(String, Uuid)>, StoreError> {
+        let mut by_site: HashMap<&str, Vec<&Event>> = HashMap::new();
+        for e in events {
+            by_site.entry(&e.site).or_default().push(e);
+        }
+        let mut parts = Vec::new();
+        for (site, events) in &by_site {
+            let ids: Vec<String> = events.iter().map(|e| e.client.id.to_string()).collect();
+            let id_list = quote_list(ids.iter().map(String::as_str));
+            let keys: Vec<String> = events
+                .iter()
+                .map(|e| format!("({}, {})", quote(&utc_date(e.client.ts)), quote(&e.visitor)))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            parts.push(format!(
+                "SELECT site, toString(id) AS id FROM {ids_table} WHERE site = {s} AND id IN {id_list}",
+                ids_table = self.table("event_ids"),
+                s = quote(site),
+            ));
+            parts.push(format!(
+                "SELECT site, toString(id) AS id FROM {events_table} \
+                 WHERE site = {s} AND (toString(day), visitor) IN ({keys}) AND id IN {id_list}",
+                events_table = self.table("events"),
+                s = quote(site),
+                keys = keys.join(", "),
+            ));
+        }
+        #[derive(Deserialize)]
+        struct Stored {
+            site: String,
+            id: String,
+        }
+        let found: Vec<Stored> = self
+            .client()
+            .rows(parts.join("\nUNION ALL\n"), &self.consistent_read())
+            .await?;
+        found
+            .into_iter()
+            .map(|r| {
+                let id = Uuid::parse_str(&r.id).map_err(|e| backend(format!("stored id: {e}")))?;
+                Ok((r.site, id))
+            })
+            .collect()
+    }
+
+    /// The latest session of each visitor of `events` (`None` for a visitor without one).
+    async fn latest_sessions(
+        &self,
+        events: &[&Event],
+    ) -> Result<HashMap<VisitorKey, Option<Latest>>, StoreError> {
+        let mut by_site: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for e in events {
+            by_site.entry(&e.site).or_default().insert(&e.visitor);
+        }
+        let mut latest: HashMap<VisitorKey, Option<Latest>> = HashMap::new();
+        let mut parts = Vec::new();
+        for (site, visitors) in &by_site {
+            for v in visitors {
+                latest.insert((site.to_string(), v.to_string()), None);
+            }
+            parts.push(format!(
+                "SELECT site, visitor, toString(argMax(session, version)) AS session, \
+                 argMax(start_ts, version) AS start_ts, argMax(last_ts, version) AS last_ts, \
+                 argMax(day, version) AS day, argMax(utm_source, version) AS utm_source, \
+                 argMax(utm_medium, version) AS utm_medium, \
+                 argMax(utm_campaign, version) AS utm_campaign, \
+                 argMax(pageviews, version) AS pageviews, argMax(events, version) AS events, \
+                 argMax(engaged, version) AS engaged, argMax(last_page, version) AS last_page \
+                 FROM {table} WHERE site = {s} AND visitor IN {list} GROUP BY site, visitor",
+                table = self.table("visitor_sessions"),
+                s = quote(site),
+                list = quote_list(visitors.iter().copied()),
+            ));
+        }
+        let rows: Vec<VisitorSession> = self
+            .client()
+            .rows(parts.join("\nUNION ALL\n"), &self.consistent_read())
+            .await?;
+        for row in &rows {
+            latest.insert(
+                (row.site.clone(), row.visitor.clone()),
+                Some(Latest::from_row(row)?),
+            );
+        }
+        Ok(latest)
+    }
+
+    /// Appends failed events, then, when well over `keep` rows are kept, deletes all but
+    /// the newest `keep` (checked every call: `count()` is read from the parts' metadata).
+    async fn append_failed_rows(
+        &self,
+        rows: Vec<FailedEvent>,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let out: Vec<FailedRow<'_>> = rows
+            .iter()
+            .map(|r| FailedRow {
+                received_ms: r.received_ms,
+                site: &r.site,
+                reason_code: &r.reason_code,
+                reason: &r.reason,
+                raw: &r.raw,
+            })
+            .collect();
+        self.client()
+            .insert("failed_events", &out, &self.insert_settings())
+            .await?;
+        #[derive(Deserialize)]
+        struct Count {
+            n: u64,
+        }
+        let table = self.table("failed_events");
+        let n = self
+            .client()
+            .rows::<Count>(format!("SELECT count() AS n FROM {table}"), &[])
+            .await?
+            .first()
+            .map_or(0, |c| c.n);
+        let keep = keep as u64;
+        if n > keep + keep / 2 + 100 {
+            #[derive(Deserialize)]
+            struct Cutoff {
+                t: i64,
+            }
+            let cutoff = self
+                .client()
+                .rows::<Cutoff>(
+                    format!(
+                        "SELECT min(received_ms) AS t FROM (SELECT received_ms FROM {table} \
+                         ORDER BY received_ms DESC LIMIT {keep})"
+                    ),
+                    &[],
+                )
+                .await?
+                .first()
+                .map_or(i64::MIN, |c| c.t);
+            self.client()
+                .command(
+                    format!(
+                        "ALTER TABLE {} DELETE WHERE received_ms < {cutoff}",
+                        self.local_table("failed_events")
+                    ),
+                    &[],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_match_the_calendar() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(-1), "1969-12-31");
+        assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_date(1_796_515_200_000), "2026-12-06");
+    }
+
+    #[test]
+    fn versions_always_grow() {
+        let a = next_version();
+        let b = next_version();
+        assert!(b > a);
     }
 }
