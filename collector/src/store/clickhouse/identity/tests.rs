@@ -28,8 +28,14 @@ pub(in crate::store::clickhouse) const FP: &str = "fp_1";
 pub(in crate::store::clickhouse) async fn store() -> Option<ClickHouseStore> {
     let url = server::new_database()?;
     let options = ClickHouseOptions {
-        endpoint: Endpoint::parse(&url, None, None).ok()?,
+        endpoint: Endpoint::parse(
+            &url,
+            Some(server::USER.into()),
+            Some(server::PASSWORD.into()),
+        )
+        .ok()?,
         cluster: None,
+        insert_quorum: 2,
     };
     ClickHouseStore::open(options, SessionRules::default())
         .await
