@@ -294,6 +294,16 @@ pub(super) const OPTIONS: &[Opt] = &[
         Some("100000"),
         "Active visitors the ingest writer caches identity memory for",
     ),
+    value(
+        "peers",
+        None,
+        "Base URLs of every collector sharing the store, this one's included (http://HOST:PORT, comma-separated): each visitor is committed by one of them",
+    ),
+    value(
+        "peer-self",
+        None,
+        "This collector's URL as it appears in --peers",
+    ),
 ];
 
 /// The variable of `flag`: `SPOOR_` and the flag in capitals, `-` as `_`.

@@ -175,6 +175,11 @@ pub struct Config {
     /// are stored without the server cookie when every page is on the site's hosts). See
     /// [`cors`](crate::http::cors) for the trade-off.
     pub refuse_opaque_origin: bool,
+    /// Every collector sharing the store (`--peers`, `SPOOR_PEERS`: base URLs
+    /// `http://HOST:PORT`, comma-separated, this one's included) and which is this one
+    /// (`--peer-self`, `SPOOR_PEER_SELF`, one of them; required with `--peers`); default
+    /// none: this collector commits every job itself. See [`peers`](crate::peers).
+    pub peers: Option<crate::peers::list::PeerList>,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -393,7 +398,30 @@ impl Config {
                 .unwrap_or_default(),
             metrics_listen: s.optional("metrics-listen", |a: &SocketAddr| Ok(*a))?,
             refuse_opaque_origin: s.on("refuse-opaque-origin")?,
+            peers: peer_list(&s)?,
         })
+    }
+}
+
+/// `--peers` with `--peer-self`, or neither.
+fn peer_list(s: &Settings<'_>) -> Result<Option<crate::peers::list::PeerList>, ConfigError> {
+    match (s.given("peers"), s.given("peer-self")) {
+        (None, None) => Ok(None),
+        (None, Some((source_name, value))) => Err(ConfigError {
+            source_name,
+            value,
+            reason: "this collector's URL among --peers, which are not given".into(),
+        }),
+        (Some((source_name, value)), me) => {
+            let me = me.map(|(_, v)| v).unwrap_or_default();
+            crate::peers::list::PeerList::parse(&value, &me)
+                .map(Some)
+                .map_err(|reason| ConfigError {
+                    source_name,
+                    value,
+                    reason,
+                })
+        }
     }
 }
 
