@@ -233,7 +233,10 @@ async fn http(
              Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
             body.len()
         );
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
             head.push_str(&format!("Authorization: Bearer {ADMIN_TOKEN}\r\n"));
         }
         if !headers
