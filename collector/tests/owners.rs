@@ -127,6 +127,11 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Cluster {
+        Cluster::of(3).await
+    }
+
+    /// `n` collectors; one alone is started without `--peers`.
+    async fn of(n: usize) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("spoor.db");
         for sub in ["www", "beacon"] {
@@ -134,7 +139,7 @@ impl Cluster {
         }
         let keys = dir.path().join("ingest-keys");
         std::fs::write(&keys, format!("server={INGEST_KEY}\n")).unwrap();
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let peers = ports
             .iter()
             .map(|p| format!("http://127.0.0.1:{p}"))
@@ -166,6 +171,7 @@ impl Cluster {
                     &format!("http://127.0.0.1:{port}"),
                 ]
                 .iter()
+                .take(if n > 1 { 18 } else { 14 })
                 .map(|s| s.to_string())
                 .collect(),
                 child: None,
@@ -615,5 +621,121 @@ fn assert_whole(db: &Path) {
         (visitors, split),
         (VISITORS as i64, 0),
         "visitors split or sessions split"
+    );
+}
+
+/// CPU time (user + system) of process `pid` so far, in µs, from `/proc`.
+fn cpu_us(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // Linux reports in USER_HZ, 100 on every platform it runs on here.
+    ticks * 10_000
+}
+
+/// The cost of a forward: `BENCH_EVENTS` single-event requests (default 3000) sent to
+/// collector 0 by 8 clients, first for visitors it owns (committed locally), then for
+/// visitors collector 1 owns (forwarded), after the same load on one collector without
+/// `--peers` (alone); prints events/s, p50/p99 latency and the CPU µs per event of the
+/// collector processes together. Run it with
+/// `cargo test -p spoor-collector --test owners -- --ignored --nocapture forward_cost`
+/// (debug binaries: compare the lines with each other, not with release figures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn forward_cost() {
+    let events: usize = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let alone = Cluster::of(1).await;
+    let alone_pid = alone.nodes[0].child.as_ref().unwrap().id();
+    let now = spoor_collector::clock::now_ms() - 60_000;
+    let visitors: Arc<Vec<String>> = Arc::new((0..200).map(|i| format!("a-{i}")).collect());
+    load(
+        "alone",
+        alone.port(0),
+        &[alone_pid],
+        visitors,
+        events,
+        20_000_000,
+        now,
+    )
+    .await;
+    drop(alone);
+
+    let cluster = Cluster::start().await;
+    let urls = cluster.urls();
+    let owned_by = |owner: usize| -> Vec<String> {
+        (0..)
+            .map(|i| format!("b{owner}-{i}"))
+            .filter(|v| {
+                spoor_collector::peers::ring::order(&urls, &format!("demo\n{v}"))[0] == owner
+            })
+            .take(200)
+            .collect()
+    };
+    let pids: Vec<u32> = cluster
+        .nodes
+        .iter()
+        .map(|n| n.child.as_ref().unwrap().id())
+        .collect();
+    let port = cluster.port(0);
+    for (label, owner, base) in [("local", 0, 0), ("forwarded", 1, 10_000_000)] {
+        let visitors: Arc<Vec<String>> = Arc::new(owned_by(owner));
+        load(label, port, &pids, visitors, events, base, now).await;
+    }
+}
+
+/// Sends `events` single-event page views of `visitors` in turn to `port` from 8 clients
+/// (ids from `base`) and prints the rate, latency and CPU of the processes `pids`.
+async fn load(
+    label: &str,
+    port: u16,
+    pids: &[u32],
+    visitors: Arc<Vec<String>>,
+    events: usize,
+    base: usize,
+    now: i64,
+) {
+    let cpu_before: u64 = pids.iter().map(|&p| cpu_us(p)).sum();
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (next, visitors) = (Arc::clone(&next), Arc::clone(&visitors));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= events {
+                        return latencies;
+                    }
+                    let v = &visitors[i % visitors.len()];
+                    let body = batch("demo", &[pageview("demo", base + i, Some(v), now)]);
+                    let sent = Instant::now();
+                    let r = http(port, "POST", "/collect", &[], &body).await.unwrap();
+                    assert_eq!(r.status, 204, "{}", r.body);
+                    latencies.push(sent.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for c in clients {
+        latencies.extend(c.await.unwrap());
+    }
+    let took = started.elapsed();
+    let cpu: u64 = pids.iter().map(|&p| cpu_us(p)).sum::<u64>() - cpu_before;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    eprintln!(
+        "{label:>9}: {events} events in {took:.2?}: {:.0} events/s, p50 {:.2?}, p99 {:.2?}, \
+         CPU of the collectors {:.0} µs/event",
+        events as f64 / took.as_secs_f64(),
+        at(0.5),
+        at(0.99),
+        cpu as f64 / events as f64
     );
 }
