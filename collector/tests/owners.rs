@@ -739,3 +739,156 @@ async fn load(
         cpu as f64 / events as f64
     );
 }
+
+/// Debian's nginx in front of the cluster, round-robin over its collectors, passing a
+/// request on to the next collector when one refuses the connection (as a production
+/// balancer is set up to).
+struct Nginx {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    async fn start(ports: &[u16]) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let d = dir.path().display();
+        let servers: String = ports
+            .iter()
+            .map(|p| format!("server 127.0.0.1:{p} max_fails=0;"))
+            .collect();
+        let conf = format!(
+            "daemon off; master_process off; worker_processes 1;
+             pid {d}/nginx.pid; error_log {d}/error.log;
+             events {{ worker_connections 256; }}
+             http {{
+               access_log off;
+               client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+               fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+               upstream collectors {{ {servers} }}
+               server {{
+                 listen 127.0.0.1:{port};
+                 location / {{
+                   proxy_pass http://collectors;
+                   proxy_set_header Host $host;
+                   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                   proxy_next_upstream error non_idempotent;
+                 }}
+               }}
+             }}"
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let binary = std::env::var("NGINX").unwrap_or_else(|_| "/usr/sbin/nginx".into());
+        let child = Command::new(&binary)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary} (apt-get install nginx): {e}"));
+        let by = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < by, "nginx did not listen on {port}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Nginx {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `body` through nginx until it is acknowledged; returns the answer's cookie.
+async fn through(port: u16, headers: &[(&str, String)], body: &str) -> Option<String> {
+    let by = Instant::now() + Duration::from_secs(30);
+    loop {
+        match http(port, "POST", "/collect", headers, body).await {
+            Ok(r) if r.status == 204 => {
+                return r
+                    .header("set-cookie")
+                    .and_then(|c| c.split(';').next())
+                    .map(str::to_string);
+            }
+            Ok(r) => assert!(r.status >= 500, "{}: {}", r.status, r.body),
+            Err(_) => {}
+        }
+        assert!(
+            Instant::now() < by,
+            "not acknowledged through nginx within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_nginx_round_robin_a_visitor_stays_whole_before_and_after_a_collector_dies() {
+    let mut cluster = Cluster::start().await;
+    let nginx = Nginx::start(&(0..3).map(|i| cluster.port(i)).collect::<Vec<_>>()).await;
+    let now = spoor_collector::clock::now_ms() - 60_000;
+    let mut cookie: Option<String> = None;
+    let mut n = 0;
+    for i in 0..60 {
+        if i == 30 {
+            // nginx passes on what the dead collector refuses; the beacon retries the rest.
+            cluster.nodes[1].kill9();
+        }
+        let at = now + i as i64 * 1000;
+        n += 1;
+        through(
+            nginx.port,
+            &[],
+            &batch("ids", &[pageview("ids", n, Some("v-nginx"), at)]),
+        )
+        .await;
+        n += 1;
+        // A browser whose cookie is its only id, answered by whichever collector nginx
+        // picked: the cookie keeps it one visitor.
+        let headers: Vec<(&str, String)> = cookie
+            .iter()
+            .map(|c| ("Cookie", c.clone()))
+            .chain([("User-Agent", format!("Mozilla/5.0 Nginx/{i}"))])
+            .collect();
+        let set = through(
+            nginx.port,
+            &headers,
+            &batch("cookie", &[pageview("cookie", n, None, at)]),
+        )
+        .await;
+        cookie = cookie.or(set);
+    }
+    let forwarded = cluster.total("spoor_peer_forwarded_events_total").await;
+    assert!(
+        forwarded >= 20.0,
+        "round-robin sent most events to a non-owner: {forwarded} forwarded"
+    );
+    for site in ["ids", "cookie"] {
+        assert_eq!(
+            summary(cluster.port(0), site).await,
+            (1, 1, 30 * 2),
+            "{site}"
+        );
+    }
+    drop(nginx);
+    for node in &mut cluster.nodes {
+        node.terminate();
+    }
+    let stored = Stored::read(&cluster.db);
+    assert_eq!(stored.ids.len(), n);
+    assert!(
+        stored.ids.iter().all(|(_, c)| *c == 1),
+        "an event stored twice"
+    );
+    assert_derived_match_events(&cluster.db);
+}

@@ -53,9 +53,16 @@ use liveness::Liveness;
 use replay::ReplayGuard;
 use wire::{Answer, Job};
 
+/// Most forwards in flight to one peer at once. Each holds a connection, and a collector
+/// serves at most `--max-connections-per-client` (default 32) from one address: beyond
+/// this, forwards wait for a turn instead of being refused by the owner.
+pub const FORWARDS_PER_PEER: usize = 16;
+
 /// The peers of this collector and how to reach them.
 pub struct Peers {
     list: PeerList,
+    /// [`FORWARDS_PER_PEER`] turns per peer.
+    turns: Vec<tokio::sync::Semaphore>,
     key: PeerKey,
     liveness: Arc<Liveness>,
     client: ForwardClient,
@@ -80,6 +87,9 @@ impl Peers {
             .peers
             .changed("up", list.urls.len(), list.urls.len());
         Peers {
+            turns: (0..list.urls.len())
+                .map(|_| tokio::sync::Semaphore::new(FORWARDS_PER_PEER))
+                .collect(),
             liveness,
             key,
             client: ForwardClient::new(deadline + Duration::from_secs(1)),
@@ -147,6 +157,11 @@ impl Peers {
             return Ok(Asked::Failed);
         };
         let counters = &self.metrics.peers;
+        // The semaphore is never closed; without a turn the forward goes ahead anyway.
+        let _turn = match self.turns.get(i) {
+            Some(turns) => turns.acquire().await.ok(),
+            None => None,
+        };
         let reply = match self
             .client
             .forward(url, authority, &self.key, body, crate::clock::now_ms())
