@@ -13,7 +13,9 @@ use axum::http::{Request, StatusCode, header};
 use common::{TestCollector, body_bytes, error_reason, event_id, now_ms, pageview, set_cookie};
 use spoor_collector::identity::resolver::Options;
 use spoor_collector::ingest::BrowserBatch;
-use spoor_collector::peers::auth::{NONCE_HEADER, PeerKey, SIGNATURE_HEADER, TIME_HEADER};
+use spoor_collector::peers::auth::{
+    NONCE_HEADER, PeerKey, SIGNATURE_HEADER, TIME_HEADER, VIEW_HEADER,
+};
 use spoor_collector::peers::list::PeerList;
 use spoor_collector::peers::replay::WINDOW_MS;
 use spoor_collector::peers::wire::{Answer, Job};
@@ -76,11 +78,12 @@ fn signed(
     nonce: u8,
     body: &[u8],
 ) -> Vec<(&'static str, String)> {
-    let s = key.sign(host, "/internal/ingest", at, [nonce; 16], body);
+    let s = key.sign(host, "/internal/ingest", at, [nonce; 16], (0, 0), body);
     vec![
         (TIME_HEADER, s.time),
         (NONCE_HEADER, s.nonce),
         (SIGNATURE_HEADER, s.signature),
+        (VIEW_HEADER, s.view),
     ]
 }
 

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::auth::{NONCE_HEADER, PeerKey, SIGNATURE_HEADER, TIME_HEADER};
+use super::auth::{NONCE_HEADER, PeerKey, SIGNATURE_HEADER, TIME_HEADER, VIEW_HEADER};
 
 /// The internal endpoint's path.
 pub const PATH: &str = "/internal/ingest";
@@ -65,24 +65,26 @@ impl ForwardClient {
     }
 
     /// Sends `body` to the peer at `base` (`http://host:port`, whose `Host` is
-    /// `authority`), signed under `key` at `now_ms`.
+    /// `authority`), signed under `key` at `now_ms` with this collector's `view`.
     pub async fn forward(
         &self,
         base: &str,
         authority: &str,
         key: &PeerKey,
+        view: (usize, u64),
         body: Bytes,
         now_ms: i64,
     ) -> Result<Reply, Failure> {
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce).map_err(|e| Failure::Unreachable(e.to_string()))?;
-        let signed = key.sign(authority, PATH, now_ms, nonce, &body);
+        let signed = key.sign(authority, PATH, now_ms, nonce, view, &body);
         let request = Request::post(format!("{base}{PATH}"))
             .header(header::HOST, authority)
             .header(header::CONTENT_TYPE, "application/json")
             .header(TIME_HEADER, signed.time)
             .header(NONCE_HEADER, signed.nonce)
             .header(SIGNATURE_HEADER, signed.signature)
+            .header(VIEW_HEADER, signed.view)
             .body(Full::new(body))
             .map_err(|e| Failure::Unreachable(e.to_string()))?;
         self.send(request, self.timeout).await

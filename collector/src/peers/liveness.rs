@@ -5,6 +5,13 @@
 //! for itself. Every change moves the epoch, which the ingest writer reads as part of the
 //! store's identity epoch ([`epoch`](super::epoch)): the keys that moved may have been
 //! written by another collector meanwhile, so the writer's caches are dropped.
+//!
+//! A collector's own view is not enough: one that others could not reach (while it still
+//! served its load balancer) saw nothing change, yet its keys were written elsewhere. So
+//! each forward carries its sender's count of changes ([`Liveness::changes`]), and a
+//! receiver that finds a sender's count moved since its last forward moves its own epoch
+//! too ([`Liveness::observe`]). Only a collector's own changes are sent, never what it
+//! observed, so two collectors do not echo each other's moves.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -29,6 +36,11 @@ impl Drop for Probe {
 pub struct Liveness {
     down: Vec<AtomicBool>,
     me: usize,
+    /// Changes of this collector's own view.
+    changes: AtomicU64,
+    /// Each peer's count of changes, as its last forward here said.
+    reported: Vec<AtomicU64>,
+    /// Own changes and reported ones.
     epoch: AtomicU64,
 }
 
@@ -38,6 +50,8 @@ impl Liveness {
         Liveness {
             down: (0..count).map(|_| AtomicBool::new(false)).collect(),
             me,
+            changes: AtomicU64::new(0),
+            reported: (0..count).map(|_| AtomicU64::new(0)).collect(),
             epoch: AtomicU64::new(0),
         }
     }
@@ -61,6 +75,7 @@ impl Liveness {
             return;
         };
         if flag.swap(!up, Ordering::SeqCst) == up {
+            self.changes.fetch_add(1, Ordering::SeqCst);
             self.epoch.fetch_add(1, Ordering::SeqCst);
             let live = (0..self.down.len()).filter(|&j| self.is_up(j)).count();
             metrics.changed(if up { "up" } else { "down" }, live, self.down.len());
@@ -68,9 +83,28 @@ impl Liveness {
         }
     }
 
-    /// Changes of the live set so far.
+    /// Changes of the live set so far, this collector's own and those its peers reported.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// This collector's view to send with a forward: its index and its own changes.
+    pub fn view(&self) -> (usize, u64) {
+        (self.me, self.changes.load(Ordering::SeqCst))
+    }
+
+    /// Notes the view a forward from peer `from` carried (`changes` of its live set); moves
+    /// the epoch when it differs from what that peer reported last (at start: none).
+    pub fn observe(&self, from: usize, changes: u64) {
+        if from == self.me {
+            return;
+        }
+        if let Some(last) = self.reported.get(from) {
+            if last.swap(changes, Ordering::SeqCst) != changes {
+                self.epoch.fetch_add(1, Ordering::SeqCst);
+                tracing::info!(peer = from, "a peer's view of the collectors changed");
+            }
+        }
     }
 }
 
@@ -90,5 +124,21 @@ mod tests {
         assert_eq!((live.epoch(), live.down()), (1, vec![2]));
         live.set(2, true, &metrics);
         assert_eq!((live.epoch(), live.down()), (2, vec![]));
+        assert_eq!(live.view(), (0, 2));
+    }
+
+    #[test]
+    fn a_peer_reporting_a_change_moves_the_epoch_once_and_is_not_echoed() {
+        let live = Liveness::new(3, 0);
+        live.observe(1, 0);
+        assert_eq!(live.epoch(), 0, "no change reported");
+        // Peer 1 had marked someone down (this collector, cut off) and back up.
+        live.observe(1, 2);
+        assert_eq!(live.epoch(), 1);
+        live.observe(1, 2);
+        live.observe(0, 9);
+        live.observe(7, 9);
+        assert_eq!(live.epoch(), 1, "the same report, itself, or no such peer");
+        assert_eq!(live.view(), (0, 0), "what it observed is not passed on");
     }
 }

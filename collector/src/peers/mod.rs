@@ -125,7 +125,8 @@ impl Peers {
         })
     }
 
-    /// Checks a forward received at `path` (see [`auth`]).
+    /// Checks a forward received at `path` (see [`auth`]) and notes its sender's view of
+    /// the peers ([`Liveness::observe`]).
     pub fn verify(
         &self,
         headers: &HeaderMap,
@@ -133,14 +134,16 @@ impl Peers {
         body: &[u8],
         now_ms: i64,
     ) -> Result<(), Refused> {
-        self.key.verify(
+        let (from, changes) = self.key.verify(
             headers,
             path,
             body,
             self.list.authority(self.list.me),
             now_ms,
             &self.seen,
-        )
+        )?;
+        self.liveness.observe(from, changes);
+        Ok(())
     }
 
     /// The owner of `key` among the live peers not in `skip`.
@@ -164,7 +167,14 @@ impl Peers {
         };
         let reply = match self
             .client
-            .forward(url, authority, &self.key, body, crate::clock::now_ms())
+            .forward(
+                url,
+                authority,
+                &self.key,
+                self.liveness.view(),
+                body,
+                crate::clock::now_ms(),
+            )
             .await
         {
             Ok(reply) => reply,
