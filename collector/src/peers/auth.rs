@@ -1,9 +1,8 @@
 //! How a forward proves it comes from a peer: an HMAC-SHA256 over the target's host and
 //! path, the sender's time, a random nonce, the sender's view of the peers and the body,
-//! under a key every collector reads
-//! from the shared store (the store secret [`KEY_SECRET`], made once by whichever collector
-//! starts first), so peers need no extra configuration and an attacker without the store
-//! has no key.
+//! under a key every collector reads from the shared store (the store secret
+//! [`KEY_SECRET`], made once by whichever collector starts first), so peers need no extra
+//! configuration and an attacker without the store has no key.
 //!
 //! The receiver refuses (each refusal a metrics label, and an answer naming it):
 //! - `unsigned` (401): a header is missing or malformed;
