@@ -313,7 +313,7 @@ struct IdRow<'a> {
 }
 
 /// An id's two halves as `event_ids` keeps them.
-fn halves(id: Uuid) -> (u64, u64) {
+pub(super) fn halves(id: Uuid) -> (u64, u64) {
     let (hi, lo) = id.as_u64_pair();
     (hi, lo)
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use super::super::ClickHouseStore;
 use super::super::client::{quote, quote_list};
+use super::super::sink::halves;
 use crate::identity::graph::{Mode, Persons};
 use crate::identity::resolver::USER_PREFIX;
 use crate::maintenance::erasure::{Erased, Subject, SubjectExport};
@@ -41,13 +42,22 @@ impl ClickHouseStore {
         }
         for (site, ids) in by_site {
             for chunk in ids.chunks(CHUNK) {
-                let list: Vec<String> = chunk
+                let pairs = chunk
                     .iter()
-                    .map(|id| format!("toUUID({})", quote(id)))
-                    .collect();
+                    .map(|id| {
+                        let (hi, lo) = halves(uuid::Uuid::parse_str(id).map_err(|e| {
+                            super::super::client::backend(format!("stored event id {id}: {e}"))
+                        })?);
+                        Ok(format!("({hi}, {lo})"))
+                    })
+                    .collect::<Result<Vec<String>, StoreError>>()?;
                 self.delete_where(
                     "event_ids",
-                    &format!("site = {} AND id IN ({})", quote(site), list.join(",")),
+                    &format!(
+                        "site = {} AND (id_hi, id_lo) IN ({})",
+                        quote(site),
+                        pairs.join(",")
+                    ),
                 )
                 .await?;
             }
