@@ -64,4 +64,11 @@ macro_rules! areas {
     };
 }
 
-areas!(ClickHouseDb, ingest::acknowledgements,);
+areas!(
+    ClickHouseDb,
+    ingest::acknowledgements,
+    ingest::health,
+    identity::persons,
+    identity::explain,
+    privacy::export,
+);
