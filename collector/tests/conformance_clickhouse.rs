@@ -23,7 +23,7 @@ use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 struct ClickHouseDb;
 
 impl Backend for ClickHouseDb {
-    type Store = String;
+    type Store = Endpoint;
 
     async fn create(&self) -> Self::Store {
         common::clickhouse::new_database().expect("checked by `installed`")
@@ -31,8 +31,9 @@ impl Backend for ClickHouseDb {
 
     async fn start(&self, store: &Self::Store, config: Config, clock: Clock) -> Collector {
         let options = ClickHouseOptions {
-            endpoint: Endpoint::parse(store, None, None).unwrap(),
+            endpoint: store.clone(),
             cluster: None,
+            insert_quorum: 2,
         };
         let rules = SessionRules {
             zone: config.site_timezone.clone(),

@@ -1,0 +1,146 @@
+//! Breakdowns: the range's sessions grouped by one of their facts (entry, exit, source,
+//! campaign, browser…), or their events grouped by page, event name, property value or
+//! link target; visitors (or persons) counted distinct per row, sorted and shared as the
+//! SQLite store does.
+
+use serde::Deserialize;
+
+use super::super::ClickHouseStore;
+use super::super::client::quote;
+use super::sessions::{Need, session_events};
+use crate::reports::{CountBy, Dimension, ReportQuery, Row};
+use crate::store::StoreError;
+
+/// One row as the query answers it.
+#[derive(Deserialize)]
+struct Grouped {
+    k: String,
+    visitors: u64,
+    pageviews: u64,
+    events: u64,
+    sessions: u64,
+}
+
+/// The value of a custom event's property (`props`, a flat JSON object) as the SQLite
+/// store's `json_each` gives it: a string unquoted, `true`/`false`, a number as text;
+/// `''` (no row) where absent or `null`.
+fn property_value(property: &str) -> String {
+    let p = quote(property);
+    format!(
+        "if(startsWith(visitParamExtractRaw(props, {p}), '\"'), \
+             visitParamExtractString(props, {p}), \
+         if(visitParamExtractRaw(props, {p}) IN ('true', 'false', 'null'), \
+             replaceOne(visitParamExtractRaw(props, {p}), 'null', ''), \
+             if(visitParamExtractRaw(props, {p}) = '', '', \
+                toString(toFloat64OrZero(visitParamExtractRaw(props, {p}))))))"
+    )
+}
+
+/// Sorts rows (most visitors, then page views, events, sessions, key), keeps `limit` and
+/// sets shares over `total` visitors: the order of the SQLite store's answers.
+fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
+    rows.sort_by(|a, b| {
+        (b.visitors, b.pageviews, b.events, b.sessions)
+            .cmp(&(a.visitors, a.pageviews, a.events, a.sessions))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    rows.truncate(limit);
+    for r in &mut rows {
+        r.share = if total == 0 {
+            0.0
+        } else {
+            r.visitors as f64 / total as f64
+        };
+    }
+    rows
+}
+
+impl ClickHouseStore {
+    /// [`ReportSource::breakdown`](crate::store::ReportSource::breakdown).
+    pub(super) async fn range_breakdown(
+        &self,
+        q: &ReportQuery,
+        dimension: &Dimension,
+    ) -> Result<Vec<Row>, StoreError> {
+        let totals = self.range_counts(q).await?;
+        let total = match q.count {
+            CountBy::Visitors => totals.visitors,
+            CountBy::Persons => totals.persons,
+        };
+        let persons = q.count == CountBy::Persons;
+        let who = if persons { "person" } else { "visitor" };
+        let session_column = match dimension {
+            Dimension::Entry => Some("entry_path"),
+            Dimension::Exit => Some("exit_path"),
+            Dimension::Source => Some("source"),
+            Dimension::SourceClass => Some("source_class"),
+            Dimension::Campaign => Some("campaign"),
+            Dimension::Browser => Some("browser"),
+            Dimension::Os => Some("os"),
+            Dimension::Device => Some("device"),
+            Dimension::Country => Some("country"),
+            _ => None,
+        };
+        let need = Need {
+            facts: session_column.is_some(),
+            context: session_column.is_some(),
+            source: matches!(dimension, Dimension::Source | Dimension::SourceClass),
+            persons,
+            ..Need::default()
+        };
+        let sessions = self.sessions(q, need).await?;
+        let sql = if let Some(col) = session_column {
+            format!(
+                "SELECT {col} AS k, uniqExact({who}) AS visitors, sum(pageviews) AS pageviews, \
+                     sum(events) AS events, count() AS sessions \
+                 FROM ({}) WHERE k != '' GROUP BY k",
+                sessions.sql()
+            )
+        } else {
+            let (key, condition) = match dimension {
+                Dimension::Page => ("path".to_string(), "1".to_string()),
+                Dimension::Event => ("name".into(), "kind = 'custom'".into()),
+                Dimension::Outbound => ("target".into(), "kind = 'outbound'".into()),
+                Dimension::Download => ("target".into(), "kind = 'download'".into()),
+                Dimension::EventProperty { event, property } => (
+                    property_value(property),
+                    format!("kind = 'custom' AND name = {}", quote(event)),
+                ),
+                _ => ("''".into(), "0".into()),
+            };
+            let window = session_events(&q.site, q.range.start_ms(), q.range.end_ms());
+            let events = self.table("events");
+            let from = if persons {
+                format!(
+                    "(SELECT * FROM {events} WHERE {window} AND {condition}) \
+                     ANY INNER JOIN (SELECT session, person FROM ({})) USING session",
+                    sessions.sql()
+                )
+            } else {
+                format!(
+                    "{events} WHERE {window} AND {condition} \
+                     AND session IN (SELECT session FROM ({}))",
+                    sessions.sql()
+                )
+            };
+            format!(
+                "SELECT k, uniqExact({who}) AS visitors, countIf(kind = 'pageview') AS pageviews, \
+                     count() AS events, toUInt64(0) AS sessions \
+                 FROM (SELECT {key} AS k, {who}, kind FROM {from}) WHERE k != '' GROUP BY k"
+            )
+        };
+        let rows: Vec<Grouped> = self.client().rows(sql, &[]).await?;
+        let rows = rows
+            .into_iter()
+            .map(|g| Row {
+                key: g.k,
+                visitors: g.visitors,
+                pageviews: g.pageviews,
+                events: g.events,
+                sessions: g.sessions,
+                share: 0.0,
+            })
+            .collect();
+        Ok(finish(rows, total, q.limit))
+    }
+}

@@ -1,0 +1,219 @@
+//! The counters of a period — visitors, persons, page views, sessions, events, bounces,
+//! duration — over the sessions that start in it ([`sessions`](super::sessions)), for one
+//! bucket, two (a period and the one before, in one pass) or a series; and the all-time
+//! summary of a site.
+
+use serde::Deserialize;
+
+use super::super::ClickHouseStore;
+use super::super::client::quote;
+use super::sessions::{ENGAGED, Need};
+use crate::identity::graph::Mode;
+use crate::reports::range::Range;
+use crate::reports::{Counts, Interval, ReportQuery};
+use crate::store::{StoreError, Summary};
+
+/// One bucket's counters as the query answers them.
+#[derive(Deserialize)]
+struct Bucket {
+    b: i64,
+    visitors: u64,
+    persons: u64,
+    pageviews: u64,
+    sessions: u64,
+    events: u64,
+    bounces: u64,
+    duration_ms: u64,
+}
+
+impl Bucket {
+    fn counts(&self) -> Counts {
+        Counts {
+            visitors: self.visitors,
+            persons: self.persons,
+            pageviews: self.pageviews,
+            sessions: self.sessions,
+            events: self.events,
+            bounces: self.bounces,
+            duration_ms: self.duration_ms,
+        }
+    }
+}
+
+impl ClickHouseStore {
+    /// Counters of the sessions of `[start, end)` per bucket `bucket` (an SQL expression
+    /// over `start_ts`), by bucket.
+    async fn buckets(
+        &self,
+        q: &ReportQuery,
+        start: i64,
+        end: i64,
+        bucket: &str,
+    ) -> Result<Vec<(i64, Counts)>, StoreError> {
+        let need = Need {
+            facts: true,
+            persons: true,
+            ..Need::default()
+        };
+        let sessions = self
+            .sessions_between(q, start, end, Some(bucket), need)
+            .await?;
+        let rows: Vec<Bucket> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT b, uniqExact(visitor) AS visitors, uniqExactArray(persons) AS persons, \
+                         sum(pageviews) AS pageviews, count() AS sessions, sum(events) AS events, \
+                         sum(bounce) AS bounces, toUInt64(sum(duration_ms)) AS duration_ms \
+                     FROM ({}) GROUP BY b ORDER BY b",
+                    sessions.sql()
+                ),
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.b, r.counts())).collect())
+    }
+
+    /// [`ReportSource::counts`](crate::store::ReportSource::counts).
+    pub(super) async fn range_counts(&self, q: &ReportQuery) -> Result<Counts, StoreError> {
+        let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        let b = self.buckets(q, start, end, "0").await?;
+        Ok(b.first().map(|(_, c)| *c).unwrap_or_default())
+    }
+
+    /// [`ReportSource::counts_with_previous`](crate::store::ReportSource::counts_with_previous):
+    /// both periods in one pass, bucket 1 the current one.
+    pub(super) async fn range_counts_with_previous(
+        &self,
+        q: &ReportQuery,
+    ) -> Result<(Counts, Counts), StoreError> {
+        let both = Range {
+            from: q.range.previous().from,
+            to: q.range.to,
+        };
+        let mid = q.range.start_ms();
+        let b = self
+            .buckets(
+                q,
+                both.start_ms(),
+                both.end_ms(),
+                &format!("toUInt8(start_ts >= {mid})"),
+            )
+            .await?;
+        let of = |k: i64| {
+            b.iter()
+                .find(|(t, _)| *t == k)
+                .map(|(_, c)| *c)
+                .unwrap_or_default()
+        };
+        Ok((of(1), of(0)))
+    }
+
+    /// [`ReportSource::series`](crate::store::ReportSource::series): every bucket of the
+    /// range, empty ones too. Buckets are UTC hours or days (the range is UTC days).
+    pub(super) async fn range_series(
+        &self,
+        q: &ReportQuery,
+        interval: Interval,
+    ) -> Result<Vec<(i64, Counts)>, StoreError> {
+        let bucket = interval.ms();
+        let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        let found = self
+            .buckets(
+                q,
+                start,
+                end,
+                &format!("intDiv(start_ts - {start}, {bucket}) * {bucket} + {start}"),
+            )
+            .await?;
+        let n = (end - start) / bucket;
+        Ok((0..n)
+            .map(|i| {
+                let t = start + i * bucket;
+                let c = found
+                    .iter()
+                    .find(|(b, _)| *b == t)
+                    .map(|(_, c)| *c)
+                    .unwrap_or_default();
+                (t, c)
+            })
+            .collect())
+    }
+
+    /// [`ReportSource::summary`](crate::store::ReportSource::summary): everything stored
+    /// for `site`.
+    pub(super) async fn site_summary(&self, site: &str, mode: Mode) -> Result<Summary, StoreError> {
+        #[derive(Deserialize)]
+        struct Totals {
+            pageviews: u64,
+            visitors: u64,
+            events: u64,
+        }
+        #[derive(Deserialize)]
+        struct Sessions {
+            sessions: u64,
+            bounces: u64,
+            mean: f64,
+        }
+        #[derive(Deserialize)]
+        struct Persons {
+            persons: u64,
+        }
+        let events = self.table("events");
+        let site_q = quote(site);
+        let totals: Vec<Totals> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT countIf(kind = 'pageview') AS pageviews, uniqExact(visitor) AS visitors, \
+                         count() AS events FROM {events} WHERE site = {site_q}"
+                ),
+                &[],
+            )
+            .await?;
+        let sessions: Vec<Sessions> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT count() AS sessions, sum(bounce) AS bounces, \
+                         if(count() = 0, 0, avg(duration)) AS mean FROM (\
+                         SELECT toUInt8(countIf(kind = 'pageview') = 1 AND max({ENGAGED}) = 0) AS bounce, \
+                             max(ts) - min(ts) AS duration \
+                         FROM {events} WHERE site = {site_q} GROUP BY session)"
+                ),
+                &[],
+            )
+            .await?;
+        // Every person any visitor with events belongs to (each of a shared browser's
+        // stretches), a visitor without rows being its own.
+        let visitors = format!("SELECT DISTINCT visitor FROM {events} WHERE site = {site_q}");
+        let stretches = self.stretches_of(site, mode, &visitors);
+        let persons: Vec<Persons> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT uniqExactArray(if(empty(stretches), [visitor], \
+                         arrayMap(t -> t.2, stretches))) AS persons \
+                     FROM ({visitors}) ANY LEFT JOIN ({stretches}) USING visitor"
+                ),
+                &[],
+            )
+            .await?;
+        let t = totals.first();
+        let s = sessions.first();
+        let n = s.map_or(0, |s| s.sessions);
+        Ok(Summary {
+            site: site.to_string(),
+            pageviews: t.map_or(0, |t| t.pageviews),
+            visitors: t.map_or(0, |t| t.visitors),
+            persons: persons.first().map_or(0, |p| p.persons),
+            sessions: n,
+            events: t.map_or(0, |t| t.events),
+            bounce_rate: match s {
+                Some(s) if n > 0 => s.bounces as f64 / n as f64,
+                _ => 0.0,
+            },
+            mean_duration_ms: s.map_or(0, |s| s.mean.round().max(0.0) as u64),
+        })
+    }
+}

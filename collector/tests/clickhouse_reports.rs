@@ -1,0 +1,654 @@
+//! The ClickHouse store's report answers on a real `clickhouse-server`, from `events` and
+//! `visitor_persons` rows inserted directly (the rows the writer and the identity
+//! maintenance append), each answer worked out by hand below. The conformance suite
+//! (`conformance_clickhouse.rs`) checks the same answers against SQLite's through the
+//! whole collector. Skipped where ClickHouse is not installed (never under `CI=true`).
+
+// Test fixtures panic on a broken set-up, as test functions do.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use serde::Serialize;
+use spoor_collector::identity::graph::Mode;
+use spoor_collector::reports::funnel::{FunnelDef, Step};
+use spoor_collector::reports::range::{DAY_MS, HOUR_MS, Range, parse_date};
+use spoor_collector::reports::{CountBy, Counts, Dimension, Filters, Interval, ReportQuery};
+use spoor_collector::session::SessionRules;
+use spoor_collector::store::ReportSource;
+use spoor_collector::store::clickhouse::client::{Client, Endpoint};
+use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
+
+const MIN: i64 = i64::MIN;
+
+/// An `events` row (the columns the reports read; the others take their defaults).
+#[derive(Serialize, Clone, Default)]
+struct Ev {
+    site: String,
+    id: String,
+    day: String,
+    ts: i64,
+    received: i64,
+    kind: String,
+    visitor: String,
+    session: String,
+    hostname: String,
+    path: String,
+    prev_path: String,
+    referrer: String,
+    browser: String,
+    os: String,
+    device: String,
+    country: String,
+    fallback: String,
+    utm_source: String,
+    utm_campaign: String,
+    name: String,
+    props: String,
+    target: String,
+    visible_ms: u32,
+}
+
+/// A `visitor_persons` row (maintained by the identity side; created here as it defines
+/// it).
+#[derive(Serialize)]
+struct VisitorPerson {
+    site: String,
+    mode: String,
+    visitor: String,
+    from_ms: i64,
+    person: String,
+    version: u64,
+}
+
+/// The day every session below starts on (but s4, the day after).
+fn day0() -> i64 {
+    parse_date("2026-12-01").unwrap()
+}
+
+fn at(day_offset: i64, h: i64, m: i64, s: i64) -> i64 {
+    (day0() + day_offset) * DAY_MS + h * HOUR_MS + m * 60_000 + s * 1000
+}
+
+/// A page view of `visitor` in `session` at `ts`, arrived a second later.
+fn pv(n: u32, visitor: &str, session: u32, ts: i64, path: &str) -> Ev {
+    Ev {
+        site: "demo".into(),
+        id: format!("00000000-0000-4000-8000-{n:012}"),
+        day: spoor_collector::reports::range::date(ts.div_euclid(DAY_MS)),
+        ts,
+        received: ts + 1000,
+        kind: "pageview".into(),
+        visitor: visitor.into(),
+        session: format!("00000000-0000-7000-8000-{session:012}"),
+        hostname: "example.com".into(),
+        path: path.into(),
+        browser: "Firefox".into(),
+        os: "Linux".into(),
+        device: "desktop".into(),
+        ..Ev::default()
+    }
+}
+
+/// The data set:
+///
+/// | session | visitor | events (UTC, 2026-12-01) | facts |
+/// | --- | --- | --- | --- |
+/// | s1 | v1 | `/` 10:00 (from google), `/pricing` 10:01, custom `signup` 10:02 | 2 pv, 120 s, FR |
+/// | s2 | v2 | `/` 11:00 (utm newsletter / winter), mobile, DE | bounce |
+/// | s3 | v3 | `/pricing` 12:00 (t.co, fallback), engaged 15 s 12:00:30, then late `/docs` 11:59 | entry `/docs`, 90 s |
+/// | s4 | v1 | `/` 09:00 the next day, after v1's browser passed to person p2 | bounce |
+///
+/// Persons (inclusive): v2 and v3 are p1; v1 is itself, then p2 from s4's arrival.
+/// Strict: no rows (every visitor is its own person). One event of another site.
+fn events() -> Vec<Ev> {
+    let mut e = Vec::new();
+    let mut s1 = pv(1, "v1", 1, at(0, 10, 0, 0), "/");
+    s1.referrer = "https://www.google.com/search?q=spoor".into();
+    s1.country = "FR".into();
+    e.push(s1);
+    let mut p = pv(2, "v1", 1, at(0, 10, 1, 0), "/pricing");
+    p.prev_path = "/".into();
+    p.country = "DE".into(); // not the first event: the session stays FR
+    e.push(p);
+    let mut signup = pv(3, "v1", 1, at(0, 10, 2, 0), "/pricing");
+    signup.kind = "custom".into();
+    signup.name = "signup".into();
+    signup.props = r#"{"plan":"pro","seats":3,"trial":true}"#.into();
+    e.push(signup);
+
+    let mut s2 = pv(4, "v2", 2, at(0, 11, 0, 0), "/");
+    s2.utm_source = "newsletter".into();
+    s2.utm_campaign = "winter".into();
+    s2.browser = "Chrome".into();
+    s2.device = "mobile".into();
+    s2.country = "DE".into();
+    e.push(s2);
+
+    let mut s3 = pv(5, "v3", 3, at(0, 12, 0, 0), "/pricing");
+    s3.referrer = "https://t.co/abc".into();
+    s3.fallback = "no-wasm".into();
+    e.push(s3);
+    let mut engaged = pv(6, "v3", 3, at(0, 12, 0, 30), "/pricing");
+    engaged.kind = "engagement".into();
+    engaged.visible_ms = 15_000;
+    e.push(engaged);
+    let mut late = pv(7, "v3", 3, at(0, 11, 59, 0), "/docs");
+    late.received = at(0, 12, 5, 0);
+    late.referrer = "https://duckduckgo.com/".into();
+    e.push(late);
+
+    e.push(pv(8, "v1", 4, at(1, 9, 0, 0), "/"));
+
+    let mut other = pv(9, "x1", 9, at(0, 10, 0, 0), "/");
+    other.site = "other".into();
+    e.push(other);
+    e
+}
+
+fn persons() -> Vec<VisitorPerson> {
+    let row = |visitor: &str, from_ms: i64, person: &str, version: u64| VisitorPerson {
+        site: "demo".into(),
+        mode: "inclusive".into(),
+        visitor: visitor.into(),
+        from_ms,
+        person: person.into(),
+        version,
+    };
+    vec![
+        // An older version of v3's row, replaced.
+        row("v3", MIN, "v3", 1),
+        row("v2", MIN, "p1", 2),
+        row("v3", MIN, "p1", 2),
+        row("v1", MIN, "v1", 2),
+        row("v1", at(1, 9, 0, 0), "p2", 2),
+    ]
+}
+
+/// A store with the data set, or `None` where ClickHouse is not installed.
+async fn store() -> Option<ClickHouseStore> {
+    let url = common::clickhouse::new_database()?;
+    let endpoint = Endpoint::parse(&url, None, None).unwrap();
+    let store = ClickHouseStore::open(
+        ClickHouseOptions {
+            endpoint: endpoint.clone(),
+            cluster: None,
+        },
+        SessionRules::default(),
+    )
+    .await
+    .unwrap();
+    let client = Client::new(endpoint);
+    client
+        .command(
+            "CREATE TABLE IF NOT EXISTS visitor_persons (site String, mode String, \
+             visitor String, from_ms Int64, person String, version UInt64) \
+             ENGINE = ReplacingMergeTree(version) ORDER BY (site, mode, visitor, from_ms)"
+                .into(),
+            &[],
+        )
+        .await
+        .unwrap();
+    client.insert("events", &events(), &[]).await.unwrap();
+    client
+        .insert("visitor_persons", &persons(), &[])
+        .await
+        .unwrap();
+    Some(store)
+}
+
+fn query(days: i64) -> ReportQuery {
+    ReportQuery::new(
+        "demo",
+        Range {
+            from: day0(),
+            to: day0() + days - 1,
+        },
+    )
+}
+
+fn keys(rows: &[spoor_collector::reports::Row]) -> Vec<(&str, u64, u64, u64, u64)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.visitors,
+                r.pageviews,
+                r.events,
+                r.sessions,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_series_and_summary() {
+    let Some(store) = store().await else { return };
+    let day = Counts {
+        visitors: 3,
+        persons: 2,
+        pageviews: 5,
+        sessions: 3,
+        events: 7,
+        bounces: 1,
+        duration_ms: 120_000 + 90_000,
+    };
+    assert_eq!(store.counts(&query(1)).await.unwrap(), day);
+    // Over both days v1's browser reaches p2: v1, p1, p2.
+    let both = store.counts(&query(2)).await.unwrap();
+    assert_eq!((both.visitors, both.persons, both.sessions), (3, 3, 4));
+    let mut strict = query(1);
+    strict.mode = Mode::Strict;
+    assert_eq!(store.counts(&strict).await.unwrap().persons, 3);
+
+    let next = query(1).with_range(Range {
+        from: day0() + 1,
+        to: day0() + 1,
+    });
+    let (now, before) = store.counts_with_previous(&next).await.unwrap();
+    assert_eq!(before, day);
+    assert_eq!(
+        (now.visitors, now.persons, now.sessions, now.bounces),
+        (1, 1, 1, 1)
+    );
+
+    let hours = store.series(&query(1), Interval::Hour).await.unwrap();
+    assert_eq!(hours.len(), 24);
+    assert_eq!(
+        hours[10],
+        (
+            at(0, 10, 0, 0),
+            Counts {
+                visitors: 1,
+                persons: 1,
+                pageviews: 2,
+                sessions: 1,
+                events: 3,
+                bounces: 0,
+                duration_ms: 120_000,
+            }
+        )
+    );
+    assert_eq!(
+        (
+            hours[10].1.sessions,
+            hours[11].1.sessions,
+            hours[11].1.visitors,
+            hours[11].1.persons
+        ),
+        (1, 2, 2, 1),
+        "s3 starts at 11:59 (its late event)"
+    );
+    assert_eq!(hours[12].1, Counts::default());
+    let days = store.series(&query(2), Interval::Day).await.unwrap();
+    assert_eq!(days.len(), 2);
+    assert_eq!(days[0].1, day);
+
+    let summary = store.summary("demo", Mode::Inclusive).await.unwrap();
+    assert_eq!(
+        (
+            summary.pageviews,
+            summary.visitors,
+            summary.persons,
+            summary.sessions,
+            summary.events
+        ),
+        (6, 3, 3, 4, 8)
+    );
+    assert_eq!(summary.bounce_rate, 0.5);
+    assert_eq!(summary.mean_duration_ms, 52_500);
+    assert_eq!(store.sites().await.unwrap(), ["demo", "other"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breakdowns_of_sessions_and_events() {
+    let Some(store) = store().await else { return };
+    let q = query(1);
+    let b = |d: Dimension| {
+        let (store, q) = (&store, &q);
+        async move { store.breakdown(q, &d).await.unwrap() }
+    };
+    let pages = b(Dimension::Page).await;
+    assert_eq!(
+        keys(&pages),
+        [
+            ("/pricing", 2, 2, 4, 0),
+            ("/", 2, 2, 2, 0),
+            ("/docs", 1, 1, 1, 0)
+        ]
+    );
+    assert!((pages[0].share - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(
+        keys(&b(Dimension::Entry).await),
+        [("/", 2, 3, 4, 2), ("/docs", 1, 2, 3, 1)]
+    );
+    assert_eq!(
+        keys(&b(Dimension::Exit).await),
+        [("/pricing", 2, 4, 6, 2), ("/", 1, 1, 1, 1)]
+    );
+    // The first arrived event names the source: s3's late event came from duckduckgo.
+    assert_eq!(
+        keys(&b(Dimension::Source).await),
+        [
+            ("google.com", 1, 2, 3, 1),
+            ("t.co", 1, 2, 3, 1),
+            ("newsletter", 1, 1, 1, 1)
+        ]
+    );
+    assert_eq!(
+        keys(&b(Dimension::SourceClass).await),
+        [
+            ("search", 1, 2, 3, 1),
+            ("social", 1, 2, 3, 1),
+            ("other", 1, 1, 1, 1)
+        ]
+    );
+    assert_eq!(
+        keys(&b(Dimension::Campaign).await),
+        [("winter", 1, 1, 1, 1)]
+    );
+    assert_eq!(
+        keys(&b(Dimension::Country).await),
+        [("FR", 1, 2, 3, 1), ("DE", 1, 1, 1, 1)]
+    );
+    assert_eq!(
+        keys(&b(Dimension::Device).await),
+        [("desktop", 2, 4, 6, 2), ("mobile", 1, 1, 1, 1)]
+    );
+    assert_eq!(keys(&b(Dimension::Event).await), [("signup", 1, 0, 1, 0)]);
+    let prop = |p: &str| Dimension::EventProperty {
+        event: "signup".into(),
+        property: p.into(),
+    };
+    assert_eq!(keys(&b(prop("plan")).await), [("pro", 1, 0, 1, 0)]);
+    assert_eq!(keys(&b(prop("seats")).await), [("3", 1, 0, 1, 0)]);
+    assert_eq!(keys(&b(prop("trial")).await), [("true", 1, 0, 1, 0)]);
+    assert!(b(prop("none")).await.is_empty());
+
+    let mut persons = q.clone();
+    persons.count = CountBy::Persons;
+    let rows = store.breakdown(&persons, &Dimension::Page).await.unwrap();
+    // v2 and v3 are one person (p1).
+    assert_eq!(
+        keys(&rows),
+        [
+            ("/pricing", 2, 2, 4, 0),
+            ("/", 2, 2, 2, 0),
+            ("/docs", 1, 1, 1, 0)
+        ]
+    );
+    assert_eq!(rows[0].share, 1.0, "over the period's 2 persons");
+    let rows = store.breakdown(&persons, &Dimension::Entry).await.unwrap();
+    assert_eq!(keys(&rows), [("/", 2, 3, 4, 2), ("/docs", 1, 2, 3, 1)]);
+
+    let mut limited = q.clone();
+    limited.limit = 1;
+    assert_eq!(
+        keys(&store.breakdown(&limited, &Dimension::Page).await.unwrap()).len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_select_sessions() {
+    let Some(store) = store().await else { return };
+    let filtered = |f: Filters| {
+        let mut q = query(1);
+        q.filters = f;
+        q
+    };
+    let newsletter = filtered(Filters {
+        source: Some("newsletter".into()),
+        ..Filters::default()
+    });
+    let c = store.counts(&newsletter).await.unwrap();
+    assert_eq!(
+        (c.visitors, c.sessions, c.pageviews, c.bounces),
+        (1, 1, 1, 1)
+    );
+    let pricing = filtered(Filters {
+        page: Some("/pricing".into()),
+        ..Filters::default()
+    });
+    let c = store.counts(&pricing).await.unwrap();
+    assert_eq!((c.visitors, c.persons, c.sessions, c.events), (2, 2, 2, 6));
+    assert_eq!(
+        keys(&store.breakdown(&pricing, &Dimension::Page).await.unwrap()),
+        [
+            ("/pricing", 2, 2, 4, 0),
+            ("/", 1, 1, 1, 0),
+            ("/docs", 1, 1, 1, 0)
+        ]
+    );
+    let by = |f: Filters| {
+        let store = &store;
+        async move { store.counts(&filtered(f)).await.unwrap().sessions }
+    };
+    let quoted = Filters {
+        country: Some("FR' OR 1 = 1 OR '".into()),
+        ..Filters::default()
+    };
+    assert_eq!(by(quoted).await, 0, "a filter is a value, never SQL");
+    let winter = Filters {
+        campaign: Some("winter".into()),
+        ..Filters::default()
+    };
+    assert_eq!(by(winter).await, 1);
+    let fr_desktop = Filters {
+        country: Some("FR".into()),
+        device: Some("desktop".into()),
+        ..Filters::default()
+    };
+    assert_eq!(by(fr_desktop).await, 1);
+    let fr_mobile = Filters {
+        country: Some("FR".into()),
+        device: Some("mobile".into()),
+        ..Filters::default()
+    };
+    assert_eq!(by(fr_mobile).await, 0);
+    // The funnel reads only the filtered sessions' events.
+    let steps = [Step::Page("/".into()), Step::Event("signup".into())];
+    let hits = store
+        .funnel_hits(&newsletter, &steps, DAY_MS)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_and_flows() {
+    let Some(store) = store().await else { return };
+    let (views, mut before, after) = store.transitions(&query(1), "/pricing").await.unwrap();
+    before.sort();
+    assert_eq!(views, 2);
+    assert_eq!(
+        before,
+        [("(entrance)".to_string(), 1), ("/".to_string(), 1)]
+    );
+    assert_eq!(after, [("(exit)".to_string(), 2)]);
+    let (views, _, mut after) = store.transitions(&query(1), "/").await.unwrap();
+    after.sort();
+    assert_eq!(views, 2);
+    assert_eq!(
+        after,
+        [("(exit)".to_string(), 1), ("/pricing".to_string(), 1)]
+    );
+
+    let mut flows = store.flows(&query(1), 2).await.unwrap();
+    flows.sort();
+    let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        flows,
+        [
+            (path(&["/"]), 1),
+            (path(&["/", "/pricing"]), 1),
+            (path(&["/docs", "/pricing"]), 1),
+        ]
+    );
+    let mut one = store.flows(&query(1), 1).await.unwrap();
+    one.sort();
+    assert_eq!(one, [(path(&["/"]), 2), (path(&["/docs"]), 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funnels_hits_and_saved() {
+    let Some(store) = store().await else { return };
+    let steps = [Step::Page("/".into()), Step::Event("signup".into())];
+    let mut hits = store.funnel_hits(&query(1), &steps, DAY_MS).await.unwrap();
+    hits.sort_by_key(|h| (h.ts, h.step));
+    let got: Vec<(i64, usize)> = hits.iter().map(|h| (h.ts, h.step)).collect();
+    // s4's `/` is the next day: outside the range for a first step.
+    assert_eq!(
+        got,
+        [
+            (at(0, 10, 0, 0), 0),
+            (at(0, 10, 2, 0), 1),
+            (at(0, 11, 0, 0), 0)
+        ]
+    );
+    assert_eq!(hits[0].who, hits[1].who, "one visitor, one number");
+    assert_ne!(hits[0].who, hits[2].who);
+    let results = spoor_collector::reports::funnel::evaluate(
+        &steps,
+        hits,
+        query(1).range.start_ms(),
+        query(1).range.end_ms(),
+        DAY_MS,
+    );
+    assert_eq!(
+        results.iter().map(|r| r.persons).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    // v2 and v3 are p1: a page step both reach counts one person.
+    let docs_or_home = [Step::Page("/pricing".into())];
+    let hits = store
+        .funnel_hits(&query(1), &docs_or_home, DAY_MS)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 2);
+    let mut strict = query(1);
+    strict.mode = Mode::Strict;
+    let home = [Step::Page("/".into())];
+    let a = store.funnel_hits(&query(1), &home, 0).await.unwrap();
+    let b = store.funnel_hits(&strict, &home, 0).await.unwrap();
+    let who = |h: &[spoor_collector::reports::FunnelHit]| {
+        let mut w: Vec<u64> = h.iter().map(|h| h.who).collect();
+        w.sort();
+        w
+    };
+    assert_ne!(who(&a), who(&b), "v2 is p1 only in the inclusive reading");
+
+    let def = |name: &str, steps: &[&str]| FunnelDef {
+        name: name.into(),
+        steps: steps.iter().map(|s| s.to_string()).collect(),
+        window_ms: DAY_MS,
+    };
+    store
+        .save_funnel("demo", &def("b", &["page:/"]))
+        .await
+        .unwrap();
+    store
+        .save_funnel("demo", &def("a", &["page:/"]))
+        .await
+        .unwrap();
+    store
+        .save_funnel("demo", &def("a", &["page:/", "event:signup"]))
+        .await
+        .unwrap();
+    store
+        .save_funnel("other", &def("c", &["page:/"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.funnels("demo").await.unwrap(),
+        [def("a", &["page:/", "event:signup"]), def("b", &["page:/"])]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_realtime_and_fallbacks() {
+    let Some(store) = store().await else { return };
+    let log = store.visitor_log(&query(1)).await.unwrap();
+    let sessions: Vec<(&str, &str, &str, &str, u64, bool)> = log
+        .iter()
+        .map(|s| {
+            (
+                s.visitor.as_str(),
+                s.person.as_str(),
+                s.entry.as_str(),
+                s.exit.as_str(),
+                s.pageviews,
+                s.bounce,
+            )
+        })
+        .collect();
+    assert_eq!(
+        sessions,
+        [
+            ("v3", "p1", "/docs", "/pricing", 2, false),
+            ("v2", "p1", "/", "/", 1, true),
+            ("v1", "v1", "/", "/pricing", 2, false),
+        ]
+    );
+    let s3 = &log[0];
+    assert_eq!(s3.session, "00000000-0000-7000-8000-000000000003");
+    assert_eq!(
+        (s3.start, s3.end, s3.duration_ms),
+        (at(0, 11, 59, 0), at(0, 12, 0, 30), 90_000)
+    );
+    assert_eq!(s3.source.as_deref(), Some("t.co"));
+    assert_eq!(
+        s3.events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.path.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("pageview", "/docs"),
+            ("pageview", "/pricing"),
+            ("engagement", "/pricing")
+        ]
+    );
+    let s1 = &log[2];
+    assert_eq!(s1.events[2].name.as_deref(), Some("signup"));
+    assert_eq!(s1.events[0].name, None);
+    assert_eq!(s1.browser.as_deref(), Some("Firefox"));
+    let mut two = query(1);
+    two.limit = 2;
+    assert_eq!(store.visitor_log(&two).await.unwrap().len(), 2);
+
+    let live = store
+        .realtime("demo", at(0, 11, 58, 0), at(0, 12, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(live.visitors, 1);
+    assert_eq!(
+        live.pages
+            .iter()
+            .map(|p| (p.key.as_str(), p.visitors))
+            .collect::<Vec<_>>(),
+        [("/docs", 1), ("/pricing", 1)],
+        "the end is included"
+    );
+    let live = store
+        .realtime("demo", at(0, 9, 0, 0), at(0, 11, 30, 0))
+        .await
+        .unwrap();
+    assert_eq!(live.visitors, 2);
+    assert_eq!(live.pages[0].key, "/");
+    assert_eq!(live.pages[0].visitors, 2);
+
+    assert_eq!(
+        store.fallbacks(&query(1)).await.unwrap(),
+        [("no-wasm".to_string(), 1)]
+    );
+    assert!(
+        store
+            .fallbacks(&query(1).with_range(Range {
+                from: day0() + 1,
+                to: day0() + 1
+            }))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
