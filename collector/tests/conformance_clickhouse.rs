@@ -68,8 +68,14 @@ macro_rules! areas {
 areas!(
     ClickHouseDb,
     ingest::acknowledgements,
+    ingest::dedupe,
     ingest::health,
     identity::persons,
     identity::explain,
+    identity::links_undo,
+    identity::nat_guard_looks_back_a_day,
     privacy::export,
+    privacy::erase_visitor,
+    privacy::erase_user,
+    privacy::retention,
 );

@@ -8,8 +8,6 @@ mod ids;
 mod links;
 mod memory;
 mod persons;
-#[cfg(test)]
-pub(in crate::store::clickhouse) mod tests;
 mod views;
 
 use super::ClickHouseStore;

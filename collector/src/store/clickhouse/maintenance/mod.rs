@@ -10,8 +10,6 @@
 //! ([`ClickHouseStore::maintenance_epoch`]).
 
 mod erasure;
-#[cfg(test)]
-mod tests;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
