@@ -796,3 +796,85 @@ async fn the_purge_takes_old_events_sessions_and_links_and_relinks() -> Result<(
     assert_eq!(again, Purged::default());
     Ok(())
 }
+
+/// Deleting a credential deletes the secret of the same name, so its next read makes a
+/// new one (how the admin sessions are revoked); on 18.16, without `mutations_sync`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_credential_makes_the_secret_of_its_name_anew() -> Result<(), StoreError> {
+    let Some(store) = store().await else {
+        return Ok(());
+    };
+    let before = store.secret("sessions").await?;
+    assert_eq!(store.secret("sessions").await?, before, "kept");
+    store.set_credential("sessions", Some(b"hash")).await?;
+    assert_eq!(store.credential("sessions").await?, Some(b"hash".to_vec()));
+    store.set_credential("sessions", None).await?;
+    assert_eq!(store.credential("sessions").await?, None);
+    assert_ne!(store.secret("sessions").await?, before, "made anew");
+    Ok(())
+}
+
+/// A new id joining a person of many ids writes the same few rows as joining a person of
+/// one: the merge relabels the smaller side (union by size), never the person it joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_writes_the_smaller_side_whatever_the_size_of_the_person() -> Result<(), StoreError>
+{
+    let Some(store) = store().await else {
+        return Ok(());
+    };
+    // Rows of the newest write of the persons' tables (one version per write).
+    let last_write = |table: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .count(format!(
+                    "SELECT toUInt64(count()) AS n FROM {table} \
+                     WHERE version = (SELECT max(version) FROM {table})"
+                ))
+                .await
+        }
+    };
+    let linked = |a: &str, b: &str| IdentityEffects {
+        links: vec![new_link(a, b, LinkKind::ClientId)],
+        ..IdentityEffects::default()
+    };
+    let mut measured = Vec::new();
+    let mut next = 1;
+    for size in [1_u128, 300] {
+        let home = format!("home{size}");
+        let ids: Vec<Event> = (0..size)
+            .map(|i| with(next + i, &home, linked(&format!("id{size}-{i}"), &home)))
+            .collect();
+        next += size;
+        insert(&store, &ids).await?;
+        insert(
+            &store,
+            &[with(next, &home, linked(&format!("new{size}"), &home))],
+        )
+        .await?;
+        next += 1;
+        let mut rows = Vec::new();
+        for table in [
+            "person_members",
+            "person_nodes",
+            "person_sets",
+            "visitor_persons",
+        ] {
+            rows.push(last_write(table).await?);
+        }
+        measured.push(rows);
+        let p = store
+            .person("demo", &format!("new{size}"), Mode::Strict)
+            .await?;
+        assert_eq!(
+            p.map(|p| p.person),
+            Some(home.clone()),
+            "the larger side names it"
+        );
+    }
+    assert_eq!(
+        measured[0], measured[1],
+        "rows written: a person of 2 ids, then of 301"
+    );
+    Ok(())
+}
