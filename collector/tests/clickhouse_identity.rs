@@ -878,3 +878,53 @@ async fn a_merge_writes_the_smaller_side_whatever_the_size_of_the_person() -> Re
     );
     Ok(())
 }
+
+/// What the identity side effects cost the sink, batch by batch (printed; run with
+/// `cargo test -p spoor-collector --test clickhouse_identity -- --ignored --nocapture`):
+/// 1,000 page views without identity effects, 1,000 new client ids linked to one cookie
+/// visitor (each a merge into a growing person), and 1,000 events of a logged-in visitor
+/// (the same login seen again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn measure_identity_side_effects() -> Result<(), StoreError> {
+    let Some(store) = store().await else {
+        return Ok(());
+    };
+    let linked = |a: &str, b: &str, kind| IdentityEffects {
+        links: vec![new_link(a, b, kind)],
+        fingerprint: FP.into(),
+        observe_fingerprint: true,
+        ..IdentityEffects::default()
+    };
+    let mut next = 1_u128;
+    let mut batch = |make: &dyn Fn(u128) -> Event| -> Vec<Event> {
+        let out: Vec<Event> = (0..1000).map(|i| make(next + i)).collect();
+        next += 1000;
+        out
+    };
+    let plain = batch(&|id| with(id, &format!("p{id}"), IdentityEffects::default()));
+    let ids = batch(&|id| {
+        with(
+            id,
+            "home",
+            linked(&format!("c{id}"), "home", LinkKind::ClientId),
+        )
+    });
+    let logins = batch(&|id| with(id, "u1", linked("u1", "user:u", LinkKind::Login)));
+    for (what, events) in [
+        ("no identity effects", plain),
+        ("a new client id each", ids),
+        ("the same login each", logins),
+    ] {
+        for chunk in events.chunks(500) {
+            let start = std::time::Instant::now();
+            insert(&store, chunk).await?;
+            eprintln!(
+                "{what}: {} events appended in {} ms",
+                chunk.len(),
+                start.elapsed().as_millis()
+            );
+        }
+    }
+    Ok(())
+}
