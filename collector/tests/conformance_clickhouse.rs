@@ -87,4 +87,7 @@ areas!(
     identity::links_undo,
     identity::nat_guard_looks_back_a_day,
     privacy::export,
+    privacy::erase_visitor,
+    privacy::erase_user,
+    privacy::retention,
 );
