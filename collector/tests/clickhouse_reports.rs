@@ -32,6 +32,7 @@ struct Ev {
     kind: String,
     visitor: String,
     session: String,
+    starts: u8,
     hostname: String,
     path: String,
     prev_path: String,
@@ -40,6 +41,8 @@ struct Ev {
     os: String,
     device: String,
     country: String,
+    source: String,
+    source_class: String,
     fallback: String,
     utm_source: String,
     utm_campaign: String,
@@ -143,6 +146,23 @@ fn events() -> Vec<Ev> {
     let mut other = pv(9, "x1", 9, at(0, 10, 0, 0), "/");
     other.site = "other".into();
     e.push(other);
+    // As the writer fills them: the first arrival of each session starts it, and every
+    // event's source is classified.
+    for ev in &mut e {
+        ev.starts = u8::from(
+            [1, 4, 5, 8, 9]
+                .iter()
+                .any(|n| ev.id.ends_with(&format!("{n:012}"))),
+        );
+        let opt = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        let (source, class) = spoor_collector::enrich::source::classify(
+            opt(&ev.referrer).as_deref(),
+            opt(&ev.utm_source).as_deref(),
+            &ev.hostname,
+        );
+        ev.source = source;
+        ev.source_class = class.into();
+    }
     e
 }
 
@@ -278,6 +298,32 @@ async fn counts_series_and_summary() {
         ),
         (1, 2, 2, 1),
         "s3 starts at 11:59 (its late event)"
+    );
+    // Unfiltered, as SQLite's rollups: visitors, page views and events by the hour of each
+    // event, sessions by their start. s3's events of 12:00 count there, s3 at 11:00.
+    assert_eq!(
+        hours[12].1,
+        Counts {
+            visitors: 1,
+            persons: 1,
+            pageviews: 1,
+            events: 2,
+            ..Counts::default()
+        }
+    );
+    assert_eq!(hours[11].1.pageviews, 2);
+    assert_eq!(hours[13].1, Counts::default());
+    // Filtered, as SQLite's exact answers: everything by the session's start.
+    let mut desktop = query(1);
+    desktop.filters.device = Some("desktop".into());
+    let hours = store.series(&desktop, Interval::Hour).await.unwrap();
+    assert_eq!(
+        (
+            hours[11].1.pageviews,
+            hours[11].1.events,
+            hours[11].1.sessions
+        ),
+        (2, 3, 1)
     );
     assert_eq!(hours[12].1, Counts::default());
     let days = store.series(&query(2), Interval::Day).await.unwrap();

@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use super::super::ClickHouseStore;
 use super::super::client::quote;
-use super::sessions::{Need, session_events};
+use super::counts::by_event_time;
+use super::sessions::{Need, events_between, session_events};
 use crate::reports::{CountBy, Dimension, ReportQuery, Row};
 use crate::store::StoreError;
 
@@ -88,8 +89,8 @@ impl ClickHouseStore {
             persons,
             ..Need::default()
         };
-        let sessions = self.sessions(q, need).await?;
         let sql = if let Some(col) = session_column {
+            let sessions = self.sessions(q, need).await?;
             format!(
                 "SELECT {col} AS k, uniqExact({who}) AS visitors, sum(pageviews) AS pageviews, \
                      sum(events) AS events, count() AS sessions \
@@ -108,15 +109,24 @@ impl ClickHouseStore {
                 ),
                 _ => ("''".into(), "0".into()),
             };
-            let window = session_events(&q.site, q.range.start_ms(), q.range.end_ms());
+            let (start, end) = (q.range.start_ms(), q.range.end_ms());
+            let window = session_events(&q.site, start, end);
             let events = self.table("events");
-            let from = if persons {
+            let from = if by_event_time(q) {
+                // As SQLite's rollups: the range's events, whatever session they are in.
+                format!(
+                    "{events} WHERE {} AND {condition}",
+                    events_between(&q.site, start, end)
+                )
+            } else if persons {
+                let sessions = self.sessions(q, need).await?;
                 format!(
                     "(SELECT * FROM {events} WHERE {window} AND {condition}) \
                      ANY INNER JOIN (SELECT session, person FROM ({})) USING session",
                     sessions.sql()
                 )
             } else {
+                let sessions = self.sessions(q, need).await?;
                 format!(
                     "{events} WHERE {window} AND {condition} \
                      AND session IN (SELECT session FROM ({}))",
