@@ -2,7 +2,9 @@
 # Installs what building and testing Spoor needs, on Debian 12 with rustup/cargo present.
 # Idempotent: each step checks first and stays quiet when its tool is already there.
 #   - Debian packages: chromium, chromium-driver (browser tests), nginx (reverse-proxy test),
-#     wrk and sqlite3 (scripts/bench.sh: the load generator, and counting the events stored)
+#     wrk and sqlite3 (scripts/bench.sh: the load generator, and counting the events stored),
+#     clickhouse-server, clickhouse-client and zookeeper (the ClickHouse store's tests and
+#     scripts/cluster.sh, which run them as plain processes of their own)
 #   - npm: the devDependencies package.json pins, into node_modules/: binaryen (wasm-opt;
 #     Debian's binaryen 108 corrupts wasm-bindgen output, see scripts/build-beacon.sh) and
 #     esbuild (bundles and minifies spoor.js)
@@ -39,7 +41,7 @@ quietly() {
 }
 
 missing=()
-for pkg in chromium chromium-driver nginx wrk sqlite3; do
+for pkg in chromium chromium-driver nginx wrk sqlite3 clickhouse-server clickhouse-client zookeeper; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
         missing+=("$pkg")
 done
@@ -51,6 +53,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     # tests run their own nginx on free loopback ports, so stop the service again.
     if [[ " ${missing[*]} " == *" nginx "* ]]; then
         as_root service nginx stop >/dev/null 2>&1 || true
+    fi
+    # The same for ClickHouse's service (Debian's zookeeper package has none; zookeeperd
+    # would): the tests and scripts/cluster.sh start their own servers on free ports.
+    if [[ " ${missing[*]} " == *" clickhouse-server "* ]]; then
+        as_root service clickhouse-server stop >/dev/null 2>&1 || true
     fi
 fi
 

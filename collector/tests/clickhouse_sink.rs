@@ -12,7 +12,7 @@ use spoor_collector::event::{ClientEvent, Context, Event, EventKind, IdentityEff
 use spoor_collector::identity::Evidence;
 use spoor_collector::session::SessionRules;
 use spoor_collector::store::EventSink;
-use spoor_collector::store::clickhouse::client::{Client, Endpoint};
+use spoor_collector::store::clickhouse::client::Client;
 use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 use uuid::Uuid;
 
@@ -48,11 +48,11 @@ fn pageview(id: u128, visitor: &str, ts: i64, path: &str) -> Event {
 
 /// A new store on the shared server, and a client on its database for checks.
 async fn store() -> Option<(ClickHouseStore, Client)> {
-    let url = common::clickhouse::new_database()?;
-    let endpoint = Endpoint::parse(&url, None, None).unwrap();
+    let endpoint = common::clickhouse::new_database()?;
     let options = ClickHouseOptions {
         endpoint: endpoint.clone(),
         cluster: None,
+        insert_quorum: 2,
     };
     let store = ClickHouseStore::open(options, SessionRules::default())
         .await

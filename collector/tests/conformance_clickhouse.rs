@@ -28,7 +28,7 @@ const VISITOR_PERSONS: &str = "CREATE TABLE IF NOT EXISTS visitor_persons (site 
 struct ClickHouseDb;
 
 impl Backend for ClickHouseDb {
-    type Store = String;
+    type Store = Endpoint;
 
     async fn create(&self) -> Self::Store {
         common::clickhouse::new_database().expect("checked by `installed`")
@@ -36,8 +36,9 @@ impl Backend for ClickHouseDb {
 
     async fn start(&self, store: &Self::Store, config: Config, clock: Clock) -> Collector {
         let options = ClickHouseOptions {
-            endpoint: Endpoint::parse(store, None, None).unwrap(),
+            endpoint: store.clone(),
             cluster: None,
+            insert_quorum: 2,
         };
         let rules = SessionRules {
             zone: config.site_timezone.clone(),

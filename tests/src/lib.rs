@@ -1,9 +1,12 @@
 //! Test support for Spoor's end-to-end tests: a real collector on a free loopback port, a
-//! real chromedriver, and real headless Chromium profiles.
+//! real chromedriver, and real headless Chromium profiles; [`cluster`]: real ClickHouse, one
+//! server or the replicated cluster of `scripts/cluster.sh`.
 //!
 //! Everything started here is stopped by `Drop` as well as by the explicit `stop`/`close`
 //! calls, so a failing test leaves no process behind: chromedriver runs in its own process
 //! group, and the whole group (with the browsers it launched) is killed.
+
+pub mod cluster;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS {table:events} {on_cluster} (
     id             UUID,
     day            Date,              -- UTC day of ts
     ts             Int64,             -- client time, Unix ms
-    received       Int64,             -- collector time, Unix ms
+    received_after Int64,             -- collector time minus client time, ms (small: compresses)
+    received       Int64 ALIAS ts + received_after,  -- collector time, Unix ms
     kind           String,            -- pageview | engagement | custom | outbound | download | identify
     visitor        String,            -- resolved visitor id
     evidence       String,            -- client-id | server-cookie | fingerprint
@@ -21,7 +22,8 @@ CREATE TABLE IF NOT EXISTS {table:events} {on_cluster} (
     beacon_session String,            -- the beacon's session id as sent ('' for none)
     session        UUID,              -- the server session (derived from the visitor and its first event)
     starts         UInt8,             -- 1: this event started its session (whose facts below are the session's)
-    url            String,
+    url_stored     String,            -- '' when the URL is https://hostname/path
+    url            String ALIAS if(url_stored = '', concat('https://', hostname, path), url_stored),
     hostname       String,
     path           String,
     prev_path      String,            -- the session's page view before this one ('' for none)
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS {table:events} {on_cluster} (
     props          String,            -- custom event properties, JSON ('' for none)
     target         String,            -- outbound / download URL
     user_id        String,            -- identify / login user id
-    pageview_id    String,            -- engagement: the page view it measures
+    pageview_id    UUID,              -- engagement: the page view it measures (nil for others)
     visible_ms     UInt32,
     scroll         UInt8
 ) ENGINE = {engine:ReplacingMergeTree()}
@@ -56,14 +58,17 @@ ORDER BY (site, day, visitor, ts, id)
 
 -- Every stored event id, so the writer finds a resent id with one primary-key lookup
 -- whatever its content (the id alone decides). Written after the event itself.
+-- The id is kept as its two halves, high first, so ids sort as their text does (a UUID
+-- column sorts by its second half) and the time-ordered ids of the beacon (v7) compress.
 CREATE TABLE IF NOT EXISTS {table:event_ids} {on_cluster} (
-    site String,
-    id   UUID,
-    day  Date                         -- the day of the event's row, to find it again
+    site  String,
+    id_hi UInt64,                     -- the id's first 8 bytes, big-endian
+    id_lo UInt64,                     -- its last 8
+    day   Date                        -- the day of the event's row, to find it again
 ) ENGINE = {engine:ReplacingMergeTree()}
 PARTITION BY toYYYYMM(day)
-ORDER BY (site, id)
-{distributed:cityHash64(site, id)};
+ORDER BY (site, id_hi, id_lo)
+{distributed:cityHash64(site, id_hi, id_lo)};
 
 -- Each visitor's latest server session, as its owning collector last wrote it: what a
 -- collector that did not have the visitor in memory continues from. A row may be ahead of

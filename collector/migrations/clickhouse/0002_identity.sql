@@ -19,8 +19,10 @@ ORDER BY (kind, name, version, value)
 {distributed:cityHash64(name)};
 
 -- Links between visitor ids (or `user:` nodes), one row per end so either end finds them
--- by primary key; persons are the connected components of the active ones. A link is
--- never deleted by undo, only deactivated (a newer version with active = 0).
+-- by primary key, and a pair by `(node, other)`; persons are the connected components of
+-- the active ones. A link is never deleted by undo, only deactivated (a newer version
+-- with active = 0, written under both ends). A fingerprint link's `a` is the fingerprint
+-- itself, so withdrawing a fingerprint's links reads the rows filed under it.
 CREATE TABLE IF NOT EXISTS {table:links} {on_cluster} (
     site        String,
     node        String,               -- the end this row is filed under
@@ -36,8 +38,20 @@ CREATE TABLE IF NOT EXISTS {table:links} {on_cluster} (
     fingerprint String,               -- fp_ id behind a fingerprint link ('' for none)
     version     UInt64
 ) ENGINE = {engine:ReplacingMergeTree(version)}
-ORDER BY (site, node, id)
+ORDER BY (site, node, other, id)
 {distributed:cityHash64(site, node)};
+
+-- Each link once by its id (unique without a central counter: time, then a per-collector
+-- sequence; below 2^53), so `DELETE /api/links/{id}` finds its site and ends by primary key.
+CREATE TABLE IF NOT EXISTS {table:link_ids} {on_cluster} (
+    id      Int64,
+    site    String,
+    a       String,
+    b       String,
+    version UInt64
+) ENGINE = {engine:ReplacingMergeTree(version)}
+ORDER BY id
+{distributed:intHash64(id)};
 
 -- Id-carrying visitors seen behind a fingerprint on a UTC day (the NAT guard's memory);
 -- deleted with the day's salt.

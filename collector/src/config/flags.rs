@@ -304,6 +304,11 @@ pub(super) const OPTIONS: &[Opt] = &[
         None,
         "Name of the ClickHouse cluster (remote_servers) to create the tables on, as replicated shards under Distributed tables",
     ),
+    value(
+        "clickhouse-insert-quorum",
+        Some("2"),
+        "Replicas of a shard that must have an insert before it is acknowledged (capped at the shard's replicas; 1: keep accepting while a replica is down)",
+    ),
 ];
 
 /// The variable of `flag`: `SPOOR_` and the flag in capitals, `-` as `_`.

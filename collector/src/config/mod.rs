@@ -422,6 +422,7 @@ impl Config {
                 Some(Store::ClickHouse(endpoint)) => Some(ClickHouseOptions {
                     endpoint,
                     cluster: s.given("clickhouse-cluster").map(|(_, v)| v),
+                    insert_quorum: s.get("clickhouse-insert-quorum", positive)?,
                 }),
                 _ => None,
             },

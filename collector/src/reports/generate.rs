@@ -367,9 +367,16 @@ fn session(
     let mut ts = start;
     let mut first = true;
     let agent = agent::classify(v.ua);
+    // Ids shaped as the beacon's UUID v7: the session's start in the first 48 bits, then
+    // bits as random as a browser's (a mix of the counter), so stores see realistic ids.
     let mut id = || {
         *next_id += 1;
-        Uuid::from_u128(*next_id)
+        let random = u128::from(Rng(*next_id as u64 ^ (*next_id >> 64) as u64).next()) << 64
+            | u128::from(Rng(!(*next_id as u64)).next());
+        let ms = u128::from(u64::try_from(start).unwrap_or(0)) & 0xffff_ffff_ffff;
+        let bits = (ms << 80) | (random & ((1u128 << 80) - 1));
+        // Version 7, RFC 4122 variant.
+        Uuid::from_u128((bits & !(0xf << 76) & !(0x3 << 62)) | (0x7 << 76) | (0x2 << 62))
     };
     let mut push =
         |kind: EventKind, path: &str, ts: i64, first: bool, links: Vec<NewLink>, id: Uuid| {

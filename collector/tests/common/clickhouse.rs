@@ -2,6 +2,9 @@
 //! process on free 127.0.0.1 ports in a temporary directory, shared by the binary's tests
 //! (each store gets a database of its own), and stopped when the test binary exits (the
 //! server runs under a shell that kills it once the test process's end of a pipe closes).
+//! The server runs the shipped configuration (`deploy/clickhouse/single/config.xml` and
+//! `deploy/clickhouse/users.xml`: the `spoor` user with a password, zstd parts, memory
+//! caps), its placeholders filled in here as `scripts/cluster.sh` fills them.
 //!
 //! Where `clickhouse-server` is not installed the tests that need it are skipped with a
 //! message, except under `CI=true`, where `scripts/setup.sh` installs it and a missing
@@ -15,6 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use spoor_collector::store::clickhouse::client::Endpoint;
 
 /// The running server: its HTTP URL, and the handle that keeps it alive.
 pub struct Server {
@@ -42,12 +48,37 @@ pub fn server() -> Option<&'static Server> {
     SERVER.get_or_init(start).as_ref()
 }
 
-/// A new, empty database name on the shared server, as `--store`'s URL:
-/// `http://127.0.0.1:PORT/test_N`.
-pub fn new_database() -> Option<String> {
+/// The password of the test server's `spoor` user.
+pub const PASSWORD: &str = "spoor-test-password";
+
+/// A new, empty database on the shared server, with the `spoor` user's credentials.
+pub fn new_database() -> Option<Endpoint> {
     let server = server()?;
     let n = DATABASES.fetch_add(1, Ordering::SeqCst);
-    Some(format!("{}/t{}_{n}", server.url, std::process::id()))
+    let url = format!("{}/t{}_{n}", server.url, std::process::id());
+    Some(Endpoint::parse(&url, Some("spoor".into()), Some(PASSWORD.into())).unwrap())
+}
+
+/// Fills each `@NAME@` of a `deploy/` template; panics on one left over.
+fn render(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in values {
+        out = out.replace(&format!("@{name}@"), value);
+    }
+    // Any stretch between two `@` that is a NAME is a placeholder left over.
+    let parts: Vec<&str> = out.split('@').collect();
+    let inner = parts
+        .get(1..parts.len().saturating_sub(1))
+        .unwrap_or_default();
+    let left = inner
+        .iter()
+        .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'));
+    assert!(
+        left.is_none(),
+        "placeholder @{}@ left in a deploy template",
+        left.copied().unwrap_or_default()
+    );
+    out
 }
 
 fn start() -> Option<Server> {
@@ -65,15 +96,29 @@ fn start() -> Option<Server> {
     };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().display().to_string();
-    let (http, tcp, inter) = (free_port(), free_port(), free_port());
-    let server = format!(
-        "{binary} --config-file=/etc/clickhouse-server/config.xml -- \
-         --path={root}/data/ --tmp_path={root}/tmp/ --user_files_path={root}/user_files/ \
-         --format_schema_path={root}/format_schemas/ --http_port={http} --tcp_port={tcp} \
-         --interserver_http_port={inter} --listen_host=127.0.0.1 \
-         --logger.log={root}/server.log --logger.errorlog={root}/error.log \
-         --logger.level=warning"
+    let (http, tcp) = (free_port(), free_port());
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/clickhouse");
+    let config = render(
+        &std::fs::read_to_string(deploy.join("single/config.xml")).unwrap(),
+        &[
+            ("DIR", &root),
+            ("LISTEN_HOST", "127.0.0.1"),
+            ("HTTP_PORT", &http.to_string()),
+            ("TCP_PORT", &tcp.to_string()),
+        ],
     );
+    let sha: String = Sha256::digest(PASSWORD.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let users = render(
+        &std::fs::read_to_string(deploy.join("users.xml")).unwrap(),
+        &[("SPOOR_PASSWORD_SHA256", &sha)],
+    );
+    std::fs::create_dir_all(dir.path().join("log")).unwrap();
+    std::fs::write(dir.path().join("config.xml"), config).unwrap();
+    std::fs::write(dir.path().join("users.xml"), users).unwrap();
+    let server = format!("{binary} --config-file={root}/config.xml");
     // The shell starts the server, waits for its stdin to close (the test process ended,
     // however it ended) and then kills it.
     let mut guard = Command::new("sh")

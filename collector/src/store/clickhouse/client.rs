@@ -217,6 +217,8 @@ impl Client {
             }
             // 64-bit integers as JSON numbers (18.16 quotes them by default).
             q.append_pair("output_format_json_quote_64bit_integers", "0");
+            // A batch's ids and visitors go into `IN` lists: up to 5,000 of each.
+            q.append_pair("max_query_size", "16777216");
             for (name, value) in settings {
                 q.append_pair(name, value);
             }

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/clickhouse/0001_events.sql"),
     include_str!("../../../migrations/clickhouse/0002_identity.sql"),
     include_str!("../../../migrations/clickhouse/0003_reports.sql"),
+    include_str!("../../../migrations/clickhouse/0005_persons.sql"),
 ];
 
 /// The schema version the code expects.

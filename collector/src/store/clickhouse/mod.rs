@@ -38,6 +38,11 @@ pub struct ClickHouseOptions {
     pub endpoint: Endpoint,
     /// The cluster's name in the servers' `remote_servers`, when on a cluster.
     pub cluster: Option<String>,
+    /// Replicas of a shard that must have an insert before it is acknowledged
+    /// (`insert_quorum`; capped at the shard's replicas). 2 (the default) keeps every
+    /// acknowledged event on two machines, and refuses inserts while a shard has one
+    /// replica alive; 1 keeps accepting them then.
+    pub insert_quorum: u32,
 }
 
 /// The store over one ClickHouse database. Cheap to clone (one shared client).
@@ -52,8 +57,10 @@ struct Inner {
     rules: SessionRules,
     /// The runtime the ingest writer's blocking thread sends its statements to.
     runtime: tokio::runtime::Handle,
-    /// Replicas per shard (1 on one server): inserts wait for that many (`insert_quorum`).
+    /// Replicas per shard (1 on one server).
     replicas: u32,
+    /// Replicas an insert must reach before it is acknowledged.
+    quorum: u32,
 }
 
 impl ClickHouseStore {
@@ -67,12 +74,13 @@ impl ClickHouseStore {
             db: options.endpoint.database.clone(),
             cluster: options.cluster.clone(),
         };
-        let client = Client::new(options.endpoint);
+        let client = Client::new(options.endpoint.clone());
         migrate::migrate(&client, &layout).await?;
         let replicas = match &layout.cluster {
             Some(cluster) => replicas_per_shard(&client, cluster).await?,
             None => 1,
         };
+        let quorum = options.insert_quorum.clamp(1, replicas);
         Ok(ClickHouseStore {
             inner: Arc::new(Inner {
                 client,
@@ -80,6 +88,7 @@ impl ClickHouseStore {
                 rules,
                 runtime: tokio::runtime::Handle::current(),
                 replicas,
+                quorum,
             }),
         })
     }
@@ -109,8 +118,8 @@ impl ClickHouseStore {
         let mut s = Vec::new();
         if self.inner.layout.cluster.is_some() {
             s.push(("insert_distributed_sync", "1".to_string()));
-            if self.inner.replicas > 1 {
-                s.push(("insert_quorum", self.inner.replicas.min(2).to_string()));
+            if self.inner.quorum > 1 {
+                s.push(("insert_quorum", self.inner.quorum.to_string()));
             }
         }
         s

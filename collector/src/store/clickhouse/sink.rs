@@ -181,7 +181,8 @@ struct EventRow<'a> {
     id: String,
     day: String,
     ts: i64,
-    received: i64,
+    /// `received - ts` (the `received` column is an alias adding them back).
+    received_after: i64,
     kind: &'static str,
     visitor: &'a str,
     evidence: &'static str,
@@ -189,7 +190,9 @@ struct EventRow<'a> {
     beacon_session: &'a str,
     session: String,
     starts: u8,
-    url: &'a str,
+    /// The URL, or '' for `https://{hostname}{path}` (the `url` column is an alias that
+    /// rebuilds it).
+    url_stored: &'a str,
     hostname: &'a str,
     path: &'a str,
     prev_path: String,
@@ -227,7 +230,7 @@ impl<'a> EventRow<'a> {
         let (source, source_class) =
             source::classify(c.referrer.as_deref(), c.utm.source.as_deref(), &c.hostname);
         let (mut name, mut props, mut target, mut user_id) = ("", String::new(), "", "");
-        let (mut pageview_id, mut visible_ms, mut scroll) = (String::new(), 0, 0);
+        let (mut pageview_id, mut visible_ms, mut scroll) = (Uuid::nil().to_string(), 0, 0);
         match &c.kind {
             EventKind::Pageview => {}
             EventKind::Engagement(g) => {
@@ -251,7 +254,7 @@ impl<'a> EventRow<'a> {
             id: c.id.to_string(),
             day: utc_date(c.ts),
             ts: c.ts,
-            received: e.received,
+            received_after: e.received.saturating_sub(c.ts),
             kind: c.kind.as_str(),
             visitor: &e.visitor,
             evidence: e.evidence.as_str(),
@@ -259,7 +262,16 @@ impl<'a> EventRow<'a> {
             beacon_session: s(&c.session),
             session: session.to_string(),
             starts: u8::from(starts),
-            url: &c.url,
+            url_stored: if c
+                .url
+                .strip_prefix("https://")
+                .and_then(|u| u.strip_prefix(c.hostname.as_str()))
+                == Some(c.path.as_str())
+            {
+                ""
+            } else {
+                &c.url
+            },
             hostname: &c.hostname,
             path: &c.path,
             prev_path: prev_path.unwrap_or_default(),
@@ -295,8 +307,15 @@ impl<'a> EventRow<'a> {
 #[derive(Debug, Serialize)]
 struct IdRow<'a> {
     site: &'a str,
-    id: String,
+    id_hi: u64,
+    id_lo: u64,
     day: String,
+}
+
+/// An id's two halves as `event_ids` keeps them.
+fn halves(id: Uuid) -> (u64, u64) {
+    let (hi, lo) = id.as_u64_pair();
+    (hi, lo)
 }
 
 /// One row of `failed_events`.
@@ -468,12 +487,16 @@ impl ClickHouseStore {
             .insert("visitor_sessions", &sessions, &settings)
             .await?;
         self.client().insert("events", &rows, &settings).await?;
-        let ids: Vec<IdRow<'_>> = rows
+        let ids: Vec<IdRow<'_>> = new_events
             .iter()
-            .map(|r| IdRow {
-                site: r.site,
-                id: r.id.clone(),
-                day: r.day.clone(),
+            .map(|e| {
+                let (id_hi, id_lo) = halves(e.client.id);
+                IdRow {
+                    site: &e.site,
+                    id_hi,
+                    id_lo,
+                    day: utc_date(e.client.ts),
+                }
             })
             .collect();
         self.client().insert("event_ids", &ids, &settings).await?;
@@ -498,13 +521,23 @@ impl ClickHouseStore {
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .collect();
+            let pairs: Vec<String> = events
+                .iter()
+                .map(|e| {
+                    let (hi, lo) = halves(e.client.id);
+                    format!("({hi}, {lo})")
+                })
+                .collect();
             parts.push(format!(
-                "SELECT site, toString(id) AS id FROM {ids_table} WHERE site = {s} AND id IN {id_list}",
+                "SELECT site, '' AS id, id_hi AS hi, id_lo AS lo FROM {ids_table} \
+                 WHERE site = {s} AND (id_hi, id_lo) IN ({pairs})",
                 ids_table = self.table("event_ids"),
                 s = quote(site),
+                pairs = pairs.join(", "),
             ));
             parts.push(format!(
-                "SELECT site, toString(id) AS id FROM {events_table} \
+                "SELECT site, toString(id) AS id, toUInt64(0) AS hi, toUInt64(0) AS lo \
+                 FROM {events_table} \
                  WHERE site = {s} AND (toString(day), visitor) IN ({keys}) AND id IN {id_list}",
                 events_table = self.table("events"),
                 s = quote(site),
@@ -514,7 +547,11 @@ impl ClickHouseStore {
         #[derive(Deserialize)]
         struct Stored {
             site: String,
+            /// From `events`: the id's text.
             id: String,
+            /// From `event_ids`: its halves.
+            hi: u64,
+            lo: u64,
         }
         let found: Vec<Stored> = self
             .client()
@@ -523,7 +560,11 @@ impl ClickHouseStore {
         found
             .into_iter()
             .map(|r| {
-                let id = Uuid::parse_str(&r.id).map_err(|e| backend(format!("stored id: {e}")))?;
+                let id = if r.id.is_empty() {
+                    Uuid::from_u64_pair(r.hi, r.lo)
+                } else {
+                    Uuid::parse_str(&r.id).map_err(|e| backend(format!("stored id: {e}")))?
+                };
                 Ok((r.site, id))
             })
             .collect()

@@ -1,17 +1,22 @@
 //! [`IdentityState`] on ClickHouse: daily salts and secrets chosen the same by every
-//! collector, credentials, the identity memory behind the writer's caches, and persons.
+//! collector, credentials, the identity memory behind the writer's caches (`memory`),
+//! links (`links`, written by `apply`), persons kept at write time (`persons`) and the
+//! reads behind them (`views`).
+
+mod apply;
+mod ids;
+mod links;
+mod memory;
+mod persons;
+#[cfg(test)]
+pub(in crate::store::clickhouse) mod tests;
+mod views;
 
 use super::ClickHouseStore;
 use super::client::{backend, quote};
 use crate::identity::graph::Mode;
 use crate::identity::resolver::Memory;
 use crate::store::{IdentityState, LinkView, Person, StoreError, StoreFuture, random_bytes};
-
-/// Not written yet on this engine.
-fn unsupported<T>(what: &str) -> StoreFuture<'static, T> {
-    let e: StoreError = backend(format!("{what}: not yet on ClickHouse"));
-    Box::pin(async move { Err(e) })
-}
 
 /// How long a collector that created a secret waits before reading back which one won:
 /// longer than any insert in flight from a collector that started at the same moment.
@@ -206,73 +211,117 @@ impl IdentityState for ClickHouseStore {
 
     fn identity_memory(
         &self,
-        _site: &str,
-        _client_id: Option<&str>,
-        _fingerprint: &str,
-        _day: i64,
+        site: &str,
+        client_id: Option<&str>,
+        fingerprint: &str,
+        day: i64,
     ) -> StoreFuture<'_, Memory> {
-        // TODO(chidentity): read the identity tables; until then nothing is remembered.
-        Box::pin(async move { Ok(Memory::default()) })
+        let (site, client_id, fingerprint) = (
+            site.to_string(),
+            client_id.map(str::to_string),
+            fingerprint.to_string(),
+        );
+        Box::pin(async move {
+            self.memory(&site, client_id.as_deref(), &fingerprint, day)
+                .await
+        })
     }
 
-    fn fingerprint_shared(
-        &self,
-        _site: &str,
-        _fingerprint: &str,
-        _day: i64,
-    ) -> StoreFuture<'_, bool> {
-        Box::pin(async move { Ok(false) })
+    fn fingerprint_shared(&self, site: &str, fingerprint: &str, day: i64) -> StoreFuture<'_, bool> {
+        let (site, fingerprint) = (site.to_string(), fingerprint.to_string());
+        Box::pin(async move { self.shared(&site, &fingerprint, day).await })
     }
 
-    fn cookie_ids(&self, _site: &str, _visitor: &str, _day: i64) -> StoreFuture<'_, u32> {
-        Box::pin(async move { Ok(0) })
+    fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> StoreFuture<'_, u32> {
+        let (site, visitor) = (site.to_string(), visitor.to_string());
+        Box::pin(async move { self.ids_of_cookie(&site, &visitor, day).await })
     }
 
-    fn person(&self, _site: &str, _visitor: &str, _mode: Mode) -> StoreFuture<'_, Option<Person>> {
-        unsupported("person")
+    fn person(&self, site: &str, visitor: &str, mode: Mode) -> StoreFuture<'_, Option<Person>> {
+        let (site, visitor) = (site.to_string(), visitor.to_string());
+        Box::pin(async move { self.person_of(&site, &visitor, mode).await })
     }
 
     fn explain(
         &self,
-        _site: &str,
-        _a: &str,
-        _b: &str,
-        _mode: Mode,
+        site: &str,
+        a: &str,
+        b: &str,
+        mode: Mode,
     ) -> StoreFuture<'_, Option<Vec<LinkView>>> {
-        unsupported("explain")
+        let (site, a, b) = (site.to_string(), a.to_string(), b.to_string());
+        Box::pin(async move { self.explain_pair(&site, &a, &b, mode).await })
     }
 
-    fn refused(
-        &self,
-        _site: &str,
-        _a: &str,
-        _b: &str,
-        _mode: Mode,
-    ) -> StoreFuture<'_, Vec<LinkView>> {
-        unsupported("refused")
+    fn refused(&self, site: &str, a: &str, b: &str, mode: Mode) -> StoreFuture<'_, Vec<LinkView>> {
+        let (site, a, b) = (site.to_string(), a.to_string(), b.to_string());
+        Box::pin(async move { self.refused_between(&site, &a, &b, mode).await })
     }
 
-    fn event_persons(&self, _site: &str, _mode: Mode) -> StoreFuture<'_, Vec<(String, String)>> {
-        unsupported("event_persons")
+    fn event_persons(&self, site: &str, mode: Mode) -> StoreFuture<'_, Vec<(String, String)>> {
+        let site = site.to_string();
+        Box::pin(async move { self.persons_of_events(&site, mode).await })
     }
 
-    fn undo_link(&self, _id: i64) -> StoreFuture<'_, bool> {
-        unsupported("undo_link")
+    fn undo_link(&self, id: i64) -> StoreFuture<'_, bool> {
+        Box::pin(async move { self.deactivate(id).await })
     }
 }
 
 impl ClickHouseStore {
-    /// Writes the identity side effects of `events` (new events only, in order; see
-    /// [`IdentityEffects`](crate::event::IdentityEffects)): links (each pair and kind once,
-    /// a login back after another user's as a new one), withdrawn fingerprint links, the
-    /// fingerprint observations, the per-cookie id counters, and the persons they make.
-    /// Called by the sink after the events' own rows are written.
-    // TODO(chidentity): everything; until then nothing is written.
-    pub(super) async fn apply_identity(
+    /// Works out again, from the links that remain, the persons of `nodes` (ends of links
+    /// deleted by a purge or an erasure) and writes them.
+    pub(in crate::store::clickhouse) async fn relink(
         &self,
-        _events: &[&crate::event::Event],
+        site: &str,
+        nodes: &[&str],
     ) -> Result<(), StoreError> {
-        Ok(())
+        let mut links = links::LinkCache::default();
+        let mut persons = persons::PersonCache::default();
+        persons.relink(self, &mut links, site, nodes).await?;
+        persons.flush(self).await
+    }
+
+    /// The maintenance epoch: grows whenever a purge or an erasure deleted identity state
+    /// (links, observations, counters, persons) that any collector's writer may hold in
+    /// its caches. A primary-key read of `secrets` (kind `epoch`); 0 before the first.
+    /// The sink's [`identity_epoch`](crate::store::EventSink::identity_epoch) answers it,
+    /// so every collector's writer drops its identity caches after one.
+    pub(in crate::store::clickhouse) async fn maintenance_epoch(&self) -> Result<u64, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Epoch {
+            epoch: u64,
+        }
+        let rows: Vec<Epoch> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT max(version) AS epoch FROM {} WHERE kind = 'epoch' AND name = 'maintenance'",
+                    self.table("secrets")
+                ),
+                &self.consistent_read(),
+            )
+            .await?;
+        Ok(rows.first().map_or(0, |r| r.epoch))
+    }
+
+    /// Moves the maintenance epoch past every value it had (a version from this
+    /// collector's clock, above the newest stored).
+    pub(in crate::store::clickhouse) async fn bump_maintenance_epoch(
+        &self,
+    ) -> Result<(), StoreError> {
+        let current = self.maintenance_epoch().await?;
+        let epoch = ids::next_version().max(current + 1);
+        self.client()
+            .command(
+                format!(
+                    "INSERT INTO {} (name, value, created, kind, deleted, version)                      VALUES ('maintenance', '', {}, 'epoch', 0, {epoch})",
+                    self.table("secrets"),
+                    now_ms()
+                ),
+                &self.insert_settings(),
+            )
+            .await
     }
 }
 
