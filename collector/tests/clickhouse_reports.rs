@@ -16,7 +16,7 @@ use spoor_collector::reports::range::{DAY_MS, HOUR_MS, Range, parse_date};
 use spoor_collector::reports::{CountBy, Counts, Dimension, Filters, Interval, ReportQuery};
 use spoor_collector::session::SessionRules;
 use spoor_collector::store::ReportSource;
-use spoor_collector::store::clickhouse::client::{Client, Endpoint};
+use spoor_collector::store::clickhouse::client::Client;
 use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 
 const MIN: i64 = i64::MIN;
@@ -28,7 +28,8 @@ struct Ev {
     id: String,
     day: String,
     ts: i64,
-    received: i64,
+    /// Collector time minus client time (`received` is its alias).
+    received_after: i64,
     kind: String,
     visitor: String,
     session: String,
@@ -52,8 +53,7 @@ struct Ev {
     visible_ms: u32,
 }
 
-/// A `visitor_persons` row (maintained by the identity side; created here as it defines
-/// it).
+/// A `visitor_persons` row (kept by the identity side, `0005_persons.sql`).
 #[derive(Serialize)]
 struct VisitorPerson {
     site: String,
@@ -80,7 +80,7 @@ fn pv(n: u32, visitor: &str, session: u32, ts: i64, path: &str) -> Ev {
         id: format!("00000000-0000-4000-8000-{n:012}"),
         day: spoor_collector::reports::range::date(ts.div_euclid(DAY_MS)),
         ts,
-        received: ts + 1000,
+        received_after: 1000,
         kind: "pageview".into(),
         visitor: visitor.into(),
         session: format!("00000000-0000-7000-8000-{session:012}"),
@@ -137,7 +137,7 @@ fn events() -> Vec<Ev> {
     engaged.visible_ms = 15_000;
     e.push(engaged);
     let mut late = pv(7, "v3", 3, at(0, 11, 59, 0), "/docs");
-    late.received = at(0, 12, 5, 0);
+    late.received_after = at(0, 12, 5, 0) - late.ts;
     late.referrer = "https://duckduckgo.com/".into();
     e.push(late);
 
@@ -187,28 +187,19 @@ fn persons() -> Vec<VisitorPerson> {
 
 /// A store with the data set, or `None` where ClickHouse is not installed.
 async fn store() -> Option<ClickHouseStore> {
-    let url = common::clickhouse::new_database()?;
-    let endpoint = Endpoint::parse(&url, None, None).unwrap();
+    let endpoint = common::clickhouse::new_database()?;
     let store = ClickHouseStore::open(
         ClickHouseOptions {
             endpoint: endpoint.clone(),
             cluster: None,
+            insert_quorum: 2,
         },
         SessionRules::default(),
     )
     .await
     .unwrap();
+    // The rows the writer and the identity side append, as they append them.
     let client = Client::new(endpoint);
-    client
-        .command(
-            "CREATE TABLE IF NOT EXISTS visitor_persons (site String, mode String, \
-             visitor String, from_ms Int64, person String, version UInt64) \
-             ENGINE = ReplacingMergeTree(version) ORDER BY (site, mode, visitor, from_ms)"
-                .into(),
-            &[],
-        )
-        .await
-        .unwrap();
     client.insert("events", &events(), &[]).await.unwrap();
     client
         .insert("visitor_persons", &persons(), &[])

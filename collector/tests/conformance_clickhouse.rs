@@ -16,13 +16,8 @@ use spoor_collector::Collector;
 use spoor_collector::clock::Clock;
 use spoor_collector::config::Config;
 use spoor_collector::session::SessionRules;
-use spoor_collector::store::clickhouse::client::{Client, Endpoint};
+use spoor_collector::store::clickhouse::client::Endpoint;
 use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
-
-/// `visitor_persons` as the identity side defines it (a no-op once its migration ran).
-const VISITOR_PERSONS: &str = "CREATE TABLE IF NOT EXISTS visitor_persons (site String, \
-     mode String, visitor String, from_ms Int64, person String, version UInt64) \
-     ENGINE = ReplacingMergeTree(version) ORDER BY (site, mode, visitor, from_ms)";
 
 /// A database of its own per store on the shared server.
 struct ClickHouseDb;
@@ -44,11 +39,7 @@ impl Backend for ClickHouseDb {
             zone: config.site_timezone.clone(),
             idle_timeout: config.session_idle,
         };
-        let client = Client::new(options.endpoint.clone());
         let store = ClickHouseStore::open(options, rules).await.unwrap();
-        // Reports read persons from `visitor_persons`; until the identity side's migration
-        // creates it (and keeps it), the table as that side defines it, empty.
-        client.command(VISITOR_PERSONS.into(), &[]).await.unwrap();
         Collector::with_store_and_clock(config, Arc::new(store), clock)
             .await
             .unwrap()
@@ -77,9 +68,12 @@ macro_rules! areas {
 areas!(
     ClickHouseDb,
     ingest::acknowledgements,
-    // Reports (chreports): the areas that count no persons; summary, timeseries,
-    // breakdowns, funnels and visitor_log wait for `visitor_persons` to be kept.
+    reports::summary,
+    reports::timeseries,
+    reports::breakdowns,
     reports::exit_visitors,
+    reports::funnels,
+    reports::visitor_log,
     reports::paths,
     reports::realtime,
     reports::realtime_ignores_later_events,

@@ -75,7 +75,7 @@ impl ClickHouseStore {
             "toUInt64(0) AS visitors, toUInt64(0) AS persons, toUInt64(0) AS pageviews, \
              toUInt64(0) AS events"
         } else {
-            "uniqExact(visitor) AS visitors, uniqExactArray(persons) AS persons, \
+            "uniqExact(visitor) AS visitors, uniqExact(person) AS persons, \
              sum(pageviews) AS pageviews, sum(events) AS events"
         };
         let mut rows: Vec<Bucket> = self

@@ -16,8 +16,9 @@
 //!   first [`FLOW_PAGES`] page views in time order.
 //! - **Persons.** `visitor_persons` files each visitor's persons by the collector time
 //!   (`received`) from which they hold; a visitor without rows is its own person. A
-//!   session's person is the one holding at its first arrival; the persons of later
-//!   stretches its events reach (a browser shared by two users) are counted too.
+//!   session's person is the one holding at its first arrival (as SQLite's sessions take
+//!   their visitor's person); reports by event time take each event's
+//!   ([`PERSON_AT_ARRIVAL`]), so a browser shared by two users counts both.
 //!
 //! Every value from a request is quoted ([`quote`]) or a Rust number.
 
@@ -81,8 +82,7 @@ pub(super) struct Need {
     pub source: bool,
     /// `flow` (first page views, newline-separated).
     pub flow: bool,
-    /// `person` (the person at the first arrival) and `persons` (every person its events
-    /// reach, for counting).
+    /// `person`: its visitor's person at its first arrival.
     pub persons: bool,
 }
 
@@ -164,7 +164,6 @@ impl ClickHouseStore {
         }
         if need.persons {
             cols.push("min(received) AS first_received".into());
-            cols.push("max(received) AS last_received".into());
         }
         if let Some(page) = &f.page {
             cols.push(format!(
@@ -190,8 +189,8 @@ impl ClickHouseStore {
         Ok(Sessions { sql })
     }
 
-    /// `grouped` (sessions with `first_received`, `last_received`) with `person` and
-    /// `persons` from `visitor_persons` (see the module docs): each visitor's stretches,
+    /// `grouped` (sessions with `first_received`) with `person` from `visitor_persons`
+    /// (see the module docs): each visitor's stretches,
     /// sorted by `from_ms`, joined by visitor. (18.16 finds no left-side column from a
     /// lambda in the SELECT of a join, nor keeps a column only a lambda captures: the join
     /// is a subquery of its own, and lambdas take columns as `replicate`d arguments.)
@@ -207,10 +206,7 @@ impl ClickHouseStore {
         format!(
             "SELECT *, arrayCount((t, r) -> t.1 <= r, stretches, \
                      replicate(first_received, stretches)) AS k, \
-                 if(k = 0, visitor, stretches[k].2) AS person, \
-                 arrayPushFront(arrayMap(t -> t.2, arrayFilter((t, f, l) -> t.1 > f AND t.1 <= l, \
-                     stretches, replicate(first_received, stretches), \
-                     replicate(last_received, stretches))), person) AS persons \
+                 if(k = 0, visitor, stretches[k].2) AS person \
              FROM (SELECT * FROM ({grouped}) ANY LEFT JOIN ({stretches}) USING visitor)"
         )
     }
