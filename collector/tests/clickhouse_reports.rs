@@ -689,3 +689,137 @@ async fn log_realtime_and_fallbacks() {
             .is_empty()
     );
 }
+
+/// The same generated history (`reports::generate`: 20 000 events over a week, returning
+/// visitors, campaigns, custom events, logins on several devices) written through each
+/// store's own insert path answers the same reports on ClickHouse as on SQLite read
+/// without its rollups (exact): counters, every breakdown, paths, funnels and fallbacks.
+#[test]
+fn generated_history_answers_as_on_sqlite() {
+    use spoor_collector::reports::funnel::evaluate;
+    use spoor_collector::reports::generate::{Spec, generate};
+    use spoor_collector::store::sqlite::SqliteStore;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(endpoint) = common::clickhouse::new_database() else {
+        return;
+    };
+    let clickhouse = runtime
+        .block_on(ClickHouseStore::open(
+            ClickHouseOptions {
+                endpoint,
+                cluster: None,
+                insert_quorum: 2,
+            },
+            SessionRules::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("gen.db")).unwrap();
+    let end_ms = 20_600 * DAY_MS + DAY_MS / 2;
+    let spec = Spec {
+        site: "demo".into(),
+        events: 20_000,
+        days: 7,
+        end_ms,
+        seed: 7,
+        batch: 2_000,
+    };
+    let a = generate(&sqlite, &spec, |_| {}).unwrap();
+    let b = generate(&clickhouse, &spec, |_| {}).unwrap();
+    assert_eq!(a, b);
+    let exact = sqlite.without_rollups();
+
+    let q = ReportQuery {
+        limit: 1_000,
+        ..ReportQuery::new(
+            "demo",
+            Range {
+                from: 20_594,
+                to: 20_600,
+            },
+        )
+    };
+    runtime.block_on(async {
+        let counts = exact.counts(&q).unwrap();
+        assert!(counts.sessions > 1_000, "{counts:?}");
+        assert_eq!(ReportSource::counts(&clickhouse, &q).await.unwrap(), counts);
+        assert_eq!(
+            ReportSource::series(&clickhouse, &q, Interval::Day)
+                .await
+                .unwrap(),
+            exact.series(&q, Interval::Day).unwrap()
+        );
+        let mut persons = q.clone();
+        persons.count = CountBy::Persons;
+        for dimension in [
+            Dimension::Page,
+            Dimension::Entry,
+            Dimension::Exit,
+            Dimension::Source,
+            Dimension::SourceClass,
+            Dimension::Campaign,
+            Dimension::Browser,
+            Dimension::Os,
+            Dimension::Device,
+            Dimension::Country,
+            Dimension::Event,
+            Dimension::Outbound,
+            Dimension::Download,
+        ] {
+            for q in [&q, &persons] {
+                let want = exact.breakdown(q, &dimension).unwrap();
+                let got = ReportSource::breakdown(&clickhouse, q, &dimension)
+                    .await
+                    .unwrap();
+                assert_eq!(keys(&got), keys(&want), "{dimension:?} {:?}", q.count);
+            }
+        }
+        let mut filtered = q.clone();
+        filtered.filters.device = Some("mobile".into());
+        assert_eq!(
+            ReportSource::counts(&clickhouse, &filtered).await.unwrap(),
+            exact.counts(&filtered).unwrap()
+        );
+        let sorted = |mut v: Vec<(String, u64)>| {
+            v.sort();
+            v
+        };
+        let (views, before, after) = ReportSource::transitions(&clickhouse, &q, "/pricing")
+            .await
+            .unwrap();
+        let (want_views, want_before, want_after) = exact.transitions(&q, "/pricing").unwrap();
+        assert_eq!(views, want_views);
+        assert_eq!(sorted(before), sorted(want_before));
+        assert_eq!(sorted(after), sorted(want_after));
+        let mut flows = ReportSource::flows(&clickhouse, &q, 4).await.unwrap();
+        let mut want_flows = exact.flows(&q, 4).unwrap();
+        flows.sort();
+        want_flows.sort();
+        assert_eq!(flows, want_flows);
+        let steps = [
+            Step::Page("/".into()),
+            Step::Page("/pricing".into()),
+            Step::Event("signup".into()),
+        ];
+        let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        let funnel = |hits| {
+            evaluate(&steps, hits, start, end, DAY_MS)
+                .iter()
+                .map(|s| s.persons)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            funnel(
+                ReportSource::funnel_hits(&clickhouse, &q, &steps, DAY_MS)
+                    .await
+                    .unwrap()
+            ),
+            funnel(exact.funnel_hits(&q, &steps, DAY_MS).unwrap())
+        );
+        assert_eq!(
+            ReportSource::fallbacks(&clickhouse, &q).await.unwrap(),
+            exact.fallbacks(&q).unwrap()
+        );
+    });
+}
