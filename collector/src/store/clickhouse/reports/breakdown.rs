@@ -57,17 +57,43 @@ fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
 }
 
 impl ClickHouseStore {
+    /// What shares are over: the period's visitors (or persons), as
+    /// [`ReportSource::counts`](crate::store::ReportSource::counts) counts them; without a
+    /// filter, the distinct visitors of the range's events alone (no session grouping).
+    async fn share_total(&self, q: &ReportQuery) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        struct Total {
+            n: u64,
+        }
+        if !by_event_time(q) {
+            let totals = self.range_counts(q).await?;
+            return Ok(match q.count {
+                CountBy::Visitors => totals.visitors,
+                CountBy::Persons => totals.persons,
+            });
+        }
+        let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        let rows: Vec<Total> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT uniqExact(visitor) AS n FROM {} WHERE {}",
+                    self.table("events"),
+                    events_between(&q.site, start, end)
+                ),
+                &[],
+            )
+            .await?;
+        Ok(rows.first().map_or(0, |t| t.n))
+    }
+
     /// [`ReportSource::breakdown`](crate::store::ReportSource::breakdown).
     pub(super) async fn range_breakdown(
         &self,
         q: &ReportQuery,
         dimension: &Dimension,
     ) -> Result<Vec<Row>, StoreError> {
-        let totals = self.range_counts(q).await?;
-        let total = match q.count {
-            CountBy::Visitors => totals.visitors,
-            CountBy::Persons => totals.persons,
-        };
+        let total = self.share_total(q).await?;
         let persons = q.count == CountBy::Persons;
         let who = if persons { "person" } else { "visitor" };
         let session_column = match dimension {
@@ -84,7 +110,14 @@ impl ClickHouseStore {
         };
         let need = Need {
             facts: session_column.is_some(),
-            context: session_column.is_some(),
+            context: matches!(
+                dimension,
+                Dimension::Campaign
+                    | Dimension::Browser
+                    | Dimension::Os
+                    | Dimension::Device
+                    | Dimension::Country
+            ),
             source: matches!(dimension, Dimension::Source | Dimension::SourceClass),
             persons,
             ..Need::default()
