@@ -65,7 +65,7 @@ impl LinkRow {
 /// A store over a new database of the shared test server, and a client on that database
 /// for checks; `None` where ClickHouse is not installed (the test is then skipped).
 async fn store() -> Option<Store> {
-    let endpoint = common::clickhouse::new_database()?;
+    let endpoint = common::clickhouse_endpoint(&common::clickhouse::new_database()?);
     let options = ClickHouseOptions {
         endpoint: endpoint.clone(),
         cluster: None,
