@@ -129,3 +129,75 @@ async fn a_retry_after_the_events_were_written_counts_nothing_twice() {
     assert_eq!((out[0].stored, out[0].duplicates), (0, 2));
     assert_eq!(counts(&client).await, (2, 1, 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_memory_asks_answers_as_each_ask_alone() {
+    use spoor_collector::store::{BlockingSink, IdentityState, MemoryAsk};
+    let Some((store, _client)) = store().await else {
+        return;
+    };
+    let day = T0.div_euclid(86_400_000);
+    let seen = |id: u128, visitor: &str, fp: &str| {
+        let mut e = pageview(id, visitor, T0 + id as i64, "/");
+        e.identity = IdentityEffects {
+            fingerprint: fp.into(),
+            observe_fingerprint: true,
+            ..IdentityEffects::default()
+        };
+        e
+    };
+    store
+        .append(vec![vec![
+            seen(1, "v1", "fp_a"),
+            seen(2, "v2", "fp_a"),
+            seen(3, "v3", "fp_a"),
+            seen(4, "v4", "fp_b"),
+        ]])
+        .await
+        .unwrap();
+    let ask = |id: Option<&str>, fp: &str, day: i64| MemoryAsk {
+        site: "demo".into(),
+        client_id: id.map(str::to_string),
+        fingerprint: fp.into(),
+        day,
+    };
+    let asks = vec![
+        ask(Some("v1"), "fp_a", day),
+        ask(Some("nobody"), "fp_b", day),
+        ask(None, "fp_c", day),
+        ask(Some("v4"), "", day),
+        ask(None, "fp_a", day - 1),
+    ];
+    let blocking = store.clone();
+    let batched = tokio::task::spawn_blocking({
+        let asks = asks.clone();
+        move || blocking.identity_memories(&asks)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(batched.len(), asks.len());
+    for (a, m) in asks.iter().zip(&batched) {
+        let one = IdentityState::identity_memory(
+            &store,
+            &a.site,
+            a.client_id.as_deref(),
+            &a.fingerprint,
+            a.day,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (m.client_id_known, &m.behind_fingerprint, m.last_seen_ms),
+            (
+                one.client_id_known,
+                &one.behind_fingerprint,
+                one.last_seen_ms
+            ),
+            "{a:?}"
+        );
+    }
+    // The crowd behind fp_a reads as its first two.
+    assert_eq!(batched[0].behind_fingerprint, ["v1", "v2"]);
+    assert!(batched[0].client_id_known && !batched[1].client_id_known);
+}

@@ -24,7 +24,7 @@ use crate::event::Event;
 use crate::identity::graph::LinkKind;
 use crate::identity::resolver::Memory;
 use crate::identity::salt::DAY_MS;
-use crate::store::{BlockingSink, StoreError};
+use crate::store::{BlockingSink, MemoryAsk, StoreError};
 
 const KNOWN: u8 = 0;
 const SEEN: u8 = 1;
@@ -179,6 +179,66 @@ impl View<'_> {
             shared_yesterday: false,
             cookie_ids_today: 0,
         })
+    }
+
+    /// Reads at once, into the caches, what [`View::memory`] would read from the store for
+    /// each of `asks` (`(site, client id, fingerprint, day)`): only what neither the batch
+    /// nor the caches hold, in one [`BlockingSink::identity_memories`] call.
+    pub(crate) fn prefetch(
+        &mut self,
+        asks: &[(String, Option<String>, String, i64)],
+    ) -> Result<(), StoreError> {
+        let mut missing: Vec<MemoryAsk> = Vec::new();
+        let mut wanted: HashSet<MemoryAsk> = HashSet::new();
+        for (site, client_id, fingerprint, day) in asks {
+            let known_missing = client_id.as_ref().is_some_and(|id| {
+                let key = self.hot.keys.of(KNOWN, &[site, id], 0);
+                !self.overlay.known.contains(&key) && self.hot.known.get(key).is_none()
+            });
+            let seen_key = self.hot.keys.of(SEEN, &[site, fingerprint], *day);
+            let seen_missing = !fingerprint.is_empty()
+                && !self.overlay.seen.contains_key(&seen_key)
+                && self.hot.seen.get(seen_key).is_none();
+            let ask = MemoryAsk {
+                site: site.clone(),
+                client_id: client_id.clone().filter(|_| known_missing),
+                fingerprint: if seen_missing {
+                    fingerprint.clone()
+                } else {
+                    String::new()
+                },
+                day: *day,
+            };
+            if (ask.client_id.is_some() || !ask.fingerprint.is_empty())
+                && wanted.insert(ask.clone())
+            {
+                missing.push(ask);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let answers = self.store.identity_memories(&missing)?;
+        for (ask, m) in missing.iter().zip(answers) {
+            if let Some(id) = &ask.client_id {
+                let key = self.hot.keys.of(KNOWN, &[&ask.site, id], 0);
+                self.hot.known.insert(key, m.client_id_known);
+            }
+            if !ask.fingerprint.is_empty() {
+                let key = self
+                    .hot
+                    .keys
+                    .of(SEEN, &[&ask.site, &ask.fingerprint], ask.day);
+                self.hot.seen.insert(
+                    key,
+                    Seen {
+                        visitors: m.behind_fingerprint,
+                        last_ms: m.last_seen_ms,
+                    },
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Whether two or more id visitors were seen behind `fingerprint` on `day`.

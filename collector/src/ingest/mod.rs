@@ -272,6 +272,26 @@ fn commit(
     hot
 }
 
+/// The identity memory resolving the browser batches of `works` reads (see
+/// `resolve::resolve_batch`): each client id with today's fingerprint, and yesterday's
+/// fingerprint (read when one visitor is behind today's).
+fn memory_asks(works: &[Work]) -> Vec<(String, Option<String>, String, i64)> {
+    let mut asks = Vec::new();
+    for work in works {
+        if let Work::Browser(b) = work {
+            let day = b.received.div_euclid(crate::identity::salt::DAY_MS);
+            let mut ids: Vec<Option<&String>> =
+                b.events.iter().map(|e| e.client_id.as_ref()).collect();
+            ids.dedup();
+            for id in ids {
+                asks.push((b.site.clone(), id.cloned(), b.fingerprint.clone(), day));
+            }
+            asks.push((b.site.clone(), None, b.yesterday.clone(), day - 1));
+        }
+    }
+    asks
+}
+
 /// Resolves the browser batches of `works` in order, commits every event in one
 /// transaction, then moves what the batch derived into the caches.
 fn derive_and_append(
@@ -282,6 +302,13 @@ fn derive_and_append(
     let epoch = store.identity_epoch();
     hot.sync(epoch);
     let mut overlay = Overlay::default();
+    // What the browser batches will ask of the store's identity memory, read at once.
+    View {
+        store,
+        hot: &mut *hot,
+        overlay: &mut overlay,
+    }
+    .prefetch(&memory_asks(&works))?;
     let mut groups = Vec::with_capacity(works.len());
     let mut resolutions = Vec::with_capacity(works.len());
     let mut marks = Vec::with_capacity(works.len());

@@ -43,7 +43,7 @@ use std::pin::Pin;
 pub use identity_state::IdentityState;
 pub use maintenance::Maintenance;
 pub use report_source::{RawTransitions, ReportSource};
-pub use sink::{BlockingSink, EventSink};
+pub use sink::{BlockingSink, EventSink, MemoryAsk};
 
 use serde::Serialize;
 

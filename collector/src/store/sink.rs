@@ -33,6 +33,20 @@ pub trait EventSink: Send + Sync {
     fn blocking(&self) -> Arc<dyn BlockingSink>;
 }
 
+/// One question of [`BlockingSink::identity_memories`]: the arguments of
+/// [`BlockingSink::identity_memory`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemoryAsk {
+    /// The site.
+    pub site: String,
+    /// The client id to tell known or not (`None`: not asked).
+    pub client_id: Option<String>,
+    /// The fingerprint whose visitors to list (empty: not asked).
+    pub fingerprint: String,
+    /// Unix day (UTC) of the fingerprint.
+    pub day: i64,
+}
+
 /// What the ingest writer calls from inside its blocking task (one per batch), where it
 /// resolves each request in turn against its caches and commits: the append and the
 /// reads behind a cache miss. Synchronous because the resolver's rule reads the memory
@@ -50,6 +64,15 @@ pub trait BlockingSink: Send + Sync {
         fingerprint: &str,
         day: i64,
     ) -> Result<Memory, StoreError>;
+
+    /// [`BlockingSink::identity_memory`] for each of `asks`, answered in order: what the
+    /// writer reads before resolving a batch, so that an engine whose reads are round
+    /// trips answers all of a batch's cache misses at once. By default, one at a time.
+    fn identity_memories(&self, asks: &[MemoryAsk]) -> Result<Vec<Memory>, StoreError> {
+        asks.iter()
+            .map(|a| self.identity_memory(&a.site, a.client_id.as_deref(), &a.fingerprint, a.day))
+            .collect()
+    }
 
     /// [`IdentityState::cookie_ids`](super::IdentityState::cookie_ids), waiting for it.
     fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError>;

@@ -14,8 +14,9 @@
 //!    so a retry that starts it again names it the same.
 //! 3. **Append.** The visitors' new latest sessions are written first (a row ahead of the
 //!    events is harmless: joining a session whose last events did not commit only labels
-//!    the next event), then the events, then their ids, then the identity side effects
-//!    ([`apply_identity`](ClickHouseStore::apply_identity)). On a cluster each insert waits
+//!    the next event), then the identity side effects
+//!    ([`apply_identity`](ClickHouseStore::apply_identity): a retry writes them again, once
+//!    each), then the events, then their ids. On a cluster each insert waits
 //!    for the shard and a quorum of its replicas ([`insert_settings`](ClickHouseStore::insert_settings)).
 //!
 //! The call resolves only after every insert was accepted; the ingest writer acknowledges
@@ -38,7 +39,8 @@ use crate::event::{Event, EventKind};
 use crate::identity::resolver::Memory;
 use crate::session::{self, Assignment, Campaign, Hit, Session};
 use crate::store::{
-    BlockingSink, EventSink, FailedEvent, IdentityState, InsertOutcome, StoreError, StoreFuture,
+    BlockingSink, EventSink, FailedEvent, IdentityState, InsertOutcome, MemoryAsk, StoreError,
+    StoreFuture,
 };
 
 /// Milliseconds in a day.
@@ -84,6 +86,10 @@ impl BlockingSink for ClickHouseStore {
             fingerprint,
             day,
         ))
+    }
+
+    fn identity_memories(&self, asks: &[MemoryAsk]) -> Result<Vec<Memory>, StoreError> {
+        self.block_on(self.memories(asks))
     }
 
     fn cookie_ids(&self, site: &str, visitor: &str, day: i64) -> Result<u32, StoreError> {
@@ -491,6 +497,12 @@ impl ClickHouseStore {
         self.client()
             .insert("visitor_sessions", &sessions, &settings)
             .await?;
+        // The identity side effects go before the events, as the sessions do: ClickHouse
+        // has no transaction across tables, and a call cut off after its events would
+        // otherwise leave links and persons missing that its retry (a duplicate by then)
+        // never writes. Ahead of the events they are written again by the retry, once
+        // each (links are recorded once per pair and kind).
+        self.apply_identity(&new_events).await?;
         self.client().insert("events", &rows, &settings).await?;
         let ids: Vec<IdRow<'_>> = new_events
             .iter()
@@ -505,7 +517,6 @@ impl ClickHouseStore {
             })
             .collect();
         self.client().insert("event_ids", &ids, &settings).await?;
-        self.apply_identity(&new_events).await?;
         Ok(outcomes)
     }
 

@@ -6,8 +6,10 @@
 
 use super::super::ClickHouseStore;
 use super::super::client::quote;
+use std::collections::{HashMap, HashSet};
+
 use crate::identity::resolver::Memory;
-use crate::store::StoreError;
+use crate::store::{MemoryAsk, StoreError};
 
 #[derive(serde::Deserialize)]
 struct Count {
@@ -87,6 +89,103 @@ impl ClickHouseStore {
             shared_yesterday: false,
             cookie_ids_today: 0,
         })
+    }
+
+    /// [`BlockingSink::identity_memories`](crate::store::BlockingSink::identity_memories):
+    /// every ask's answer from one query (the ids known among the asked, by primary key
+    /// of `visitor_sessions` and `links`; the first two visitors behind each asked
+    /// fingerprint, `LIMIT 2 BY`), so a batch of new visitors costs one round trip.
+    pub(in crate::store::clickhouse) async fn memories(
+        &self,
+        asks: &[MemoryAsk],
+    ) -> Result<Vec<Memory>, StoreError> {
+        let mut ids: Vec<String> = Vec::new();
+        let mut fingerprints: Vec<String> = Vec::new();
+        for a in asks {
+            if let Some(id) = &a.client_id {
+                ids.push(format!("({}, {})", quote(&a.site), quote(id)));
+            }
+            if !a.fingerprint.is_empty() {
+                fingerprints.push(format!(
+                    "({}, {}, {})",
+                    quote(&a.site),
+                    a.day,
+                    quote(&a.fingerprint)
+                ));
+            }
+        }
+        let mut parts = Vec::new();
+        if !ids.is_empty() {
+            let list = ids.join(", ");
+            parts.push(format!(
+                "SELECT 'known' AS what, site, visitor AS key, toInt64(0) AS day, '' AS visitor_, \
+                 toInt64(0) AS last_ms FROM {} WHERE (site, visitor) IN ({list}) GROUP BY site, visitor",
+                self.table("visitor_sessions")
+            ));
+            parts.push(format!(
+                "SELECT 'known' AS what, site, node AS key, toInt64(0) AS day, '' AS visitor_, \
+                 toInt64(0) AS last_ms FROM {} WHERE (site, node) IN ({list}) GROUP BY site, node",
+                self.table("links")
+            ));
+        }
+        if !fingerprints.is_empty() {
+            parts.push(format!(
+                "SELECT 'seen' AS what, site, fingerprint AS key, day, visitor AS visitor_, \
+                 max(last_ms) AS last_ms FROM {} WHERE (site, day, fingerprint) IN ({}) \
+                 GROUP BY site, day, fingerprint, visitor \
+                 ORDER BY site, day, fingerprint, visitor LIMIT 2 BY site, day, fingerprint",
+                self.table("fingerprint_seen"),
+                fingerprints.join(", ")
+            ));
+        }
+        #[derive(serde::Deserialize)]
+        struct Row {
+            what: String,
+            site: String,
+            key: String,
+            day: i64,
+            visitor_: String,
+            last_ms: i64,
+        }
+        let rows: Vec<Row> = if parts.is_empty() {
+            Vec::new()
+        } else {
+            self.client()
+                .rows(parts.join("\nUNION ALL\n"), &self.consistent_read())
+                .await?
+        };
+        let mut known: HashSet<(String, String)> = HashSet::new();
+        let mut seen: HashMap<(String, i64, String), Vec<(String, i64)>> = HashMap::new();
+        for r in rows {
+            if r.what == "known" {
+                known.insert((r.site, r.key));
+            } else {
+                seen.entry((r.site, r.day, r.key))
+                    .or_default()
+                    .push((r.visitor_, r.last_ms));
+            }
+        }
+        Ok(asks
+            .iter()
+            .map(|a| {
+                let mut behind = seen
+                    .get(&(a.site.clone(), a.day, a.fingerprint.clone()))
+                    .cloned()
+                    .unwrap_or_default();
+                behind.sort();
+                behind.truncate(2);
+                Memory {
+                    client_id_known: a
+                        .client_id
+                        .as_ref()
+                        .is_some_and(|id| known.contains(&(a.site.clone(), id.clone()))),
+                    last_seen_ms: behind.iter().map(|(_, t)| *t).max(),
+                    behind_fingerprint: behind.into_iter().map(|(v, _)| v).collect(),
+                    shared_yesterday: false,
+                    cookie_ids_today: 0,
+                }
+            })
+            .collect())
     }
 
     /// [`IdentityState::fingerprint_shared`](crate::store::IdentityState::fingerprint_shared).
