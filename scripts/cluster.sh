@@ -334,7 +334,7 @@ start_collector() {
             echo "${store[*]}"
         )" --clickhouse-cluster spoor)
     fi
-    [[ $HELP == *"--peers "* ]] && args+=(--peers "$PEERS")
+    [[ $HELP == *"--peers "* ]] && args+=(--peers "$PEERS" --peer-self "http://$HOST:${!port}")
     SPOOR_CLICKHOUSE_USER=spoor SPOOR_CLICKHOUSE_PASSWORD=$(password) \
         "$BIN" "${args[@]}" </dev/null >"$d/collector.log" 2>&1 &
     echo $! >"$d/pid"

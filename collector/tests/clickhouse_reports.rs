@@ -16,7 +16,7 @@ use spoor_collector::reports::range::{DAY_MS, HOUR_MS, Range, parse_date};
 use spoor_collector::reports::{CountBy, Counts, Dimension, Filters, Interval, ReportQuery};
 use spoor_collector::session::SessionRules;
 use spoor_collector::store::ReportSource;
-use spoor_collector::store::clickhouse::client::{Client, Endpoint};
+use spoor_collector::store::clickhouse::client::Client;
 use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 
 const MIN: i64 = i64::MIN;
@@ -168,11 +168,12 @@ fn persons() -> Vec<VisitorPerson> {
 /// A store with the data set, or `None` where ClickHouse is not installed.
 async fn store() -> Option<ClickHouseStore> {
     let url = common::clickhouse::new_database()?;
-    let endpoint = Endpoint::parse(&url, None, None).unwrap();
+    let endpoint = common::clickhouse_endpoint(&url);
     let store = ClickHouseStore::open(
         ClickHouseOptions {
             endpoint: endpoint.clone(),
             cluster: None,
+            insert_quorum: 2,
         },
         SessionRules::default(),
     )

@@ -26,7 +26,9 @@ impl Backend for ClickHouseDb {
     type Store = Endpoint;
 
     async fn create(&self) -> Self::Store {
-        common::clickhouse::new_database().expect("checked by `installed`")
+        common::clickhouse_endpoint(
+            &common::clickhouse::new_database().expect("checked by `installed`"),
+        )
     }
 
     async fn start(&self, store: &Self::Store, config: Config, clock: Clock) -> Collector {
@@ -70,6 +72,16 @@ areas!(
     ingest::acknowledgements,
     ingest::dedupe,
     ingest::health,
+    reports::timeseries,
+    reports::breakdowns,
+    reports::exit_visitors,
+    reports::paths,
+    reports::funnels,
+    reports::visitor_log,
+    reports::realtime,
+    reports::realtime_ignores_later_events,
+    sessions::moved_entry_visitors,
+    sessions::late_event_keeps_exit,
     identity::persons,
     identity::explain,
     identity::links_undo,
