@@ -21,7 +21,7 @@ use spoor_collector::identity::salt::DAY_MS;
 use spoor_collector::maintenance::erasure::{Subject, SubjectExport};
 use spoor_collector::maintenance::retention::Purged;
 use spoor_collector::session::SessionRules;
-use spoor_collector::store::clickhouse::client::{Client, Endpoint, quote};
+use spoor_collector::store::clickhouse::client::{Client, quote};
 use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 use spoor_collector::store::{EventSink, IdentityState, Maintenance, StoreError};
 
@@ -65,13 +65,7 @@ impl LinkRow {
 /// A store over a new database of the shared test server, and a client on that database
 /// for checks; `None` where ClickHouse is not installed (the test is then skipped).
 async fn store() -> Option<Store> {
-    let url = common::clickhouse::new_database()?;
-    let endpoint = Endpoint::parse(
-        &url,
-        Some(common::clickhouse::USER.into()),
-        Some(common::clickhouse::PASSWORD.into()),
-    )
-    .ok()?;
+    let endpoint = common::clickhouse_endpoint(&common::clickhouse::new_database()?);
     let options = ClickHouseOptions {
         endpoint: endpoint.clone(),
         cluster: None,
