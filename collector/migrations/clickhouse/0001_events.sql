@@ -78,6 +78,7 @@ CREATE TABLE IF NOT EXISTS {table:visitor_sessions} {on_cluster} (
     site         String,
     visitor      String,
     session      UUID,
+    first_event  String,              -- the id of the event that started it (starts = 1)
     start_ts     Int64,
     last_ts      Int64,
     day          Int64,               -- local day of the session in the site's time zone

@@ -19,6 +19,9 @@ use serde::de::DeserializeOwned;
 
 use crate::store::StoreError;
 
+/// How long a statement refused because another quorum insert is under way is tried again.
+const BUSY_PATIENCE: Duration = Duration::from_secs(4);
+
 /// How long one statement may take before the client gives up on that replica.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -127,20 +130,37 @@ impl Client {
         in_database: bool,
     ) -> Result<Bytes, StoreError> {
         let urls = &self.endpoint.urls;
-        let start = self.current.load(Ordering::Relaxed);
-        let mut last_error = None;
-        for step in 0..urls.len() {
-            let index = (start + step) % urls.len();
-            match self.send(&urls[index], &sql, settings, in_database).await {
-                Ok(body) => {
-                    self.current.store(index, Ordering::Relaxed);
-                    return Ok(body);
+        let began = std::time::Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let start = self.current.load(Ordering::Relaxed);
+            let mut last_error = None;
+            for step in 0..urls.len() {
+                let index = (start + step) % urls.len();
+                match self.send(&urls[index], &sql, settings, in_database).await {
+                    Ok(body) => {
+                        self.current.store(index, Ordering::Relaxed);
+                        return Ok(body);
+                    }
+                    Err(Failure::Busy(e)) => {
+                        last_error = Some(e);
+                        break;
+                    }
+                    Err(Failure::Refused(e)) => return Err(e),
+                    Err(Failure::Unreachable(e)) => last_error = Some(e),
                 }
-                Err(Failure::Refused(e)) => return Err(e),
-                Err(Failure::Unreachable(e)) => last_error = Some(e),
             }
+            let error = last_error.unwrap_or_else(|| backend("no ClickHouse URL".into()));
+            // ClickHouse 18.16 takes one quorum insert at a time per shard table: another
+            // collector's (or a replica's catching up) is waited for, a while.
+            let busy =
+                matches!(&error, StoreError::Backend { message, .. } if is_quorum_busy(message));
+            if !busy || began.elapsed() + pause > BUSY_PATIENCE {
+                return Err(error);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
         }
-        Err(last_error.unwrap_or_else(|| backend("no ClickHouse URL".into())))
     }
 
     /// Runs a statement that answers nothing (DDL, `INSERT … VALUES`, mutations).
@@ -219,6 +239,12 @@ impl Client {
             q.append_pair("output_format_json_quote_64bit_integers", "0");
             // A batch's ids and visitors go into `IN` lists: up to 5,000 of each.
             q.append_pair("max_query_size", "16777216");
+            q.append_pair("max_ast_elements", "10000000");
+            // On a cluster a report's `IN (subquery)` and `JOIN` over Distributed tables
+            // run the subquery once and send its result to every shard (18.16 refuses them
+            // otherwise, Code 288); one server has no Distributed table to mind.
+            q.append_pair("distributed_product_mode", "global");
+            q.append_pair("max_expanded_ast_elements", "10000000");
             for (name, value) in settings {
                 q.append_pair(name, value);
             }
@@ -245,8 +271,10 @@ impl Client {
         } else {
             let text = String::from_utf8_lossy(&body);
             let message = format!("{base}: {}", text.trim());
-            // A replica that is read-only or lost ZooKeeper refuses what another may take.
-            if status.is_server_error() && is_replica_trouble(&text) {
+            if is_quorum_busy(&text) {
+                Err(Failure::Busy(backend(message)))
+            } else if status.is_server_error() && is_replica_trouble(&text) {
+                // A replica that is read-only or lost ZooKeeper refuses what another may take.
                 Err(Failure::Unreachable(backend(message)))
             } else {
                 Err(Failure::Refused(backend(message)))
@@ -261,6 +289,16 @@ enum Failure {
     Refused(StoreError),
     /// No answer, or a replica-local fault: the next URL may do it.
     Unreachable(StoreError),
+    /// Another quorum insert into the same shard table is under way: the same URL may take
+    /// it in a moment.
+    Busy(StoreError),
+}
+
+/// ClickHouse 18.16's refusal of a quorum insert while another is under way (Code 286),
+/// which a later try passes (unlike too few live replicas, also Code 286).
+fn is_quorum_busy(text: &str) -> bool {
+    text.contains("Another quorum insert has been already started")
+        || text.contains("Quorum for previous write has not been satisfied yet")
 }
 
 /// Errors of one replica (not of the statement): read-only table, ZooKeeper session lost,

@@ -115,6 +115,7 @@ struct VisitorSession {
     site: String,
     visitor: String,
     session: String,
+    first_event: String,
     start_ts: i64,
     last_ts: i64,
     day: i64,
@@ -136,6 +137,9 @@ struct Latest {
     session: Session,
     /// Its latest page view's path, if any (the next page view's `prev_path`).
     last_page: Option<String>,
+    /// The event that started it: the one its `starts` flag belongs to, even when a retry
+    /// finds the session already written ahead of that event.
+    first_event: Uuid,
 }
 
 impl Latest {
@@ -160,6 +164,7 @@ impl Latest {
                 day: row.day,
             },
             last_page: opt(&row.last_page),
+            first_event: Uuid::parse_str(&row.first_event).unwrap_or_default(),
         })
     }
 
@@ -170,6 +175,7 @@ impl Latest {
             site: key.0.clone(),
             visitor: key.1.clone(),
             session: s.id.to_string(),
+            first_event: self.first_event.to_string(),
             start_ts: s.start_ts,
             last_ts: s.last_ts,
             day: s.day,
@@ -431,6 +437,7 @@ impl ClickHouseStore {
                 let is_pageview = matches!(e.client.kind, EventKind::Pageview);
                 let (next, prev_path, starts) = match assignment {
                     Assignment::Continue(s) => {
+                        let first_event = current.as_ref().map_or(e.client.id, |l| l.first_event);
                         let before = current.as_ref().and_then(|l| l.last_page.clone());
                         let in_order = current.as_ref().is_none_or(|l| hit.ts >= l.session.last_ts);
                         let last_page = if is_pageview && in_order {
@@ -439,13 +446,16 @@ impl ClickHouseStore {
                             before.clone()
                         };
                         let prev = if is_pageview { before } else { None };
+                        // The event that started the session, met again by a retry.
+                        let starts = first_event == e.client.id;
                         (
                             Some(Latest {
                                 session: s,
                                 last_page,
+                                first_event,
                             }),
                             prev,
-                            false,
+                            starts,
                         )
                     }
                     Assignment::Start(s) => {
@@ -458,6 +468,7 @@ impl ClickHouseStore {
                         let started = Latest {
                             session: s,
                             last_page,
+                            first_event: e.client.id,
                         };
                         if keeps_current {
                             rows.push(EventRow::new(e, started.session.id, true, None));
@@ -603,6 +614,7 @@ impl ClickHouseStore {
             }
             parts.push(format!(
                 "SELECT site, visitor, toString(argMax(session, version)) AS session, \
+                 argMax(first_event, version) AS first_event, \
                  argMax(start_ts, version) AS start_ts, argMax(last_ts, version) AS last_ts, \
                  argMax(day, version) AS day, argMax(utm_source, version) AS utm_source, \
                  argMax(utm_medium, version) AS utm_medium, \
