@@ -278,17 +278,25 @@ async fn a_cluster_under_load_with_a_collector_and_a_replica_killed_loses_nothin
     for visitor in &plan {
         check_one_visitor(visitor, &rows)?;
     }
-    let demo = cluster
-        .query(
-            0,
-            "SELECT groupUniqArray(visitor), uniqExact(session), count() FROM spoor.events \
-             WHERE site = 'demo' AND kind = 'pageview' FORMAT TSV",
-        )
-        .await?;
+    // A beacon refused during the outage retries on its own schedule: wait for it a while.
+    let want = format!("['{}']\t1\t{}\n", chromium.visitor, chromium.pages);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let demo = loop {
+        let demo = cluster
+            .query(
+                0,
+                "SELECT groupUniqArray(visitor), uniqExact(session), count() FROM spoor.events \
+                 WHERE site = 'demo' AND kind = 'pageview' FORMAT TSV",
+            )
+            .await?;
+        if demo == want || Instant::now() > deadline {
+            break demo;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     eprintln!("Chromium on the demo site: visitors, sessions, page views = {demo:?}");
     assert_eq!(
-        demo,
-        format!("['{}']\t1\t{}\n", chromium.visitor, chromium.pages),
+        demo, want,
         "Chromium's page views, beacons spread over the collectors, are one visitor in one session"
     );
 
