@@ -341,9 +341,10 @@ start_collector() {
             echo "${store[*]}"
         )" --clickhouse-cluster spoor)
     fi
-    # --peer-self: this collector's URL exactly as --peers lists it (required with it).
     [[ $HELP == *"--peers "* ]] && args+=(--peers "$PEERS" --peer-self "http://$HOST:${!port}")
-    SPOOR_CLICKHOUSE_USER=spoor SPOOR_CLICKHOUSE_PASSWORD=$(password) \
+    # The admin token reaches the collectors through its file alone (a collector refuses
+    # to be given it twice).
+    env -u SPOOR_ADMIN_TOKEN SPOOR_CLICKHOUSE_USER=spoor SPOOR_CLICKHOUSE_PASSWORD="$(password)" \
         "$BIN" "${args[@]}" </dev/null >"$d/collector.log" 2>&1 &
     echo $! >"$d/pid"
 }

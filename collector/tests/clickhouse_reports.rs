@@ -28,10 +28,12 @@ struct Ev {
     id: String,
     day: String,
     ts: i64,
-    received: i64,
+    /// Collector time minus client time (`received` is its alias).
+    received_after: i64,
     kind: String,
     visitor: String,
     session: String,
+    starts: u8,
     hostname: String,
     path: String,
     prev_path: String,
@@ -40,6 +42,8 @@ struct Ev {
     os: String,
     device: String,
     country: String,
+    source: String,
+    source_class: String,
     fallback: String,
     utm_source: String,
     utm_campaign: String,
@@ -49,8 +53,7 @@ struct Ev {
     visible_ms: u32,
 }
 
-/// A `visitor_persons` row (maintained by the identity side; created here as it defines
-/// it).
+/// A `visitor_persons` row (kept by the identity side, `0005_persons.sql`).
 #[derive(Serialize)]
 struct VisitorPerson {
     site: String,
@@ -77,7 +80,7 @@ fn pv(n: u32, visitor: &str, session: u32, ts: i64, path: &str) -> Ev {
         id: format!("00000000-0000-4000-8000-{n:012}"),
         day: spoor_collector::reports::range::date(ts.div_euclid(DAY_MS)),
         ts,
-        received: ts + 1000,
+        received_after: 1000,
         kind: "pageview".into(),
         visitor: visitor.into(),
         session: format!("00000000-0000-7000-8000-{session:012}"),
@@ -134,7 +137,7 @@ fn events() -> Vec<Ev> {
     engaged.visible_ms = 15_000;
     e.push(engaged);
     let mut late = pv(7, "v3", 3, at(0, 11, 59, 0), "/docs");
-    late.received = at(0, 12, 5, 0);
+    late.received_after = at(0, 12, 5, 0) - late.ts;
     late.referrer = "https://duckduckgo.com/".into();
     e.push(late);
 
@@ -143,6 +146,23 @@ fn events() -> Vec<Ev> {
     let mut other = pv(9, "x1", 9, at(0, 10, 0, 0), "/");
     other.site = "other".into();
     e.push(other);
+    // As the writer fills them: the first arrival of each session starts it, and every
+    // event's source is classified.
+    for ev in &mut e {
+        ev.starts = u8::from(
+            [1, 4, 5, 8, 9]
+                .iter()
+                .any(|n| ev.id.ends_with(&format!("{n:012}"))),
+        );
+        let opt = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        let (source, class) = spoor_collector::enrich::source::classify(
+            opt(&ev.referrer).as_deref(),
+            opt(&ev.utm_source).as_deref(),
+            &ev.hostname,
+        );
+        ev.source = source;
+        ev.source_class = class.into();
+    }
     e
 }
 
@@ -179,17 +199,8 @@ async fn store() -> Option<ClickHouseStore> {
     )
     .await
     .unwrap();
+    // The rows the writer and the identity side append, as they append them.
     let client = Client::new(endpoint);
-    client
-        .command(
-            "CREATE TABLE IF NOT EXISTS visitor_persons (site String, mode String, \
-             visitor String, from_ms Int64, person String, version UInt64) \
-             ENGINE = ReplacingMergeTree(version) ORDER BY (site, mode, visitor, from_ms)"
-                .into(),
-            &[],
-        )
-        .await
-        .unwrap();
     client.insert("events", &events(), &[]).await.unwrap();
     client
         .insert("visitor_persons", &persons(), &[])
@@ -279,6 +290,32 @@ async fn counts_series_and_summary() {
         ),
         (1, 2, 2, 1),
         "s3 starts at 11:59 (its late event)"
+    );
+    // Unfiltered, as SQLite's rollups: visitors, page views and events by the hour of each
+    // event, sessions by their start. s3's events of 12:00 count there, s3 at 11:00.
+    assert_eq!(
+        hours[12].1,
+        Counts {
+            visitors: 1,
+            persons: 1,
+            pageviews: 1,
+            events: 2,
+            ..Counts::default()
+        }
+    );
+    assert_eq!(hours[11].1.pageviews, 2);
+    assert_eq!(hours[13].1, Counts::default());
+    // Filtered, as SQLite's exact answers: everything by the session's start.
+    let mut desktop = query(1);
+    desktop.filters.device = Some("desktop".into());
+    let hours = store.series(&desktop, Interval::Hour).await.unwrap();
+    assert_eq!(
+        (
+            hours[11].1.pageviews,
+            hours[11].1.events,
+            hours[11].1.sessions
+        ),
+        (2, 3, 1)
     );
     assert_eq!(hours[12].1, Counts::default());
     let days = store.series(&query(2), Interval::Day).await.unwrap();
@@ -652,4 +689,139 @@ async fn log_realtime_and_fallbacks() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The same generated history (`reports::generate`: 20 000 events over a week, returning
+/// visitors, campaigns, custom events, logins on several devices) written through each
+/// store's own insert path answers the same reports on ClickHouse as on SQLite read
+/// without its rollups (exact): counters, every breakdown, paths, funnels and fallbacks.
+#[test]
+fn generated_history_answers_as_on_sqlite() {
+    use spoor_collector::reports::funnel::evaluate;
+    use spoor_collector::reports::generate::{Spec, generate};
+    use spoor_collector::store::sqlite::SqliteStore;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(url) = common::clickhouse::new_database() else {
+        return;
+    };
+    let endpoint = common::clickhouse_endpoint(&url);
+    let clickhouse = runtime
+        .block_on(ClickHouseStore::open(
+            ClickHouseOptions {
+                endpoint,
+                cluster: None,
+                insert_quorum: 2,
+            },
+            SessionRules::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("gen.db")).unwrap();
+    let end_ms = 20_600 * DAY_MS + DAY_MS / 2;
+    let spec = Spec {
+        site: "demo".into(),
+        events: 20_000,
+        days: 7,
+        end_ms,
+        seed: 7,
+        batch: 2_000,
+    };
+    let a = generate(&sqlite, &spec, |_| {}).unwrap();
+    let b = generate(&clickhouse, &spec, |_| {}).unwrap();
+    assert_eq!(a, b);
+    let exact = sqlite.without_rollups();
+
+    let q = ReportQuery {
+        limit: 1_000,
+        ..ReportQuery::new(
+            "demo",
+            Range {
+                from: 20_594,
+                to: 20_600,
+            },
+        )
+    };
+    runtime.block_on(async {
+        let counts = exact.counts(&q).unwrap();
+        assert!(counts.sessions > 1_000, "{counts:?}");
+        assert_eq!(ReportSource::counts(&clickhouse, &q).await.unwrap(), counts);
+        assert_eq!(
+            ReportSource::series(&clickhouse, &q, Interval::Day)
+                .await
+                .unwrap(),
+            exact.series(&q, Interval::Day).unwrap()
+        );
+        let mut persons = q.clone();
+        persons.count = CountBy::Persons;
+        for dimension in [
+            Dimension::Page,
+            Dimension::Entry,
+            Dimension::Exit,
+            Dimension::Source,
+            Dimension::SourceClass,
+            Dimension::Campaign,
+            Dimension::Browser,
+            Dimension::Os,
+            Dimension::Device,
+            Dimension::Country,
+            Dimension::Event,
+            Dimension::Outbound,
+            Dimension::Download,
+        ] {
+            for q in [&q, &persons] {
+                let want = exact.breakdown(q, &dimension).unwrap();
+                let got = ReportSource::breakdown(&clickhouse, q, &dimension)
+                    .await
+                    .unwrap();
+                assert_eq!(keys(&got), keys(&want), "{dimension:?} {:?}", q.count);
+            }
+        }
+        let mut filtered = q.clone();
+        filtered.filters.device = Some("mobile".into());
+        assert_eq!(
+            ReportSource::counts(&clickhouse, &filtered).await.unwrap(),
+            exact.counts(&filtered).unwrap()
+        );
+        let sorted = |mut v: Vec<(String, u64)>| {
+            v.sort();
+            v
+        };
+        let (views, before, after) = ReportSource::transitions(&clickhouse, &q, "/pricing")
+            .await
+            .unwrap();
+        let (want_views, want_before, want_after) = exact.transitions(&q, "/pricing").unwrap();
+        assert_eq!(views, want_views);
+        assert_eq!(sorted(before), sorted(want_before));
+        assert_eq!(sorted(after), sorted(want_after));
+        let mut flows = ReportSource::flows(&clickhouse, &q, 4).await.unwrap();
+        let mut want_flows = exact.flows(&q, 4).unwrap();
+        flows.sort();
+        want_flows.sort();
+        assert_eq!(flows, want_flows);
+        let steps = [
+            Step::Page("/".into()),
+            Step::Page("/pricing".into()),
+            Step::Event("signup".into()),
+        ];
+        let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        let funnel = |hits| {
+            evaluate(&steps, hits, start, end, DAY_MS)
+                .iter()
+                .map(|s| s.persons)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            funnel(
+                ReportSource::funnel_hits(&clickhouse, &q, &steps, DAY_MS)
+                    .await
+                    .unwrap()
+            ),
+            funnel(exact.funnel_hits(&q, &steps, DAY_MS).unwrap())
+        );
+        assert_eq!(
+            ReportSource::fallbacks(&clickhouse, &q).await.unwrap(),
+            exact.fallbacks(&q).unwrap()
+        );
+    });
 }

@@ -72,6 +72,7 @@ areas!(
     ingest::acknowledgements,
     ingest::dedupe,
     ingest::health,
+    reports::summary,
     reports::timeseries,
     reports::breakdowns,
     reports::exit_visitors,
@@ -80,6 +81,7 @@ areas!(
     reports::visitor_log,
     reports::realtime,
     reports::realtime_ignores_later_events,
+    sessions::idle_cut_and_late_event,
     sessions::moved_entry_visitors,
     sessions::late_event_keeps_exit,
     identity::persons,
@@ -87,4 +89,7 @@ areas!(
     identity::links_undo,
     identity::nat_guard_looks_back_a_day,
     privacy::export,
+    privacy::erase_visitor,
+    privacy::erase_user,
+    privacy::retention,
 );

@@ -554,6 +554,28 @@ async fn kill_9_of_one_collector_mid_load_loses_nothing_acknowledged_and_keeps_v
     }
     cluster.nodes[2].kill9();
     let killed_at = done.load(Ordering::SeqCst);
+    // A server-side batch at once, half of it owned by the dead collector: its part goes
+    // to the next owner, the rest to theirs, and all of it is acknowledged together.
+    let server: Vec<serde_json::Value> = (0..12)
+        .map(|k| {
+            let v = format!("srv-{k}");
+            pageview("server", 2_000_000 + k, Some(&v), now)
+        })
+        .collect();
+    let r = http(
+        cluster.port(0),
+        "POST",
+        "/ingest",
+        &[("Authorization", format!("Bearer {INGEST_KEY}"))],
+        &batch("server", &server),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 204, "{}", r.body);
+    acked
+        .lock()
+        .unwrap()
+        .extend(server.iter().map(|e| e["id"].as_str().unwrap().to_string()));
     for c in clients {
         c.await.unwrap();
     }
@@ -597,7 +619,7 @@ async fn kill_9_of_one_collector_mid_load_loses_nothing_acknowledged_and_keeps_v
         node.terminate();
     }
     let acked: std::collections::HashSet<String> = acked.lock().unwrap().iter().cloned().collect();
-    assert_eq!(acked.len(), VISITORS * (ROUNDS + 1) * PER_BATCH);
+    assert_eq!(acked.len(), VISITORS * (ROUNDS + 1) * PER_BATCH + 12);
     let stored = Stored::read(&cluster.db);
     assert_eq!(stored.integrity, "ok");
     stored.assert_holds_once(&acked);
@@ -610,23 +632,26 @@ async fn kill_9_of_one_collector_mid_load_loses_nothing_acknowledged_and_keeps_v
     assert_whole(&cluster.db);
 }
 
-/// Each visitor of `demo` is one visitor (its client id) with one session.
+/// Each visitor of `demo` is one visitor (its client id), and every visitor has one
+/// session.
 fn assert_whole(db: &Path) {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .unwrap();
     let split: i64 = conn
         .query_row(
-            "SELECT count(*) FROM (SELECT visitor FROM events GROUP BY visitor
+            "SELECT count(*) FROM (SELECT site, visitor FROM events GROUP BY site, visitor
                                    HAVING count(DISTINCT session_id) <> 1)",
             [],
             |r| r.get(0),
         )
         .unwrap();
     let visitors: i64 = conn
-        .query_row("SELECT count(DISTINCT visitor) FROM events", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT count(DISTINCT visitor) FROM events WHERE site = 'demo'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(
         (visitors, split),

@@ -7,8 +7,11 @@
 //!   (`spoor-bench-ingest`);
 //! - [`reports_bench`]: the dashboard's query set timed with rollups and by scanning
 //!   (`spoor-bench-reports`);
+//! - [`reports_bench_clickhouse`]: the same query set on a ClickHouse store, beside
+//!   SQLite's (`spoor-bench-reports --clickhouse`);
 //! - `spoor-bench-ceiling`: an axum server answering 204 to any body, the ceiling
 //!   `scripts/bench.sh` measures the collector against.
 
 pub mod ingest_bench;
 pub mod reports_bench;
+pub mod reports_bench_clickhouse;

@@ -261,9 +261,9 @@ pub async fn submit_browser(
     }
 }
 
-/// Commits resolved events, each at its visitor's owner (one forward per owner). Without
-/// peers, here. The outcomes are summed; a failure of any part fails the request (its
-/// retry is deduplicated where a part was stored).
+/// Commits resolved events, each at its visitor's owner: one job per owner, all at once.
+/// Without peers, here. The outcomes are summed; a failure of any part fails the request
+/// (its retry is deduplicated where a part was stored).
 pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<InsertOutcome, AppError> {
     let Some(peers) = &state.peers else {
         return Ok(state.ingest.submit(events).await?);
@@ -277,24 +277,49 @@ pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<InsertOutcom
             let owner = peers.owner(&key::of_event(&event), &skip);
             groups.entry(owner).or_default().push(event);
         }
+        // Each part runs to its commit even if the request is dropped meanwhile, as a
+        // job queued for the writer does.
+        let mut parts = tokio::task::JoinSet::new();
         for (owner, events) in groups {
-            let outcome = if owner == peers.list.me {
-                state.ingest.submit(events).await?
-            } else {
-                let body =
-                    Bytes::from(serde_json::to_vec(&Job::resolved(&events)).unwrap_or_default());
-                match peers.ask(owner, body, events.len()).await? {
-                    Asked::Committed(answer) => answer.into_parts().0,
-                    Asked::Failed => {
-                        skip.insert(owner);
-                        pending.extend(events);
-                        continue;
-                    }
+            let state = state.clone();
+            parts.spawn(async move { (owner, commit_part(&state, owner, events).await) });
+        }
+        let mut failed = None;
+        while let Some(joined) = parts.join_next().await {
+            match joined {
+                Ok((_, Ok(Ok(outcome)))) => {
+                    total.stored += outcome.stored;
+                    total.duplicates += outcome.duplicates;
                 }
-            };
-            total.stored += outcome.stored;
-            total.duplicates += outcome.duplicates;
+                Ok((owner, Ok(Err(events)))) => {
+                    skip.insert(owner);
+                    pending.extend(events);
+                }
+                Ok((_, Err(e))) => failed = Some(e),
+                Err(e) => failed = Some(AppError::Internal(format!("a forward panicked: {e}"))),
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     Ok(total)
+}
+
+/// Commits `events` at `owner`: here, or forwarded; gives them back when the owner could
+/// not be asked (the next owner will be).
+async fn commit_part(
+    state: &AppState,
+    owner: usize,
+    events: Vec<Event>,
+) -> Result<Result<InsertOutcome, Vec<Event>>, AppError> {
+    let peers = match &state.peers {
+        Some(peers) if owner != peers.list.me => peers,
+        _ => return Ok(Ok(state.ingest.submit(events).await?)),
+    };
+    let body = Bytes::from(serde_json::to_vec(&Job::resolved(&events)).unwrap_or_default());
+    Ok(match peers.ask(owner, body, events.len()).await? {
+        Asked::Committed(answer) => Ok(answer.into_parts().0),
+        Asked::Failed => Err(events),
+    })
 }

@@ -2,20 +2,28 @@
 //! [`spoor_collector::reports::generate`]).
 //!
 //! `cargo run --release -p spoor-collector --bin spoor-gen -- --db /tmp/bench.db --events 10000000 --site demo --days 30`
+//!
+//! `--clickhouse http://HOST:PORT/DATABASE` writes the same history to a ClickHouse store
+//! instead, through its own insert path (user and password from `SPOOR_CLICKHOUSE_USER`
+//! / `SPOOR_CLICKHOUSE_PASSWORD`).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
 use spoor_collector::reports::generate::{Spec, generate};
+use spoor_collector::session::SessionRules;
+use spoor_collector::store::BlockingSink;
+use spoor_collector::store::clickhouse::client::Endpoint;
+use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 use spoor_collector::store::sqlite::SqliteStore;
 
 /// Fills a database with synthetic history.
 #[derive(Parser)]
 struct Args {
     /// The SQLite file (created if needed; events are added to what it holds).
-    #[arg(long)]
-    db: PathBuf,
+    #[arg(long, required_unless_present = "clickhouse")]
+    db: Option<PathBuf>,
     /// About how many events.
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
@@ -31,11 +39,34 @@ struct Args {
     /// Events per transaction.
     #[arg(long, default_value_t = 20_000)]
     batch: usize,
+    /// A ClickHouse store to fill instead: `http://HOST:PORT/DATABASE` (as `--store
+    /// clickhouse:…`).
+    #[arg(long, conflicts_with = "db")]
+    clickhouse: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let store = SqliteStore::open(&args.db)?;
+    // The ClickHouse store's blocking insert path sends its statements to this runtime.
+    let runtime = tokio::runtime::Runtime::new()?;
+    let store: Box<dyn BlockingSink> = match (&args.clickhouse, &args.db) {
+        (Some(url), _) => {
+            let endpoint = Endpoint::parse(
+                url,
+                std::env::var("SPOOR_CLICKHOUSE_USER").ok(),
+                std::env::var("SPOOR_CLICKHOUSE_PASSWORD").ok(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            let options = ClickHouseOptions {
+                endpoint,
+                cluster: None,
+                insert_quorum: 2,
+            };
+            Box::new(runtime.block_on(ClickHouseStore::open(options, SessionRules::default()))?)
+        }
+        (None, Some(db)) => Box::new(SqliteStore::open(db)?),
+        (None, None) => anyhow::bail!("--db or --clickhouse"),
+    };
     let spec = Spec {
         site: args.site,
         events: args.events,
@@ -45,7 +76,7 @@ fn main() -> anyhow::Result<()> {
         batch: args.batch,
     };
     let started = Instant::now();
-    let written = generate(&store, &spec, |n| {
+    let written = generate(store.as_ref(), &spec, |n| {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
             "{n} events in {secs:.0} s ({:.0}/s)",

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 
 use super::super::ClickHouseStore;
 use super::super::client::{quote, quote_list};
-use super::super::sink::halves;
 use crate::identity::graph::{Mode, Persons};
 use crate::identity::resolver::USER_PREFIX;
 use crate::maintenance::erasure::{Erased, Subject, SubjectExport};
@@ -42,15 +41,18 @@ impl ClickHouseStore {
         }
         for (site, ids) in by_site {
             for chunk in ids.chunks(CHUNK) {
-                let pairs = chunk
+                // `event_ids` keeps an id as its two halves, high first.
+                let pairs: Vec<String> = chunk
                     .iter()
-                    .map(|id| {
-                        let (hi, lo) = halves(uuid::Uuid::parse_str(id).map_err(|e| {
-                            super::super::client::backend(format!("stored event id {id}: {e}"))
-                        })?);
-                        Ok(format!("({hi}, {lo})"))
+                    .filter_map(|id| uuid::Uuid::parse_str(id).ok())
+                    .map(|u| {
+                        let (hi, lo) = u.as_u64_pair();
+                        format!("({hi}, {lo})")
                     })
-                    .collect::<Result<Vec<String>, StoreError>>()?;
+                    .collect();
+                if pairs.is_empty() {
+                    continue;
+                }
                 self.delete_where(
                     "event_ids",
                     &format!(
@@ -202,7 +204,7 @@ impl ClickHouseStore {
         let mut rows = self
             .rows_by_chunk(visitors, |list| {
                 format!(
-                    "SELECT * FROM {events} WHERE {} ORDER BY ts, toString(id) LIMIT 1 BY id",
+                    "SELECT *, received, url FROM {events} WHERE {} ORDER BY ts, toString(id) LIMIT 1 BY id",
                     Self::events_where(site, Some(list), None)
                 )
             })

@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use super::super::ClickHouseStore;
 use super::super::client::quote;
-use super::sessions::{Need, session_events};
+use super::counts::by_event_time;
+use super::sessions::{Need, events_between, session_events};
 use crate::reports::{CountBy, Dimension, ReportQuery, Row};
 use crate::store::StoreError;
 
@@ -56,17 +57,43 @@ fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
 }
 
 impl ClickHouseStore {
+    /// What shares are over: the period's visitors (or persons), as
+    /// [`ReportSource::counts`](crate::store::ReportSource::counts) counts them; without a
+    /// filter, the distinct visitors of the range's events alone (no session grouping).
+    async fn share_total(&self, q: &ReportQuery) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        struct Total {
+            n: u64,
+        }
+        if !by_event_time(q) {
+            let totals = self.range_counts(q).await?;
+            return Ok(match q.count {
+                CountBy::Visitors => totals.visitors,
+                CountBy::Persons => totals.persons,
+            });
+        }
+        let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        let rows: Vec<Total> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT uniqExact(visitor) AS n FROM {} WHERE {}",
+                    self.table("events"),
+                    events_between(&q.site, start, end)
+                ),
+                &[],
+            )
+            .await?;
+        Ok(rows.first().map_or(0, |t| t.n))
+    }
+
     /// [`ReportSource::breakdown`](crate::store::ReportSource::breakdown).
     pub(super) async fn range_breakdown(
         &self,
         q: &ReportQuery,
         dimension: &Dimension,
     ) -> Result<Vec<Row>, StoreError> {
-        let totals = self.range_counts(q).await?;
-        let total = match q.count {
-            CountBy::Visitors => totals.visitors,
-            CountBy::Persons => totals.persons,
-        };
+        let total = self.share_total(q).await?;
         let persons = q.count == CountBy::Persons;
         let who = if persons { "person" } else { "visitor" };
         let session_column = match dimension {
@@ -83,13 +110,20 @@ impl ClickHouseStore {
         };
         let need = Need {
             facts: session_column.is_some(),
-            context: session_column.is_some(),
+            context: matches!(
+                dimension,
+                Dimension::Campaign
+                    | Dimension::Browser
+                    | Dimension::Os
+                    | Dimension::Device
+                    | Dimension::Country
+            ),
             source: matches!(dimension, Dimension::Source | Dimension::SourceClass),
             persons,
             ..Need::default()
         };
-        let sessions = self.sessions(q, need).await?;
         let sql = if let Some(col) = session_column {
+            let sessions = self.sessions(q, need).await?;
             format!(
                 "SELECT {col} AS k, uniqExact({who}) AS visitors, sum(pageviews) AS pageviews, \
                      sum(events) AS events, count() AS sessions \
@@ -108,15 +142,24 @@ impl ClickHouseStore {
                 ),
                 _ => ("''".into(), "0".into()),
             };
-            let window = session_events(&q.site, q.range.start_ms(), q.range.end_ms());
+            let (start, end) = (q.range.start_ms(), q.range.end_ms());
+            let window = session_events(&q.site, start, end);
             let events = self.table("events");
-            let from = if persons {
+            let from = if by_event_time(q) {
+                // As SQLite's rollups: the range's events, whatever session they are in.
+                format!(
+                    "{events} WHERE {} AND {condition}",
+                    events_between(&q.site, start, end)
+                )
+            } else if persons {
+                let sessions = self.sessions(q, need).await?;
                 format!(
                     "(SELECT * FROM {events} WHERE {window} AND {condition}) \
                      ANY INNER JOIN (SELECT session, person FROM ({})) USING session",
                     sessions.sql()
                 )
             } else {
+                let sessions = self.sessions(q, need).await?;
                 format!(
                     "{events} WHERE {window} AND {condition} \
                      AND session IN (SELECT session FROM ({}))",

@@ -7,10 +7,10 @@ use serde::Deserialize;
 
 use super::super::ClickHouseStore;
 use super::super::client::quote;
-use super::sessions::{ENGAGED, Need};
+use super::sessions::{ENGAGED, Need, PERSON_AT_ARRIVAL, events_between};
 use crate::identity::graph::Mode;
 use crate::reports::range::Range;
-use crate::reports::{Counts, Interval, ReportQuery};
+use crate::reports::{CountBy, Counts, Interval, ReportQuery};
 use crate::store::{StoreError, Summary};
 
 /// One bucket's counters as the query answers them.
@@ -40,44 +40,103 @@ impl Bucket {
     }
 }
 
+/// Whether `q` is answered the way the SQLite store answers it from its rollups (no
+/// filter, counting visitors): visitors, persons, page views and events by the time of
+/// each event in the range; sessions, bounces and duration by the session's start.
+/// Otherwise everything is of the sessions that start in the range and pass the filters,
+/// as SQLite's exact answers are. (The two agree over whole days in UTC; an hour's page
+/// views differ.)
+pub(super) fn by_event_time(q: &ReportQuery) -> bool {
+    q.filters.is_empty() && q.count == CountBy::Visitors
+}
+
+/// The bucket of a time column: an SQL expression over the column named.
+type BucketOf<'a> = &'a (dyn Fn(&str) -> String + Sync);
+
 impl ClickHouseStore {
-    /// Counters of the sessions of `[start, end)` per bucket `bucket` (an SQL expression
-    /// over `start_ts`), by bucket.
+    /// Counters of `[start, end)` per bucket (see [`by_event_time`]), by bucket.
     async fn buckets(
         &self,
         q: &ReportQuery,
         start: i64,
         end: i64,
-        bucket: &str,
+        bucket: BucketOf<'_>,
     ) -> Result<Vec<(i64, Counts)>, StoreError> {
+        let events_side = by_event_time(q);
         let need = Need {
             facts: true,
-            persons: true,
+            persons: !events_side,
             ..Need::default()
         };
         let sessions = self
-            .sessions_between(q, start, end, Some(bucket), need)
+            .sessions_between(q, start, end, Some(&bucket("start_ts")), need)
             .await?;
-        let rows: Vec<Bucket> = self
+        let session_counts = if events_side {
+            "toUInt64(0) AS visitors, toUInt64(0) AS persons, toUInt64(0) AS pageviews, \
+             toUInt64(0) AS events"
+        } else {
+            "uniqExact(visitor) AS visitors, uniqExact(person) AS persons, \
+             sum(pageviews) AS pageviews, sum(events) AS events"
+        };
+        let mut rows: Vec<Bucket> = self
             .client()
             .rows(
                 format!(
-                    "SELECT b, uniqExact(visitor) AS visitors, uniqExactArray(persons) AS persons, \
-                         sum(pageviews) AS pageviews, count() AS sessions, sum(events) AS events, \
-                         sum(bounce) AS bounces, toUInt64(sum(duration_ms)) AS duration_ms \
+                    "SELECT b, {session_counts}, count() AS sessions, sum(bounce) AS bounces, \
+                         toUInt64(sum(duration_ms)) AS duration_ms \
                      FROM ({}) GROUP BY b ORDER BY b",
                     sessions.sql()
                 ),
                 &[],
             )
             .await?;
+        if events_side {
+            let events: Vec<Bucket> = self
+                .client()
+                .rows(self.event_buckets(q, start, end, bucket), &[])
+                .await?;
+            for e in events {
+                match rows.iter_mut().find(|r| r.b == e.b) {
+                    Some(r) => {
+                        r.visitors = e.visitors;
+                        r.persons = e.persons;
+                        r.pageviews = e.pageviews;
+                        r.events = e.events;
+                    }
+                    None => rows.push(e),
+                }
+            }
+            rows.sort_by_key(|r| r.b);
+        }
         Ok(rows.iter().map(|r| (r.b, r.counts())).collect())
+    }
+
+    /// Visitors, persons (each event's visitor's person at its arrival), page views and
+    /// events of `[start, end)` per bucket of their time.
+    fn event_buckets(&self, q: &ReportQuery, start: i64, end: i64, bucket: BucketOf<'_>) -> String {
+        let events = self.table("events");
+        let window = events_between(&q.site, start, end);
+        let stretches = self.stretches_of(
+            &q.site,
+            q.mode,
+            &format!("SELECT DISTINCT visitor FROM {events} WHERE {window}"),
+        );
+        format!(
+            "SELECT b, uniqExact(visitor) AS visitors, uniqExact(person) AS persons, \
+                 countIf(kind = 'pageview') AS pageviews, count() AS events, \
+                 toUInt64(0) AS sessions, toUInt64(0) AS bounces, toUInt64(0) AS duration_ms \
+             FROM (SELECT b, visitor, kind, {PERSON_AT_ARRIVAL} FROM (SELECT * FROM (\
+                 SELECT {} AS b, visitor, kind, received FROM {events} WHERE {window}) \
+                 ANY LEFT JOIN ({stretches}) USING visitor)) \
+             GROUP BY b",
+            bucket("ts")
+        )
     }
 
     /// [`ReportSource::counts`](crate::store::ReportSource::counts).
     pub(super) async fn range_counts(&self, q: &ReportQuery) -> Result<Counts, StoreError> {
         let (start, end) = (q.range.start_ms(), q.range.end_ms());
-        let b = self.buckets(q, start, end, "0").await?;
+        let b = self.buckets(q, start, end, &|_| "0".into()).await?;
         Ok(b.first().map(|(_, c)| *c).unwrap_or_default())
     }
 
@@ -93,12 +152,9 @@ impl ClickHouseStore {
         };
         let mid = q.range.start_ms();
         let b = self
-            .buckets(
-                q,
-                both.start_ms(),
-                both.end_ms(),
-                &format!("toUInt8(start_ts >= {mid})"),
-            )
+            .buckets(q, both.start_ms(), both.end_ms(), &|t| {
+                format!("toUInt8({t} >= {mid})")
+            })
             .await?;
         let of = |k: i64| {
             b.iter()
@@ -119,12 +175,9 @@ impl ClickHouseStore {
         let bucket = interval.ms();
         let (start, end) = (q.range.start_ms(), q.range.end_ms());
         let found = self
-            .buckets(
-                q,
-                start,
-                end,
-                &format!("intDiv(start_ts - {start}, {bucket}) * {bucket} + {start}"),
-            )
+            .buckets(q, start, end, &|t| {
+                format!("intDiv({t} - {start}, {bucket}) * {bucket} + {start}")
+            })
             .await?;
         let n = (end - start) / bucket;
         Ok((0..n)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::ClickHouseStore;
 use super::super::client::quote;
-use super::sessions::events_between;
+use super::sessions::{PERSON_AT_ARRIVAL, events_between};
 use crate::reports::funnel::{FunnelDef, Step};
 use crate::reports::{FunnelHit, ReportQuery};
 use crate::store::StoreError;
@@ -68,8 +68,7 @@ impl ClickHouseStore {
         );
         let stretches = self.stretches_of(&q.site, q.mode, &visitors);
         let sql = format!(
-            "SELECT arrayCount((t, r) -> t.1 <= r, stretches, replicate(received, stretches)) AS k, \
-                 cityHash64(if(k = 0, visitor, stretches[k].2)) AS who, ts, \
+            "SELECT {PERSON_AT_ARRIVAL}, cityHash64(person) AS who, ts, \
                  toUInt64(s - 1) AS step \
              FROM (SELECT * FROM (\
                  SELECT visitor, ts, received, arrayJoin({hits}) AS s FROM {events} \

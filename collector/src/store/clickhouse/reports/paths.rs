@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::super::ClickHouseStore;
 use super::super::client::quote;
-use super::sessions::{Need, session_events};
+use super::counts::by_event_time;
+use super::sessions::{Need, events_between, session_events};
 use crate::reports::ReportQuery;
 use crate::reports::flows::first_pages;
 use crate::store::{RawTransitions, StoreError};
@@ -33,9 +34,18 @@ impl ClickHouseStore {
         };
         let sessions = self.sessions(q, need).await?;
         let events = self.table("events");
-        let window = session_events(&q.site, q.range.start_ms(), q.range.end_ms());
+        let (start, end) = (q.range.start_ms(), q.range.end_ms());
         let page_q = quote(page);
-        let of_sessions = format!("session IN (SELECT session FROM ({}))", sessions.sql());
+        // As SQLite's rollups without a filter: the range's page views; with one, the
+        // page views of the sessions that pass it.
+        let (window, of_sessions) = if by_event_time(q) {
+            (events_between(&q.site, start, end), "1".to_string())
+        } else {
+            (
+                session_events(&q.site, start, end),
+                format!("session IN (SELECT session FROM ({}))", sessions.sql()),
+            )
+        };
         let grouped = |sql: String| async move {
             let rows: Vec<Keyed> = self.client().rows(sql, &[]).await?;
             Ok::<_, StoreError>(rows.into_iter().map(|r| (r.k, r.n)).collect::<Vec<_>>())

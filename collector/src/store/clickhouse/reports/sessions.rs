@@ -11,25 +11,19 @@
 //!   earliest event's path (the first arrived among equal times), the exit the latest page
 //!   view's (the latest event's when it has none, the last arrived among equal times); a
 //!   bounce is one page view without interaction; campaign, browser, OS, device, country
-//!   and source are those of the event that started it (the first to arrive); its flow its
+//!   and source are those of the event that started it (`starts = 1`: the writer classified
+//!   its source, [`enrich::source`](crate::enrich::source)); its flow its
 //!   first [`FLOW_PAGES`] page views in time order.
-//! - **Source.** Classifying a referrer ([`enrich::source`](crate::enrich::source)) is Rust,
-//!   not SQL: the distinct `(referrer, utm_source, hostname)` of the range's sessions are
-//!   read first, classified here, and handed back as a `transform` of constants.
 //! - **Persons.** `visitor_persons` files each visitor's persons by the collector time
 //!   (`received`) from which they hold; a visitor without rows is its own person. A
-//!   session's person is the one holding at its first arrival; the persons of later
-//!   stretches its events reach (a browser shared by two users) are counted too.
+//!   session's person is the one holding at its first arrival (as SQLite's sessions take
+//!   their visitor's person); reports by event time take each event's
+//!   ([`PERSON_AT_ARRIVAL`]), so a browser shared by two users counts both.
 //!
 //! Every value from a request is quoted ([`quote`]) or a Rust number.
 
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
-
 use super::super::ClickHouseStore;
 use super::super::client::quote;
-use crate::enrich::source;
 use crate::identity::graph::Mode;
 use crate::reports::range::{DAY_MS, HOUR_MS, date};
 use crate::reports::{Filters, ReportQuery};
@@ -45,6 +39,12 @@ const SPAN_MS: i64 = 26 * HOUR_MS;
 /// An event that shows interaction (not a bounce): see [`session`](crate::session).
 pub(super) const ENGAGED: &str = "(kind = 'engagement' AND visible_ms >= 10000) \
      OR kind IN ('custom', 'outbound', 'download')";
+
+/// `person`: the person of the row's `visitor` at its `received`, from its `stretches`
+/// (joined by [`ClickHouseStore::stretches_of`]; none: the visitor itself). Lambdas take
+/// columns as `replicate`d arguments (18.16 loses a column only a lambda captures).
+pub(super) const PERSON_AT_ARRIVAL: &str = "arrayCount((t, r) -> t.1 <= r, stretches, \
+     replicate(received, stretches)) AS k, if(k = 0, visitor, stretches[k].2) AS person";
 
 /// The stored name of a reading (the `mode` column of `visitor_persons`).
 pub(super) fn mode_str(mode: Mode) -> &'static str {
@@ -82,8 +82,7 @@ pub(super) struct Need {
     pub source: bool,
     /// `flow` (first page views, newline-separated).
     pub flow: bool,
-    /// `person` (the person at the first arrival) and `persons` (every person its events
-    /// reach, for counting).
+    /// `person`: its visitor's person at its first arrival.
     pub persons: bool,
 }
 
@@ -99,16 +98,6 @@ impl Sessions {
         &self.sql
     }
 }
-
-/// The distinct first `(referrer, utm_source, hostname)` of the sessions.
-#[derive(Deserialize)]
-struct SourceKey {
-    k: String,
-}
-
-/// `concat(referrer, '\t', utm_source, '\t', hostname)` of the first arrived event.
-const SOURCE_KEY: &str = "concat(argMin(referrer, (received, ts)), '\\t', \
-     argMin(utm_source, (received, ts)), '\\t', argMin(hostname, (received, ts)))";
 
 impl ClickHouseStore {
     /// The sessions of `q`'s range that pass its filters (see the module docs).
@@ -134,7 +123,6 @@ impl ClickHouseStore {
         let events = self.table("events");
         let window = session_events(&q.site, start, end);
         let f = &q.filters;
-        let need_source = need.source || f.source.is_some();
         let mut cols = vec![
             "session".to_string(),
             "any(visitor) AS visitor".into(),
@@ -159,15 +147,13 @@ impl ClickHouseStore {
         }
         if need.context || f.campaign.is_some() || f.country.is_some() || f.device.is_some() {
             for c in ["browser", "os", "device", "country"] {
-                cols.push(format!("argMin({c}, (received, ts)) AS {c}"));
+                cols.push(format!("anyIf({c}, starts = 1) AS {c}"));
             }
-            cols.push("argMin(utm_campaign, (received, ts)) AS campaign".into());
+            cols.push("anyIf(utm_campaign, starts = 1) AS campaign".into());
         }
-        if need_source {
-            let (sources, classes) = self.source_map(&events, &window, start, end).await?;
-            cols.push(format!("{SOURCE_KEY} AS source_key"));
-            cols.push(format!("{sources} AS source"));
-            cols.push(format!("{classes} AS source_class"));
+        if need.source || f.source.is_some() {
+            cols.push("anyIf(source, starts = 1) AS source".into());
+            cols.push("anyIf(source_class, starts = 1) AS source_class".into());
         }
         if need.flow {
             cols.push(format!(
@@ -178,7 +164,6 @@ impl ClickHouseStore {
         }
         if need.persons {
             cols.push("min(received) AS first_received".into());
-            cols.push("max(received) AS last_received".into());
         }
         if let Some(page) = &f.page {
             cols.push(format!(
@@ -204,8 +189,8 @@ impl ClickHouseStore {
         Ok(Sessions { sql })
     }
 
-    /// `grouped` (sessions with `first_received`, `last_received`) with `person` and
-    /// `persons` from `visitor_persons` (see the module docs): each visitor's stretches,
+    /// `grouped` (sessions with `first_received`) with `person` from `visitor_persons`
+    /// (see the module docs): each visitor's stretches,
     /// sorted by `from_ms`, joined by visitor. (18.16 finds no left-side column from a
     /// lambda in the SELECT of a join, nor keeps a column only a lambda captures: the join
     /// is a subquery of its own, and lambdas take columns as `replicate`d arguments.)
@@ -221,10 +206,7 @@ impl ClickHouseStore {
         format!(
             "SELECT *, arrayCount((t, r) -> t.1 <= r, stretches, \
                      replicate(first_received, stretches)) AS k, \
-                 if(k = 0, visitor, stretches[k].2) AS person, \
-                 arrayPushFront(arrayMap(t -> t.2, arrayFilter((t, f, l) -> t.1 > f AND t.1 <= l, \
-                     stretches, replicate(first_received, stretches), \
-                     replicate(last_received, stretches))), person) AS persons \
+                 if(k = 0, visitor, stretches[k].2) AS person \
              FROM (SELECT * FROM ({grouped}) ANY LEFT JOIN ({stretches}) USING visitor)"
         )
     }
@@ -242,47 +224,6 @@ impl ClickHouseStore {
             quote(site),
             mode_str(mode),
         )
-    }
-
-    /// `transform` expressions giving the source and its class from `source_key`,
-    /// classified in Rust from the distinct keys of the sessions of `[start, end)`.
-    async fn source_map(
-        &self,
-        events: &str,
-        window: &str,
-        start: i64,
-        end: i64,
-    ) -> Result<(String, String), StoreError> {
-        let keys: Vec<SourceKey> = self
-            .client()
-            .rows(
-                format!(
-                    "SELECT DISTINCT k FROM (SELECT min(ts) AS start_ts, {SOURCE_KEY} AS k \
-                     FROM {events} WHERE {window} GROUP BY session \
-                     HAVING start_ts >= {start} AND start_ts < {end})"
-                ),
-                &[],
-            )
-            .await?;
-        if keys.is_empty() {
-            return Ok(("''".into(), "''".into()));
-        }
-        let mut classified: BTreeMap<&str, (String, &'static str)> = BTreeMap::new();
-        for SourceKey { k } in &keys {
-            let mut parts = k.splitn(3, '\t');
-            let referrer = parts.next().filter(|r| !r.is_empty());
-            let utm = parts.next().filter(|u| !u.is_empty());
-            let host = parts.next().unwrap_or("");
-            classified.insert(k, source::classify(referrer, utm, host));
-        }
-        let list = |items: Vec<String>| format!("[{}]", items.join(","));
-        let from = list(classified.keys().map(|k| quote(k)).collect());
-        let sources = list(classified.values().map(|(s, _)| quote(s)).collect());
-        let classes = list(classified.values().map(|(_, c)| quote(c)).collect());
-        Ok((
-            format!("transform(source_key, {from}, {sources}, '')"),
-            format!("transform(source_key, {from}, {classes}, '')"),
-        ))
     }
 }
 
