@@ -352,6 +352,21 @@ async fn a_cluster_under_load_with_a_collector_and_a_replica_killed_loses_nothin
     // The cluster against SQLite: every difference is collected, then reported together
     // with the refusals seen while everything was up.
     let mut problems: Vec<String> = Vec::new();
+    // A session's facts (source, browser, …) are those of its starting event: each session
+    // has exactly one, whatever retries and collectors it went through.
+    let unstarted = cluster
+        .query(
+            0,
+            "SELECT toString(session), countIf(starts = 1) AS s, count() FROM spoor.events \
+             WHERE site = 'load' GROUP BY session HAVING s != 1 FORMAT TSV",
+        )
+        .await?;
+    if !unstarted.is_empty() {
+        problems.push(format!(
+            "sessions without exactly one starting event (session, starts, events): {:?}",
+            unstarted.lines().collect::<Vec<_>>()
+        ));
+    }
     match get_json(&client, &front, &format!("/api/summary?{range}"), &token).await {
         Err(e) => problems.push(format!(
             "the cluster's /api/summary?{range} failed (collector logs: {}): {e:#}",
