@@ -268,6 +268,13 @@ start_clickhouse() {
     local n=$1 d=$STATE/ch$1
     alive "$d/pid" clickhouse && return 0
     [ -x "$CLICKHOUSE_SERVER" ] || die "clickhouse-server is not installed: run scripts/setup.sh"
+    # A pid file left behind means the server died without `down` (a crash, kill -9). Its
+    # disk may then hold parts it wrote but never registered in ZooKeeper, and 18.16 refuses
+    # to attach a replicated table where those are more than half its rows (a small table
+    # such as secrets_local: "doesn't look like the set of parts in ZooKeeper"), so the
+    # server would not start. force_restore_data makes it detach them and fetch what its
+    # twin has: an acknowledged (quorum) insert is on the twin, so nothing acknowledged goes.
+    [ -f "$d/pid" ] && [ -d "$d/data/flags" ] && touch "$d/data/flags/force_restore_data"
     "$CLICKHOUSE_SERVER" --config-file="$d/config.xml" </dev/null >"$d/log/stdout.log" 2>&1 &
     echo $! >"$d/pid"
 }

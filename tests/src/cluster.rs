@@ -133,6 +133,9 @@ pub struct ClusterOptions {
     /// The collector binary; `None`: `target/debug/spoor-collector`, which
     /// `cargo test --workspace` builds (`cargo build -p spoor-collector` does too).
     pub collector_bin: Option<PathBuf>,
+    /// Extra environment for the collectors (`SPOOR_SITES`, `SPOOR_INGEST_KEYS`, …): the
+    /// script passes every `SPOOR_*` variable on to them.
+    pub collector_env: Vec<(String, String)>,
 }
 
 /// ZooKeeper and four ClickHouse servers, 2 shards x 2 replicas in the cluster `spoor`,
@@ -263,6 +266,15 @@ impl Cluster {
         self.up().await
     }
 
+    /// The collectors' shared admin token (`STATE/admin-token`), for `/api/*` through
+    /// [`Cluster::front`] as `Authorization: Bearer <token>`.
+    pub fn admin_token(&self) -> anyhow::Result<String> {
+        let path = self.state.join("admin-token");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(text.lines().next().unwrap_or_default().trim().to_string())
+    }
+
     /// The SQLite file of collector `i` (with [`ClusterOptions::sqlite`]).
     pub fn collector_db(&self, i: usize) -> PathBuf {
         self.state.join(format!("collector{}/spoor.db", i + 1))
@@ -314,6 +326,7 @@ impl Cluster {
                 );
             }
             command.env("SPOOR_COLLECTOR_BIN", bin);
+            command.envs(self.options.collector_env.iter().cloned());
         }
         command.stdin(Stdio::null());
         let output = tokio::task::spawn_blocking(move || command.output()).await??;
