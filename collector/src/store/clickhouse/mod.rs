@@ -125,6 +125,20 @@ impl ClickHouseStore {
         s
     }
 
+    /// Settings of an insert of derived state (latest sessions, identity, funnels):
+    /// written to the shard synchronously, without a quorum. ClickHouse 18.16 runs one
+    /// quorum insert at a time per shard table, so only what is acknowledged to browsers
+    /// (events and their ids) waits for a quorum; the state is read back from the replica
+    /// it was written to (`load_balancing` `in_order` in the shipped `users.xml`), and
+    /// rebuilt by a retry if a replica is lost before it copied it.
+    fn state_settings(&self) -> Vec<(&'static str, String)> {
+        if self.inner.layout.cluster.is_some() {
+            vec![("insert_distributed_sync", "1".to_string())]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Settings of a read that must see every acknowledged insert (identity state).
     fn consistent_read(&self) -> Vec<(&'static str, String)> {
         if self.inner.replicas > 1 {

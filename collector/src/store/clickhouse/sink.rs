@@ -506,7 +506,7 @@ impl ClickHouseStore {
             .collect();
         let settings = self.insert_settings();
         self.client()
-            .insert("visitor_sessions", &sessions, &settings)
+            .insert("visitor_sessions", &sessions, &self.state_settings())
             .await?;
         // The identity side effects go before the events, as the sessions do: ClickHouse
         // has no transaction across tables, and a call cut off after its events would

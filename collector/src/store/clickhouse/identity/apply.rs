@@ -180,7 +180,7 @@ impl ClickHouseStore {
                 *last = (*last).max(e.received);
             }
         }
-        let settings = self.insert_settings();
+        let settings = self.state_settings();
         let seen: Vec<SeenRow<'_>> = seen
             .into_iter()
             .map(|((site, day, fingerprint, visitor), last_ms)| SeenRow {

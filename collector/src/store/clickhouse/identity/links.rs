@@ -369,7 +369,7 @@ impl LinkCache {
                 version: l.version,
             })
             .collect();
-        let settings = store.insert_settings();
+        let settings = store.state_settings();
         // The ids first: a link found by id whose rows are missing is treated as unknown.
         store.client().insert("link_ids", &ids, &settings).await?;
         store.client().insert("links", &filed, &settings).await?;

@@ -66,7 +66,7 @@ impl ClickHouseStore {
                     quote(&hex_encode(candidate)),
                     quote(kind)
                 ),
-                &self.insert_settings(),
+                &self.state_settings(),
             )
             .await?;
         tokio::time::sleep(SETTLE).await;
@@ -187,7 +187,7 @@ impl IdentityState for ClickHouseStore {
                         now_ms(),
                         quote(kind)
                     ),
-                    &self.insert_settings(),
+                    &self.state_settings(),
                 )
                 .await?;
             if value.is_none() {
@@ -319,7 +319,7 @@ impl ClickHouseStore {
                     self.table("secrets"),
                     now_ms()
                 ),
-                &self.insert_settings(),
+                &self.state_settings(),
             )
             .await
     }

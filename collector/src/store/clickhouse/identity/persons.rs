@@ -716,7 +716,7 @@ impl PersonCache {
                 });
             }
         }
-        let settings = store.insert_settings();
+        let settings = store.state_settings();
         let client = store.client();
         client.insert("person_members", &members, &settings).await?;
         client.insert("person_sets", &sets, &settings).await?;

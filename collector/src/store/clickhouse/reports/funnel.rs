@@ -104,7 +104,7 @@ impl ClickHouseStore {
             version,
         };
         self.client()
-            .insert("funnels", &[row], &self.insert_settings())
+            .insert("funnels", &[row], &self.state_settings())
             .await
     }
 
