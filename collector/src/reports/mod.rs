@@ -228,6 +228,28 @@ pub struct Row {
     pub share: f64,
 }
 
+impl Row {
+    /// A breakdown's answer from its rows, as every store gives it: sorted (most
+    /// visitors, then page views, events, sessions, key), cut to `limit`, each row's share
+    /// over `total` visitors.
+    pub fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
+        rows.sort_by(|a, b| {
+            (b.visitors, b.pageviews, b.events, b.sessions)
+                .cmp(&(a.visitors, a.pageviews, a.events, a.sessions))
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        rows.truncate(limit);
+        for r in &mut rows {
+            r.share = if total == 0 {
+                0.0
+            } else {
+                r.visitors as f64 / total as f64
+            };
+        }
+        rows
+    }
+}
+
 /// A key and a count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyCount {

@@ -30,6 +30,7 @@
 pub mod clickhouse;
 mod identity_state;
 mod maintenance;
+pub mod person_page;
 mod report_source;
 mod sink;
 pub mod sqlite;

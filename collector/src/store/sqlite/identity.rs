@@ -13,7 +13,8 @@ use crate::event::Event;
 use crate::identity::graph::{Link, LinkKind, Mode, Persons};
 use crate::identity::resolver::{Memory, USER_PREFIX};
 use crate::identity::salt::DAY_MS;
-use crate::store::{LinkView, Person, StoreError, StretchView, TimelineEntry};
+use crate::store::person_page::PersonPage;
+use crate::store::{LinkView, Person, StoreError, TimelineEntry};
 
 /// Most events a person's timeline returns (the newest ones).
 pub const TIMELINE_CAP: usize = 1000;
@@ -403,50 +404,11 @@ pub(super) fn person(
     mode: Mode,
 ) -> Result<Option<Person>, StoreError> {
     let all = component_links(conn, site, visitor)?;
-    let persons = Persons::from_links(&all, mode);
-    let me = persons.person_of(visitor);
-    let mut members = BTreeSet::from([visitor.to_string()]);
-    let mut nodes = BTreeSet::new();
-    for l in &all {
-        nodes.insert(&l.a);
-        nodes.insert(&l.b);
-        for node in [&l.a, &l.b] {
-            if persons.person_of(node) == me {
-                members.insert(node.clone());
-            }
-        }
-    }
-    // Shared visitors with a stretch in this person, whichever person their links chose.
-    let mut shared = Vec::new();
-    for node in nodes {
-        let stretches = persons.stretches(node);
-        if stretches.iter().any(|s| s.person == me) {
-            for (i, s) in stretches.iter().enumerate() {
-                shared.push(StretchView {
-                    visitor: node.clone(),
-                    from_ms: (i > 0).then_some(s.from_ms),
-                    person: s.person.clone(),
-                    this_person: s.person == me,
-                });
-            }
-        }
-    }
-    let (users, visitors): (Vec<String>, Vec<String>) = members
-        .iter()
-        .cloned()
-        .partition(|m| m.starts_with(USER_PREFIX));
-    let links: Vec<Link> = all
-        .into_iter()
-        .filter(|l| members.contains(&l.a) || members.contains(&l.b))
-        .collect();
-    let mut read: Vec<String> = visitors.clone();
-    read.extend(shared.iter().map(|s| s.visitor.clone()));
-    read.sort();
-    read.dedup();
-    let timeline = timeline(conn, site, &read, |v, received| {
-        persons.person_at(v, received) == me
+    let page = PersonPage::new(&all, visitor, mode);
+    let timeline = timeline(conn, site, &page.timeline_visitors(), |v, received| {
+        page.keeps(v, received)
     })?;
-    if timeline.is_empty() && links.is_empty() {
+    if timeline.is_empty() && !page.has_links() {
         let known: Option<i64> = conn
             .prepare_cached(&format!("SELECT 1 WHERE {}", has_events_sql("?1", "?2")))?
             .query_row(params![site, visitor], |r| r.get(0))
@@ -455,24 +417,7 @@ pub(super) fn person(
             return Ok(None);
         }
     }
-    Ok(Some(Person {
-        site: site.to_string(),
-        person: me.to_string(),
-        visitors,
-        users: users
-            .into_iter()
-            .map(|u| u[USER_PREFIX.len()..].to_string())
-            .collect(),
-        links: links
-            .iter()
-            .map(|l| LinkView {
-                refused: persons.is_refused(l.id),
-                ..l.into()
-            })
-            .collect(),
-        shared,
-        timeline,
-    }))
+    Ok(Some(page.with_timeline(site, timeline)))
 }
 
 /// The newest [`TIMELINE_CAP`] events of `visitors` that `keep` (visitor, received)

@@ -4,15 +4,13 @@
 //! A person is worked out from the links of its component, read by walking the links
 //! filed under each node reached (never the site's links, but in `event_persons`).
 
-use std::collections::BTreeSet;
-
 use super::super::ClickHouseStore;
 use super::super::client::{quote, quote_list};
 use super::links::{self, LinkCache, LinkRow};
 use super::persons::PersonCache;
 use crate::identity::graph::{self, Link, Mode, Persons};
-use crate::identity::resolver::USER_PREFIX;
-use crate::store::{LinkView, Person, StoreError, StretchView, TimelineEntry};
+use crate::store::person_page::PersonPage;
+use crate::store::{LinkView, Person, StoreError, TimelineEntry};
 
 /// Most events a person's timeline returns (the newest ones), as on SQLite.
 const TIMELINE_CAP: usize = 1000;
@@ -68,71 +66,16 @@ impl ClickHouseStore {
         mode: Mode,
     ) -> Result<Option<Person>, StoreError> {
         let all = self.component_links(site, visitor).await?;
-        let persons = Persons::from_links(&all, mode);
-        let me = persons.person_of(visitor).to_string();
-        let mut members = BTreeSet::from([visitor.to_string()]);
-        let mut nodes = BTreeSet::new();
-        for l in &all {
-            nodes.insert(&l.a);
-            nodes.insert(&l.b);
-            for node in [&l.a, &l.b] {
-                if persons.person_of(node) == me {
-                    members.insert(node.clone());
-                }
-            }
-        }
-        let mut shared = Vec::new();
-        for node in nodes {
-            let stretches = persons.stretches(node);
-            if stretches.iter().any(|s| s.person == me) {
-                for (i, s) in stretches.iter().enumerate() {
-                    shared.push(StretchView {
-                        visitor: node.clone(),
-                        from_ms: (i > 0).then_some(s.from_ms),
-                        person: s.person.clone(),
-                        this_person: s.person == me,
-                    });
-                }
-            }
-        }
-        let (users, visitors): (Vec<String>, Vec<String>) = members
-            .iter()
-            .cloned()
-            .partition(|m| m.starts_with(USER_PREFIX));
-        let links: Vec<&Link> = all
-            .iter()
-            .filter(|l| members.contains(&l.a) || members.contains(&l.b))
-            .collect();
-        let mut read: Vec<String> = visitors.clone();
-        read.extend(shared.iter().map(|s| s.visitor.clone()));
-        read.sort();
-        read.dedup();
+        let page = PersonPage::new(&all, visitor, mode);
         let timeline = self
-            .timeline(site, &read, |v, received| {
-                persons.person_at(v, received) == me
+            .timeline(site, &page.timeline_visitors(), |v, received| {
+                page.keeps(v, received)
             })
             .await?;
-        if timeline.is_empty() && links.is_empty() && !self.has_events(site, visitor).await? {
+        if timeline.is_empty() && !page.has_links() && !self.has_events(site, visitor).await? {
             return Ok(None);
         }
-        Ok(Some(Person {
-            site: site.to_string(),
-            person: me.clone(),
-            visitors,
-            users: users
-                .into_iter()
-                .map(|u| u[USER_PREFIX.len()..].to_string())
-                .collect(),
-            links: links
-                .iter()
-                .map(|l| LinkView {
-                    refused: persons.is_refused(l.id),
-                    ..(*l).into()
-                })
-                .collect(),
-            shared,
-            timeline,
-        }))
+        Ok(Some(page.with_timeline(site, timeline)))
     }
 
     /// The newest [`TIMELINE_CAP`] events of `visitors` that `keep` (visitor, received)

@@ -37,25 +37,6 @@ fn property_value(property: &str) -> String {
     )
 }
 
-/// Sorts rows (most visitors, then page views, events, sessions, key), keeps `limit` and
-/// sets shares over `total` visitors: the order of the SQLite store's answers.
-fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
-    rows.sort_by(|a, b| {
-        (b.visitors, b.pageviews, b.events, b.sessions)
-            .cmp(&(a.visitors, a.pageviews, a.events, a.sessions))
-            .then_with(|| a.key.cmp(&b.key))
-    });
-    rows.truncate(limit);
-    for r in &mut rows {
-        r.share = if total == 0 {
-            0.0
-        } else {
-            r.visitors as f64 / total as f64
-        };
-    }
-    rows
-}
-
 impl ClickHouseStore {
     /// What shares are over: the period's visitors (or persons), as
     /// [`ReportSource::counts`](crate::store::ReportSource::counts) counts them; without a
@@ -184,6 +165,6 @@ impl ClickHouseStore {
                 share: 0.0,
             })
             .collect();
-        Ok(finish(rows, total, q.limit))
+        Ok(Row::finish(rows, total, q.limit))
     }
 }

@@ -35,25 +35,6 @@ const FALLBACKS: &str = "SELECT (SELECT value FROM strings WHERE id = fallback) 
       AND fallback IS NOT NULL
     GROUP BY fallback ORDER BY n DESC, reason";
 
-/// Sorts rows (most visitors, then page views, events, key), keeps `limit` and sets shares
-/// over `total` visitors.
-fn finish(mut rows: Vec<Row>, total: u64, limit: usize) -> Vec<Row> {
-    rows.sort_by(|a, b| {
-        (b.visitors, b.pageviews, b.events, b.sessions)
-            .cmp(&(a.visitors, a.pageviews, a.events, a.sessions))
-            .then_with(|| a.key.cmp(&b.key))
-    });
-    rows.truncate(limit);
-    for r in &mut rows {
-        r.share = if total == 0 {
-            0.0
-        } else {
-            r.visitors as f64 / total as f64
-        };
-    }
-    rows
-}
-
 /// Takes from each bucket's visitors those merged into another visitor's person there,
 /// and adds the persons a shared browser's later stretches belong to.
 fn subtract_merged(
@@ -225,7 +206,7 @@ impl SqliteStore {
         } else {
             exact::breakdown(&conn, q, dimension)?
         };
-        Ok(finish(rows, total, q.limit))
+        Ok(Row::finish(rows, total, q.limit))
     }
 
     /// [`ReportSource::realtime`](crate::store::ReportSource::realtime), here and now.
