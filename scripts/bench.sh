@@ -13,6 +13,17 @@
 #              --sites demo=localhost, rate limit off, --max-connections-per-client raised
 #              to the load's connections (+4 for this script's own requests), the admin
 #              token from SPOOR_ADMIN_TOKEN (made up here when unset) to read /metrics
+#   ch1, ch3   one, then three spoor-collectors (--peers) on the ClickHouse store of a
+#              2 shards x 2 replicas cluster (scripts/cluster.sh up in a temporary state
+#              directory: ZooKeeper, four clickhouse-servers, nginx round-robin in front of
+#              the collectors), the same collector settings, --batch-max-wait-ms from
+#              BENCH_CH_WAIT_MS (default 0: group commit, as sqlite; the store's own
+#              default of 1000 ms would make a closed-loop load of 32 connections a test of
+#              the wait), every insert acknowledged after 2 replicas have it. The whole
+#              cluster is pinned to the server's core. Skipped where clickhouse-server,
+#              zookeeper or nginx are missing, with BENCH_CLICKHOUSE=0, and in --smoke runs
+#              unless BENCH_CLICKHOUSE=1 (the cluster's correctness is the end-to-end
+#              cluster test's; seconds-long loads on debug binaries measure its warm-up).
 # Load: wrk (Debian's wrk 4.1, one thread) with scripts/bench/collect.lua, in its own
 # process; with two or more cores the server is pinned to core 0 and wrk to core 1.
 # For each server and batch size (1 and 10 events a request):
@@ -20,7 +31,8 @@
 #   50%, 80%   wrk paced at that share of the max by the script's delay() (wrk 4.1 has no
 #              wrk2 -R; see collect.lua): the rate reached and wrk's p50 / p99 latency
 #   RSS        VmRSS of the server before the load and its peak (VmHWM) after, from /proc
-#   bytes/ev   (database + WAL) after a WAL checkpoint, over the events stored
+#   bytes/ev   (database + WAL) after a WAL checkpoint, over the events stored; on
+#              ClickHouse, the active parts of every server over 2 (bytes per replica)
 #   check      after every load on the collector: the store (sqlite3) holds the events it
 #              acknowledged (its 204 answers x batch, from /metrics; wrk read these or all
 #              but the answers in flight at its stop) plus at most one batch per connection
@@ -82,10 +94,14 @@ export SPOOR_ADMIN_TOKEN="${SPOOR_ADMIN_TOKEN:-bench-$(python3 -c 'import secret
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 work=$(mktemp -d)
 server_pid=
+cluster_state=
 cleanup() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
+    fi
+    if [ -n "$cluster_state" ] && [ -d "$cluster_state" ]; then
+        scripts/cluster.sh down --state "$cluster_state" >/dev/null 2>&1 || true
     fi
     rm -rf "$work"
 }
@@ -121,17 +137,50 @@ stop_server() {
     server_pid=
 }
 
-status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status"; }
+status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/${2:-$server_pid}/status"; }
 
-# metric NAME [LABELS]: a counter of the collector's /metrics (0 while it is absent).
+# rss FIELD: the server's VmRSS or VmHWM in kB; on the cluster, its collectors' summed.
+rss() {
+    case $server in
+    ch*)
+        local i total=0
+        for i in $(seq 1 "${server#ch}"); do
+            total=$((total + $(status_kb "$1" "$(cat "$cluster_state/collector$i/pid")")))
+        done
+        echo "$total"
+        ;;
+    *) status_kb "$1" ;;
+    esac
+}
+
+# The collectors' ports (one, or the cluster's), whose /metrics are added up.
+collector_ports=()
+
+# metric NAME [LABELS]: a counter of the collectors' /metrics (0 while it is absent).
 metric() {
-    curl -fsS -H "Authorization: Bearer $SPOOR_ADMIN_TOKEN" "http://127.0.0.1:$port/metrics" |
-        awk -v name="$1${2:-}" '$1 == name { n = $2 } END { print n + 0 }'
+    local p total=0 n
+    for p in "${collector_ports[@]:-$port}"; do
+        n=$(curl -fsS -H "Authorization: Bearer $SPOOR_ADMIN_TOKEN" "http://127.0.0.1:$p/metrics" |
+            awk -v name="$1${2:-}" '$1 == name { n = $2 } END { print n + 0 }')
+        total=$((total + n))
+    done
+    echo "$total"
 }
 answered_204() { metric spoor_http_requests_total '{route="/collect",status="204"}'; }
 received() { metric spoor_events_received_total; }
 
-stored() { sqlite3 -readonly "$db" 'SELECT count(*) FROM events'; }
+# ch_query PORT SQL: one statement on a ClickHouse server of the cluster, as the spoor user.
+ch_query() {
+    curl -fsS -u "spoor:$(head -n 1 "$cluster_state/clickhouse-password")" \
+        "http://127.0.0.1:$1/" --data-binary "$2"
+}
+
+stored() {
+    case $server in
+    ch*) ch_query "$ch_http" 'SELECT count() FROM spoor.events' ;;
+    *) sqlite3 -readonly "$db" 'SELECT count(*) FROM events' ;;
+    esac
+}
 
 run_no=0
 run_base=$(printf '%04x' $((RANDOM)))
@@ -171,7 +220,7 @@ failed=0
 # no more than it received; wrk's count of acknowledged events may trail the collector's by
 # at most one batch per connection, never exceed it.
 check() {
-    sleep 1 # let the cut-off requests finish their commit
+    settle
     local now_stored now_204 now_received got recv acked wrk_acked cut
     now_stored=$(stored)
     now_204=$(answered_204)
@@ -193,28 +242,44 @@ check() {
     fi
 }
 
+# settle: waits until the cut-off requests of the last load finished their commit, that is
+# until the count of stored events holds still for a second (a commit on the cluster can
+# take longer than one on SQLite).
+settle() {
+    local before=-1 now_count
+    for _ in $(seq 30); do
+        sleep 1
+        now_count=$(stored)
+        [ "$now_count" = "$before" ] && break
+        before=$now_count
+    done
+}
+
 # Counters before a load, for check.
-mark() { c_stored=$(stored) c_204=$(answered_204) c_received=$(received); }
+mark() {
+    settle
+    c_stored=$(stored) c_204=$(answered_204) c_received=$(received)
+}
 
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 
 # measure SERVER BATCH: the whole sequence on a running server.
 measure() {
     local server=$1 batch=$2 share
-    r[$server:$batch:rss_idle]=$(status_kb VmRSS)
-    if [ "$server" = sqlite ]; then mark; fi
+    r[$server:$batch:rss_idle]=$(rss VmRSS)
+    if [ "$server" != ceiling ]; then mark; fi
     log "$server, $batch event(s) a request: max rate ($connections connections, $duration)"
     load "$batch" 0
     r[$server:$batch:max_rps]=$w_rps
     r[$server:$batch:max_p50]=$w_p50_us
     r[$server:$batch:max_p99]=$w_p99_us
     r[$server:$batch:errors]=$w_errors
-    if [ "$server" = sqlite ]; then check "$batch"; fi
+    if [ "$server" != ceiling ]; then check "$batch"; fi
     local max=$w_rps
     for share in 50 80; do
         local rate=$((max * share / 100))
         if [ "$rate" -lt 1 ]; then rate=1; fi
-        if [ "$server" = sqlite ]; then mark; fi
+        if [ "$server" != ceiling ]; then mark; fi
         log "$server, $batch event(s) a request: paced at $share% of the max ($rate req/s)"
         load "$batch" "$rate"
         r[$server:$batch:p${share}_rps]=$w_rps
@@ -222,15 +287,25 @@ measure() {
         r[$server:$batch:p${share}_p50]=$w_p50_us
         r[$server:$batch:p${share}_p99]=$w_p99_us
         r[$server:$batch:errors]=$((r[$server:$batch:errors] + w_errors))
-        if [ "$server" = sqlite ]; then check "$batch"; fi
+        if [ "$server" != ceiling ]; then check "$batch"; fi
     done
-    r[$server:$batch:rss_peak]=$(status_kb VmHWM)
+    r[$server:$batch:rss_peak]=$(rss VmHWM)
     if [ "$server" = sqlite ]; then
         sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
         local bytes events
         bytes=$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))
         events=$(stored)
         r[$server:$batch:bytes]=$(awk -v b="$bytes" -v n="$events" 'BEGIN { printf "%.0f", n ? b / n : 0 }')
+    fi
+    if [[ $server == ch* ]]; then
+        local bytes=0 events n
+        for n in 1 2 3 4; do
+            local h=CH${n}_HTTP
+            bytes=$((bytes + $(ch_query "${ch_ports[$h]}" \
+                "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'spoor' AND active")))
+        done
+        events=$(stored)
+        r[$server:$batch:bytes]=$(awk -v b="$bytes" -v n="$events" 'BEGIN { printf "%.0f", n ? b / 2 / n : 0 }')
     fi
 }
 
@@ -252,6 +327,56 @@ for batch in 1 10; do
     stop_server
 done
 
+# The ClickHouse columns: the cluster with one, then three collectors.
+declare -A ch_ports
+servers=(ceiling sqlite)
+ch_ok=true
+for tool in clickhouse-server nginx; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || ch_ok=false
+done
+[ -e /usr/share/java/zookeeper.jar ] || ch_ok=false
+if $smoke && [ "${BENCH_CLICKHOUSE:-0}" != 1 ]; then
+    ch_ok=false
+elif [ "${BENCH_CLICKHOUSE:-1}" = 0 ]; then
+    ch_ok=false
+elif ! $ch_ok; then
+    log "clickhouse-server, zookeeper or nginx missing: no ClickHouse columns (scripts/setup.sh installs them)"
+fi
+if $ch_ok; then
+    for n in 1 3; do
+        server=ch$n
+        servers+=("$server")
+        cluster_state="$work/cluster-$n"
+        log "$server: scripts/cluster.sh up --collectors $n (pinned: ${server_pin[*]:-none})"
+        SPOOR_COLLECTOR_BIN="$PWD/$bin/spoor-collector" SPOOR_SITES=demo=localhost \
+            SPOOR_RATE_LIMIT_PER_SECOND=0 SPOOR_MAX_CONNECTIONS_PER_CLIENT=$((connections + 4)) \
+            SPOOR_MAX_CONNECTIONS=$((connections * 4 + 64)) \
+            SPOOR_BATCH_MAX_WAIT_MS="${BENCH_CH_WAIT_MS:-0}" \
+            "${server_pin[@]}" scripts/cluster.sh up --collectors "$n" --state "$cluster_state" \
+            >"$work/cluster-$n.log" 2>&1 || {
+            cat "$work/cluster-$n.log" >&2
+            scripts/cluster.sh down --state "$cluster_state" >/dev/null 2>&1 || true
+            exit 1
+        }
+        SPOOR_ADMIN_TOKEN=$(head -n 1 "$cluster_state/admin-token")
+        while IFS='=' read -r key value; do
+            ch_ports[$key]=$value
+        done <"$cluster_state/ports.env"
+        ch_http=${ch_ports[CH1_HTTP]}
+        collector_ports=()
+        for i in $(seq 1 "$n"); do collector_ports+=("${ch_ports[COLLECTOR$i]}"); done
+        port=${ch_ports[FRONT]}
+        # A first load the table does not show: the day's salt and the first parts.
+        log "$server: warm-up load, not measured"
+        load 10 0
+        for batch in 1 10; do
+            measure "$server" "$batch"
+        done
+        scripts/cluster.sh down --state "$cluster_state" >/dev/null 2>&1 || true
+        collector_ports=()
+    done
+fi
+
 # The table: every collector figure with its ratio to the ceiling's.
 share() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf " (%.1f%%)", 100 * a / b }'; }
 factor() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf " (%.1f×)", a / b }'; }
@@ -259,22 +384,22 @@ num() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
 cell_rate() { # server batch figure [multiplier]
     local v=$((r[$1:$2:$3] * ${4:-1})) c=$((r[ceiling:$2:$3] * ${4:-1}))
     printf '%s' "$(num "$v")"
-    if [ "$1" = sqlite ]; then share "$v" "$c"; fi
+    if [ "$1" != ceiling ]; then share "$v" "$c"; fi
 }
 cell_paced() { # server batch share: the rate reached, of the rate asked for
     printf '%s of %s' "$(num "${r[$1:$2:p${3}_rps]}")" "$(num "${r[$1:$2:p${3}_target]}")"
-    if [ "$1" = sqlite ]; then share "${r[$1:$2:p${3}_rps]}" "${r[ceiling:$2:p${3}_rps]}"; fi
+    if [ "$1" != ceiling ]; then share "${r[$1:$2:p${3}_rps]}" "${r[ceiling:$2:p${3}_rps]}"; fi
 }
 cell_latency() { # server batch prefix
     local p50=${r[$1:$2:${3}_p50]} p99=${r[$1:$2:${3}_p99]}
     printf '%s / %s ms' "$(ms "$p50")" "$(ms "$p99")"
-    if [ "$1" = sqlite ]; then factor "$p99" "${r[ceiling:$2:${3}_p99]}"; fi
+    if [ "$1" != ceiling ]; then factor "$p99" "${r[ceiling:$2:${3}_p99]}"; fi
 }
 cell_rss() {
     local idle=${r[$1:$2:rss_idle]} peak=${r[$1:$2:rss_peak]}
     printf '%s / %s MB' "$(awk -v k="$idle" 'BEGIN { printf "%.1f", k / 1024 }')" \
         "$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')"
-    if [ "$1" = sqlite ]; then factor "$peak" "${r[ceiling:$2:rss_peak]}"; fi
+    if [ "$1" != ceiling ]; then factor "$peak" "${r[ceiling:$2:rss_peak]}"; fi
 }
 
 echo
@@ -286,7 +411,7 @@ echo
 echo "| server | events/req | max req/s | max events/s | p50 / p99 at max | 50%: req/s of asked | 50%: p50 / p99 | 80%: req/s of asked | 80%: p50 / p99 | RSS idle / peak | bytes/event | stored: acknowledged + cut off (max, 50%, 80%) | errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for batch in 1 10; do
-    for server in ceiling sqlite; do
+    for server in "${servers[@]}"; do
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
             "$server" "$batch" \
             "$(cell_rate "$server" "$batch" max_rps)" \
@@ -304,6 +429,9 @@ for batch in 1 10; do
 done
 echo
 echo "Ratios: (x%) is the collector's share of the ceiling's figure; (x×) the collector's p99 or peak RSS over the ceiling's."
+if $ch_ok; then
+    echo "ch1, ch3: one and three collectors (their RSS added up) behind nginx on a 2 x 2 ClickHouse cluster, all on the server's core; --batch-max-wait-ms ${BENCH_CH_WAIT_MS:-0}, insert quorum 2."
+fi
 
 if [ "$failed" -ne 0 ]; then
     log "the collector's store does not match what it received and acknowledged"

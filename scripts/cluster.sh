@@ -334,8 +334,10 @@ start_collector() {
             echo "${store[*]}"
         )" --clickhouse-cluster spoor)
     fi
-    [[ $HELP == *"--peers "* ]] && args+=(--peers "$PEERS")
-    SPOOR_CLICKHOUSE_USER=spoor SPOOR_CLICKHOUSE_PASSWORD=$(password) \
+    [[ $HELP == *"--peers "* ]] && args+=(--peers "$PEERS" --peer-self "http://$HOST:${!port}")
+    # The admin token reaches the collectors through its file alone (a collector refuses
+    # to be given it twice).
+    env -u SPOOR_ADMIN_TOKEN SPOOR_CLICKHOUSE_USER=spoor SPOOR_CLICKHOUSE_PASSWORD="$(password)" \
         "$BIN" "${args[@]}" </dev/null >"$d/collector.log" 2>&1 &
     echo $! >"$d/pid"
 }

@@ -22,6 +22,9 @@
 //!   both its metrics label and its answer), then the bounded queue and the batching
 //!   writer, which resolves identity (`resolve`) from its caches and commits
 //!   (acknowledge after commit).
+//! - [`peers`]: many collectors behind a load balancer, each visitor owned by one: the
+//!   routing key, the rendezvous ring, the signed forward to the owner and its internal
+//!   endpoint, liveness.
 //! - [`store`]: the storage seam ([`Store`](store::Store): event sink, identity state,
 //!   report source, maintenance) and its SQLite implementation.
 //! - [`reports`]: the report model (query, filters, summary, funnels, flows, CSV), the
@@ -50,6 +53,7 @@ pub mod ingest;
 pub mod maintenance;
 pub mod metrics;
 pub mod payload;
+pub mod peers;
 pub mod reports;
 pub mod session;
 pub mod site_secrets;
@@ -96,6 +100,8 @@ pub struct Collector {
     salt_expiry: SaltExpiry,
     /// The admin token made at this start, when none was configured or stored before.
     created_token: Option<AdminToken>,
+    /// The probe of down peers (`--peers`); stops when the collector is dropped.
+    _probe: Option<peers::liveness::Probe>,
 }
 
 impl Collector {
@@ -144,8 +150,24 @@ impl Collector {
         let configured = config.admin_token.clone();
         let (admin, created_token) = Admin::open(&*store, configured).await?;
         let metrics = Arc::new(Metrics::default());
-        let (ingest, writer) =
-            Ingest::start_observed(store.blocking(), config.ingest, Arc::clone(&metrics));
+        let peers = match &config.peers {
+            Some(list) => Some(Arc::new(peers::Peers::new(
+                list.clone(),
+                peers::auth::PeerKey::new(store.secret(peers::auth::KEY_SECRET).await?.to_vec()),
+                Arc::clone(&metrics),
+                config.ingest.store_deadline,
+            ))),
+            None => None,
+        };
+        let sink: Arc<dyn store::BlockingSink> = match &peers {
+            Some(p) => Arc::new(peers::epoch::PeeredSink {
+                inner: store.blocking(),
+                liveness: p.liveness(),
+            }),
+            None => store.blocking(),
+        };
+        let probe = peers.as_ref().map(peers::Peers::start_probing);
+        let (ingest, writer) = Ingest::start_observed(sink, config.ingest, Arc::clone(&metrics));
         let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit));
         let retention = Retention::start(
             Arc::clone(&store),
@@ -165,6 +187,7 @@ impl Collector {
             rate_limiter,
             metrics,
             admin: Arc::new(admin),
+            peers,
         });
         Ok(Collector {
             state,
@@ -172,6 +195,7 @@ impl Collector {
             retention,
             salt_expiry,
             created_token,
+            _probe: probe.map(peers::liveness::Probe),
         })
     }
 
@@ -218,6 +242,7 @@ impl Collector {
             retention,
             salt_expiry,
             created_token: _,
+            _probe,
         } = self;
         // Purging stops with the server (dropping the handle aborts the task).
         let _retention = retention;

@@ -57,7 +57,10 @@ async fn main() -> anyhow::Result<()> {
     };
     tracing::info!(
         addr = %listener.local_addr()?,
-        db = %config.db.display(),
+        store = %match &config.clickhouse {
+            Some(c) => format!("clickhouse:{}/{}", c.endpoint.urls.join(","), c.endpoint.database),
+            None => format!("sqlite:{}", config.db.display()),
+        },
         www = %shown(&config.www),
         beacon = %shown(&config.beacon),
         "spoor collector listening"

@@ -114,6 +114,8 @@ pub struct Metrics {
     connections_open: AtomicU64,
     identity_links_capped: AtomicU64,
     opaque_origin_batches: AtomicU64,
+    /// Forwarding between collectors (`--peers`); rendered only when peers are configured.
+    pub peers: crate::peers::metrics::PeerMetrics,
 }
 
 impl Default for Metrics {
@@ -136,6 +138,7 @@ impl Default for Metrics {
             connections_open: AtomicU64::new(0),
             identity_links_capped: AtomicU64::new(0),
             opaque_origin_batches: AtomicU64::new(0),
+            peers: Default::default(),
         }
     }
 }
@@ -352,6 +355,7 @@ impl Metrics {
             "spoor_ingest_commit_seconds",
             "Time to commit one transaction, in seconds.",
         );
+        self.peers.render(&mut out);
         out
     }
 }

@@ -55,6 +55,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The admin gate's credentials and dashboard sessions.
     pub admin: Arc<Admin>,
+    /// The other collectors jobs are forwarded to (`--peers`); `None`: this one alone.
+    pub peers: Option<Arc<crate::peers::Peers>>,
 }
 
 impl FromRef<AppState> for Key {

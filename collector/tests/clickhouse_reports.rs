@@ -187,7 +187,8 @@ fn persons() -> Vec<VisitorPerson> {
 
 /// A store with the data set, or `None` where ClickHouse is not installed.
 async fn store() -> Option<ClickHouseStore> {
-    let endpoint = common::clickhouse::new_database()?;
+    let url = common::clickhouse::new_database()?;
+    let endpoint = common::clickhouse_endpoint(&url);
     let store = ClickHouseStore::open(
         ClickHouseOptions {
             endpoint: endpoint.clone(),
@@ -701,9 +702,10 @@ fn generated_history_answers_as_on_sqlite() {
     use spoor_collector::store::sqlite::SqliteStore;
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let Some(endpoint) = common::clickhouse::new_database() else {
+    let Some(url) = common::clickhouse::new_database() else {
         return;
     };
+    let endpoint = common::clickhouse_endpoint(&url);
     let clickhouse = runtime
         .block_on(ClickHouseStore::open(
             ClickHouseOptions {

@@ -48,7 +48,7 @@ fn pageview(id: u128, visitor: &str, ts: i64, path: &str) -> Event {
 
 /// A new store on the shared server, and a client on its database for checks.
 async fn store() -> Option<(ClickHouseStore, Client)> {
-    let endpoint = common::clickhouse::new_database()?;
+    let endpoint = common::clickhouse_endpoint(&common::clickhouse::new_database()?);
     let options = ClickHouseOptions {
         endpoint: endpoint.clone(),
         cluster: None,

@@ -26,9 +26,10 @@ struct Part {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_takes_at_most_50_bytes_on_disk() {
-    let Some(endpoint) = common::clickhouse::new_database() else {
+    let Some(url) = common::clickhouse::new_database() else {
         return;
     };
+    let endpoint = common::clickhouse_endpoint(&url);
     let options = ClickHouseOptions {
         endpoint: endpoint.clone(),
         cluster: None,

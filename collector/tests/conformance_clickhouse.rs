@@ -26,7 +26,9 @@ impl Backend for ClickHouseDb {
     type Store = Endpoint;
 
     async fn create(&self) -> Self::Store {
-        common::clickhouse::new_database().expect("checked by `installed`")
+        common::clickhouse_endpoint(
+            &common::clickhouse::new_database().expect("checked by `installed`"),
+        )
     }
 
     async fn start(&self, store: &Self::Store, config: Config, clock: Clock) -> Collector {
@@ -68,16 +70,26 @@ macro_rules! areas {
 areas!(
     ClickHouseDb,
     ingest::acknowledgements,
+    ingest::dedupe,
+    ingest::health,
     reports::summary,
     reports::timeseries,
     reports::breakdowns,
     reports::exit_visitors,
+    reports::paths,
     reports::funnels,
     reports::visitor_log,
-    reports::paths,
     reports::realtime,
     reports::realtime_ignores_later_events,
     sessions::idle_cut_and_late_event,
     sessions::moved_entry_visitors,
     sessions::late_event_keeps_exit,
+    identity::persons,
+    identity::explain,
+    identity::links_undo,
+    identity::nat_guard_looks_back_a_day,
+    privacy::export,
+    privacy::erase_visitor,
+    privacy::erase_user,
+    privacy::retention,
 );

@@ -309,6 +309,16 @@ pub(super) const OPTIONS: &[Opt] = &[
         Some("2"),
         "Replicas of a shard that must have an insert before it is acknowledged (capped at the shard's replicas; 1: keep accepting while a replica is down)",
     ),
+    value(
+        "peers",
+        None,
+        "Base URLs of every collector sharing the store, this one's included (http://HOST:PORT, comma-separated): each visitor is committed by one of them",
+    ),
+    value(
+        "peer-self",
+        None,
+        "This collector's URL as it appears in --peers",
+    ),
 ];
 
 /// The variable of `flag`: `SPOOR_` and the flag in capitals, `-` as `_`.

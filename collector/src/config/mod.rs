@@ -180,6 +180,11 @@ pub struct Config {
     /// The ClickHouse store (`--store clickhouse:…`, `--clickhouse-cluster`), instead of
     /// the SQLite file `db`; `None` for SQLite (`--store sqlite:PATH` sets `db`).
     pub clickhouse: Option<crate::store::clickhouse::ClickHouseOptions>,
+    /// Every collector sharing the store (`--peers`, `SPOOR_PEERS`: base URLs
+    /// `http://HOST:PORT`, comma-separated, this one's included) and which is this one
+    /// (`--peer-self`, `SPOOR_PEER_SELF`, one of them; required with `--peers`); default
+    /// none: this collector commits every job itself. See [`peers`](crate::peers).
+    pub peers: Option<crate::peers::list::PeerList>,
 }
 
 /// Tuning of the ingest queue and its batching writer.
@@ -426,6 +431,7 @@ impl Config {
                 }),
                 _ => None,
             },
+            peers: peer_list(&s)?,
         })
     }
 }
@@ -464,6 +470,28 @@ fn store_of(s: &flags::Settings<'_>) -> Result<Option<Store>, ConfigError> {
         return Ok(Some(Store::ClickHouse(endpoint)));
     }
     Err(fail("must start with sqlite: or clickhouse:".into()))
+}
+
+/// `--peers` with `--peer-self`, or neither.
+fn peer_list(s: &Settings<'_>) -> Result<Option<crate::peers::list::PeerList>, ConfigError> {
+    match (s.given("peers"), s.given("peer-self")) {
+        (None, None) => Ok(None),
+        (None, Some((source_name, value))) => Err(ConfigError {
+            source_name,
+            value,
+            reason: "this collector's URL among --peers, which are not given".into(),
+        }),
+        (Some((source_name, value)), me) => {
+            let me = me.map(|(_, v)| v).unwrap_or_default();
+            crate::peers::list::PeerList::parse(&value, &me)
+                .map(Some)
+                .map_err(|reason| ConfigError {
+                    source_name,
+                    value,
+                    reason,
+                })
+        }
+    }
 }
 
 /// The database file the subcommands open: `flag` (their `--db`) when given, else

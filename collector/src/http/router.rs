@@ -32,6 +32,12 @@ pub fn app(state: AppState) -> Router {
             "/ingest",
             post(ingest::ingest).layer(DefaultBodyLimit::max(body_limit)),
         )
+        .route(
+            crate::peers::forward::PATH,
+            // A job's wire form is wordier than the batch it came from.
+            post(crate::peers::endpoint::internal_ingest)
+                .layer(DefaultBodyLimit::max(body_limit.saturating_mul(8))),
+        )
         .route("/api/summary", get(api::summary))
         .route("/api/persons/{visitor}", get(persons::person))
         .route("/api/persons/{visitor}/explain", get(persons::explain))

@@ -53,7 +53,8 @@ pub async fn browser(
             max_ids_per_cookie: state.config.max_ids_per_cookie,
         },
     };
-    let (outcome, resolution) = state.ingest.submit_browser(browser).await?;
+    // The visitor's owner commits it: here, or the peer it is forwarded to (`--peers`).
+    let (outcome, resolution) = crate::peers::submit_browser(state, browser).await?;
     tracing::debug!(
         site,
         stored = outcome.stored,
@@ -77,5 +78,5 @@ pub async fn untracked(
     let salt = state.salts.for_time(now).await?;
     let visitor = fingerprint::visitor_id(&salt, site, ip, user_agent);
     let events = privacy::untracked(site, &visitor, events, now);
-    Ok(state.ingest.submit(events).await?)
+    crate::peers::submit(state, events).await
 }

@@ -20,7 +20,6 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use spoor_collector::store::clickhouse::client::Endpoint;
 
 /// The running server: its HTTP URL, and the handle that keeps it alive.
 pub struct Server {
@@ -48,15 +47,17 @@ pub fn server() -> Option<&'static Server> {
     SERVER.get_or_init(start).as_ref()
 }
 
-/// The password of the test server's `spoor` user.
+/// The test server's user (the shipped `users.xml` has no other).
+pub const USER: &str = "spoor";
+/// Its password.
 pub const PASSWORD: &str = "spoor-test-password";
 
-/// A new, empty database on the shared server, with the `spoor` user's credentials.
-pub fn new_database() -> Option<Endpoint> {
+/// A new, empty database name on the shared server, as `--store`'s URL
+/// (`http://127.0.0.1:PORT/tPID_N`); log in as [`USER`] with [`PASSWORD`].
+pub fn new_database() -> Option<String> {
     let server = server()?;
     let n = DATABASES.fetch_add(1, Ordering::SeqCst);
-    let url = format!("{}/t{}_{n}", server.url, std::process::id());
-    Some(Endpoint::parse(&url, Some("spoor".into()), Some(PASSWORD.into())).unwrap())
+    Some(format!("{}/t{}_{n}", server.url, std::process::id()))
 }
 
 /// Fills each `@NAME@` of a `deploy/` template; panics on one left over.

@@ -17,6 +17,17 @@ use tower::ServiceExt;
 
 pub mod clickhouse;
 
+/// The ClickHouse store's endpoint for a database of the test server
+/// ([`clickhouse::new_database`]), with its user and password.
+pub fn clickhouse_endpoint(url: &str) -> spoor_collector::store::clickhouse::client::Endpoint {
+    spoor_collector::store::clickhouse::client::Endpoint::parse(
+        url,
+        Some(clickhouse::USER.into()),
+        Some(clickhouse::PASSWORD.into()),
+    )
+    .unwrap()
+}
+
 pub const NOW_ID: &str = "6f1c2d8e-3b7a-4c1e-9f00-0123456789ab";
 pub const CLIENT_IP: &str = "203.0.113.77";
 /// The screen size every fixture event carries, as the running beacon always sends one

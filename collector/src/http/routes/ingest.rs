@@ -116,9 +116,10 @@ pub async fn ingest(
     };
     validate::settle_failures(&state, &site.id, &failures, events.len(), now).await?;
     let valid = events.len();
-    let stored = state.ingest.submit(events).await;
+    // Each visitor's owner commits its events: here, or a peer (`--peers`).
+    let stored = crate::peers::submit(&state, events).await;
     pending.events = 0;
-    let outcome = stored.map_err(AppError::from).inspect_err(|e| {
+    let outcome = stored.inspect_err(|e| {
         let code = if e.status().is_server_error() {
             "unavailable"
         } else {

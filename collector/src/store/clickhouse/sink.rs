@@ -57,7 +57,7 @@ impl EventSink for ClickHouseStore {
     }
 
     fn identity_epoch(&self) -> StoreFuture<'_, u64> {
-        Box::pin(async move { Ok(0) })
+        Box::pin(async move { self.maintenance_epoch().await })
     }
 
     fn blocking(&self) -> Arc<dyn BlockingSink> {
@@ -91,7 +91,12 @@ impl BlockingSink for ClickHouseStore {
     }
 
     fn identity_epoch(&self) -> u64 {
-        0
+        // Which collector writes a visitor is decided above the store (`peers`, which
+        // moves the writer's epoch itself when an owner changes); here only what deletes
+        // identity state behind the writers' backs: purges and erasures. Unreadable: a
+        // value that never repeats, so the caches are dropped.
+        self.block_on(self.maintenance_epoch())
+            .unwrap_or_else(|_| next_version())
     }
 }
 
@@ -313,7 +318,7 @@ struct IdRow<'a> {
 }
 
 /// An id's two halves as `event_ids` keeps them.
-fn halves(id: Uuid) -> (u64, u64) {
+pub(super) fn halves(id: Uuid) -> (u64, u64) {
     let (hi, lo) = id.as_u64_pair();
     (hi, lo)
 }

@@ -7,7 +7,7 @@
 //! links); what the batch wrote is read back from its caches, and written at the end,
 //! one insert per table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::ClickHouseStore;
 use super::ids::next_link_id;
@@ -50,6 +50,36 @@ impl ClickHouseStore {
         let mut persons = PersonCache::default();
         let mut seen: BTreeMap<(&str, i64, &str, &str), i64> = BTreeMap::new();
         let mut counted: BTreeMap<(&str, &str, i64), u32> = BTreeMap::new();
+        // The reads most links need, a few statements per site for the whole batch.
+        let mut by_site: BTreeMap<&str, Vec<&crate::identity::resolver::NewLink>> = BTreeMap::new();
+        for e in events {
+            by_site
+                .entry(e.site.as_str())
+                .or_default()
+                .extend(&e.identity.links);
+        }
+        for (site, new) in by_site {
+            if new.is_empty() {
+                continue;
+            }
+            let pairs: BTreeSet<(String, String)> =
+                new.iter().map(|l| (l.a.clone(), l.b.clone())).collect();
+            let pairs: Vec<(String, String)> = pairs.into_iter().collect();
+            links.prefetch_pairs(self, site, &pairs).await?;
+            let visitors: BTreeSet<String> = new
+                .iter()
+                .filter(|l| l.kind == LinkKind::Login)
+                .map(|l| l.a.clone())
+                .collect();
+            let visitors: Vec<String> = visitors.into_iter().collect();
+            links.prefetch_logins(self, site, &visitors).await?;
+            let nodes: BTreeSet<&str> = new
+                .iter()
+                .flat_map(|l| [l.a.as_str(), l.b.as_str()])
+                .collect();
+            let nodes: Vec<&str> = nodes.into_iter().collect();
+            persons.prefetch(self, site, &nodes).await?;
+        }
         for e in events {
             let fx = &e.identity;
             let site = e.site.as_str();

@@ -197,6 +197,75 @@ impl LinkCache {
         Ok(out.into_values().collect())
     }
 
+    /// Reads the links of every pair of `pairs` (in either direction) at once: one read
+    /// of the rows filed under their first ends with their second ends as the other, so a
+    /// batch looks its pairs up in one statement rather than one each.
+    pub(super) async fn prefetch_pairs(
+        &mut self,
+        store: &ClickHouseStore,
+        site: &str,
+        pairs: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let unread: Vec<&(String, String)> = pairs
+            .iter()
+            .filter(|(x, y)| {
+                !self
+                    .pairs_read
+                    .contains(&(site.to_string(), x.clone(), y.clone()))
+            })
+            .collect();
+        for chunk in unread.chunks(1000) {
+            let tuples: Vec<String> = chunk
+                .iter()
+                .map(|(x, y)| format!("({}, {})", quote(x), quote(y)))
+                .collect();
+            self.read(
+                store,
+                site,
+                format!("(node, other) IN ({})", tuples.join(",")),
+            )
+            .await?;
+            for (x, y) in chunk {
+                self.pairs_read
+                    .insert((site.to_string(), x.clone(), y.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the login links of each of `nodes` at once (see [`LinkCache::logins`]).
+    pub(super) async fn prefetch_logins(
+        &mut self,
+        store: &ClickHouseStore,
+        site: &str,
+        nodes: &[String],
+    ) -> Result<(), StoreError> {
+        let unread: Vec<&str> = nodes
+            .iter()
+            .filter(|n| {
+                let k = (site.to_string(), (*n).clone());
+                !self.nodes_read.contains(&k) && !self.logins_read.contains(&k)
+            })
+            .map(String::as_str)
+            .collect();
+        for chunk in unread.chunks(1000) {
+            self.read(
+                store,
+                site,
+                format!(
+                    "node IN {} AND kind = 'login'",
+                    quote_list(chunk.iter().copied())
+                ),
+            )
+            .await?;
+            for n in chunk {
+                self.logins_read
+                    .insert((site.to_string(), (*n).to_string()));
+            }
+        }
+        Ok(())
+    }
+
     /// The login links filed under `node` (a visitor's logins: few, whatever the number
     /// of its other links).
     pub(super) async fn logins(

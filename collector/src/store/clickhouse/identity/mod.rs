@@ -8,8 +8,6 @@ mod ids;
 mod links;
 mod memory;
 mod persons;
-#[cfg(test)]
-pub(in crate::store::clickhouse) mod tests;
 mod views;
 
 use super::ClickHouseStore;
@@ -193,7 +191,8 @@ impl IdentityState for ClickHouseStore {
                 )
                 .await?;
             if value.is_none() {
-                // A deleted secret of the same name is made anew on its next read.
+                // A deleted secret of the same name is made anew on its next read. 18.16
+                // has no `mutations_sync`: the mutation is waited for in `system.mutations`.
                 self.client()
                     .command(
                         format!(
@@ -201,9 +200,10 @@ impl IdentityState for ClickHouseStore {
                             self.local_table("secrets"),
                             quote(&name)
                         ),
-                        &[("mutations_sync", "1".to_string())],
+                        &[],
                     )
                     .await?;
+                self.mutated().await?;
             }
             Ok(())
         })

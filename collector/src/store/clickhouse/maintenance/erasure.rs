@@ -41,13 +41,25 @@ impl ClickHouseStore {
         }
         for (site, ids) in by_site {
             for chunk in ids.chunks(CHUNK) {
-                let list: Vec<String> = chunk
+                // `event_ids` keeps an id as its two halves, high first.
+                let pairs: Vec<String> = chunk
                     .iter()
-                    .map(|id| format!("toUUID({})", quote(id)))
+                    .filter_map(|id| uuid::Uuid::parse_str(id).ok())
+                    .map(|u| {
+                        let (hi, lo) = u.as_u64_pair();
+                        format!("({hi}, {lo})")
+                    })
                     .collect();
+                if pairs.is_empty() {
+                    continue;
+                }
                 self.delete_where(
                     "event_ids",
-                    &format!("site = {} AND id IN ({})", quote(site), list.join(",")),
+                    &format!(
+                        "site = {} AND (id_hi, id_lo) IN ({})",
+                        quote(site),
+                        pairs.join(",")
+                    ),
                 )
                 .await?;
             }
@@ -192,7 +204,7 @@ impl ClickHouseStore {
         let mut rows = self
             .rows_by_chunk(visitors, |list| {
                 format!(
-                    "SELECT * FROM {events} WHERE {} ORDER BY ts, toString(id) LIMIT 1 BY id",
+                    "SELECT *, received, url FROM {events} WHERE {} ORDER BY ts, toString(id) LIMIT 1 BY id",
                     Self::events_where(site, Some(list), None)
                 )
             })

@@ -10,8 +10,6 @@
 //! ([`ClickHouseStore::maintenance_epoch`]).
 
 mod erasure;
-#[cfg(test)]
-mod tests;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -69,7 +67,7 @@ impl ClickHouseStore {
 
     /// Waits until no mutation of the store's database is left to do (on a cluster, on
     /// any of its servers).
-    async fn mutated(&self) -> Result<(), StoreError> {
+    pub(in crate::store::clickhouse) async fn mutated(&self) -> Result<(), StoreError> {
         let layout = &self.inner.layout;
         let from = match &layout.cluster {
             Some(c) => format!("cluster({}, system, mutations)", quote(c)),
