@@ -112,24 +112,32 @@ impl ClickHouseStore {
     }
 
     /// Visitors, persons (each event's visitor's person at its arrival), page views and
-    /// events of `[start, end)` per bucket of their time.
+    /// events of `[start, end)` per bucket of their time. Persons are the unlinked visitors
+    /// (no rows in `visitor_persons`: their own person) with the linked ones' persons: only
+    /// the few linked visitors' events are joined to their stretches.
     fn event_buckets(&self, q: &ReportQuery, start: i64, end: i64, bucket: BucketOf<'_>) -> String {
         let events = self.table("events");
         let window = events_between(&q.site, start, end);
-        let stretches = self.stretches_of(
-            &q.site,
-            q.mode,
-            &format!("SELECT DISTINCT visitor FROM {events} WHERE {window}"),
-        );
+        let stretches = self.stretches_of(&q.site, q.mode);
+        let linked = self.linked_visitors(&q.site, q.mode);
+        let b = bucket("ts");
         format!(
-            "SELECT b, uniqExact(visitor) AS visitors, uniqExact(person) AS persons, \
-                 countIf(kind = 'pageview') AS pageviews, count() AS events, \
+            "SELECT b, uniqExactIf(visitor, part = 0) AS visitors, \
+                 uniqExactIf(person, part = 1 OR NOT linked) AS persons, \
+                 countIf(part = 0 AND kind = 'pageview') AS pageviews, \
+                 countIf(part = 0) AS events, \
                  toUInt64(0) AS sessions, toUInt64(0) AS bounces, toUInt64(0) AS duration_ms \
-             FROM (SELECT b, visitor, kind, {PERSON_AT_ARRIVAL} FROM (SELECT * FROM (\
-                 SELECT {} AS b, visitor, kind, received FROM {events} WHERE {window}) \
-                 ANY LEFT JOIN ({stretches}) USING visitor)) \
-             GROUP BY b",
-            bucket("ts")
+             FROM (\
+                 SELECT {b} AS b, visitor, kind, visitor AS person, toUInt8(0) AS part, \
+                     visitor IN ({linked}) AS linked \
+                 FROM {events} WHERE {window} \
+                 UNION ALL \
+                 SELECT b, visitor, kind, person, toUInt8(1) AS part, toUInt8(1) AS linked FROM (\
+                     SELECT b, visitor, kind, {PERSON_AT_ARRIVAL} FROM (SELECT * FROM (\
+                         SELECT {b} AS b, visitor, kind, received FROM {events} \
+                         WHERE {window} AND visitor IN ({linked})) \
+                     ANY LEFT JOIN ({stretches}) USING visitor))) \
+             GROUP BY b"
         )
     }
 
@@ -240,7 +248,7 @@ impl ClickHouseStore {
         // Every person any visitor with events belongs to (each of a shared browser's
         // stretches), a visitor without rows being its own.
         let visitors = format!("SELECT DISTINCT visitor FROM {events} WHERE site = {site_q}");
-        let stretches = self.stretches_of(site, mode, &visitors);
+        let stretches = self.stretches_of(site, mode);
         let persons: Vec<Persons> = self
             .client()
             .rows(

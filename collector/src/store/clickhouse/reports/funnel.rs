@@ -62,11 +62,7 @@ impl ClickHouseStore {
         }
         let window = events_between(&q.site, start, later_end);
         let events = self.table("events");
-        let visitors = format!(
-            "SELECT DISTINCT visitor FROM {events} WHERE {window} \
-             AND kind IN ('pageview', 'custom')"
-        );
-        let stretches = self.stretches_of(&q.site, q.mode, &visitors);
+        let stretches = self.stretches_of(&q.site, q.mode);
         let sql = format!(
             "SELECT {PERSON_AT_ARRIVAL}, cityHash64(person) AS who, ts, \
                  toUInt64(s - 1) AS step \

@@ -182,7 +182,7 @@ impl ClickHouseStore {
             having.join(" AND ")
         );
         let sql = if need.persons {
-            self.with_persons(&grouped, &q.site, q.mode, &window)
+            self.with_persons(&grouped, &q.site, q.mode)
         } else {
             grouped
         };
@@ -194,15 +194,8 @@ impl ClickHouseStore {
     /// sorted by `from_ms`, joined by visitor. (18.16 finds no left-side column from a
     /// lambda in the SELECT of a join, nor keeps a column only a lambda captures: the join
     /// is a subquery of its own, and lambdas take columns as `replicate`d arguments.)
-    fn with_persons(&self, grouped: &str, site: &str, mode: Mode, window: &str) -> String {
-        let stretches = self.stretches_of(
-            site,
-            mode,
-            &format!(
-                "SELECT DISTINCT visitor FROM {} WHERE {window}",
-                self.table("events")
-            ),
-        );
+    fn with_persons(&self, grouped: &str, site: &str, mode: Mode) -> String {
+        let stretches = self.stretches_of(site, mode);
         format!(
             "SELECT *, arrayCount((t, r) -> t.1 <= r, stretches, \
                      replicate(first_received, stretches)) AS k, \
@@ -211,15 +204,26 @@ impl ClickHouseStore {
         )
     }
 
-    /// `visitor, stretches`: for each visitor of `visitors` (an SQL subquery) with rows in
-    /// `visitor_persons` under `mode`, its `(from_ms, person)` sorted by time (the newest
-    /// version of each).
-    pub(super) fn stretches_of(&self, site: &str, mode: Mode, visitors: &str) -> String {
+    /// `visitor, stretches`: for each visitor with rows in `visitor_persons` under `mode`,
+    /// its `(from_ms, person)` sorted by time (the newest version of each). Only visitors
+    /// in a person of two or more have rows: few, read by the key's `(site, mode)`.
+    pub(super) fn stretches_of(&self, site: &str, mode: Mode) -> String {
         format!(
             "SELECT visitor, arraySort(groupArray((from_ms, p))) AS stretches FROM (\
                  SELECT visitor, from_ms, argMax(person, version) AS p \
-                 FROM {} WHERE site = {} AND mode = '{}' AND visitor IN ({visitors}) \
+                 FROM {} WHERE site = {} AND mode = '{}' \
                  GROUP BY visitor, from_ms) GROUP BY visitor",
+            self.table("visitor_persons"),
+            quote(site),
+            mode_str(mode),
+        )
+    }
+
+    /// The visitors with rows in `visitor_persons` under `mode` (in a person of two or
+    /// more, or a shared browser), as a subquery for `IN`.
+    pub(super) fn linked_visitors(&self, site: &str, mode: Mode) -> String {
+        format!(
+            "SELECT visitor FROM {} WHERE site = {} AND mode = '{}'",
             self.table("visitor_persons"),
             quote(site),
             mode_str(mode),
