@@ -95,6 +95,16 @@ impl Database {
     /// server's default ([`database_path`](crate::config::database_path)); it must exist
     /// (a subcommand never creates one).
     fn open(self, env: impl Fn(&str) -> Option<String>) -> Result<SqliteStore, CommandError> {
+        // A server on ClickHouse (`SPOOR_STORE`) keeps nothing in a SQLite file: answering
+        // from one would export or erase the wrong store, so say so (an explicit `--db`
+        // still names a file).
+        if self.db.is_none() && env("SPOOR_STORE").is_some_and(|s| s.starts_with("clickhouse:")) {
+            return Err(CommandError::Usage(
+                "SPOOR_STORE names a ClickHouse store: the subcommands read SQLite files only; \
+                 use GET /api/export or DELETE /api/erase of the running collector"
+                    .into(),
+            ));
+        }
         let db = crate::config::database_path(self.db, env);
         if !db.exists() {
             return Err(CommandError::Usage(format!(
@@ -165,6 +175,38 @@ mod tests {
             missing.run(|_| Some(gone.clone())),
             Err(CommandError::Usage(_))
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn on_a_clickhouse_store_the_subcommands_refuse_rather_than_read_a_sqlite_file()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("spoor.db");
+        SqliteStore::open(&path)?.insert_events(&[event(1, "v1", "s1")])?;
+        let db = path.display().to_string();
+        let env = |k: &str| match k {
+            "SPOOR_STORE" => Some("clickhouse:http://127.0.0.1:8123/spoor".to_string()),
+            "SPOOR_DB" => Some(db.clone()),
+            _ => None,
+        };
+        let export = [
+            "spoor-collector",
+            "export",
+            "--site",
+            "demo",
+            "--visitor",
+            "v1",
+        ];
+        let refused = Command::try_parse_from(args(&export))?.run(env);
+        assert!(
+            matches!(&refused, Err(CommandError::Usage(m)) if m.contains("ClickHouse")),
+            "{refused:?}"
+        );
+        // A file named on the command line is still read.
+        let mut named = export.to_vec();
+        named.extend(["--db", &db]);
+        assert!(Command::try_parse_from(args(&named))?.run(env).is_ok());
         Ok(())
     }
 
