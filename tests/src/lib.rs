@@ -252,8 +252,22 @@ pub struct ChromeDriver {
 }
 
 impl ChromeDriver {
-    /// Starts `$CHROMEDRIVER` (default `/usr/bin/chromedriver`) and waits until it answers.
+    /// Starts `$CHROMEDRIVER` (default `/usr/bin/chromedriver`) and waits until it answers;
+    /// one that does not answer within 20 s (a port taken between being found free and
+    /// bound, or a machine busy with parallel tests) is killed and another started on
+    /// another port, three times at most.
     pub async fn start() -> anyhow::Result<ChromeDriver> {
+        let mut last = None;
+        for _ in 0..3 {
+            match ChromeDriver::start_once().await {
+                Ok(driver) => return Ok(driver),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("chromedriver did not start")))
+    }
+
+    async fn start_once() -> anyhow::Result<ChromeDriver> {
         use std::os::unix::process::CommandExt;
         let binary =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
@@ -268,6 +282,7 @@ impl ChromeDriver {
             .process_group(0)
             .spawn()
             .with_context(|| format!("starting {binary} (apt-get install chromium-driver)"))?;
+        // Dropped on every way out, so a driver that did not answer is killed.
         let driver = ChromeDriver {
             url: format!("http://127.0.0.1:{port}"),
             child,
