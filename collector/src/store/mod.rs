@@ -32,6 +32,7 @@ mod identity_state;
 mod maintenance;
 pub mod person_page;
 mod report_source;
+pub(crate) mod rollup;
 mod sink;
 pub mod sqlite;
 

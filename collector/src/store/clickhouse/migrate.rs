@@ -14,6 +14,11 @@
 //! | `{table:T}` | `db.T` | `db.T_local` (the shard's replicated table) |
 //! | `{engine:X(args)}` | `X(args)` | `ReplicatedX('/clickhouse/tables/{shard}/db/T_local', '{replica}', args)` |
 //! | `{distributed:EXPR}` | nothing | then `db.T`, a `Distributed(C, db, T_local, EXPR)` table |
+//! | `{local:T}` (any number) | `db.T` | `db.T_local` (a view reads and fills shard tables) |
+//!
+//! An `ALTER TABLE {table:T}` is run on the shards and then on the Distributed table. 18.16
+//! has no `ADD COLUMN IF NOT EXISTS`: an `ADD COLUMN` refused because the column exists
+//! (an ALTER adds all its columns or none) counts as done.
 //!
 //! So on a cluster every table is read and written through its `Distributed` table, under
 //! the same name as on one server, and the store's queries do not know the layout.
@@ -28,7 +33,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/clickhouse/0001_events.sql"),
     include_str!("../../../migrations/clickhouse/0002_identity.sql"),
     include_str!("../../../migrations/clickhouse/0003_reports.sql"),
-    include_str!("../../../migrations/clickhouse/0005_persons.sql"),
+    include_str!("../../../migrations/clickhouse/0004_persons.sql"),
+    include_str!("../../../migrations/clickhouse/0005_rollups.sql"),
 ];
 
 /// The schema version the code expects.
@@ -66,6 +72,13 @@ impl Layout {
                 .map(|c| format!("ON CLUSTER {c}"))
                 .unwrap_or_default(),
         );
+        while let Some((start, end, name)) = take_placeholder(&sql, "local")? {
+            let local = match &self.cluster {
+                Some(_) => format!("{db}.{name}_local"),
+                None => format!("{db}.{name}"),
+            };
+            sql.replace_range(start..end, &local);
+        }
         let table = take_placeholder(&sql, "table")?;
         if let Some((start, end, name)) = &table {
             let full = match &self.cluster {
@@ -83,6 +96,13 @@ impl Layout {
             sql.replace_range(start..end, &rendered);
         }
         let mut distributed = None;
+        // An ALTER of a sharded table changes its shards and its Distributed table.
+        if let (Some(_), Some((_, _, name))) = (&self.cluster, &table)
+            && sql.starts_with("ALTER TABLE")
+        {
+            distributed =
+                Some(sql.replacen(&format!("{db}.{name}_local"), &format!("{db}.{name}"), 1));
+        }
         if let Some((start, end, shard_by)) = take_placeholder(&sql, "distributed")? {
             sql.replace_range(start..end, "");
             if let (Some(cluster), Some((_, _, name))) = (&self.cluster, &table) {
@@ -103,7 +123,12 @@ fn replicated(engine: &str, db: &str, name: &str) -> Result<String, StoreError> 
         .find('(')
         .ok_or_else(|| bad(engine, "an engine without arguments' parentheses"))?;
     let (kind, args) = engine.split_at(open);
-    let args = args.trim_start_matches('(').trim_end_matches(')').trim();
+    // One pair of parentheses: the arguments may hold their own (a tuple of columns).
+    let args = args
+        .strip_prefix('(')
+        .and_then(|a| a.strip_suffix(')'))
+        .ok_or_else(|| bad(engine, "an engine whose arguments do not end its text"))?
+        .trim();
     let path = format!("'/clickhouse/tables/{{shard}}/{db}/{name}_local', '{{replica}}'");
     Ok(if args.is_empty() {
         format!("Replicated{kind}({path})")
@@ -200,7 +225,11 @@ pub async fn migrate(client: &Client, layout: &Layout) -> Result<u32, StoreError
     }
     for (index, file) in MIGRATIONS.iter().enumerate().skip(stored as usize) {
         for sql in layout.render(file)? {
-            client.command(sql, &[]).await?;
+            let adds_columns = sql.starts_with("ALTER TABLE") && sql.contains("ADD COLUMN");
+            match client.command(sql, &[]).await {
+                Err(e) if adds_columns && e.to_string().contains("already exists") => {}
+                other => other?,
+            }
         }
         let version = index + 1;
         let now = std::time::SystemTime::now()

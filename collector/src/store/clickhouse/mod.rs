@@ -12,14 +12,16 @@
 //! (`peers`), so no two collectors derive the same visitor at once.
 //!
 //! Layout: `client` the HTTP conversation and quoting · `migrate` the numbered SQL files ·
-//! `sink` appending · `identity` salts, secrets, links and persons · `reports` the
-//! answers · `maintenance` retention, export, erasure, health.
+//! `sink` appending · `rollups` the writer's rollups and the settling of entry and exit
+//! visitors · `identity` salts, secrets, links and persons · `reports` the answers ·
+//! `maintenance` retention, export, erasure, health.
 
 pub mod client;
 mod identity;
 mod maintenance;
 pub mod migrate;
 mod reports;
+mod rollups;
 mod sink;
 
 use std::sync::Arc;
@@ -61,6 +63,8 @@ struct Inner {
     replicas: u32,
     /// Replicas an insert must reach before it is acknowledged.
     quorum: u32,
+    /// The collector time from which every event is in the rollups (`rollup_marks`).
+    since: i64,
 }
 
 impl ClickHouseStore {
@@ -81,7 +85,8 @@ impl ClickHouseStore {
             None => 1,
         };
         let quorum = options.insert_quorum.clamp(1, replicas);
-        Ok(ClickHouseStore {
+        let since = rollups_since(&client, &layout.db).await?;
+        let store = ClickHouseStore {
             inner: Arc::new(Inner {
                 client,
                 layout,
@@ -89,8 +94,18 @@ impl ClickHouseStore {
                 runtime: tokio::runtime::Handle::current(),
                 replicas,
                 quorum,
+                since,
             }),
-        })
+        };
+        rollups::settle::run(&store);
+        Ok(store)
+    }
+
+    /// The collector time from which every event is in the rollups: 0 on a database made
+    /// with them, the latest arrival before them on one made earlier (reports of a range
+    /// that starts before it are answered from the events).
+    fn since(&self) -> i64 {
+        self.inner.since
     }
 
     fn client(&self) -> &Client {
@@ -160,6 +175,21 @@ impl ClickHouseStore {
     fn rules(&self) -> &SessionRules {
         &self.inner.rules
     }
+}
+
+/// The rollups' `since` mark (see [`ClickHouseStore::since`]).
+async fn rollups_since(client: &Client, db: &str) -> Result<i64, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Since {
+        at: i64,
+    }
+    let rows: Vec<Since> = client
+        .rows(
+            format!("SELECT toInt64(min(at)) AS at FROM {db}.rollup_marks WHERE name = 'since'"),
+            &[],
+        )
+        .await?;
+    Ok(rows.first().map_or(0, |r| r.at))
 }
 
 /// How many replicas each shard of `cluster` has (the smallest, to be safe).

@@ -38,6 +38,7 @@ use crate::enrich::{agent, source};
 use crate::event::{Event, EventKind};
 use crate::identity::resolver::Memory;
 use crate::session::{self, Assignment, Campaign, Hit, Session};
+use crate::store::rollup::{FLOW_PAGES, Rollups, SessionFacts, SessionState};
 use crate::store::{
     BlockingSink, EventSink, FailedEvent, IdentityState, InsertOutcome, MemoryAsk, StoreError,
     StoreFuture,
@@ -126,23 +127,101 @@ struct VisitorSession {
     events: u32,
     engaged: u8,
     last_page: String,
+    entry_path: String,
+    exit_path: String,
+    source: String,
+    source_class: String,
+    browser: String,
+    os: String,
+    device: String,
+    country: String,
+    flow: Vec<String>,
+    flow_ts: Vec<i64>,
     /// Read back as 0 (not selected: an alias `version` would shadow the column).
     #[serde(default)]
     version: u64,
+}
+
+/// The columns of `visitor_sessions` read back (all but `site`, `visitor`, `version`).
+const SESSION_COLUMNS: [&str; 22] = [
+    "first_event",
+    "start_ts",
+    "last_ts",
+    "day",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "pageviews",
+    "events",
+    "engaged",
+    "last_page",
+    "entry_path",
+    "exit_path",
+    "source",
+    "source_class",
+    "browser",
+    "os",
+    "device",
+    "country",
+    "flow",
+    "flow_ts",
+    "session",
+];
+
+/// `argMax(c, version) AS c` for each of [`SESSION_COLUMNS`] (`session` as text).
+fn latest_columns() -> String {
+    SESSION_COLUMNS
+        .iter()
+        .map(|c| match *c {
+            "session" => "toString(argMax(session, version)) AS session".to_string(),
+            c => format!("argMax({c}, version) AS {c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the writer keeps of a visitor's latest session while a call runs.
 #[derive(Debug, Clone)]
 struct Latest {
     session: Session,
-    /// Its latest page view's path, if any (the next page view's `prev_path`).
-    last_page: Option<String>,
+    /// Its facts beyond the sessionizer's: those of the event that started it, its latest
+    /// page view's path (the next page view's `prev_path`), its first page views.
+    facts: SessionFacts,
+    /// The times of `facts.flow`'s page views.
+    flow_ts: Vec<i64>,
     /// The event that started it: the one its `starts` flag belongs to, even when a retry
     /// finds the session already written ahead of that event.
     first_event: Uuid,
 }
 
 impl Latest {
+    /// The session `e` starts.
+    fn start(e: &Event, session: Session) -> Latest {
+        let mut started = Latest {
+            session,
+            facts: SessionFacts::start(e),
+            flow_ts: Vec::new(),
+            first_event: e.client.id,
+        };
+        if matches!(e.client.kind, EventKind::Pageview) {
+            started.facts.last_page = Some(e.client.path.clone());
+            started.page(e.client.ts, &e.client.path);
+        }
+        started
+    }
+
+    /// Takes a page view at `ts` into the first page views, in time order (a late one
+    /// among them; equal times in arrival order).
+    fn page(&mut self, ts: i64, path: &str) {
+        let at = self.flow_ts.partition_point(|t| *t <= ts);
+        if at < FLOW_PAGES {
+            self.flow_ts.insert(at, ts);
+            self.facts.flow.insert(at, path.to_string());
+            self.flow_ts.truncate(FLOW_PAGES);
+            self.facts.flow.truncate(FLOW_PAGES);
+        }
+    }
+
     fn from_row(row: &VisitorSession) -> Result<Latest, StoreError> {
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
         Ok(Latest {
@@ -151,8 +230,8 @@ impl Latest {
                     .map_err(|e| backend(format!("visitor_sessions.session: {e}")))?,
                 start_ts: row.start_ts,
                 last_ts: row.last_ts,
-                entry_path: String::new(),
-                exit_path: String::new(),
+                entry_path: row.entry_path.clone(),
+                exit_path: row.exit_path.clone(),
                 pageviews: row.pageviews,
                 events: row.events,
                 engaged: row.engaged != 0,
@@ -163,13 +242,24 @@ impl Latest {
                 },
                 day: row.day,
             },
-            last_page: opt(&row.last_page),
+            facts: SessionFacts {
+                source: opt(&row.source),
+                source_class: opt(&row.source_class),
+                browser: opt(&row.browser),
+                os: opt(&row.os),
+                device: opt(&row.device),
+                country: opt(&row.country),
+                last_page: opt(&row.last_page),
+                flow: row.flow.clone(),
+            },
+            flow_ts: row.flow_ts.clone(),
             first_event: Uuid::parse_str(&row.first_event).unwrap_or_default(),
         })
     }
 
     fn to_row(&self, key: &VisitorKey, version: u64) -> VisitorSession {
         let s = &self.session;
+        let f = &self.facts;
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         VisitorSession {
             site: key.0.clone(),
@@ -185,8 +275,28 @@ impl Latest {
             pageviews: s.pageviews,
             events: s.events,
             engaged: u8::from(s.engaged),
-            last_page: self.last_page.clone().unwrap_or_default(),
+            last_page: text(&f.last_page),
+            entry_path: s.entry_path.clone(),
+            exit_path: s.exit_path.clone(),
+            source: text(&f.source),
+            source_class: text(&f.source_class),
+            browser: text(&f.browser),
+            os: text(&f.os),
+            device: text(&f.device),
+            country: text(&f.country),
+            flow: f.flow.clone(),
+            flow_ts: self.flow_ts.clone(),
             version,
+        }
+    }
+
+    /// Its contribution to the rollups, as `key`'s session.
+    fn state<'a>(&'a self, key: &'a VisitorKey) -> SessionState<'a> {
+        SessionState {
+            site: &key.0,
+            visitor: &key.1,
+            session: &self.session,
+            facts: &self.facts,
         }
     }
 }
@@ -406,6 +516,10 @@ impl ClickHouseStore {
         let mut stored_ids = self.stored_ids(&all).await?;
         let mut latest = self.latest_sessions(&all).await?;
         let mut touched: HashSet<VisitorKey> = HashSet::new();
+        // Every session this call changed, as it ends up, and as it was stored before.
+        let mut changed: HashMap<Uuid, (VisitorKey, Latest)> = HashMap::new();
+        let mut originals: HashMap<Uuid, Latest> = HashMap::new();
+        let mut rollups: Rollups<HashSet<String>> = Rollups::default();
         let mut rows = Vec::new();
         let mut new_events: Vec<&Event> = Vec::new();
         let mut outcomes = Vec::with_capacity(groups.len());
@@ -437,50 +551,47 @@ impl ClickHouseStore {
                 let is_pageview = matches!(e.client.kind, EventKind::Pageview);
                 let (next, prev_path, starts) = match assignment {
                     Assignment::Continue(s) => {
-                        let first_event = current.as_ref().map_or(e.client.id, |l| l.first_event);
-                        let before = current.as_ref().and_then(|l| l.last_page.clone());
-                        let in_order = current.as_ref().is_none_or(|l| hit.ts >= l.session.last_ts);
-                        let last_page = if is_pageview && in_order {
-                            Some(e.client.path.clone())
-                        } else {
-                            before.clone()
-                        };
+                        let Some(current) = current else { continue };
+                        let before = current.facts.last_page.clone();
+                        let in_order = hit.ts >= current.session.last_ts;
                         let prev = if is_pageview { before } else { None };
                         // The event that started the session, met again by a retry.
-                        let starts = first_event == e.client.id;
-                        (
-                            Some(Latest {
-                                session: s,
-                                last_page,
-                                first_event,
-                            }),
-                            prev,
-                            starts,
-                        )
+                        let starts = current.first_event == e.client.id;
+                        if !changed.contains_key(&s.id) {
+                            // Its contribution as stored, taken back once it is written.
+                            originals.insert(s.id, current.clone());
+                        }
+                        let mut next = current;
+                        next.session = s;
+                        if is_pageview {
+                            if in_order {
+                                next.facts.last_page = Some(e.client.path.clone());
+                            }
+                            next.page(e.client.ts, &e.client.path);
+                        }
+                        (next, prev, starts)
                     }
                     Assignment::Start(s) => {
-                        let last_page = is_pageview.then(|| e.client.path.clone());
                         // A late event that fits nowhere starts a session that ends before
                         // the visitor's latest, which stays the latest.
                         let keeps_current = current
                             .as_ref()
                             .is_some_and(|l| s.last_ts < l.session.last_ts);
-                        let started = Latest {
-                            session: s,
-                            last_page,
-                            first_event: e.client.id,
-                        };
+                        let started = Latest::start(e, s);
                         if keeps_current {
                             rows.push(EventRow::new(e, started.session.id, true, None));
+                            rollups.event(e, None);
+                            changed.insert(started.session.id, (key, started));
                             new_events.push(e);
                             stored += 1;
                             continue;
                         }
-                        (Some(started), None, true)
+                        (started, None, true)
                     }
                 };
-                let Some(next) = next else { continue };
-                rows.push(EventRow::new(e, next.session.id, starts, prev_path));
+                rows.push(EventRow::new(e, next.session.id, starts, prev_path.clone()));
+                rollups.event(e, prev_path.as_deref());
+                changed.insert(next.session.id, (key.clone(), next.clone()));
                 latest.insert(key.clone(), Some(next));
                 touched.insert(key);
                 new_events.push(e);
@@ -528,6 +639,15 @@ impl ClickHouseStore {
             })
             .collect();
         self.client().insert("event_ids", &ids, &settings).await?;
+        // Last: a call cut off before its rollups is retried as duplicates, which add
+        // nothing (the rollups then miss that call's events; see `rollups`).
+        for (id, (key, now)) in &changed {
+            if let Some(old) = originals.get(id) {
+                rollups.session(&old.state(key), -1);
+            }
+            rollups.session(&now.state(key), 1);
+        }
+        self.write_rollups(rollups, version).await?;
         Ok(outcomes)
     }
 
@@ -613,15 +733,9 @@ impl ClickHouseStore {
                 latest.insert((site.to_string(), v.to_string()), None);
             }
             parts.push(format!(
-                "SELECT site, visitor, toString(argMax(session, version)) AS session, \
-                 argMax(first_event, version) AS first_event, \
-                 argMax(start_ts, version) AS start_ts, argMax(last_ts, version) AS last_ts, \
-                 argMax(day, version) AS day, argMax(utm_source, version) AS utm_source, \
-                 argMax(utm_medium, version) AS utm_medium, \
-                 argMax(utm_campaign, version) AS utm_campaign, \
-                 argMax(pageviews, version) AS pageviews, argMax(events, version) AS events, \
-                 argMax(engaged, version) AS engaged, argMax(last_page, version) AS last_page \
+                "SELECT site, visitor, {columns} \
                  FROM {table} WHERE site = {s} AND visitor IN {list} GROUP BY site, visitor",
+                columns = latest_columns(),
                 table = self.table("visitor_sessions"),
                 s = quote(site),
                 list = quote_list(visitors.iter().copied()),

@@ -16,7 +16,7 @@
 //!    `report_keys` ([`Rollups::counted`], the insert path's arithmetic), and each
 //!    session's facts: its source and source class from its first event's referrer,
 //!    `utm_source` and hostname ([`SessionFacts::first`]), its latest page and first
-//!    [`FLOW_PAGES`](super::reports::rollup::FLOW_PAGES) page views. The `User-Agent`
+//!    [`FLOW_PAGES`](crate::store::rollup::FLOW_PAGES) page views. The `User-Agent`
 //!    was never stored, so browser, OS and device are what an empty one classifies as
 //!    (`Other`, `Other`, `desktop`), and the country is left NULL. A session's facts are
 //!    written once the pass is past its last event; facts a session already has (a
@@ -39,7 +39,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::SqliteStore;
 use super::dict::Dict;
 use super::reports::persons;
-use super::reports::rollup::{Counted, Rollups, SessionFacts, SessionState};
+use super::reports::rollup::{Counted, Flush, Rollups, SessionFacts, SessionState};
 use super::sessions::{SESSION_COLUMNS, read_session};
 use crate::event::{PropValue, Props};
 use crate::store::StoreError;

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 
 use super::dict::Dict;
 use super::identity;
-use super::reports::rollup::Rollups;
+use super::reports::rollup::{Flush, Rollups};
 use super::reports::settle;
 use super::row::EventRow;
 use super::sessions::SessionWriter;

@@ -138,11 +138,23 @@ impl ClickHouseStore {
                 self.table("failed_events")
             ))
             .await?;
+        // The rollups' rows of hours and days wholly before the cutoff.
+        let rollups_old = format!(
+            "(dim = 'hour' AND bucket < {}) OR (dim != 'hour' AND bucket < {})",
+            cutoff_ms.div_euclid(3_600_000),
+            cutoff_ms.div_euclid(86_400_000)
+        );
+        let rollups = self
+            .count(format!(
+                "SELECT toUInt64(count()) AS n FROM {} WHERE {rollups_old}",
+                self.table("report_counts")
+            ))
+            .await?;
         let purged = Purged {
             events: usize::try_from(purged_events).unwrap_or(usize::MAX),
             sessions: usize::try_from(sessions).unwrap_or(usize::MAX),
             links: links.len(),
-            rollups: 0,
+            rollups: usize::try_from(rollups).unwrap_or(usize::MAX),
             failed_events: usize::try_from(failed).unwrap_or(usize::MAX),
         };
         if purged == Purged::default() {
@@ -170,6 +182,10 @@ impl ClickHouseStore {
                 self.delete_where("link_ids", &format!("id IN ({})", ids.join(",")))
                     .await?;
             }
+        }
+        if rollups > 0 {
+            self.delete_where("report_counts", &rollups_old).await?;
+            self.delete_where("report_visitors", &rollups_old).await?;
         }
         if failed > 0 {
             self.delete_where("failed_events", &format!("received_ms < {cutoff_ms}"))

@@ -74,6 +74,17 @@ impl ClickHouseStore {
         q: &ReportQuery,
         dimension: &Dimension,
     ) -> Result<Vec<Row>, StoreError> {
+        if self.uses_rollups(q) {
+            let rows = match dimension {
+                Dimension::EventProperty { event, property } => {
+                    let prefix = format!("{event}\n{property}\n");
+                    self.fast_keys(q, dimension.as_str(), Some(&prefix)).await?
+                }
+                _ => self.fast_keys(q, dimension.as_str(), None).await?,
+            };
+            let total = self.fast_visitors(q).await?;
+            return Ok(Row::finish(rows, total, q.limit));
+        }
         let total = self.share_total(q).await?;
         let persons = q.count == CountBy::Persons;
         let who = if persons { "person" } else { "visitor" };

@@ -144,7 +144,11 @@ impl ClickHouseStore {
     /// [`ReportSource::counts`](crate::store::ReportSource::counts).
     pub(super) async fn range_counts(&self, q: &ReportQuery) -> Result<Counts, StoreError> {
         let (start, end) = (q.range.start_ms(), q.range.end_ms());
-        let b = self.buckets(q, start, end, &|_| "0".into()).await?;
+        let b = if self.uses_rollups(q) {
+            self.fast_buckets(q, start, end, end - start).await?
+        } else {
+            self.buckets(q, start, end, &|_| "0".into()).await?
+        };
         Ok(b.first().map(|(_, c)| *c).unwrap_or_default())
     }
 
@@ -159,6 +163,13 @@ impl ClickHouseStore {
             to: q.range.to,
         };
         let mid = q.range.start_ms();
+        if self.uses_rollups(&q.with_range(both)) {
+            let b = self
+                .fast_buckets(q, both.start_ms(), both.end_ms(), both.end_ms() - mid)
+                .await?;
+            let of = |i: usize| b.get(i).map(|(_, c)| *c).unwrap_or_default();
+            return Ok((of(1), of(0)));
+        }
         let b = self
             .buckets(q, both.start_ms(), both.end_ms(), &|t| {
                 format!("toUInt8({t} >= {mid})")
@@ -182,6 +193,9 @@ impl ClickHouseStore {
     ) -> Result<Vec<(i64, Counts)>, StoreError> {
         let bucket = interval.ms();
         let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        if self.uses_rollups(q) {
+            return self.fast_buckets(q, start, end, bucket).await;
+        }
         let found = self
             .buckets(q, start, end, &|t| {
                 format!("intDiv({t} - {start}, {bucket}) * {bucket} + {start}")

@@ -2,13 +2,17 @@
 //! session is the events carrying its id, grouped by [`sessions`] with the SQLite store's
 //! definitions; each report builds on that subquery.
 //!
-//! Layout: `sessions` the session grouping, filters, sources and persons · `counts`
+//! Without a filter, counting visitors, the rollups answer instead (`fast`).
+//!
+//! Layout: `sessions` the session grouping, filters, sources and persons · `fast` the
+//! answers from the rollups · `counts`
 //! counters, series and the summary · `breakdown` the grouped tables · `paths`
 //! transitions and flows · `funnel` funnel hits and saved funnels · `log` the visitor log,
 //! real-time, fallbacks and sites.
 
 mod breakdown;
 mod counts;
+mod fast;
 mod funnel;
 mod log;
 mod paths;

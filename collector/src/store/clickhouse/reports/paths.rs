@@ -28,6 +28,9 @@ impl ClickHouseStore {
         q: &ReportQuery,
         page: &str,
     ) -> Result<RawTransitions, StoreError> {
+        if self.uses_rollups(q) {
+            return self.fast_transitions(q, page).await;
+        }
         let need = Need {
             facts: true,
             ..Need::default()
@@ -81,6 +84,9 @@ impl ClickHouseStore {
         q: &ReportQuery,
         steps: usize,
     ) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
+        if self.uses_rollups(q) {
+            return self.fast_flows(q, steps).await;
+        }
         let need = Need {
             flow: true,
             ..Need::default()

@@ -43,7 +43,7 @@
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::rollup::Rollups;
+use super::rollup::{Flush, Rollups};
 use crate::store::StoreError;
 use crate::store::sqlite::SqliteStore;
 

@@ -1,0 +1,146 @@
+//! Entry and exit pages' visitors. A session's entry and exit can move while it goes on
+//! (a later page view moves its exit, a late one its entry), and a visitor sketch cannot
+//! forget: so a session's visitor goes into its entry and exit rows of `report_visitors`
+//! only once it is settled, an idle timeout after its latest arrival (as on SQLite,
+//! `store/sqlite/reports/settle.rs`), and the reports add the visitors of the sessions
+//! not settled yet from the events ([`ClickHouseStore::unsettled`]).
+//!
+//! Settling is one `INSERT … SELECT` inside ClickHouse over the sessions whose latest
+//! arrival lies between the last mark (`rollup_marks`, `settled`) and now minus the
+//! timeout, then a new mark. Every collector runs it every minute ([`run`]); running it
+//! twice, or two collectors at once, adds the same visitors again, which a sketch
+//! ignores. Its cost is the events of the last few days, whatever the site's history
+//! (the first run on a database settles its whole history once).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::super::ClickHouseStore;
+use super::super::client::quote;
+use super::super::identity::now_ms;
+use crate::reports::range::{DAY_MS, date};
+use crate::store::StoreError;
+
+/// How often each collector settles.
+const EVERY: Duration = Duration::from_secs(60);
+
+/// How far before a window's first arrival its sessions' events may lie (by their
+/// client time, the `day` of the primary key): a session lasts at most a local day, and
+/// an event may arrive a while after it happened.
+const LOOKBACK_MS: i64 = 3 * DAY_MS;
+
+/// A mark.
+#[derive(Deserialize)]
+struct Mark {
+    at: i64,
+}
+
+impl ClickHouseStore {
+    /// The arrival time up to which every session's entry and exit visitors are in
+    /// `report_visitors` (0: none yet).
+    pub(in crate::store::clickhouse) async fn settled_mark(&self) -> Result<i64, StoreError> {
+        let rows: Vec<Mark> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT toInt64(max(at)) AS at FROM {} WHERE name = 'settled'",
+                    self.table("rollup_marks")
+                ),
+                &self.consistent_read(),
+            )
+            .await?;
+        Ok(rows.first().map_or(0, |m| m.at))
+    }
+
+    /// Settles the sessions whose latest arrival is older than the idle timeout at
+    /// `now_ms`; returns the new mark.
+    pub(in crate::store::clickhouse) async fn settle(
+        &self,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let idle = i64::try_from(self.rules().idle_timeout.as_millis()).unwrap_or(i64::MAX);
+        let from = self.settled_mark().await?;
+        let to = now_ms.saturating_sub(idle);
+        if to <= from {
+            return Ok(from);
+        }
+        let sessions = self.sessions_arrived(None, from, Some(to));
+        self.client()
+            .command(
+                format!(
+                    "INSERT INTO {} (site, dim, bucket, key, visitor) \
+                     SELECT site, dim, intDiv(start_ts, {DAY_MS}) AS bucket, key, visitor \
+                     FROM ({sessions}) \
+                     ARRAY JOIN ['entry', 'exit'] AS dim, [entry_path, exit_path] AS key",
+                    self.table("report_visitors_in"),
+                ),
+                &self.state_settings(),
+            )
+            .await?;
+        self.client()
+            .command(
+                format!(
+                    "INSERT INTO {} (name, at) VALUES ('settled', {to})",
+                    self.table("rollup_marks")
+                ),
+                &self.state_settings(),
+            )
+            .await?;
+        Ok(to)
+    }
+
+    /// `site, visitor, start_ts, entry_path, exit_path` of the sessions (of `site`, or
+    /// of every site) whose latest arrival is in `[from, to)` (`to` `None`: from `from`
+    /// on), with the definitions of the sessions of the reports
+    /// ([`sessions`](super::super::reports)), as a subquery.
+    pub(in crate::store::clickhouse) fn sessions_arrived(
+        &self,
+        site: Option<&str>,
+        from: i64,
+        to: Option<i64>,
+    ) -> String {
+        let events = self.table("events");
+        let site = site.map_or(String::new(), |s| format!("site = {} AND ", quote(s)));
+        let window_day = date(from.saturating_sub(LOOKBACK_MS).max(0).div_euclid(DAY_MS));
+        // A session's events lie within a local day (and a few minutes) of each other.
+        let events_day = date(
+            from.saturating_sub(LOOKBACK_MS + DAY_MS)
+                .max(0)
+                .div_euclid(DAY_MS),
+        );
+        let before = to.map_or(String::new(), |t| format!(" AND arrived < {t}"));
+        let window_before = to.map_or(String::new(), |t| format!(" AND received < {t}"));
+        format!(
+            "SELECT site, session, any(visitor) AS visitor, min(ts) AS start_ts, \
+                 argMin(path, (ts, received)) AS entry_path, \
+                 if(countIf(kind = 'pageview') > 0, \
+                    argMaxIf(path, (ts, received), kind = 'pageview'), \
+                    argMax(path, (ts, received))) AS exit_path, \
+                 max(received) AS arrived \
+             FROM {events} \
+             WHERE {site}day >= '{events_day}' AND session IN (\
+                 SELECT session FROM {events} \
+                 WHERE {site}day >= '{window_day}' AND received >= {from}{window_before}) \
+             GROUP BY site, session HAVING arrived >= {from}{before}"
+        )
+    }
+}
+
+/// Settles every [`EVERY`] while the store lives (the task holds it weakly and ends with
+/// it); a failed run is logged and tried again at the next.
+pub(in crate::store::clickhouse) fn run(store: &ClickHouseStore) {
+    let weak = std::sync::Arc::downgrade(&store.inner);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(inner) = weak.upgrade() else { return };
+            let store = ClickHouseStore { inner };
+            if let Err(e) = store.settle(now_ms()).await {
+                tracing::warn!(error = %e, "settling entry and exit visitors failed");
+            }
+        }
+    });
+}
