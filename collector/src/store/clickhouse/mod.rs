@@ -51,6 +51,9 @@ pub struct ClickHouseOptions {
 #[derive(Clone)]
 pub struct ClickHouseStore {
     inner: Arc<Inner>,
+    /// The collector time from which every event is in the rollups (`rollup_marks`);
+    /// `i64::MAX` for a handle made by [`ClickHouseStore::without_rollups`].
+    since: i64,
 }
 
 struct Inner {
@@ -63,8 +66,6 @@ struct Inner {
     replicas: u32,
     /// Replicas an insert must reach before it is acknowledged.
     quorum: u32,
-    /// The collector time from which every event is in the rollups (`rollup_marks`).
-    since: i64,
 }
 
 impl ClickHouseStore {
@@ -94,8 +95,8 @@ impl ClickHouseStore {
                 runtime: tokio::runtime::Handle::current(),
                 replicas,
                 quorum,
-                since,
             }),
+            since,
         };
         rollups::settle::run(&store);
         Ok(store)
@@ -105,7 +106,16 @@ impl ClickHouseStore {
     /// with them, the latest arrival before them on one made earlier (reports of a range
     /// that starts before it are answered from the events).
     fn since(&self) -> i64 {
-        self.inner.since
+        self.since
+    }
+
+    /// The same store, every report answered from the events (the rollups' check, and
+    /// the benchmark's baseline).
+    pub fn without_rollups(&self) -> ClickHouseStore {
+        ClickHouseStore {
+            inner: Arc::clone(&self.inner),
+            since: i64::MAX,
+        }
     }
 
     fn client(&self) -> &Client {
@@ -177,7 +187,8 @@ impl ClickHouseStore {
     }
 }
 
-/// The rollups' `since` mark (see [`ClickHouseStore::since`]).
+/// The rollups' `since` mark (see [`ClickHouseStore::since`]): the latest, should the
+/// migration have run twice.
 async fn rollups_since(client: &Client, db: &str) -> Result<i64, StoreError> {
     #[derive(serde::Deserialize)]
     struct Since {
@@ -185,7 +196,7 @@ async fn rollups_since(client: &Client, db: &str) -> Result<i64, StoreError> {
     }
     let rows: Vec<Since> = client
         .rows(
-            format!("SELECT toInt64(min(at)) AS at FROM {db}.rollup_marks WHERE name = 'since'"),
+            format!("SELECT toInt64(max(at)) AS at FROM {db}.rollup_marks WHERE name = 'since'"),
             &[],
         )
         .await?;

@@ -54,11 +54,8 @@ impl ClickHouseStore {
     }
 
     /// Settles the sessions whose latest arrival is older than the idle timeout at
-    /// `now_ms`; returns the new mark.
-    pub(in crate::store::clickhouse) async fn settle(
-        &self,
-        now_ms: i64,
-    ) -> Result<i64, StoreError> {
+    /// `now_ms`; returns the new mark. Every collector runs it every minute. Every collector runs it every minute.
+    pub async fn settle(&self, now_ms: i64) -> Result<i64, StoreError> {
         let idle = i64::try_from(self.rules().idle_timeout.as_millis()).unwrap_or(i64::MAX);
         let from = self.settled_mark().await?;
         let to = now_ms.saturating_sub(idle);
@@ -137,7 +134,7 @@ pub(in crate::store::clickhouse) fn run(store: &ClickHouseStore) {
         loop {
             tick.tick().await;
             let Some(inner) = weak.upgrade() else { return };
-            let store = ClickHouseStore { inner };
+            let store = ClickHouseStore { inner, since: 0 };
             if let Err(e) = store.settle(now_ms()).await {
                 tracing::warn!(error = %e, "settling entry and exit visitors failed");
             }
