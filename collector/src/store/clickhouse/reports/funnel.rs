@@ -26,6 +26,10 @@
 //! Each hit is packed into one number for that, its time from the range's start times 16
 //! plus its step (at most [`MAX_STEPS`](crate::reports::funnel::MAX_STEPS), below 15): the
 //! numbers sort as `evaluate` sorts the hits, and the answer is one row per person.
+//!
+//! ClickHouse's `windowFunnel` would answer each person's step count, but not as
+//! `evaluate` does: on 18.16 its times are `UInt32` (seconds), an event matching two steps
+//! counts for one, and hits of the same time are taken in the order they are read.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +53,9 @@ const PACK: u64 = 16;
 
 /// A step no hit has, which pads the arrays the reduction compares element by element.
 const NO_STEP: u64 = PACK - 1;
+
+// Every step fits below the sentinel.
+const _: () = assert!(crate::reports::funnel::MAX_STEPS < NO_STEP as usize);
 
 /// A saved funnel's row.
 #[derive(Serialize, Deserialize)]
