@@ -1,7 +1,35 @@
 //! Funnels: the events that match each step (the first only inside the range, later ones
-//! up to the window past it), each with its person as a number, for
-//! [`funnel::evaluate`](crate::reports::funnel::evaluate); and the saved funnels (the
-//! `funnels` table, newest version of each name).
+//! up to the window past it), each with its person as a number, reduced per person on the
+//! server to the hits [`funnel::evaluate`](crate::reports::funnel::evaluate) can use; and
+//! the saved funnels (the `funnels` table, newest version of each name).
+//!
+//! **The reduction.** `evaluate` sorts a person's hits by time, then step (one event that
+//! matches two steps is a hit of each), and counts the most steps any attempt completes: an
+//! attempt starts at a first-step hit in the range and takes, step after step, the earliest
+//! hit of the next step that follows, while within the window of its start. Of a person's
+//! hits, in that order, the query keeps
+//!
+//! - a first-step hit when the next hit of step 0 or 1 after it is of step 1, and the
+//!   person's earliest first-step hit;
+//! - a hit of step `k ≥ 1` when the previous hit of step `k - 1` or `k` before it is of
+//!   step `k - 1`;
+//!
+//! and nothing of a person without a first-step hit (who reaches no step). This is exact.
+//! Fewer hits never complete more steps. And whatever the best attempt completes, from
+//! start `s` with hits `h1, h2, …`, the attempt from the last first-step hit `s'` before
+//! `h1` completes as much with the same `h1, h2, …` (it starts no earlier, so its window
+//! ends no earlier), and its hits are kept: nothing of step 0 or 1 lies between `s'` and
+//! `h1` (`s'` is the last step 0 before `h1`, and `h1` the earliest step 1 after `s`), and
+//! each `hk` is the earliest of its step after `h(k-1)`, so the hit just before it of step
+//! `k - 1` or `k` is of step `k - 1`. A person who completes one step keeps its earliest.
+//!
+//! Each hit is packed into one number for that, its time from the range's start times 16
+//! plus its step (at most [`MAX_STEPS`](crate::reports::funnel::MAX_STEPS), below 15): the
+//! numbers sort as `evaluate` sorts the hits, and the answer is one row per person.
+//!
+//! ClickHouse's `windowFunnel` would answer each person's step count, but not as
+//! `evaluate` does: on 18.16 its times are `UInt32` (seconds), an event matching two steps
+//! counts for one, and hits of the same time are taken in the order they are read.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,13 +40,22 @@ use crate::reports::funnel::{FunnelDef, Step};
 use crate::reports::{FunnelHit, ReportQuery};
 use crate::store::StoreError;
 
-/// One hit as the query answers it.
+/// A person's kept hits as the query answers them: each its time from the range's start
+/// times [`PACK`] plus its step.
 #[derive(Deserialize)]
-struct Hit {
+struct Kept {
     who: u64,
-    ts: i64,
-    step: usize,
+    hits: Vec<u64>,
 }
+
+/// The factor of a hit's time in its packed number (above every step and the sentinel).
+const PACK: u64 = 16;
+
+/// A step no hit has, which pads the arrays the reduction compares element by element.
+const NO_STEP: u64 = PACK - 1;
+
+// Every step fits below the sentinel.
+const _: () = assert!(crate::reports::funnel::MAX_STEPS < NO_STEP as usize);
 
 /// A saved funnel's row.
 #[derive(Serialize, Deserialize)]
@@ -29,10 +66,44 @@ struct Saved {
     version: u64,
 }
 
+/// The SQL of the kept hits (see the module docs) of `hs`, a person's packed hits
+/// sorted, for `steps` steps, as column `hits`: those of step `j` are found in the array of
+/// the hits of steps `j - 1` and `j`, each compared with its neighbour (the arrays end
+/// with one [`NO_STEP`], so that the shifted copies compared have the same length).
+fn kept(steps: usize) -> String {
+    let pair = |j: usize| {
+        format!(
+            "arrayPushBack(arrayFilter(x -> x % {PACK} IN ({}, {}), hs), {NO_STEP}) AS a{j}",
+            j.saturating_sub(1),
+            j.max(1)
+        )
+    };
+    let mut arrays = vec![pair(0)];
+    let mut parts = vec![format!(
+        "arrayFilter((x, next, firsts) -> x % {PACK} = 0 AND (next % {PACK} = 1 OR firsts = 1), \
+             a0, arrayPushBack(arrayPopFront(a0), {NO_STEP}), \
+             arrayCumSum(arrayMap(x -> x % {PACK} = 0, a0)))"
+    )];
+    for j in 1..steps {
+        arrays.push(pair(j));
+        parts.push(format!(
+            "arrayFilter((x, prev) -> x % {PACK} = {j} AND prev % {PACK} = {}, \
+                 a{j}, arrayPushFront(arrayPopBack(a{j}), {NO_STEP}))",
+            j - 1
+        ));
+    }
+    format!(
+        "{}, arrayConcat({}) AS hits",
+        arrays.join(", "),
+        parts.join(", ")
+    )
+}
+
 impl ClickHouseStore {
     /// [`ReportSource::funnel_hits`](crate::store::ReportSource::funnel_hits): one query
-    /// for every step; a person is numbered by the 64-bit hash of its id, its visitor's
-    /// person at the event's arrival (see [`sessions`](super::sessions)).
+    /// for every step, which keeps of each person's hits those the module docs say; a
+    /// person is numbered by the 64-bit hash of its id, its visitor's person at the
+    /// event's arrival (see [`sessions`](super::sessions)).
     pub(super) async fn range_funnel_hits(
         &self,
         q: &ReportQuery,
@@ -60,26 +131,34 @@ impl ClickHouseStore {
             let sessions = self.sessions(q, super::sessions::Need::default()).await?;
             filter = format!(" AND session IN (SELECT session FROM ({}))", sessions.sql());
         }
+        // Every event read is at or after `start`: the packed times are not negative.
         let window = events_between(&q.site, start, later_end);
         let events = self.table("events");
         let stretches = self.stretches_of(&q.site, q.mode);
+        let kept = kept(steps.len());
         let sql = format!(
-            "SELECT {PERSON_AT_ARRIVAL}, cityHash64(person) AS who, ts, \
-                 toUInt64(s - 1) AS step \
-             FROM (SELECT * FROM (\
-                 SELECT visitor, ts, received, arrayJoin({hits}) AS s FROM {events} \
-                 WHERE {window} AND kind IN ('pageview', 'custom'){filter}) \
-             ANY LEFT JOIN ({stretches}) USING visitor)"
+            "SELECT who, hits FROM (\
+                 SELECT who, arraySort(groupArray(toUInt64(ts - {start}) * {PACK} + step)) AS hs, \
+                     {kept} \
+                 FROM (\
+                     SELECT {PERSON_AT_ARRIVAL}, cityHash64(person) AS who, ts, \
+                         toUInt64(s - 1) AS step \
+                     FROM (SELECT * FROM (\
+                         SELECT visitor, ts, received, arrayJoin({hits}) AS s FROM {events} \
+                         WHERE {window} AND kind IN ('pageview', 'custom'){filter}) \
+                     ANY LEFT JOIN ({stretches}) USING visitor)) \
+                 GROUP BY who HAVING min(step) = 0)"
         );
-        let rows: Vec<Hit> = self.client().rows(sql, &[]).await?;
-        Ok(rows
-            .into_iter()
-            .map(|h| FunnelHit {
-                who: h.who,
-                ts: h.ts,
-                step: h.step,
-            })
-            .collect())
+        let rows: Vec<Kept> = self.client().rows(sql, &[]).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for person in rows {
+            out.extend(person.hits.into_iter().map(|h| FunnelHit {
+                who: person.who,
+                ts: start.saturating_add_unsigned(h / PACK),
+                step: usize::try_from(h % PACK).unwrap_or(usize::MAX),
+            }));
+        }
+        Ok(out)
     }
 
     /// [`ReportSource::save_funnel`](crate::store::ReportSource::save_funnel): a new

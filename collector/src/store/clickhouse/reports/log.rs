@@ -1,6 +1,16 @@
 //! The visitor log (the range's sessions, newest first, with their first events), the
 //! real-time view (visitors and pages of the last minutes), the fallback page views per
 //! reason, and the sites with events: the reports that list rather than count sessions.
+//!
+//! **The log reads back from the range's end.** Its answer is the newest `limit` sessions
+//! that start in the range and pass the filters, so it groups the sessions starting in a
+//! window `[end - w, end)` ([`sessions_between`](super::sessions), which reads the events
+//! of `[end - w - SPAN, end + SPAN)`), `w` a day and then [`GROWTH`] times longer each
+//! time the window holds fewer than `limit` (never past the range's start). A window that
+//! holds `limit` holds the answer: every session of the range outside it started earlier
+//! than all of those. Its cost is that of the window the newest sessions need, not the
+//! range's; then the listed sessions' events are read between their earliest start and
+//! latest end, where all of them lie.
 
 use std::collections::HashMap;
 
@@ -8,12 +18,19 @@ use serde::Deserialize;
 
 use super::super::ClickHouseStore;
 use super::super::client::quote_list;
-use super::sessions::{Need, events_between, session_events};
+use super::sessions::{Need, events_between};
+use crate::reports::range::DAY_MS;
 use crate::reports::{KeyCount, LogEvent, LogSession, Realtime, ReportQuery};
 use crate::store::StoreError;
 
 /// Events the log shows per session (as the SQLite store's log).
 const LOG_EVENTS: usize = 200;
+
+/// The first window the log looks back over from the range's end, ms.
+const FIRST_WINDOW_MS: i64 = DAY_MS;
+
+/// How many times longer each next window is than the one before.
+const GROWTH: i64 = 4;
 
 /// A session of the log as the query answers it.
 #[derive(Deserialize)]
@@ -64,25 +81,14 @@ impl ClickHouseStore {
             persons: true,
             ..Need::default()
         };
-        let sessions = self.sessions(q, need).await?;
-        let listed: Vec<Listed> = self
-            .client()
-            .rows(
-                format!(
-                    "SELECT toString(session) AS sid, visitor, person, start_ts, last_ts, \
-                         entry_path, exit_path, pageviews, duration_ms, bounce, device, browser, \
-                         os, source \
-                     FROM ({}) ORDER BY start_ts DESC, sid LIMIT {}",
-                    sessions.sql(),
-                    q.limit
-                ),
-                &[],
-            )
-            .await?;
-        if listed.is_empty() {
+        let listed = self.newest_sessions(q, need).await?;
+        let (Some(first), Some(last)) = (
+            listed.iter().map(|s| s.start_ts).min(),
+            listed.iter().map(|s| s.last_ts).max(),
+        ) else {
             return Ok(Vec::new());
-        }
-        let window = session_events(&q.site, q.range.start_ms(), q.range.end_ms());
+        };
+        let window = events_between(&q.site, first, last.saturating_add(1));
         let ids = quote_list(listed.iter().map(|s| s.sid.as_str()));
         let logged: Vec<Logged> = self
             .client()
@@ -126,6 +132,40 @@ impl ClickHouseStore {
                 source: Some(s.source),
             })
             .collect())
+    }
+
+    /// The log's sessions (see the module docs): the newest `q.limit` of the range that
+    /// pass its filters, newest first (then by id), read back from the range's end in
+    /// growing windows.
+    async fn newest_sessions(
+        &self,
+        q: &ReportQuery,
+        need: Need,
+    ) -> Result<Vec<Listed>, StoreError> {
+        let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        let mut span = FIRST_WINDOW_MS;
+        loop {
+            let from = end.saturating_sub(span).max(start);
+            let sessions = self.sessions_between(q, from, end, None, need).await?;
+            let listed: Vec<Listed> = self
+                .client()
+                .rows(
+                    format!(
+                        "SELECT toString(session) AS sid, visitor, person, start_ts, last_ts, \
+                             entry_path, exit_path, pageviews, duration_ms, bounce, device, \
+                             browser, os, source \
+                         FROM ({}) ORDER BY start_ts DESC, sid LIMIT {}",
+                        sessions.sql(),
+                        q.limit
+                    ),
+                    &[],
+                )
+                .await?;
+            if listed.len() >= q.limit || from <= start {
+                return Ok(listed);
+            }
+            span = span.saturating_mul(GROWTH);
+        }
     }
 
     /// [`ReportSource::realtime`](crate::store::ReportSource::realtime): the events of
