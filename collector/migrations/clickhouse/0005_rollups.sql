@@ -9,6 +9,8 @@
 
 -- What the writer needs of a visitor's latest session to take its old contribution back:
 -- its entry and exit, the facts of the event that started it, its first page views.
+-- (`first_event` is written empty from v5 on: the event that started a session is the
+-- one whose derived session id is the session's, collector/src/store/clickhouse/sink.rs.)
 -- (18.16 has no ADD COLUMN IF NOT EXISTS: the migrator treats "already exists" as done.)
 ALTER TABLE {table:visitor_sessions} {on_cluster}
     ADD COLUMN entry_path   String,
@@ -20,7 +22,7 @@ ALTER TABLE {table:visitor_sessions} {on_cluster}
     ADD COLUMN device       String,
     ADD COLUMN country      String,
     ADD COLUMN flow         Array(String),  -- its first page views' paths, in time order
-    ADD COLUMN flow_ts      Array(Int64);   -- and their times
+    ADD COLUMN flow_after   Array(UInt32);  -- and their times, ms after start_ts
 
 -- Counters. `dim` 'hour': per hour (`bucket` = Unix ms / 3 600 000, `key` ''): page
 -- views, events, sessions started, bounces, duration. 'flow': sessions per UTC day and
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS {table:report_visitors} {on_cluster} (
     dim      String,
     bucket   Int64,
     key      String,
-    visitors AggregateFunction(uniqCombined, String)
+    visitors AggregateFunction(uniqCombined(12), String)
 ) ENGINE = {engine:AggregatingMergeTree()}
 ORDER BY (site, dim, bucket, key)
 {distributed:cityHash64(site, dim, key)};
@@ -68,7 +70,7 @@ CREATE TABLE IF NOT EXISTS {table:report_visitors_in} {on_cluster} (
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.report_visitors_mv {on_cluster}
 TO {local:report_visitors}
-AS SELECT site, dim, bucket, key, uniqCombinedState(visitor) AS visitors
+AS SELECT site, dim, bucket, key, uniqCombinedState(12)(visitor) AS visitors
 FROM {local:report_visitors_in}
 GROUP BY site, dim, bucket, key;
 

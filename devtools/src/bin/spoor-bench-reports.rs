@@ -84,6 +84,11 @@ fn clickhouse(args: &Args, url: &str, q: &ReportQuery) -> anyhow::Result<Vec<ben
             insert_quorum: 2,
         };
         let store = ClickHouseStore::open(options, SessionRules::default()).await?;
+        // As a running collector has (again, for a history `spoor-gen` settled: adding the
+        // same visitors to a sketch changes nothing).
+        let settling = std::time::Instant::now();
+        store.settle_all(spoor_collector::clock::now_ms()).await?;
+        eprintln!("settled in {:.1} s", settling.elapsed().as_secs_f64());
         let summary = store.summary(&args.site, q.mode).await?;
         println!(
             "ClickHouse: {} events of site {:?}; range {} days; {} runs per query\n",

@@ -49,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // The ClickHouse store's blocking insert path sends its statements to this runtime.
     let runtime = tokio::runtime::Runtime::new()?;
+    let mut clickhouse = None;
     let store: Box<dyn BlockingSink> = match (&args.clickhouse, &args.db) {
         (Some(url), _) => {
             let endpoint = Endpoint::parse(
@@ -62,7 +63,10 @@ fn main() -> anyhow::Result<()> {
                 cluster: None,
                 insert_quorum: 2,
             };
-            Box::new(runtime.block_on(ClickHouseStore::open(options, SessionRules::default()))?)
+            let store =
+                runtime.block_on(ClickHouseStore::open(options, SessionRules::default()))?;
+            clickhouse = Some(store.clone());
+            Box::new(store)
         }
         (None, Some(db)) => Box::new(SqliteStore::open(db)?),
         (None, None) => anyhow::bail!("--db or --clickhouse"),
@@ -83,6 +87,11 @@ fn main() -> anyhow::Result<()> {
             n as f64 / secs.max(1e-9)
         );
     })?;
+    if let Some(store) = clickhouse {
+        // The history's arrival times are past: its entry and exit visitors are settled
+        // here, as a running collector settles sessions as they end.
+        runtime.block_on(store.settle_all(spoor_collector::clock::now_ms()))?;
+    }
     println!(
         "wrote {} events, {} sessions, {} visitors in {:.0} s",
         written.events,

@@ -116,6 +116,9 @@ struct VisitorSession {
     site: String,
     visitor: String,
     session: String,
+    /// Written empty since v5: the event that started a session is the one whose
+    /// [`session_id`] is the session's.
+    #[serde(default)]
     first_event: String,
     start_ts: i64,
     last_ts: i64,
@@ -136,15 +139,16 @@ struct VisitorSession {
     device: String,
     country: String,
     flow: Vec<String>,
-    flow_ts: Vec<i64>,
+    /// The times of `flow`'s page views, in ms after `start_ts` (a session lasts at most
+    /// a local day): small numbers, which compress.
+    flow_after: Vec<u32>,
     /// Read back as 0 (not selected: an alias `version` would shadow the column).
     #[serde(default)]
     version: u64,
 }
 
 /// The columns of `visitor_sessions` read back (all but `site`, `visitor`, `version`).
-const SESSION_COLUMNS: [&str; 22] = [
-    "first_event",
+const SESSION_COLUMNS: [&str; 21] = [
     "start_ts",
     "last_ts",
     "day",
@@ -164,7 +168,7 @@ const SESSION_COLUMNS: [&str; 22] = [
     "device",
     "country",
     "flow",
-    "flow_ts",
+    "flow_after",
     "session",
 ];
 
@@ -189,9 +193,6 @@ struct Latest {
     facts: SessionFacts,
     /// The times of `facts.flow`'s page views.
     flow_ts: Vec<i64>,
-    /// The event that started it: the one its `starts` flag belongs to, even when a retry
-    /// finds the session already written ahead of that event.
-    first_event: Uuid,
 }
 
 impl Latest {
@@ -201,7 +202,6 @@ impl Latest {
             session,
             facts: SessionFacts::start(e),
             flow_ts: Vec::new(),
-            first_event: e.client.id,
         };
         if matches!(e.client.kind, EventKind::Pageview) {
             started.facts.last_page = Some(e.client.path.clone());
@@ -252,8 +252,11 @@ impl Latest {
                 last_page: opt(&row.last_page),
                 flow: row.flow.clone(),
             },
-            flow_ts: row.flow_ts.clone(),
-            first_event: Uuid::parse_str(&row.first_event).unwrap_or_default(),
+            flow_ts: row
+                .flow_after
+                .iter()
+                .map(|after| row.start_ts.saturating_add(i64::from(*after)))
+                .collect(),
         })
     }
 
@@ -265,7 +268,7 @@ impl Latest {
             site: key.0.clone(),
             visitor: key.1.clone(),
             session: s.id.to_string(),
-            first_event: self.first_event.to_string(),
+            first_event: String::new(),
             start_ts: s.start_ts,
             last_ts: s.last_ts,
             day: s.day,
@@ -285,7 +288,11 @@ impl Latest {
             device: text(&f.device),
             country: text(&f.country),
             flow: f.flow.clone(),
-            flow_ts: self.flow_ts.clone(),
+            flow_after: self
+                .flow_ts
+                .iter()
+                .map(|t| u32::try_from(t.saturating_sub(s.start_ts)).unwrap_or(0))
+                .collect(),
             version,
         }
     }
@@ -556,7 +563,8 @@ impl ClickHouseStore {
                         let in_order = hit.ts >= current.session.last_ts;
                         let prev = if is_pageview { before } else { None };
                         // The event that started the session, met again by a retry.
-                        let starts = current.first_event == e.client.id;
+                        // (Its id is made from that event: see `session_id`.)
+                        let starts = session_id(e) == current.session.id;
                         if !changed.contains_key(&s.id) {
                             // Its contribution as stored, taken back once it is written.
                             originals.insert(s.id, current.clone());

@@ -110,7 +110,7 @@ impl ClickHouseStore {
         );
         let visitors = self.client().rows::<Merged<i64>>(
             format!(
-                "SELECT {i} AS k, uniqCombinedMerge(visitors) AS visitors \
+                "SELECT {i} AS k, uniqCombinedMerge(12)(visitors) AS visitors \
                  FROM {} WHERE {hours} GROUP BY k",
                 self.table("report_visitors")
             ),
@@ -193,7 +193,7 @@ impl ClickHouseStore {
             .client()
             .rows(
                 format!(
-                    "SELECT toUInt8(0) AS k, uniqCombinedMerge(visitors) AS visitors \
+                    "SELECT toUInt8(0) AS k, uniqCombinedMerge(12)(visitors) AS visitors \
                      FROM {} WHERE {hours}",
                     self.table("report_visitors")
                 ),
@@ -238,7 +238,7 @@ impl ClickHouseStore {
         }
         let visitors = self.client().rows::<Merged<String>>(
             format!(
-                "SELECT key AS k, uniqCombinedMerge(visitors) AS visitors \
+                "SELECT key AS k, uniqCombinedMerge(12)(visitors) AS visitors \
                  FROM ({states}) GROUP BY k"
             ),
             &[],
@@ -270,7 +270,7 @@ impl ClickHouseStore {
         let mark = self.settled_mark().await?;
         let sessions = self.sessions_arrived(Some(&q.site), mark, None);
         Ok(format!(
-            "SELECT {dim}_path AS key, uniqCombinedState(visitor) AS visitors FROM ({sessions}) \
+            "SELECT {dim}_path AS key, uniqCombinedState(12)(visitor) AS visitors FROM ({sessions}) \
              WHERE start_ts >= {} AND start_ts < {} GROUP BY key",
             q.range.start_ms(),
             q.range.end_ms()

@@ -56,8 +56,22 @@ impl ClickHouseStore {
     /// Settles the sessions whose latest arrival is older than the idle timeout at
     /// `now_ms`; returns the new mark. Every collector runs it every minute. Every collector runs it every minute.
     pub async fn settle(&self, now_ms: i64) -> Result<i64, StoreError> {
-        let idle = i64::try_from(self.rules().idle_timeout.as_millis()).unwrap_or(i64::MAX);
         let from = self.settled_mark().await?;
+        self.settle_from(from, now_ms).await
+    }
+
+    /// Settles every session whose latest arrival is older than the idle timeout at
+    /// `now_ms`, whatever the mark: for a history written with arrival times already past
+    /// (`spoor-gen`, an import), which the minutely runs, following arrivals as they come,
+    /// never look at. Its cost is every event stored.
+    pub async fn settle_all(&self, now_ms: i64) -> Result<i64, StoreError> {
+        self.settle_from(0, now_ms).await
+    }
+
+    /// Settles the sessions whose latest arrival is in `[from, now_ms - idle timeout)`
+    /// and marks the end of that window settled.
+    async fn settle_from(&self, from: i64, now_ms: i64) -> Result<i64, StoreError> {
+        let idle = i64::try_from(self.rules().idle_timeout.as_millis()).unwrap_or(i64::MAX);
         let to = now_ms.saturating_sub(idle);
         if to <= from {
             return Ok(from);
