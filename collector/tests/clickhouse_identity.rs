@@ -643,7 +643,7 @@ async fn a_visitor_covers_the_events_sent_with_its_beacon_id_and_a_user_its_sign
         0
     );
     assert_eq!(
-        rows_naming(&store, "visitor_sessions", "visitor", "y").await?,
+        rows_naming(&store, "latest_sessions", "visitor", "y").await?,
         0
     );
     assert!(

@@ -7,22 +7,48 @@
 -- `uniqCombined` states that merge as sketches. Reads add the rows up (`sum`,
 -- `uniqCombinedMerge`), so they are right before merges too.
 
--- What the writer needs of a visitor's latest session to take its old contribution back:
--- its entry and exit, the facts of the event that started it, its first page views.
--- (`first_event` is written empty from v5 on: the event that started a session is the
--- one whose derived session id is the session's, collector/src/store/clickhouse/sink.rs.)
--- (18.16 has no ADD COLUMN IF NOT EXISTS: the migrator treats "already exists" as done.)
-ALTER TABLE {table:visitor_sessions} {on_cluster}
-    ADD COLUMN entry_path   String,
-    ADD COLUMN exit_path    String,
-    ADD COLUMN source       String,
-    ADD COLUMN source_class String,
-    ADD COLUMN browser      String,
-    ADD COLUMN os           String,
-    ADD COLUMN device       String,
-    ADD COLUMN country      String,
-    ADD COLUMN flow         Array(String),  -- its first page views' paths, in time order
-    ADD COLUMN flow_after   Array(UInt32);  -- and their times, ms after start_ts
+-- Each visitor's latest session, as `visitor_sessions` (v1) kept it and with what the
+-- writer needs to take its old contribution back from the rollups: its entry and exit,
+-- the facts of the event that started it, its first page views and their times. A table
+-- of its own rather than new columns: 18.16 has no ADD COLUMN IF NOT EXISTS, and refuses
+-- to ALTER or DROP ON CLUSTER the Distributed table of a replicated shard table. The
+-- event that started a session is the one whose derived session id is the session's
+-- (collector/src/store/clickhouse/sink.rs): no `first_event`. `visitor_sessions` is no
+-- longer written; its rows are copied here.
+CREATE TABLE IF NOT EXISTS {table:latest_sessions} {on_cluster} (
+    site         String,
+    visitor      String,
+    session      UUID,
+    start_ts     Int64,
+    last_ts      Int64,
+    day          Int64,               -- local day of the session in the site's time zone
+    utm_source   String,              -- the campaign that started it
+    utm_medium   String,
+    utm_campaign String,
+    pageviews    UInt32,
+    events       UInt32,
+    engaged      UInt8,
+    last_page    String,              -- its latest page view's path ('' for none)
+    entry_path   String,
+    exit_path    String,
+    source       String,              -- of the event that started it
+    source_class String,
+    browser      String,
+    os           String,
+    device       String,
+    country      String,
+    flow         Array(String),       -- its first page views' paths, in time order
+    flow_after   Array(UInt32),       -- and their times, ms after start_ts
+    version      UInt64               -- grows with every write of the visitor: the newest row wins
+) ENGINE = {engine:ReplacingMergeTree(version)}
+ORDER BY (site, visitor)
+{distributed:cityHash64(site, visitor)};
+
+INSERT INTO {db}.latest_sessions (site, visitor, session, start_ts, last_ts, day,
+    utm_source, utm_medium, utm_campaign, pageviews, events, engaged, last_page, version)
+SELECT site, visitor, session, start_ts, last_ts, day, utm_source, utm_medium,
+    utm_campaign, pageviews, events, engaged, last_page, version
+FROM {db}.visitor_sessions;
 
 -- Counters. `dim` 'hour': per hour (`bucket` = Unix ms / 3 600 000, `key` ''): page
 -- views, events, sessions started, bounces, duration. 'flow': sessions per UTC day and

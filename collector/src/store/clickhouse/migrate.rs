@@ -16,9 +16,9 @@
 //! | `{distributed:EXPR}` | nothing | then `db.T`, a `Distributed(C, db, T_local, EXPR)` table |
 //! | `{local:T}` (any number) | `db.T` | `db.T_local` (a view reads and fills shard tables) |
 //!
-//! An `ALTER TABLE {table:T}` is run on the shards and then on the Distributed table. 18.16
-//! has no `ADD COLUMN IF NOT EXISTS`: an `ADD COLUMN` refused because the column exists
-//! (an ALTER adds all its columns or none) counts as done.
+//! 18.16 refuses to ALTER (or DROP) ON CLUSTER the Distributed table of a replicated
+//! shard table, and has no `ADD COLUMN IF NOT EXISTS`: a table whose columns change is
+//! made anew under a new name, its rows copied.
 //!
 //! So on a cluster every table is read and written through its `Distributed` table, under
 //! the same name as on one server, and the store's queries do not know the layout.
@@ -96,13 +96,6 @@ impl Layout {
             sql.replace_range(start..end, &rendered);
         }
         let mut distributed = None;
-        // An ALTER of a sharded table changes its shards and its Distributed table.
-        if let (Some(_), Some((_, _, name))) = (&self.cluster, &table)
-            && sql.starts_with("ALTER TABLE")
-        {
-            distributed =
-                Some(sql.replacen(&format!("{db}.{name}_local"), &format!("{db}.{name}"), 1));
-        }
         if let Some((start, end, shard_by)) = take_placeholder(&sql, "distributed")? {
             sql.replace_range(start..end, "");
             if let (Some(cluster), Some((_, _, name))) = (&self.cluster, &table) {
@@ -225,11 +218,7 @@ pub async fn migrate(client: &Client, layout: &Layout) -> Result<u32, StoreError
     }
     for (index, file) in MIGRATIONS.iter().enumerate().skip(stored as usize) {
         for sql in layout.render(file)? {
-            let adds_columns = sql.starts_with("ALTER TABLE") && sql.contains("ADD COLUMN");
-            match client.command(sql, &[]).await {
-                Err(e) if adds_columns && e.to_string().contains("already exists") => {}
-                other => other?,
-            }
+            client.command(sql, &[]).await?;
         }
         let version = index + 1;
         let now = std::time::SystemTime::now()
@@ -296,6 +285,43 @@ mod tests {
             sql[2],
             "ALTER TABLE spoor.t ON CLUSTER spoor DELETE WHERE a = ''"
         );
+    }
+
+    #[test]
+    fn views_name_shard_tables_and_engines_keep_their_own_parentheses() {
+        let file = "CREATE TABLE IF NOT EXISTS {table:n} {on_cluster} (a String) ENGINE = Null\n\
+                    {distributed:rand()};\n\
+                    CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.v {on_cluster} TO {local:t} AS \
+                    SELECT a FROM {local:n};\n\
+                    CREATE TABLE IF NOT EXISTS {table:s} {on_cluster} (a String, x Int64) \
+                    ENGINE = {engine:SummingMergeTree((x))} ORDER BY a;\n";
+        let cluster = Layout {
+            db: "spoor".into(),
+            cluster: Some("c".into()),
+        }
+        .render(file)
+        .unwrap();
+        assert_eq!(cluster.len(), 4, "{cluster:#?}");
+        assert!(cluster[0].ends_with("ENGINE = Null"));
+        assert!(cluster[1].contains("ENGINE = Distributed(c, spoor, n_local, rand())"));
+        assert!(cluster[3].contains(
+            "ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/spoor/s_local', \
+             '{replica}', (x))"
+        ));
+        let view = cluster.iter().find(|s| s.contains("VIEW")).unwrap();
+        assert!(
+            view.contains("TO spoor.t_local AS SELECT a FROM spoor.n_local"),
+            "{view}"
+        );
+        let one = Layout {
+            db: "spoor".into(),
+            cluster: None,
+        }
+        .render(file)
+        .unwrap();
+        assert_eq!(one.len(), 3, "{one:#?}");
+        assert!(one[1].contains("TO spoor.t AS SELECT a FROM spoor.n"));
+        assert!(one[2].contains("ENGINE = SummingMergeTree((x))"));
     }
 
     #[test]

@@ -7,17 +7,21 @@
 //!    failed after its events were written but before their ids were, in `events` under the
 //!    same site, day and visitor (also a primary-key prefix). Ids seen earlier in the same
 //!    call are duplicates too.
-//! 2. **Sessions.** Each visitor's latest session is read from `visitor_sessions` (one
+//! 2. **Sessions.** Each visitor's latest session is read from `latest_sessions` (one
 //!    query for the call's visitors), and every new event goes through
 //!    [`session::assign`](crate::session::assign). A session started here gets an id made
 //!    from its first event (the event's time, then a hash of site, visitor and event id),
 //!    so a retry that starts it again names it the same.
-//! 3. **Append.** The visitors' new latest sessions are written first (a row ahead of the
-//!    events is harmless: joining a session whose last events did not commit only labels
-//!    the next event), then the identity side effects
+//! 3. **Append.** The identity side effects first
 //!    ([`apply_identity`](ClickHouseStore::apply_identity): a retry writes them again, once
-//!    each), then the events, then their ids. On a cluster each insert waits
-//!    for the shard and a quorum of its replicas ([`insert_settings`](ClickHouseStore::insert_settings)).
+//!    each), then the events (the insert a busy cluster refuses, which then leaves nothing
+//!    else behind), their ids, the visitors' new latest sessions and last the rollups
+//!    ([`rollups`](super::rollups): what the call changed, taken from the sessions as
+//!    stored before it). A call cut off after its events is retried as duplicates: its
+//!    sessions stay behind those events (the next event of the visitor continues from the
+//!    state before them) and the rollups miss them. On a cluster the events and their ids
+//!    wait for the shard and a quorum of its replicas
+//!    ([`insert_settings`](ClickHouseStore::insert_settings)).
 //!
 //! The call resolves only after every insert was accepted; the ingest writer acknowledges
 //! after that. Nothing is kept in memory across calls: one owner collector per visitor
@@ -110,16 +114,12 @@ impl BlockingSink for ClickHouseStore {
 /// `(site, visitor)`.
 type VisitorKey = (String, String);
 
-/// A visitor's latest session as `visitor_sessions` keeps it.
+/// A visitor's latest session as `latest_sessions` keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct VisitorSession {
     site: String,
     visitor: String,
     session: String,
-    /// Written empty since v5: the event that started a session is the one whose
-    /// [`session_id`] is the session's.
-    #[serde(default)]
-    first_event: String,
     start_ts: i64,
     last_ts: i64,
     day: i64,
@@ -147,7 +147,7 @@ struct VisitorSession {
     version: u64,
 }
 
-/// The columns of `visitor_sessions` read back (all but `site`, `visitor`, `version`).
+/// The columns of `latest_sessions` read back (all but `site`, `visitor`, `version`).
 const SESSION_COLUMNS: [&str; 21] = [
     "start_ts",
     "last_ts",
@@ -227,7 +227,7 @@ impl Latest {
         Ok(Latest {
             session: Session {
                 id: Uuid::parse_str(&row.session)
-                    .map_err(|e| backend(format!("visitor_sessions.session: {e}")))?,
+                    .map_err(|e| backend(format!("latest_sessions.session: {e}")))?,
                 start_ts: row.start_ts,
                 last_ts: row.last_ts,
                 entry_path: row.entry_path.clone(),
@@ -268,7 +268,6 @@ impl Latest {
             site: key.0.clone(),
             visitor: key.1.clone(),
             session: s.id.to_string(),
-            first_event: String::new(),
             start_ts: s.start_ts,
             last_ts: s.last_ts,
             day: s.day,
@@ -624,15 +623,14 @@ impl ClickHouseStore {
             })
             .collect();
         let settings = self.insert_settings();
-        self.client()
-            .insert("visitor_sessions", &sessions, &self.state_settings())
-            .await?;
-        // The identity side effects go before the events, as the sessions do: ClickHouse
-        // has no transaction across tables, and a call cut off after its events would
-        // otherwise leave links and persons missing that its retry (a duplicate by then)
-        // never writes. Ahead of the events they are written again by the retry, once
-        // each (links are recorded once per pair and kind).
+        // The identity side effects go before the events: ClickHouse has no transaction
+        // across tables, and a call cut off after its events would otherwise leave links
+        // and persons missing that its retry (a duplicate by then) never writes. Ahead of
+        // the events they are written again by the retry, once each (links are recorded
+        // once per pair and kind).
         self.apply_identity(&new_events).await?;
+        // The events first of what they change: the insert a busy cluster refuses (a
+        // quorum insert, Code 286) leaves nothing behind, and its retry starts clean.
         self.client().insert("events", &rows, &settings).await?;
         let ids: Vec<IdRow<'_>> = new_events
             .iter()
@@ -647,8 +645,13 @@ impl ClickHouseStore {
             })
             .collect();
         self.client().insert("event_ids", &ids, &settings).await?;
-        // Last: a call cut off before its rollups is retried as duplicates, which add
-        // nothing (the rollups then miss that call's events; see `rollups`).
+        // Then the sessions and the rollups, the session state the rollups' changes are
+        // taken from. A call cut off after its events is retried as duplicates, which add
+        // nothing: the sessions stay behind those events and the rollups miss them (see
+        // `rollups`).
+        self.client()
+            .insert("latest_sessions", &sessions, &self.state_settings())
+            .await?;
         for (id, (key, now)) in &changed {
             if let Some(old) = originals.get(id) {
                 rollups.session(&old.state(key), -1);
@@ -744,7 +747,7 @@ impl ClickHouseStore {
                 "SELECT site, visitor, {columns} \
                  FROM {table} WHERE site = {s} AND visitor IN {list} GROUP BY site, visitor",
                 columns = latest_columns(),
-                table = self.table("visitor_sessions"),
+                table = self.table("latest_sessions"),
                 s = quote(site),
                 list = quote_list(visitors.iter().copied()),
             ));

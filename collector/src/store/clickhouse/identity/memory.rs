@@ -1,5 +1,5 @@
 //! The identity memory the ingest writer reads on a cache miss, each by primary key:
-//! whether a client id is known (a visitor with events, in `visitor_sessions`, or the end
+//! whether a client id is known (a visitor with events, in `latest_sessions`, or the end
 //! of a link), who was seen behind a fingerprint on a day, and the per-cookie daily count
 //! of client ids. The same answers as the SQLite store's
 //! (`store/sqlite/identity.rs`: `memory`, `fingerprint_shared`, `cookie_ids`).
@@ -33,7 +33,7 @@ impl ClickHouseStore {
                 format!(
                     "SELECT toUInt64((SELECT count() FROM {} WHERE site = {site} AND visitor = {id}) \
                      + (SELECT count() FROM {} WHERE site = {site} AND node = {id})) AS n",
-                    self.table("visitor_sessions"),
+                    self.table("latest_sessions"),
                     self.table("links"),
                 ),
                 &self.consistent_read(),
@@ -93,7 +93,7 @@ impl ClickHouseStore {
 
     /// [`BlockingSink::identity_memories`](crate::store::BlockingSink::identity_memories):
     /// every ask's answer from one query (the ids known among the asked, by primary key
-    /// of `visitor_sessions` and `links`; the first two visitors behind each asked
+    /// of `latest_sessions` and `links`; the first two visitors behind each asked
     /// fingerprint, `LIMIT 2 BY`), so a batch of new visitors costs one round trip.
     pub(in crate::store::clickhouse) async fn memories(
         &self,
@@ -120,7 +120,7 @@ impl ClickHouseStore {
             parts.push(format!(
                 "SELECT 'known' AS what, site, visitor AS key, toInt64(0) AS day, '' AS visitor_, \
                  toInt64(0) AS last_ms FROM {} WHERE (site, visitor) IN ({list}) GROUP BY site, visitor",
-                self.table("visitor_sessions")
+                self.table("latest_sessions")
             ));
             parts.push(format!(
                 "SELECT 'known' AS what, site, node AS key, toInt64(0) AS day, '' AS visitor_, \

@@ -37,7 +37,7 @@ impl ClickHouseStore {
         Ok(rows.iter().filter_map(LinkRow::link).collect())
     }
 
-    /// Whether `visitor` has events on `site` (its `visitor_sessions` row).
+    /// Whether `visitor` has events on `site` (its `latest_sessions` row).
     pub(super) async fn has_events(&self, site: &str, visitor: &str) -> Result<bool, StoreError> {
         #[derive(serde::Deserialize)]
         struct N {
@@ -48,7 +48,7 @@ impl ClickHouseStore {
             .rows(
                 format!(
                     "SELECT count() AS n FROM {} WHERE site = {} AND visitor = {}",
-                    self.table("visitor_sessions"),
+                    self.table("latest_sessions"),
                     quote(site),
                     quote(visitor)
                 ),

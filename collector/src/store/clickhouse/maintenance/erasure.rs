@@ -433,7 +433,7 @@ impl ClickHouseStore {
             let list = quote_list(chunk.iter().map(String::as_str));
             let by_visitor = format!("site = {s} AND visitor IN {list}");
             for table in [
-                "visitor_sessions",
+                "latest_sessions",
                 "fingerprint_seen",
                 "cookie_ids",
                 "visitor_persons",

@@ -171,7 +171,7 @@ impl ClickHouseStore {
                 .await?;
             self.delete_event_ids(&ids).await?;
             self.delete_where("events", &old).await?;
-            self.delete_where("visitor_sessions", &format!("last_ts < {cutoff_ms}"))
+            self.delete_where("latest_sessions", &format!("last_ts < {cutoff_ms}"))
                 .await?;
         }
         if !links.is_empty() {
