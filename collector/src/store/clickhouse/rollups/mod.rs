@@ -118,12 +118,12 @@ impl ClickHouseStore {
                 });
             }
         }
+        // Two independent inserts, sent together.
         let settings = self.state_settings();
-        self.client()
-            .insert("report_counts", &counts, &settings)
-            .await?;
-        self.client()
-            .insert("report_visitors_in", &visitors, &settings)
-            .await
+        let counts = self.client().insert("report_counts", &counts, &settings);
+        let visitors = self
+            .client()
+            .insert("report_visitors_in", &visitors, &settings);
+        tokio::try_join!(counts, visitors).map(|_| ())
     }
 }
