@@ -347,3 +347,29 @@ pub fn prop_text(v: &PropValue) -> String {
         PropValue::Bool(b) => b.to_string(),
     }
 }
+
+/// A page's transitions from the rollups: the `transition` rows' page views (`from\nto`
+/// keys) into and out of `page`, and its exits (the `exit` row's sessions).
+pub fn transitions(
+    pairs: impl IntoIterator<Item = (String, u64)>,
+    exits: u64,
+    page: &str,
+) -> crate::store::RawTransitions {
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for (key, n) in pairs {
+        if let Some((from, to)) = key.split_once('\n') {
+            if to == page {
+                before.push((from.to_string(), n));
+            }
+            if from == page {
+                after.push((to.to_string(), n));
+            }
+        }
+    }
+    if exits > 0 {
+        after.push(("(exit)".to_string(), exits));
+    }
+    let views = before.iter().map(|(_, n)| n).sum();
+    (views, before, after)
+}

@@ -317,24 +317,8 @@ impl ClickHouseStore {
         let this_page = format!("key = {p}");
         let exits = self.fast_sums(q, "exit", "sessions", &this_page, "key");
         let (all, exits) = tokio::try_join!(all, exits)?;
-        let mut before = Vec::new();
-        let mut after = Vec::new();
-        for (key, n) in all {
-            if let Some((from, to)) = key.split_once('\n') {
-                if to == page {
-                    before.push((from.to_string(), n));
-                }
-                if from == page {
-                    after.push((to.to_string(), n));
-                }
-            }
-        }
-        let exits: u64 = exits.into_iter().map(|(_, n)| n).sum();
-        if exits > 0 {
-            after.push(("(exit)".to_string(), exits));
-        }
-        let views = before.iter().map(|(_, n)| n).sum();
-        Ok((views, before, after))
+        let exits = exits.into_iter().map(|(_, n)| n).sum();
+        Ok(crate::store::rollup::transitions(all, exits, page))
     }
 
     /// [`ReportSource::flows`](crate::store::ReportSource::flows) from the rollups:

@@ -251,28 +251,12 @@ impl SqliteStore {
             return exact::transitions(&conn, q, page);
         }
         let all = fast::sums(&conn, q, "transition", "pageviews")?;
-        let mut before = Vec::new();
-        let mut after = Vec::new();
-        for (key, n) in all {
-            if let Some((from, to)) = key.split_once('\n') {
-                if to == page {
-                    before.push((from.to_string(), n));
-                }
-                if from == page {
-                    after.push((to.to_string(), n));
-                }
-            }
-        }
         let exits: u64 = fast::sums(&conn, q, "exit", "sessions")?
             .into_iter()
             .filter(|(k, _)| k == page)
             .map(|(_, n)| n)
             .sum();
-        if exits > 0 {
-            after.push(("(exit)".to_string(), exits));
-        }
-        let views = before.iter().map(|(_, n)| n).sum();
-        Ok((views, before, after))
+        Ok(crate::store::rollup::transitions(all, exits, page))
     }
 
     /// [`ReportSource::flows`](crate::store::ReportSource::flows), here and now.
