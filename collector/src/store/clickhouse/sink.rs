@@ -8,16 +8,16 @@
 //!    same site, day and visitor (also a primary-key prefix). Ids seen earlier in the same
 //!    call are duplicates too.
 //! 2. **Sessions.** Each visitor's latest session is read from `latest_sessions` (one
-//!    query for the call's visitors), and every new event goes through
+//!    query for the call's visitors, sent with the first), and every new event goes through
 //!    [`session::assign`](crate::session::assign). A session started here gets an id made
 //!    from its first event (the event's time, then a hash of site, visitor and event id),
 //!    so a retry that starts it again names it the same.
 //! 3. **Append.** The identity side effects first
 //!    ([`apply_identity`](ClickHouseStore::apply_identity): a retry writes them again, once
 //!    each), then the events (the insert a busy cluster refuses, which then leaves nothing
-//!    else behind), their ids, the visitors' new latest sessions and last the rollups
-//!    ([`rollups`](super::rollups): what the call changed, taken from the sessions as
-//!    stored before it). A call cut off after its events is retried as duplicates: its
+//!    else behind), then together their ids, the visitors' new latest sessions and the
+//!    rollups ([`rollups`](super::rollups): what the call changed, taken from the
+//!    sessions as stored before it). A call cut off after its events is retried as duplicates: its
 //!    sessions stay behind those events (the next event of the visitor continues from the
 //!    state before them) and the rollups miss them. On a cluster the events and their ids
 //!    wait for the shard and a quorum of its replicas
@@ -519,8 +519,9 @@ impl ClickHouseStore {
         if all.is_empty() {
             return Ok(vec![InsertOutcome::default(); groups.len()]);
         }
-        let mut stored_ids = self.stored_ids(&all).await?;
-        let mut latest = self.latest_sessions(&all).await?;
+        // Two independent reads, sent together.
+        let (mut stored_ids, mut latest) =
+            tokio::try_join!(self.stored_ids(&all), self.latest_sessions(&all))?;
         let mut touched: HashSet<VisitorKey> = HashSet::new();
         // Every session this call changed, as it ends up, and as it was stored before.
         let mut changed: HashMap<Uuid, (VisitorKey, Latest)> = HashMap::new();
@@ -644,21 +645,22 @@ impl ClickHouseStore {
                 }
             })
             .collect();
-        self.client().insert("event_ids", &ids, &settings).await?;
-        // Then the sessions and the rollups, the session state the rollups' changes are
-        // taken from. A call cut off after its events is retried as duplicates, which add
-        // nothing: the sessions stay behind those events and the rollups miss them (see
-        // `rollups`).
-        self.client()
-            .insert("latest_sessions", &sessions, &self.state_settings())
-            .await?;
+        // Then what the events change, sent together: their ids, the sessions, and the
+        // rollups (taken from the sessions as stored before the call). A call cut off
+        // after its events is retried as duplicates, which add nothing: the sessions stay
+        // behind those events and the rollups miss them (see `rollups`).
         for (id, (key, now)) in &changed {
             if let Some(old) = originals.get(id) {
                 rollups.session(&old.state(key), -1);
             }
             rollups.session(&now.state(key), 1);
         }
-        self.write_rollups(rollups, version).await?;
+        let state = self.state_settings();
+        tokio::try_join!(
+            self.client().insert("event_ids", &ids, &settings),
+            self.client().insert("latest_sessions", &sessions, &state),
+            self.write_rollups(rollups, version),
+        )?;
         Ok(outcomes)
     }
 
