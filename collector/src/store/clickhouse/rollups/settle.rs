@@ -54,7 +54,7 @@ impl ClickHouseStore {
     }
 
     /// Settles the sessions whose latest arrival is older than the idle timeout at
-    /// `now_ms`; returns the new mark. Every collector runs it every minute. Every collector runs it every minute.
+    /// `now_ms`; returns the new mark. Every collector runs it every minute.
     pub async fn settle(&self, now_ms: i64) -> Result<i64, StoreError> {
         let from = self.settled_mark().await?;
         self.settle_from(from, now_ms).await
@@ -69,36 +69,62 @@ impl ClickHouseStore {
     }
 
     /// Settles the sessions whose latest arrival is in `[from, now_ms - idle timeout)`
-    /// and marks the end of that window settled.
+    /// and marks the end of that window settled: a day of arrivals at a time, each
+    /// marked, so the memory a statement takes (the shipped cap is 1 GB) follows a day's
+    /// sessions whatever the window, and a run cut off goes on from its last mark.
     async fn settle_from(&self, from: i64, now_ms: i64) -> Result<i64, StoreError> {
         let idle = i64::try_from(self.rules().idle_timeout.as_millis()).unwrap_or(i64::MAX);
         let to = now_ms.saturating_sub(idle);
-        if to <= from {
-            return Ok(from);
+        // From a mark of 0 (none yet): no earlier than the first arrival stored.
+        let mut start = if from == 0 {
+            self.first_arrival().await?.min(to)
+        } else {
+            from
+        };
+        while start < to {
+            let end = start.saturating_add(DAY_MS).min(to);
+            let sessions = self.sessions_arrived(None, start, Some(end));
+            self.client()
+                .command(
+                    format!(
+                        "INSERT INTO {} (site, dim, bucket, key, visitor) \
+                         SELECT site, dim, intDiv(start_ts, {DAY_MS}) AS bucket, key, visitor \
+                         FROM ({sessions}) \
+                         ARRAY JOIN ['entry', 'exit'] AS dim, [entry_path, exit_path] AS key",
+                        self.table("report_visitors_in"),
+                    ),
+                    &self.state_settings(),
+                )
+                .await?;
+            self.client()
+                .command(
+                    format!(
+                        "INSERT INTO {} (name, at) VALUES ('settled', {end})",
+                        self.table("rollup_marks")
+                    ),
+                    &self.state_settings(),
+                )
+                .await?;
+            start = end;
         }
-        let sessions = self.sessions_arrived(None, from, Some(to));
-        self.client()
-            .command(
+        Ok(to.max(from))
+    }
+
+    /// The earliest arrival of any stored event (`i64::MAX` with none).
+    async fn first_arrival(&self) -> Result<i64, StoreError> {
+        let rows: Vec<Mark> = self
+            .client()
+            .rows(
                 format!(
-                    "INSERT INTO {} (site, dim, bucket, key, visitor) \
-                     SELECT site, dim, intDiv(start_ts, {DAY_MS}) AS bucket, key, visitor \
-                     FROM ({sessions}) \
-                     ARRAY JOIN ['entry', 'exit'] AS dim, [entry_path, exit_path] AS key",
-                    self.table("report_visitors_in"),
+                    "SELECT if(count() = 0, toInt64({}), toInt64(min(ts + received_after))) AS at \
+                     FROM {}",
+                    i64::MAX,
+                    self.table("events")
                 ),
-                &self.state_settings(),
+                &[],
             )
             .await?;
-        self.client()
-            .command(
-                format!(
-                    "INSERT INTO {} (name, at) VALUES ('settled', {to})",
-                    self.table("rollup_marks")
-                ),
-                &self.state_settings(),
-            )
-            .await?;
-        Ok(to)
+        Ok(rows.first().map_or(i64::MAX, |m| m.at))
     }
 
     /// `site, visitor, start_ts, entry_path, exit_path` of the sessions (of `site`, or
@@ -121,6 +147,13 @@ impl ClickHouseStore {
                 .div_euclid(DAY_MS),
         );
         let before = to.map_or(String::new(), |t| format!(" AND arrived < {t}"));
+        // Nor after the window's end, but for a client clock ahead of the collector's.
+        let events_until = to.map_or(String::new(), |t| {
+            format!(
+                " AND day <= '{}'",
+                date(t.saturating_add(DAY_MS).div_euclid(DAY_MS))
+            )
+        });
         let window_before = to.map_or(String::new(), |t| format!(" AND received < {t}"));
         format!(
             "SELECT site, session, any(visitor) AS visitor, min(ts) AS start_ts, \
@@ -130,7 +163,7 @@ impl ClickHouseStore {
                     argMax(path, (ts, received))) AS exit_path, \
                  max(received) AS arrived \
              FROM {events} \
-             WHERE {site}day >= '{events_day}' AND session IN (\
+             WHERE {site}day >= '{events_day}'{events_until} AND session IN (\
                  SELECT session FROM {events} \
                  WHERE {site}day >= '{window_day}' AND received >= {from}{window_before}) \
              GROUP BY site, session HAVING arrived >= {from}{before}"
