@@ -344,6 +344,7 @@ impl Cluster {
 impl Drop for Cluster {
     /// SIGKILL to every process the script started (a test's data is thrown away, so
     /// there is nothing to shut down gracefully for), then the state directory goes.
+    /// nginx alone gets SIGTERM first: its worker outlives a master killed with SIGKILL.
     fn drop(&mut self) {
         let Ok(entries) = std::fs::read_dir(&self.state) else {
             return;
@@ -351,6 +352,15 @@ impl Drop for Cluster {
         for entry in entries.flatten() {
             if let Ok(pid) = std::fs::read_to_string(entry.path().join("pid")) {
                 let pid = pid.trim();
+                if entry.file_name() == "nginx" && running(pid) {
+                    let _ = Command::new("kill").args(["-TERM", pid]).status();
+                    for _ in 0..50 {
+                        if !running(pid) {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                }
                 if running(pid) {
                     let _ = Command::new("kill").args(["-KILL", pid]).status();
                 }
