@@ -1001,18 +1001,9 @@ async fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> anyhow::Resul
     Ok(())
 }
 
-/// The UTC day of Unix time `ms`, `YYYY-MM-DD` (Howard Hinnant's civil_from_days).
+/// The UTC day of Unix time `ms`, `YYYY-MM-DD`.
 fn civil_day(ms: i64) -> String {
-    let z = ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    spoor_collector::reports::range::date(ms.div_euclid(spoor_collector::reports::range::DAY_MS))
 }
 
 /// 32 random bits from the kernel.

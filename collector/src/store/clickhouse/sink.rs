@@ -41,15 +41,13 @@ use super::identity::now_ms;
 use crate::enrich::{agent, source};
 use crate::event::{Event, EventKind};
 use crate::identity::resolver::Memory;
+use crate::reports::range::{DAY_MS, date};
 use crate::session::{self, Assignment, Campaign, Hit, Session};
 use crate::store::rollup::{FLOW_PAGES, Rollups, SessionFacts, SessionState};
 use crate::store::{
     BlockingSink, EventSink, FailedEvent, IdentityState, InsertOutcome, MemoryAsk, StoreError,
     StoreFuture,
 };
-
-/// Milliseconds in a day.
-const DAY_MS: i64 = 86_400_000;
 
 impl EventSink for ClickHouseStore {
     fn append(&self, groups: Vec<Vec<Event>>) -> StoreFuture<'_, Vec<InsertOutcome>> {
@@ -498,18 +496,7 @@ fn session_id(e: &Event) -> Uuid {
 
 /// The UTC date of `ms` as ClickHouse reads a `Date` (`YYYY-MM-DD`).
 fn utc_date(ms: i64) -> String {
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = ms.div_euclid(DAY_MS) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}")
+    date(ms.div_euclid(DAY_MS))
 }
 
 impl ClickHouseStore {
