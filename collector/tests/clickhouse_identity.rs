@@ -814,6 +814,55 @@ async fn deleting_a_credential_makes_the_secret_of_its_name_anew() -> Result<(),
     Ok(())
 }
 
+/// Collectors that create a day's salt at once agree on one, and one that finds a salt
+/// candidate younger than the candidate window waits it out: a racing candidate created
+/// earlier that lands a moment later is the salt everyone uses, never the one seen first.
+/// (Trusting the first seen split a day's cookieless visitors in two on a busy cluster.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_collectors_take_one_salt_even_when_an_earlier_candidate_lands_late()
+-> Result<(), StoreError> {
+    let Some(store) = store().await else {
+        return Ok(());
+    };
+    // Three collectors on one database, making a salt nobody has made yet.
+    let day = day() + 10;
+    let (a, b, c) = tokio::join!(
+        store.daily_salt(day),
+        store.daily_salt(day),
+        store.daily_salt(day)
+    );
+    let (a, b, c) = (a?, b?, c?);
+    assert!(a == b && b == c, "one salt for every collector");
+
+    // A candidate appears (another collector's), and one created 100 ms before it lands
+    // 300 ms later: the reader that found the first takes the earlier one.
+    let day = day + 1;
+    let now = spoor_collector::clock::now_ms();
+    let candidate = |value: &str, created: i64| {
+        format!(
+            "INSERT INTO secrets (name, value, created, kind, deleted, version) \
+             VALUES ('{day}', '{value}', {created}, 'salt', 0, 0)"
+        )
+    };
+    let (first, earlier) = ("11".repeat(32), "22".repeat(32));
+    store.client().command(candidate(&first, now), &[]).await?;
+    let late = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        store
+            .client()
+            .command(candidate(&earlier, now - 100), &[])
+            .await
+    };
+    let (salt, landed) = tokio::join!(store.daily_salt(day), late);
+    landed?;
+    assert_eq!(
+        salt?, [0x22; 32],
+        "the earliest created, once it could no longer change"
+    );
+    assert_eq!(store.daily_salt(day).await?, [0x22; 32]);
+    Ok(())
+}
+
 /// A new id joining a person of many ids writes the same few rows as joining a person of
 /// one: the merge relabels the smaller side (union by size), never the person it joins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,6 +51,7 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
     (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const MINUTE: i64 = 60_000;
+const DAY: i64 = 86_400_000;
 
 type HttpClient = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
@@ -99,6 +100,16 @@ async fn a_cluster_under_load_with_a_collector_and_a_replica_killed_loses_nothin
     if skip() {
         return Ok(());
     }
+    // A cookieless visitor is one visitor within a UTC day (the daily salt): a load that
+    // ran across midnight would rightly make each of them two. Start after it instead.
+    let to_midnight = DAY - spoor_collector::clock::now_ms().rem_euclid(DAY);
+    if to_midnight < 5 * MINUTE {
+        eprintln!(
+            "waiting {} s for UTC midnight to pass",
+            to_midnight / 1000 + 2
+        );
+        tokio::time::sleep(Duration::from_millis(u64::try_from(to_midnight)? + 2000)).await;
+    }
     let started = Instant::now();
     let sites = format!("demo=localhost,127.0.0.1;{SITE}={HOST}");
     let cluster = Cluster::start(ClusterOptions {
@@ -125,7 +136,7 @@ async fn a_cluster_under_load_with_a_collector_and_a_replica_killed_loses_nothin
     let t0 = Instant::now();
     let now = spoor_collector::clock::now_ms();
     // All of a visitor's events fall on one UTC day, within the last ~90 minutes.
-    let base = (now - 90 * MINUTE).max(now - now.rem_euclid(86_400_000) + 1000);
+    let base = (now - 90 * MINUTE).max(now - now.rem_euclid(DAY) + 1000);
     let run = random_u32()?;
     let plan = plan(run, base);
     let expected_ids: BTreeSet<String> = plan
@@ -278,6 +289,14 @@ async fn a_cluster_under_load_with_a_collector_and_a_replica_killed_loses_nothin
 
     // Each visitor is one visitor, with one session per stretch of events less than 30
     // minutes apart.
+    let salts = cluster
+        .query(
+            0,
+            "SELECT name, count(), max(created) - min(created) FROM spoor.secrets \
+             WHERE kind = 'salt' GROUP BY name ORDER BY name FORMAT TSV",
+        )
+        .await?;
+    eprintln!("salt candidates (day, candidates, created spread ms): {salts:?}");
     for visitor in &plan {
         check_one_visitor(visitor, &rows)?;
     }

@@ -29,6 +29,9 @@ pub struct SaltCache {
     store: Arc<dyn Store>,
     /// Day numbers (Unix days, UTC) and their salts, newest last, at most [`CACHED_DAYS`].
     recent: Mutex<Vec<(i64, [u8; 32])>>,
+    /// Held while a salt is fetched, so the requests that miss at once (the first ones of
+    /// a day) ask the store once: on a shared store each miss could make a candidate.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl SaltCache {
@@ -37,6 +40,7 @@ impl SaltCache {
         SaltCache {
             store,
             recent: Mutex::new(Vec::with_capacity(CACHED_DAYS + 1)),
+            fetching: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -63,14 +67,11 @@ impl SaltCache {
     }
 
     async fn for_day(&self, day: i64) -> Result<[u8; 32], StoreError> {
-        let cached = self
-            .recent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .find(|(d, _)| *d == day)
-            .map(|(_, salt)| *salt);
-        if let Some(salt) = cached {
+        if let Some(salt) = self.cached(day) {
+            return Ok(salt);
+        }
+        let _fetching = self.fetching.lock().await;
+        if let Some(salt) = self.cached(day) {
             return Ok(salt);
         }
         let salt = self.store.daily_salt(day).await?;
@@ -82,6 +83,16 @@ impl SaltCache {
             recent.drain(..excess);
         }
         Ok(salt)
+    }
+
+    /// The salt of `day` if it is in memory.
+    fn cached(&self, day: i64) -> Option<[u8; 32]> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(d, _)| *d == day)
+            .map(|(_, salt)| *salt)
     }
 }
 

@@ -99,6 +99,7 @@ impl ClickHouseStore {
             since,
         };
         rollups::settle::run(&store);
+        identity::salts_ahead::run(&store);
         Ok(store)
     }
 

@@ -8,6 +8,7 @@ mod ids;
 mod links;
 mod memory;
 mod persons;
+pub(in crate::store::clickhouse) mod salts_ahead;
 mod views;
 
 use super::ClickHouseStore;
@@ -16,24 +17,40 @@ use crate::identity::graph::Mode;
 use crate::identity::resolver::Memory;
 use crate::store::{IdentityState, LinkView, Person, StoreError, StoreFuture, random_bytes};
 
-/// How long a collector that created a secret waits before reading back which one won:
-/// longer than any insert in flight from a collector that started at the same moment.
-const SETTLE: std::time::Duration = std::time::Duration::from_millis(750);
+/// How long after a salt or secret candidate was created a reader trusts the earliest
+/// candidate as final, on one server: longer than any candidate's insert takes there.
+const WINDOW_ONE_SERVER: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The same on a cluster, where an insert goes through a `Distributed` table to a shard
+/// and takes about a second under load (a refused one is retried, not waited for).
+const WINDOW_CLUSTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The earliest candidate of a salt or secret, and when it was created (collector time).
 #[derive(serde::Deserialize)]
-struct Value {
+struct Candidate {
     value: String,
+    #[serde(rename = "earliest")]
+    created: i64,
 }
 
 impl ClickHouseStore {
-    /// The secret or salt filed under `(kind, name)`: the earliest created (then the
-    /// smallest) of the candidates collectors inserted, creating one when there is none.
-    async fn chosen(&self, kind: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let rows: Vec<Value> = self
+    /// How long after a candidate's creation any racing candidate has landed.
+    fn candidate_window(&self) -> std::time::Duration {
+        if self.inner.layout.cluster.is_some() {
+            WINDOW_CLUSTER
+        } else {
+            WINDOW_ONE_SERVER
+        }
+    }
+
+    /// The earliest created (then the smallest) of the candidates collectors inserted
+    /// under `(kind, name)`.
+    async fn chosen(&self, kind: &str, name: &str) -> Result<Option<Candidate>, StoreError> {
+        let rows: Vec<Candidate> = self
             .client()
             .rows(
                 format!(
-                    "SELECT argMin(value, (created, value)) AS value FROM {} \
+                    "SELECT argMin(value, (created, value)) AS value, min(created) AS earliest FROM {} \
                      WHERE kind = {} AND name = {} AND deleted = 0 HAVING count() > 0",
                     self.table("secrets"),
                     quote(kind),
@@ -42,37 +59,74 @@ impl ClickHouseStore {
                 &self.consistent_read(),
             )
             .await?;
-        rows.first().map(|r| hex_decode(&r.value)).transpose()
+        Ok(rows.into_iter().next())
     }
 
-    /// [`ClickHouseStore::chosen`], inserting `candidate` first when there is none and
-    /// reading back which candidate won once racing collectors had time to insert theirs.
+    /// The secret or salt filed under `(kind, name)`, the same for every collector: the
+    /// earliest created (then the smallest) of the candidates, once it is older than
+    /// [`candidate_window`](Self::candidate_window), inserting `candidate` first when there is none.
+    ///
+    /// Collectors that find none at about the same time each insert theirs. A candidate is
+    /// created before the earliest one became visible to its collector, and lands within
+    /// that window of its creation; so once the earliest seen is that old, no
+    /// candidate can land that was created before it, and every reader from then on takes
+    /// the same. A reader that finds a younger one waits out its window. (Trusting the
+    /// earliest seen at once split a day's cookieless visitors in two on a busy cluster,
+    /// where a racing insert took longer than the fixed wait the store used to make.)
     async fn chosen_or_create(
         &self,
         kind: &str,
         name: &str,
         candidate: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
-        if let Some(v) = self.chosen(kind, name).await? {
-            return Ok(v);
+        let window = i64::try_from(self.candidate_window().as_millis()).unwrap_or(i64::MAX);
+        let mut inserted = false;
+        // A candidate dated ahead by a skewed clock is taken after a few waits.
+        let mut waits = 0;
+        loop {
+            match self.chosen(kind, name).await? {
+                Some(c) => {
+                    let age = now_ms().saturating_sub(c.created);
+                    if age >= window || waits >= 3 {
+                        return hex_decode(&c.value);
+                    }
+                    waits += 1;
+                    let wait = u64::try_from(window - age.max(0)).unwrap_or(0);
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                }
+                None if inserted => {
+                    return Err(backend(format!(
+                        "{kind} {name}: inserted but not read back"
+                    )));
+                }
+                None => {
+                    self.insert_candidate(kind, name, candidate).await?;
+                    inserted = true;
+                }
+            }
         }
-        let now = now_ms();
+    }
+
+    /// Inserts `candidate` for `(kind, name)`, created now.
+    async fn insert_candidate(
+        &self,
+        kind: &str,
+        name: &str,
+        candidate: &[u8],
+    ) -> Result<(), StoreError> {
         self.client()
             .command(
                 format!(
-                    "INSERT INTO {} (name, value, created, kind, deleted, version) VALUES ({}, {}, {now}, {}, 0, 0)",
+                    "INSERT INTO {} (name, value, created, kind, deleted, version) VALUES ({}, {}, {}, {}, 0, 0)",
                     self.table("secrets"),
                     quote(name),
                     quote(&hex_encode(candidate)),
+                    now_ms(),
                     quote(kind)
                 ),
                 &self.state_settings(),
             )
-            .await?;
-        tokio::time::sleep(SETTLE).await;
-        self.chosen(kind, name)
-            .await?
-            .ok_or_else(|| backend(format!("{kind} {name}: inserted but not read back")))
+            .await
     }
 }
 
