@@ -87,6 +87,24 @@ impl Props {
             .collect::<serde_json::Map<_, _>>();
         serde_json::Value::Object(object).to_string()
     }
+
+    /// Properties stored by [`Props::to_json`] read back; `None` when empty or not an
+    /// object.
+    pub fn from_json(text: &str) -> Option<Props> {
+        let serde_json::Value::Object(object) = serde_json::from_str(text).ok()? else {
+            return None;
+        };
+        let props: BTreeMap<String, PropValue> = object
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::String(s) => Some((k, PropValue::Text(s))),
+                serde_json::Value::Number(n) => Some((k, PropValue::Number(n))),
+                serde_json::Value::Bool(b) => Some((k, PropValue::Bool(b))),
+                _ => None,
+            })
+            .collect();
+        (!props.is_empty()).then_some(Props(props))
+    }
 }
 
 /// One property value. Nested values and null are refused at the door, so a property is

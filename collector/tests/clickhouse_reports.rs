@@ -901,3 +901,120 @@ fn generated_history_answers_as_on_sqlite() {
         }
     });
 }
+
+/// A day whose rollups drifted from its events (what a call cut off between its events
+/// and its rollups leaves) is made exact again by `reconcile_day`: a history written
+/// cleanly needs no correction (the reconciliation derives the rollups as the writer did);
+/// after wrong rows are appended, the day's answers from the rollups equal those from the
+/// events again, and a second run changes nothing.
+#[test]
+fn reconciling_a_day_makes_its_drifted_rollups_exact_again() {
+    use spoor_collector::reports::generate::{Spec, generate};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(url) = common::clickhouse::new_database() else {
+        return;
+    };
+    let endpoint = common::clickhouse_endpoint(&url);
+    let clickhouse = runtime
+        .block_on(ClickHouseStore::open(
+            ClickHouseOptions {
+                endpoint: endpoint.clone(),
+                cluster: None,
+                insert_quorum: 2,
+            },
+            SessionRules::default(),
+        ))
+        .unwrap();
+    let day = 20_599;
+    let spec = Spec {
+        site: "demo".into(),
+        events: 6_000,
+        days: 3,
+        end_ms: (day + 1) * DAY_MS + DAY_MS / 2,
+        seed: 11,
+        batch: 1_000,
+    };
+    generate(&clickhouse, &spec, |_| {}).unwrap();
+    let exact = clickhouse.without_rollups();
+    let q = ReportQuery {
+        limit: 1_000,
+        ..ReportQuery::new(
+            "demo",
+            Range {
+                from: day,
+                to: day,
+            },
+        )
+    };
+
+    #[derive(Serialize)]
+    struct Drift {
+        site: &'static str,
+        dim: &'static str,
+        bucket: i64,
+        key: &'static str,
+        pageviews: i64,
+        events: i64,
+        sessions: i64,
+        batch: u64,
+    }
+    let hour = day * 24 + 10;
+    let drift = [
+        // A lost call's page views and session, a doubled event, a row of nothing real.
+        ("hour", hour, "", -3, -4, -1),
+        ("page", day, "/pricing", -2, -2, 0),
+        ("browser", day, "Firefox", 0, 1, 0),
+        ("page", day, "/ghost", 5, 5, 0),
+        ("flow", day, "/\n/pricing", 0, 0, 2),
+    ]
+    .map(|(dim, bucket, key, pageviews, events, sessions)| Drift {
+        site: "demo",
+        dim,
+        bucket,
+        key,
+        pageviews,
+        events,
+        sessions,
+        batch: 1,
+    });
+    let client = Client::new(endpoint);
+    runtime.block_on(async {
+        for d in day - 2..=day + 1 {
+            let clean = clickhouse.reconcile_day("demo", d).await.unwrap();
+            assert!(
+                d == day - 2 || clean.events > 1_000 && clean.sessions > 100,
+                "{clean:?}"
+            );
+            assert_eq!(clean.corrected, 0, "a clean history needs nothing: {clean:?}");
+        }
+
+        client.insert("report_counts", &drift, &[]).await.unwrap();
+        let drifted = ReportSource::counts(&clickhouse, &q).await.unwrap();
+        assert_ne!(drifted, exact.counts(&q).await.unwrap(), "the drift shows");
+        let fixed = clickhouse.reconcile_day("demo", day).await.unwrap();
+        assert_eq!(fixed.corrected, drift.len() as u64, "{fixed:?}");
+
+        assert_counts_near(
+            &ReportSource::counts(&clickhouse, &q).await.unwrap(),
+            &ReportSource::counts(&exact, &q).await.unwrap(),
+            "counts",
+        );
+        for dimension in [Dimension::Page, Dimension::Browser, Dimension::Entry] {
+            let got = ReportSource::breakdown(&clickhouse, &q, &dimension)
+                .await
+                .unwrap();
+            let want = ReportSource::breakdown(&exact, &q, &dimension)
+                .await
+                .unwrap();
+            assert_rows_near(&got, &want, &format!("{dimension:?}"));
+        }
+        let mut flows = ReportSource::flows(&clickhouse, &q, 4).await.unwrap();
+        let mut want_flows = ReportSource::flows(&exact, &q, 4).await.unwrap();
+        flows.sort();
+        want_flows.sort();
+        assert_eq!(flows, want_flows);
+        let again = clickhouse.reconcile_day("demo", day).await.unwrap();
+        assert_eq!(again.corrected, 0, "{again:?}");
+    });
+}

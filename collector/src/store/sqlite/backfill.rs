@@ -41,7 +41,7 @@ use super::dict::Dict;
 use super::reports::persons;
 use super::reports::rollup::{Counted, Flush, Rollups, SessionFacts, SessionState};
 use super::sessions::{SESSION_COLUMNS, read_session};
-use crate::event::{PropValue, Props};
+use crate::event::Props;
 use crate::store::StoreError;
 
 /// Rows read per chunk.
@@ -204,7 +204,7 @@ fn events(
             let name: Option<String> = r.get(5)?;
             let props = r
                 .get::<_, Option<String>>(6)?
-                .and_then(|p| props_from_json(&p));
+                .and_then(|p| Props::from_json(&p));
             let target: Option<String> = r.get(7)?;
             let session: Option<i64> = r.get(8)?;
             let mut prev = None;
@@ -400,24 +400,6 @@ fn links(tx: &Transaction<'_>, size: usize, done: &mut Backfilled) -> Result<(),
             tracing::info!(done = done.links, "backfilling persons");
         }
     }
-}
-
-/// A custom event's stored `props` (a flat JSON object) read back; `None` when empty or
-/// not an object.
-fn props_from_json(text: &str) -> Option<Props> {
-    let serde_json::Value::Object(object) = serde_json::from_str(text).ok()? else {
-        return None;
-    };
-    let props: BTreeMap<String, PropValue> = object
-        .into_iter()
-        .filter_map(|(k, v)| match v {
-            serde_json::Value::String(s) => Some((k, PropValue::Text(s))),
-            serde_json::Value::Number(n) => Some((k, PropValue::Number(n))),
-            serde_json::Value::Bool(b) => Some((k, PropValue::Bool(b))),
-            _ => None,
-        })
-        .collect();
-    (!props.is_empty()).then_some(Props(props))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! report over a range before `since` (the rollups' start, see [`ClickHouseStore::since`])
 //! is answered from the events.
 
+pub(super) mod reconcile;
 pub(super) mod settle;
 
 use std::collections::HashSet;
