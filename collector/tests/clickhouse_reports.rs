@@ -939,13 +939,7 @@ fn reconciling_a_day_makes_its_drifted_rollups_exact_again() {
     let exact = clickhouse.without_rollups();
     let q = ReportQuery {
         limit: 1_000,
-        ..ReportQuery::new(
-            "demo",
-            Range {
-                from: day,
-                to: day,
-            },
-        )
+        ..ReportQuery::new("demo", Range { from: day, to: day })
     };
 
     #[derive(Serialize)]
@@ -986,7 +980,10 @@ fn reconciling_a_day_makes_its_drifted_rollups_exact_again() {
                 d == day - 2 || clean.events > 1_000 && clean.sessions > 100,
                 "{clean:?}"
             );
-            assert_eq!(clean.corrected, 0, "a clean history needs nothing: {clean:?}");
+            assert_eq!(
+                clean.corrected, 0,
+                "a clean history needs nothing: {clean:?}"
+            );
         }
 
         client.insert("report_counts", &drift, &[]).await.unwrap();

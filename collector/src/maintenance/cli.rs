@@ -4,12 +4,19 @@
 //! serving) and `rebuild-reports` (clears the report data and computes it again from the
 //! stored events, sessions and links with [`SqliteStore::rebuild_reports`], the code that
 //! backfills a file upgraded from before the reports; stop the collector first). Each
-//! prints its result as JSON.
+//! prints its result as JSON. On a ClickHouse store (`SPOOR_STORE=clickhouse:…`),
+//! `rebuild-reports --site S [--from DATE] [--to DATE]` reconciles those UTC days' rollups
+//! with their events ([`ClickHouseStore::reconcile_day`]) while the collectors go on
+//! serving; `export` and `erase` are the running collector's API there.
 
 use std::path::PathBuf;
 
 use super::erasure::Subject;
+use crate::reports::range::{DAY_MS, parse_date};
+use crate::session::SessionRules;
 use crate::store::StoreError;
+use crate::store::clickhouse::client::Endpoint;
+use crate::store::clickhouse::{ClickHouseOptions, ClickHouseStore, Reconciled};
 use crate::store::sqlite::SqliteStore;
 
 /// `spoor-collector export|erase|rebuild-reports …`.
@@ -29,8 +36,27 @@ pub enum Action {
     /// Delete everything stored about a visitor, person or user; print the counts as JSON.
     Erase(Target),
     /// Clear the report rollups and compute them again from the stored events; print the
-    /// counts as JSON. Stop the collector first: it cannot write meanwhile.
-    RebuildReports(Database),
+    /// counts as JSON. Stop the collector first: it cannot write meanwhile. On ClickHouse
+    /// (SPOOR_STORE), reconcile the rollups of --site's days --from..--to with their
+    /// events instead, the collectors serving on.
+    RebuildReports(Rebuild),
+}
+
+/// What `rebuild-reports` rebuilds.
+#[derive(Debug, clap::Args)]
+pub struct Rebuild {
+    /// The database.
+    #[command(flatten)]
+    pub database: Database,
+    /// ClickHouse only: the site whose rollups to reconcile
+    #[arg(long)]
+    pub site: Option<String>,
+    /// ClickHouse only: the first UTC day (YYYY-MM-DD) [default: today]
+    #[arg(long)]
+    pub from: Option<String>,
+    /// ClickHouse only: the last UTC day (YYYY-MM-DD) [default: --from]
+    #[arg(long)]
+    pub to: Option<String>,
 }
 
 /// The database file a subcommand opens.
@@ -81,12 +107,74 @@ impl Command {
                 let (store, site, subject) = t.open(env)?;
                 serde_json::to_string_pretty(&store.erase(&site, &subject)?)
             }
-            Action::RebuildReports(database) => {
-                let store = database.open(env)?;
-                serde_json::to_string_pretty(&store.rebuild_reports()?)
-            }
+            Action::RebuildReports(rebuild) => match clickhouse_store(&rebuild.database, &env) {
+                Some(spec) => serde_json::to_string_pretty(&rebuild.on_clickhouse(&spec, &env)?),
+                None => {
+                    let store = rebuild.database.open(env)?;
+                    serde_json::to_string_pretty(&store.rebuild_reports()?)
+                }
+            },
         };
         json.map_err(|e| CommandError::Usage(e.to_string()))
+    }
+}
+
+/// The `clickhouse:…` spec of `SPOOR_STORE`, unless `--db` names a file.
+fn clickhouse_store(database: &Database, env: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    if database.db.is_some() {
+        return None;
+    }
+    env("SPOOR_STORE").and_then(|s| s.strip_prefix("clickhouse:").map(str::to_string))
+}
+
+impl Rebuild {
+    /// Reconciles the named days of the ClickHouse store `spec` (with the credentials and
+    /// cluster of the server's environment), one day after another.
+    fn on_clickhouse(
+        self,
+        spec: &str,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<Reconciled>, CommandError> {
+        let site = self.site.ok_or_else(|| {
+            CommandError::Usage("rebuild-reports on ClickHouse needs --site".into())
+        })?;
+        let day = |flag: &str, value: Option<String>, default: i64| match value {
+            None => Ok(default),
+            Some(v) => parse_date(&v).ok_or_else(|| {
+                CommandError::Usage(format!("--{flag} {v}: not a date (YYYY-MM-DD)"))
+            }),
+        };
+        let from = day("from", self.from, crate::clock::now_ms().div_euclid(DAY_MS))?;
+        let to = day("to", self.to, from)?;
+        if to < from {
+            return Err(CommandError::Usage("--to is before --from".into()));
+        }
+        let endpoint = Endpoint::parse(
+            spec,
+            env("SPOOR_CLICKHOUSE_USER"),
+            env("SPOOR_CLICKHOUSE_PASSWORD"),
+        )
+        .map_err(CommandError::Usage)?;
+        let options = ClickHouseOptions {
+            endpoint,
+            cluster: env("SPOOR_CLICKHOUSE_CLUSTER"),
+            insert_quorum: 1,
+        };
+        let reconcile = async {
+            let store = ClickHouseStore::open(options, SessionRules::default()).await?;
+            let mut done = Vec::new();
+            for d in from..=to {
+                done.push(store.reconcile_day(&site, d).await?);
+            }
+            Ok(done)
+        };
+        // The binary runs subcommands on a blocking thread of its runtime.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime.block_on(reconcile),
+            Err(_) => tokio::runtime::Runtime::new()
+                .map_err(|e| CommandError::Usage(e.to_string()))?
+                .block_on(reconcile),
+        }
     }
 }
 
@@ -100,7 +188,7 @@ impl Database {
         // still names a file).
         if self.db.is_none() && env("SPOOR_STORE").is_some_and(|s| s.starts_with("clickhouse:")) {
             return Err(CommandError::Usage(
-                "SPOOR_STORE names a ClickHouse store: the subcommands read SQLite files only; \
+                "SPOOR_STORE names a ClickHouse store: export and erase read SQLite files only; \
                  use GET /api/export or DELETE /api/erase of the running collector"
                     .into(),
             ));
@@ -161,6 +249,7 @@ mod tests {
 
         let db = path.display().to_string();
         let by_flag = Command::try_parse_from(args(&[call[0], call[1], "--db", &db]))?;
+        // Named on the command line, the file is rebuilt whatever SPOOR_STORE says.
         let json: serde_json::Value = serde_json::from_str(&by_flag.run(|_| None)?)?;
         assert_eq!(json["events"], 2);
         assert_eq!(json["sessions"], 2);

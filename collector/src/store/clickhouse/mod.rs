@@ -22,6 +22,7 @@ mod maintenance;
 pub mod migrate;
 mod reports;
 mod rollups;
+pub use rollups::reconcile::Reconciled;
 mod sink;
 
 use std::sync::Arc;

@@ -360,7 +360,8 @@ fn difference(
     for ((site, day, flow), want) in &exact.flows {
         let have = stored_flows.remove(&(*day, flow.clone())).unwrap_or(0);
         if *want != have {
-            fix.flows.insert((site.clone(), *day, flow.clone()), want - have);
+            fix.flows
+                .insert((site.clone(), *day, flow.clone()), want - have);
         }
     }
     // Rows the rollups hold that the events do not: taken back.
