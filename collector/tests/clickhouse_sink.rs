@@ -1,7 +1,7 @@
 //! The ClickHouse store's append path against a real `clickhouse-server`
 //! (`common::clickhouse`): ids stored once whatever a resend carries, sessions continued
-//! across calls and named the same by a retry, and a call that failed half-way repaired by
-//! its retry without counting anything twice. Skipped where ClickHouse is not installed
+//! across calls and named the same by a retry, and a call cut off after its events carried
+//! on by its retry without counting anything twice. Skipped where ClickHouse is not installed
 //! (never under `CI=true`).
 
 #![allow(clippy::unwrap_used)]
@@ -109,8 +109,16 @@ async fn an_id_is_stored_once_and_sessions_continue_across_calls() {
     assert_eq!(counts(&client).await, (4, 2, 4));
 }
 
+/// A call cut off after its events (a collector killed mid-call) left them alone: no ids,
+/// no latest session, no rollups. Its retry carries it on without writing the events
+/// again: the visitor's next event continues the session they started, and the rollups
+/// count every event once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retry_after_the_events_were_written_counts_nothing_twice() {
+async fn a_retry_after_the_events_were_written_carries_the_call_on_counting_nothing_twice() {
+    use spoor_collector::reports::ReportQuery;
+    use spoor_collector::reports::range::{DAY_MS, Range};
+    use spoor_collector::store::ReportSource;
+
     let Some((store, client)) = store().await else {
         return;
     };
@@ -119,15 +127,39 @@ async fn a_retry_after_the_events_were_written_counts_nothing_twice() {
         pageview(11, "v2", T0 + MIN, "/x"),
     ];
     store.append(vec![batch.clone()]).await.unwrap();
-    // As if the ids' insert had failed after the events' own: the retry must find the
-    // events where they are.
-    client
-        .command("TRUNCATE TABLE event_ids".into(), &[])
-        .await
-        .unwrap();
+    for table in [
+        "event_ids",
+        "latest_sessions",
+        "report_counts",
+        "report_visitors",
+    ] {
+        client
+            .command(format!("TRUNCATE TABLE {table}"), &[])
+            .await
+            .unwrap();
+    }
+    let out = store.append(vec![batch.clone()]).await.unwrap();
+    assert_eq!((out[0].stored, out[0].duplicates), (2, 0), "carried on");
+    assert_eq!(counts(&client).await, (2, 1, 2), "no row twice");
+    // Complete now: a resend is a duplicate, and the next event continues the session.
     let out = store.append(vec![batch]).await.unwrap();
     assert_eq!((out[0].stored, out[0].duplicates), (0, 2));
-    assert_eq!(counts(&client).await, (2, 1, 2));
+    store
+        .append(vec![vec![pageview(12, "v2", T0 + 5 * MIN, "/y")]])
+        .await
+        .unwrap();
+    assert_eq!(counts(&client).await, (3, 1, 3), "one session");
+    let day = T0.div_euclid(DAY_MS);
+    let q = ReportQuery::new("demo", Range { from: day, to: day });
+    let rollups = ReportSource::counts(&store, &q).await.unwrap();
+    let events = ReportSource::counts(&store.without_rollups(), &q)
+        .await
+        .unwrap();
+    assert_eq!(
+        (rollups.pageviews, rollups.events, rollups.sessions),
+        (3, 3, 1)
+    );
+    assert_eq!(rollups, events);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

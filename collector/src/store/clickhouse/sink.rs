@@ -474,6 +474,9 @@ fn next_version() -> u64 {
     }
 }
 
+/// `(site, event id)` pairs.
+type StoredIds = HashSet<(String, Uuid)>;
+
 /// The id of the session `e` starts: its first 48 bits the event's time (so ids sort by
 /// start, as UUID v7 do), then the version and variant bits of a v7, then bits of a hash of
 /// site, visitor and event id, so the same event starts a session of the same id.
@@ -507,7 +510,7 @@ impl ClickHouseStore {
             return Ok(vec![InsertOutcome::default(); groups.len()]);
         }
         // Two independent reads, sent together.
-        let (mut stored_ids, mut latest) =
+        let ((mut stored_ids, mut cut_off), mut latest) =
             tokio::try_join!(self.stored_ids(&all), self.latest_sessions(&all))?;
         let mut touched: HashSet<VisitorKey> = HashSet::new();
         // Every session this call changed, as it ends up, and as it was stored before.
@@ -520,7 +523,11 @@ impl ClickHouseStore {
         for events in groups {
             let mut stored = 0;
             for e in *events {
-                if !stored_ids.insert((e.site.clone(), e.client.id)) {
+                let id = (e.site.clone(), e.client.id);
+                // Stored by a call cut off after its events: carried on from there (its
+                // session, ids and rollups), without its row again.
+                let resumed = cut_off.remove(&id);
+                if !resumed && !stored_ids.insert(id) {
                     continue;
                 }
                 let key = (e.site.clone(), e.visitor.clone());
@@ -574,7 +581,9 @@ impl ClickHouseStore {
                             .is_some_and(|l| s.last_ts < l.session.last_ts);
                         let started = Latest::start(e, s);
                         if keeps_current {
-                            rows.push(EventRow::new(e, started.session.id, true, None));
+                            if !resumed {
+                                rows.push(EventRow::new(e, started.session.id, true, None));
+                            }
                             rollups.event(e, None);
                             changed.insert(started.session.id, (key, started));
                             new_events.push(e);
@@ -584,7 +593,9 @@ impl ClickHouseStore {
                         (started, None, true)
                     }
                 };
-                rows.push(EventRow::new(e, next.session.id, starts, prev_path.clone()));
+                if !resumed {
+                    rows.push(EventRow::new(e, next.session.id, starts, prev_path.clone()));
+                }
                 rollups.event(e, prev_path.as_deref());
                 changed.insert(next.session.id, (key.clone(), next.clone()));
                 latest.insert(key.clone(), Some(next));
@@ -597,7 +608,7 @@ impl ClickHouseStore {
                 duplicates: events.len() - stored,
             });
         }
-        if rows.is_empty() {
+        if new_events.is_empty() {
             return Ok(outcomes);
         }
         let version = next_version();
@@ -619,6 +630,7 @@ impl ClickHouseStore {
         self.apply_identity(&new_events).await?;
         // The events first of what they change: the insert a busy cluster refuses (a
         // quorum insert, Code 286) leaves nothing behind, and its retry starts clean.
+        // (None when the call only carries on a cut-off one.)
         self.client().insert("events", &rows, &settings).await?;
         let ids: Vec<IdRow<'_>> = new_events
             .iter()
@@ -632,10 +644,13 @@ impl ClickHouseStore {
                 }
             })
             .collect();
-        // Then what the events change, sent together: their ids, the sessions, and the
-        // rollups (taken from the sessions as stored before the call). A call cut off
-        // after its events is retried as duplicates, which add nothing: the sessions stay
-        // behind those events and the rollups miss them (see `rollups`).
+        // Then what the events change, sent together: the sessions and the rollups (taken
+        // from the sessions as stored before the call); and last their ids, which mark the
+        // call complete. A call cut off before its ids is carried on by its retry, which
+        // finds its events in `events` alone (`stored_ids`): the sessions go on from them
+        // (a visitor is not split where the cut-off call started a session), and the
+        // rollups count them, twice only if the call was cut off between its rollups and
+        // its ids (`rebuild-reports` makes a day exact again, see `rollups`).
         for (id, (key, now)) in &changed {
             if let Some(old) = originals.get(id) {
                 rollups.session(&old.state(key), -1);
@@ -644,16 +659,17 @@ impl ClickHouseStore {
         }
         let state = self.state_settings();
         tokio::try_join!(
-            self.client().insert("event_ids", &ids, &settings),
             self.client().insert("latest_sessions", &sessions, &state),
             self.write_rollups(rollups, version),
         )?;
+        self.client().insert("event_ids", &ids, &settings).await?;
         Ok(outcomes)
     }
 
     /// The `(site, id)` pairs among `events` already stored: in `event_ids`, or in `events`
-    /// under the event's own site, day and visitor (a call that failed between the two).
-    async fn stored_ids(&self, events: &[&Event]) -> Result<HashSet<(String, Uuid)>, StoreError> {
+    /// under the event's own site, day and visitor; and apart, those in `events` alone (a
+    /// call cut off before its ids, which the caller carries on).
+    async fn stored_ids(&self, events: &[&Event]) -> Result<(StoredIds, StoredIds), StoreError> {
         let mut by_site: HashMap<&str, Vec<&Event>> = HashMap::new();
         for e in events {
             by_site.entry(&e.site).or_default().push(e);
@@ -704,17 +720,19 @@ impl ClickHouseStore {
             .client()
             .rows(parts.join("\nUNION ALL\n"), &self.consistent_read())
             .await?;
-        found
-            .into_iter()
-            .map(|r| {
-                let id = if r.id.is_empty() {
-                    Uuid::from_u64_pair(r.hi, r.lo)
-                } else {
-                    Uuid::parse_str(&r.id).map_err(|e| backend(format!("stored id: {e}")))?
-                };
-                Ok((r.site, id))
-            })
-            .collect()
+        let mut complete = StoredIds::new();
+        let mut in_events = StoredIds::new();
+        for r in found {
+            if r.id.is_empty() {
+                complete.insert((r.site, Uuid::from_u64_pair(r.hi, r.lo)));
+            } else {
+                let id = Uuid::parse_str(&r.id).map_err(|e| backend(format!("stored id: {e}")))?;
+                in_events.insert((r.site, id));
+            }
+        }
+        let cut_off: StoredIds = in_events.difference(&complete).cloned().collect();
+        complete.extend(in_events);
+        Ok((complete, cut_off))
     }
 
     /// The latest session of each visitor of `events` (`None` for a visitor without one).
