@@ -241,3 +241,25 @@ pub struct IdentityEffects {
     /// Deactivate the earlier `fingerprint` links of `fingerprint` (it became ambiguous).
     pub withdraw_fingerprint_links: bool,
 }
+
+#[cfg(test)]
+mod props_tests {
+    use std::collections::BTreeMap;
+
+    use super::{PropValue, Props};
+
+    #[test]
+    fn stored_props_read_back_as_they_were_sent() {
+        let props = Props(BTreeMap::from([
+            (
+                "n".to_string(),
+                PropValue::Number(serde_json::Number::from_f64(1.5).unwrap_or(0.into())),
+            ),
+            ("ok".to_string(), PropValue::Bool(true)),
+            ("plan".to_string(), PropValue::Text("pro".into())),
+        ]));
+        assert_eq!(Props::from_json(&props.to_json()), Some(props));
+        assert_eq!(Props::from_json("{}"), None);
+        assert_eq!(Props::from_json("not json"), None);
+    }
+}

@@ -428,7 +428,7 @@ mod tests {
 
     use super::*;
     use crate::enrich::agent::classify;
-    use crate::event::{Custom, Engagement, Event, EventKind};
+    use crate::event::{Custom, Engagement, Event, EventKind, PropValue};
     use crate::identity::graph::{LinkKind, Mode};
     use crate::identity::resolver::NewLink;
     use crate::reports::range::{DAY_MS, HOUR_MS, Range};
@@ -976,20 +976,5 @@ mod tests {
             "{plan:?}"
         );
         Ok(())
-    }
-
-    #[test]
-    fn stored_props_read_back_as_they_were_sent() {
-        let props = Props(BTreeMap::from([
-            (
-                "n".to_string(),
-                PropValue::Number(serde_json::Number::from_f64(1.5).unwrap_or(0.into())),
-            ),
-            ("ok".to_string(), PropValue::Bool(true)),
-            ("plan".to_string(), PropValue::Text("pro".into())),
-        ]));
-        assert_eq!(props_from_json(&props.to_json()), Some(props));
-        assert_eq!(props_from_json("{}"), None);
-        assert_eq!(props_from_json("not json"), None);
     }
 }
