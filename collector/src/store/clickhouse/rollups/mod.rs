@@ -6,9 +6,9 @@
 //! sessions can no longer move.
 //!
 //! Exact as long as every event's call writes its rollups once. A call cut off after its
-//! events and before its rollups is acknowledged to nobody; its retry finds the events
-//! stored (duplicates add nothing), so the rollups miss that call's events: the counts of
-//! the rollups can fall short of the events' by the calls that failed there, and a
+//! events and before its ids is carried on by its retry (the writer, `sink.rs`), which
+//! writes its rollups then; one cut off after its rollups and before its ids is counted
+//! twice. [`reconcile`] makes a day exact again from its events (`rebuild-reports`). A
 //! report over a range before `since` (the rollups' start, see [`ClickHouseStore::since`])
 //! is answered from the events.
 
