@@ -1013,5 +1013,52 @@ fn reconciling_a_day_makes_its_drifted_rollups_exact_again() {
         assert_eq!(flows, want_flows);
         let again = clickhouse.reconcile_day("demo", day).await.unwrap();
         assert_eq!(again.corrected, 0, "{again:?}");
+
+        // Each collector's minutely task reconciles yesterday once it is over, once.
+        let next = day + 1;
+        let mut drift_next = drift;
+        for row in &mut drift_next {
+            row.bucket += if row.dim == "hour" { 24 } else { 1 };
+        }
+        client
+            .insert("report_counts", &drift_next, &[])
+            .await
+            .unwrap();
+        let today = (next + 1) * DAY_MS;
+        assert_eq!(
+            clickhouse
+                .reconcile_closed(today + 10 * 60_000)
+                .await
+                .unwrap(),
+            None,
+            "not in the first hour of the next day"
+        );
+        let done = clickhouse
+            .reconcile_closed(today + 2 * HOUR_MS)
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert_eq!(done.len(), 1, "{done:?}");
+        assert_eq!(done[0].corrected, drift_next.len() as u64, "{done:?}");
+        assert_eq!(
+            clickhouse
+                .reconcile_closed(today + 3 * HOUR_MS)
+                .await
+                .unwrap(),
+            None,
+            "done once"
+        );
+        let q_next = ReportQuery {
+            range: Range {
+                from: next,
+                to: next,
+            },
+            ..q.clone()
+        };
+        assert_counts_near(
+            &ReportSource::counts(&clickhouse, &q_next).await.unwrap(),
+            &ReportSource::counts(&exact, &q_next).await.unwrap(),
+            "the next day's counts",
+        );
     });
 }

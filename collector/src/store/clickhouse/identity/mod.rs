@@ -73,7 +73,7 @@ impl ClickHouseStore {
     /// the same. A reader that finds a younger one waits out its window. (Trusting the
     /// earliest seen at once split a day's cookieless visitors in two on a busy cluster,
     /// where a racing insert took longer than the fixed wait the store used to make.)
-    async fn chosen_or_create(
+    pub(in crate::store::clickhouse) async fn chosen_or_create(
         &self,
         kind: &str,
         name: &str,

@@ -129,7 +129,89 @@ fn dim(name: &str) -> Option<&'static str> {
     DIMS.into_iter().find(|d| *d == name)
 }
 
+/// How far into a UTC day the day before is reconciled on its own: its sessions are over,
+/// and beacons kept offline for a while have been sent.
+pub const CLOSED_AFTER_MS: i64 = HOUR_MS;
+
 impl ClickHouseStore {
+    /// Reconciles yesterday (by `now_ms`, UTC), every site of it, once
+    /// [`CLOSED_AFTER_MS`] into today, by one collector: each collector's minutely task
+    /// asks; the one whose claim is chosen (as a salt is, the earliest candidate once no
+    /// earlier one can land) runs it and marks the day `reconciled` in `rollup_marks`.
+    /// Returns what it did (`None`: not due, done, or another collector's). A collector
+    /// that dies in the middle leaves the day to `rebuild-reports`.
+    pub async fn reconcile_closed(
+        &self,
+        now_ms: i64,
+    ) -> Result<Option<Vec<Reconciled>>, StoreError> {
+        let today = now_ms.div_euclid(DAY_MS);
+        let day = today - 1;
+        if now_ms - today * DAY_MS < CLOSED_AFTER_MS || self.reconciled(day).await? {
+            return Ok(None);
+        }
+        let claim = crate::store::random_bytes::<16>()?;
+        let chosen = self
+            .chosen_or_create("reconcile", &day.to_string(), &claim)
+            .await?;
+        if chosen != claim {
+            return Ok(None);
+        }
+        #[derive(Deserialize)]
+        struct Site {
+            site: String,
+        }
+        let first_hour = day * (DAY_MS / HOUR_MS);
+        let sites: Vec<Site> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT DISTINCT site FROM {} WHERE day = '{}' \
+                     UNION ALL SELECT DISTINCT site FROM {} WHERE dim = 'hour' \
+                         AND bucket >= {first_hour} AND bucket < {}",
+                    self.table("events"),
+                    date(day),
+                    self.table("report_counts"),
+                    first_hour + DAY_MS / HOUR_MS
+                ),
+                &[],
+            )
+            .await?;
+        let sites: std::collections::BTreeSet<String> = sites.into_iter().map(|s| s.site).collect();
+        let mut done = Vec::with_capacity(sites.len());
+        for site in sites {
+            done.push(self.reconcile_day(&site, day).await?);
+        }
+        self.client()
+            .command(
+                format!(
+                    "INSERT INTO {} (name, at) VALUES ('reconciled', {day})",
+                    self.table("rollup_marks")
+                ),
+                &self.state_settings(),
+            )
+            .await?;
+        Ok(Some(done))
+    }
+
+    /// Whether `day` was reconciled on its own.
+    async fn reconciled(&self, day: i64) -> Result<bool, StoreError> {
+        #[derive(Deserialize)]
+        struct Marks {
+            n: u64,
+        }
+        let rows: Vec<Marks> = self
+            .client()
+            .rows(
+                format!(
+                    "SELECT count() AS n FROM {} WHERE name = 'reconciled' AND at = {day}",
+                    self.table("rollup_marks")
+                ),
+                &self.consistent_read(),
+            )
+            .await?;
+        Ok(rows.first().is_some_and(|m| m.n > 0))
+    }
+
     /// Makes the rollups of `site`'s UTC `day` (a Unix day number) equal what its stored
     /// events give (see the module docs for when that is exact).
     pub async fn reconcile_day(&self, site: &str, day: i64) -> Result<Reconciled, StoreError> {

@@ -171,7 +171,9 @@ impl ClickHouseStore {
     }
 }
 
-/// Settles every [`EVERY`] while the store lives (the task holds it weakly and ends with
+/// Settles, and reconciles yesterday once it is over
+/// ([`reconcile_closed`](ClickHouseStore::reconcile_closed)), every [`EVERY`] while the
+/// store lives (the task holds it weakly and ends with
 /// it); a failed run is logged and tried again at the next.
 pub(in crate::store::clickhouse) fn run(store: &ClickHouseStore) {
     let weak = std::sync::Arc::downgrade(&store.inner);
@@ -184,6 +186,11 @@ pub(in crate::store::clickhouse) fn run(store: &ClickHouseStore) {
             let store = ClickHouseStore { inner, since: 0 };
             if let Err(e) = store.settle(now_ms()).await {
                 tracing::warn!(error = %e, "settling entry and exit visitors failed");
+            }
+            match store.reconcile_closed(now_ms()).await {
+                Ok(Some(days)) => tracing::info!(?days, "yesterday's rollups reconciled"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "reconciling yesterday's rollups failed"),
             }
         }
     });
