@@ -1062,3 +1062,70 @@ fn reconciling_a_day_makes_its_drifted_rollups_exact_again() {
         );
     });
 }
+
+/// Only the latest `settled` mark is read, and every collector adds one a minute: the
+/// hourly pruning keeps the last day's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_settled_marks_are_pruned() {
+    let Some(url) = common::clickhouse::new_database() else {
+        return;
+    };
+    let endpoint = common::clickhouse_endpoint(&url);
+    let store = ClickHouseStore::open(
+        ClickHouseOptions {
+            endpoint: endpoint.clone(),
+            cluster: None,
+            insert_quorum: 2,
+        },
+        SessionRules::default(),
+    )
+    .await
+    .unwrap();
+    #[derive(Serialize)]
+    struct Mark {
+        name: &'static str,
+        at: i64,
+    }
+    let latest = 3 * DAY_MS + 5;
+    let marks = [1, 2, latest - DAY_MS, latest - 1, latest].map(|at| Mark {
+        name: "settled",
+        at,
+    });
+    let client = Client::new(endpoint);
+    client.insert("rollup_marks", &marks, &[]).await.unwrap();
+    store.prune_settled_marks().await.unwrap();
+    #[derive(serde::Deserialize)]
+    struct N {
+        n: u64,
+    }
+    let mut left = 0;
+    for _ in 0..100 {
+        left = client
+            .rows::<N>(
+                "SELECT count() AS n FROM rollup_marks WHERE name = 'settled'".into(),
+                &[],
+            )
+            .await
+            .unwrap()[0]
+            .n;
+        if left == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 3, "the last day's marks");
+    #[derive(serde::Deserialize)]
+    struct Span {
+        first: i64,
+        last: i64,
+    }
+    let span = client
+        .rows::<Span>(
+            "SELECT min(at) AS first, max(at) AS last FROM rollup_marks WHERE name = 'settled'"
+                .into(),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((span[0].first, span[0].last), (latest - DAY_MS, latest));
+}

@@ -25,6 +25,9 @@ use crate::store::StoreError;
 /// How often each collector settles.
 const EVERY: Duration = Duration::from_secs(60);
 
+/// Every how many runs old `settled` marks are deleted (hourly).
+const PRUNE_EVERY_RUNS: u64 = 60;
+
 /// How far before a window's first arrival its sessions' events may lie (by their
 /// client time, the `day` of the primary key): a session lasts at most a local day, and
 /// an event may arrive a while after it happened.
@@ -110,6 +113,22 @@ impl ClickHouseStore {
         Ok(to.max(from))
     }
 
+    /// Deletes the `settled` marks more than a day older than the latest (every collector
+    /// adds one a minute; only the latest is read).
+    pub async fn prune_settled_marks(&self) -> Result<(), StoreError> {
+        let mark = self.settled_mark().await?;
+        self.client()
+            .command(
+                format!(
+                    "ALTER TABLE {} DELETE WHERE name = 'settled' AND at < {}",
+                    self.local_table("rollup_marks"),
+                    mark.saturating_sub(DAY_MS)
+                ),
+                &[],
+            )
+            .await
+    }
+
     /// The earliest arrival of any stored event (`i64::MAX` with none).
     async fn first_arrival(&self) -> Result<i64, StoreError> {
         let rows: Vec<Mark> = self
@@ -180,12 +199,17 @@ pub(in crate::store::clickhouse) fn run(store: &ClickHouseStore) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         tick.tick().await;
-        loop {
+        for n in 1u64.. {
             tick.tick().await;
             let Some(inner) = weak.upgrade() else { return };
             let store = ClickHouseStore { inner, since: 0 };
             if let Err(e) = store.settle(now_ms()).await {
                 tracing::warn!(error = %e, "settling entry and exit visitors failed");
+            }
+            if n % PRUNE_EVERY_RUNS == 0 {
+                if let Err(e) = store.prune_settled_marks().await {
+                    tracing::warn!(error = %e, "deleting old settled marks failed");
+                }
             }
             match store.reconcile_closed(now_ms()).await {
                 Ok(Some(days)) => tracing::info!(?days, "yesterday's rollups reconciled"),
