@@ -11,7 +11,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use common::clickhouse_rows::{Ev, VisitorPerson};
+use serde::Deserialize;
 use spoor_collector::reports::funnel::{Step, evaluate};
 use spoor_collector::reports::range::{DAY_MS, HOUR_MS, Range, date, parse_date};
 use spoor_collector::reports::{Filters, FunnelHit, LogSession, ReportQuery};
@@ -23,36 +24,6 @@ use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 /// The tests below count what the shared server does (its global `system.events`): one
 /// at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// An `events` row (the columns the reports read; the others take their defaults).
-#[derive(Serialize, Clone, Default)]
-struct Ev {
-    site: String,
-    id: String,
-    day: String,
-    ts: i64,
-    /// Collector time minus client time (`received` is its alias).
-    received_after: i64,
-    kind: String,
-    visitor: String,
-    session: String,
-    starts: u8,
-    hostname: String,
-    path: String,
-    device: String,
-    name: String,
-}
-
-/// A `visitor_persons` row.
-#[derive(Serialize)]
-struct VisitorPerson {
-    site: String,
-    mode: String,
-    visitor: String,
-    from_ms: i64,
-    person: String,
-    version: u64,
-}
 
 /// An event of `visitor` in session number `session` at `ts`, arrived a second later.
 fn ev(n: u64, visitor: &str, session: u64, ts: i64, kind: &str, what: &str) -> Ev {

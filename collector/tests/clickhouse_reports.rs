@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::clickhouse_rows::{Ev, VisitorPerson};
 use serde::Serialize;
 use spoor_collector::identity::graph::Mode;
 use spoor_collector::reports::funnel::{FunnelDef, Step};
@@ -20,49 +21,6 @@ use spoor_collector::store::clickhouse::client::Client;
 use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 
 const MIN: i64 = i64::MIN;
-
-/// An `events` row (the columns the reports read; the others take their defaults).
-#[derive(Serialize, Clone, Default)]
-struct Ev {
-    site: String,
-    id: String,
-    day: String,
-    ts: i64,
-    /// Collector time minus client time (`received` is its alias).
-    received_after: i64,
-    kind: String,
-    visitor: String,
-    session: String,
-    starts: u8,
-    hostname: String,
-    path: String,
-    prev_path: String,
-    referrer: String,
-    browser: String,
-    os: String,
-    device: String,
-    country: String,
-    source: String,
-    source_class: String,
-    fallback: String,
-    utm_source: String,
-    utm_campaign: String,
-    name: String,
-    props: String,
-    target: String,
-    visible_ms: u32,
-}
-
-/// A `visitor_persons` row (kept by the identity side, `0005_persons.sql`).
-#[derive(Serialize)]
-struct VisitorPerson {
-    site: String,
-    mode: String,
-    visitor: String,
-    from_ms: i64,
-    person: String,
-    version: u64,
-}
 
 /// The day every session below starts on (but s4, the day after).
 fn day0() -> i64 {

@@ -16,6 +16,7 @@ use spoor_collector::{Collector, app};
 use tower::ServiceExt;
 
 pub mod clickhouse;
+pub mod clickhouse_rows;
 
 /// The ClickHouse store's endpoint for a database of the test server
 /// ([`clickhouse::new_database`]), with its user and password.
