@@ -16,10 +16,9 @@ use serde::Deserialize;
 use spoor_collector::reports::funnel::{Step, evaluate};
 use spoor_collector::reports::range::{DAY_MS, HOUR_MS, Range, date, parse_date};
 use spoor_collector::reports::{Filters, FunnelHit, LogSession, ReportQuery};
-use spoor_collector::session::SessionRules;
 use spoor_collector::store::ReportSource;
+use spoor_collector::store::clickhouse::ClickHouseStore;
 use spoor_collector::store::clickhouse::client::Client;
-use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 
 /// The tests below count what the shared server does (its global `system.events`): one
 /// at a time.
@@ -52,19 +51,7 @@ fn ev(n: u64, visitor: &str, session: u64, ts: i64, kind: &str, what: &str) -> E
 /// A new store on the shared server and a client of its database, or `None` where
 /// ClickHouse is not installed.
 async fn store() -> Option<(ClickHouseStore, Client)> {
-    let url = common::clickhouse::new_database()?;
-    let endpoint = common::clickhouse_endpoint(&url);
-    let store = ClickHouseStore::open(
-        ClickHouseOptions {
-            endpoint: endpoint.clone(),
-            cluster: None,
-            insert_quorum: 2,
-        },
-        SessionRules::default(),
-    )
-    .await
-    .unwrap();
-    Some((store, Client::new(endpoint)))
+    common::clickhouse_store().await
 }
 
 /// The server's count of the table parts its queries have selected so far.

@@ -870,20 +870,9 @@ fn reconciling_a_day_makes_its_drifted_rollups_exact_again() {
     use spoor_collector::reports::generate::{Spec, generate};
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let Some(url) = common::clickhouse::new_database() else {
+    let Some((clickhouse, client)) = runtime.block_on(common::clickhouse_store()) else {
         return;
     };
-    let endpoint = common::clickhouse_endpoint(&url);
-    let clickhouse = runtime
-        .block_on(ClickHouseStore::open(
-            ClickHouseOptions {
-                endpoint: endpoint.clone(),
-                cluster: None,
-                insert_quorum: 2,
-            },
-            SessionRules::default(),
-        ))
-        .unwrap();
     let day = 20_599;
     let spec = Spec {
         site: "demo".into(),
@@ -930,7 +919,6 @@ fn reconciling_a_day_makes_its_drifted_rollups_exact_again() {
         sessions,
         batch: 1,
     });
-    let client = Client::new(endpoint);
     runtime.block_on(async {
         for d in day - 2..=day + 1 {
             let clean = clickhouse.reconcile_day("demo", d).await.unwrap();
@@ -1025,20 +1013,9 @@ fn reconciling_a_day_makes_its_drifted_rollups_exact_again() {
 /// hourly pruning keeps the last day's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_settled_marks_are_pruned() {
-    let Some(url) = common::clickhouse::new_database() else {
+    let Some((store, client)) = common::clickhouse_store().await else {
         return;
     };
-    let endpoint = common::clickhouse_endpoint(&url);
-    let store = ClickHouseStore::open(
-        ClickHouseOptions {
-            endpoint: endpoint.clone(),
-            cluster: None,
-            insert_quorum: 2,
-        },
-        SessionRules::default(),
-    )
-    .await
-    .unwrap();
     #[derive(Serialize)]
     struct Mark {
         name: &'static str,
@@ -1049,7 +1026,6 @@ async fn old_settled_marks_are_pruned() {
         name: "settled",
         at,
     });
-    let client = Client::new(endpoint);
     client.insert("rollup_marks", &marks, &[]).await.unwrap();
     store.prune_settled_marks().await.unwrap();
     #[derive(serde::Deserialize)]

@@ -10,10 +10,9 @@ mod common;
 
 use spoor_collector::event::{ClientEvent, Context, Event, EventKind, IdentityEffects, Utm};
 use spoor_collector::identity::Evidence;
-use spoor_collector::session::SessionRules;
 use spoor_collector::store::EventSink;
+use spoor_collector::store::clickhouse::ClickHouseStore;
 use spoor_collector::store::clickhouse::client::Client;
-use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
 use uuid::Uuid;
 
 /// 2026-12-06 10:00 UTC.
@@ -48,16 +47,7 @@ fn pageview(id: u128, visitor: &str, ts: i64, path: &str) -> Event {
 
 /// A new store on the shared server, and a client on its database for checks.
 async fn store() -> Option<(ClickHouseStore, Client)> {
-    let endpoint = common::clickhouse_endpoint(&common::clickhouse::new_database()?);
-    let options = ClickHouseOptions {
-        endpoint: endpoint.clone(),
-        cluster: None,
-        insert_quorum: 2,
-    };
-    let store = ClickHouseStore::open(options, SessionRules::default())
-        .await
-        .unwrap();
-    Some((store, Client::new(endpoint)))
+    common::clickhouse_store().await
 }
 
 /// `(events, distinct sessions, distinct ids)` stored, as ClickHouse counts them before

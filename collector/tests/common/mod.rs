@@ -18,6 +18,29 @@ use tower::ServiceExt;
 pub mod clickhouse;
 pub mod clickhouse_rows;
 
+/// A ClickHouse store over a new database of the test server (default session rules,
+/// one server), and a client on that database for checks; `None` where ClickHouse is not
+/// installed (the test is then skipped).
+pub async fn clickhouse_store() -> Option<(
+    spoor_collector::store::clickhouse::ClickHouseStore,
+    spoor_collector::store::clickhouse::client::Client,
+)> {
+    use spoor_collector::store::clickhouse::{ClickHouseOptions, ClickHouseStore};
+    let endpoint = clickhouse_endpoint(&clickhouse::new_database()?);
+    let options = ClickHouseOptions {
+        endpoint: endpoint.clone(),
+        cluster: None,
+        insert_quorum: 2,
+    };
+    let store = ClickHouseStore::open(options, spoor_collector::session::SessionRules::default())
+        .await
+        .unwrap();
+    Some((
+        store,
+        spoor_collector::store::clickhouse::client::Client::new(endpoint),
+    ))
+}
+
 /// The ClickHouse store's endpoint for a database of the test server
 /// ([`clickhouse::new_database`]), with its user and password.
 pub fn clickhouse_endpoint(url: &str) -> spoor_collector::store::clickhouse::client::Endpoint {

@@ -110,15 +110,16 @@ impl BlockingSink for ClickHouseStore {
 }
 
 /// `(site, visitor)`.
-type VisitorKey = (String, String);
+pub(in crate::store::clickhouse) type VisitorKey = (String, String);
 
-/// A visitor's latest session as `latest_sessions` keeps it.
+/// A visitor's latest session as `latest_sessions` keeps it (and as the reconciliation
+/// works a session out from its events, `rollups/reconcile.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct VisitorSession {
-    site: String,
-    visitor: String,
+pub(in crate::store::clickhouse) struct VisitorSession {
+    pub(in crate::store::clickhouse) site: String,
+    pub(in crate::store::clickhouse) visitor: String,
     session: String,
-    start_ts: i64,
+    pub(in crate::store::clickhouse) start_ts: i64,
     last_ts: i64,
     day: i64,
     utm_source: String,
@@ -184,11 +185,11 @@ fn latest_columns() -> String {
 
 /// What the writer keeps of a visitor's latest session while a call runs.
 #[derive(Debug, Clone)]
-struct Latest {
-    session: Session,
+pub(in crate::store::clickhouse) struct Latest {
+    pub(in crate::store::clickhouse) session: Session,
     /// Its facts beyond the sessionizer's: those of the event that started it, its latest
     /// page view's path (the next page view's `prev_path`), its first page views.
-    facts: SessionFacts,
+    pub(in crate::store::clickhouse) facts: SessionFacts,
     /// The times of `facts.flow`'s page views.
     flow_ts: Vec<i64>,
 }
@@ -220,7 +221,9 @@ impl Latest {
         }
     }
 
-    fn from_row(row: &VisitorSession) -> Result<Latest, StoreError> {
+    pub(in crate::store::clickhouse) fn from_row(
+        row: &VisitorSession,
+    ) -> Result<Latest, StoreError> {
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
         Ok(Latest {
             session: Session {
@@ -295,7 +298,10 @@ impl Latest {
     }
 
     /// Its contribution to the rollups, as `key`'s session.
-    fn state<'a>(&'a self, key: &'a VisitorKey) -> SessionState<'a> {
+    pub(in crate::store::clickhouse) fn state<'a>(
+        &'a self,
+        key: &'a VisitorKey,
+    ) -> SessionState<'a> {
         SessionState {
             site: &key.0,
             visitor: &key.1,

@@ -25,15 +25,15 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::super::ClickHouseStore;
-use super::super::client::{backend, quote};
+use super::super::client::quote;
+use super::super::sink::{Latest, VisitorSession};
 use crate::event::Props;
 use crate::reports::range::{DAY_MS, HOUR_MS, date};
-use crate::session::{Campaign, ENGAGED_VISIBLE_MS, Session};
+use crate::session::ENGAGED_VISIBLE_MS;
 use crate::store::StoreError;
-use crate::store::rollup::{Counted, Delta, Rollups, SessionFacts, SessionState};
+use crate::store::rollup::{Counted, Delta, Rollups};
 
 /// What a reconciliation found and changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -63,32 +63,6 @@ struct EventRow {
     prev_path: String,
 }
 
-/// A session that started on the day.
-#[derive(Deserialize)]
-struct SessionRow {
-    visitor: String,
-    #[serde(rename = "session_id")]
-    session: String,
-    start_ts: i64,
-    last_ts: i64,
-    entry_path: String,
-    exit_path: String,
-    last_page: String,
-    pageviews: u32,
-    events: u32,
-    engaged: u8,
-    utm_source: String,
-    utm_medium: String,
-    utm_campaign: String,
-    source: String,
-    source_class: String,
-    browser: String,
-    os: String,
-    device: String,
-    country: String,
-    flow: Vec<String>,
-}
-
 /// A rollup row as stored, summed.
 #[derive(Deserialize)]
 struct CountRow {
@@ -100,11 +74,6 @@ struct CountRow {
     sessions: i64,
     bounces: i64,
     duration_ms: i64,
-}
-
-/// `Some` of a non-empty column.
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
 }
 
 /// The rollups' own name of a stored dimension (`None` for one they never write).
@@ -290,12 +259,12 @@ impl ClickHouseStore {
         let site_q = quote(site);
         // A session lasts at most a local day: its events lie within a day either side.
         let (before, on, after) = (date(day - 1), date(day), date(day + 1));
-        let rows: Vec<SessionRow> = self
+        let rows: Vec<VisitorSession> = self
             .client()
             .rows(
                 format!(
-                    "SELECT any(visitor) AS visitor, toString(session) AS session_id, \
-                         min(ts) AS start_ts, max(ts) AS last_ts, \
+                    "SELECT {site_q} AS site, any(visitor) AS visitor, sid AS session, \
+                         min(ts) AS start_ts, max(ts) AS last_ts, toInt64(0) AS day, \
                          argMin(path, (ts, received)) AS entry_path, \
                          argMax(path, (ts, received)) AS exit_path, \
                          argMaxIf(path, (ts, received), kind = 'pageview') AS last_page, \
@@ -313,55 +282,26 @@ impl ClickHouseStore {
                          anyIf(device, starts = 1) AS device, \
                          anyIf(country, starts = 1) AS country, \
                          arrayMap(p -> p.3, arraySlice(arraySort( \
-                             groupArrayIf((ts, received, path), kind = 'pageview')), 1, 5)) AS flow \
-                     FROM (SELECT visitor, session, ts, received, path, kind, visible_ms, starts, \
-                             utm_source, utm_medium, utm_campaign, source, source_class, \
-                             browser, os, device, country \
+                             groupArrayIf((ts, received, path), kind = 'pageview')), 1, 5)) AS flow, \
+                         emptyArrayUInt32() AS flow_after \
+                     FROM (SELECT visitor, toString(session) AS sid, ts, received, path, kind, \
+                             visible_ms, starts, utm_source, utm_medium, utm_campaign, source, \
+                             source_class, browser, os, device, country \
                            FROM {events} WHERE site = {site_q} AND day >= '{before}' AND day <= '{after}' \
+                             AND session IN (SELECT session FROM {events} \
+                                 WHERE site = {site_q} AND day = '{on}') \
                            LIMIT 1 BY id) \
-                     WHERE session IN (SELECT session FROM {events} WHERE site = {site_q} AND day = '{on}') \
-                     GROUP BY session HAVING intDiv(start_ts, {DAY_MS}) = {day}"
+                     GROUP BY sid HAVING intDiv(start_ts, {DAY_MS}) = {day}"
                 ),
                 &[],
             )
             .await?;
         for r in &rows {
-            let session = Session {
-                id: Uuid::parse_str(&r.session)
-                    .map_err(|e| backend(format!("events.session: {e}")))?,
-                start_ts: r.start_ts,
-                last_ts: r.last_ts,
-                entry_path: r.entry_path.clone(),
-                exit_path: r.exit_path.clone(),
-                pageviews: r.pageviews,
-                events: r.events,
-                engaged: r.engaged != 0,
-                campaign: Campaign {
-                    source: opt(&r.utm_source),
-                    medium: opt(&r.utm_medium),
-                    campaign: opt(&r.utm_campaign),
-                },
-                day: self.rules().zone.day_of(r.start_ts),
-            };
-            let facts = SessionFacts {
-                source: opt(&r.source),
-                source_class: opt(&r.source_class),
-                browser: opt(&r.browser),
-                os: opt(&r.os),
-                device: opt(&r.device),
-                country: opt(&r.country),
-                last_page: opt(&r.last_page),
-                flow: r.flow.clone(),
-            };
-            into.session(
-                &SessionState {
-                    site,
-                    visitor: &r.visitor,
-                    session: &session,
-                    facts: &facts,
-                },
-                1,
-            );
+            let mut latest = Latest::from_row(r)?;
+            latest.session.day = self.rules().zone.day_of(r.start_ts);
+            let key = (r.site.clone(), r.visitor.clone());
+            into.session(&latest.state(&key), 1);
+            let (session, facts) = (&latest.session, &latest.facts);
             let exit = facts.last_page.as_deref().unwrap_or(&session.exit_path);
             into.settled(site, day, &r.visitor, &session.entry_path, exit);
         }
