@@ -15,13 +15,17 @@
 //! 3. **Append.** The identity side effects first
 //!    ([`apply_identity`](ClickHouseStore::apply_identity): a retry writes them again, once
 //!    each), then the events (the insert a busy cluster refuses, which then leaves nothing
-//!    else behind), then together their ids, the visitors' new latest sessions and the
-//!    rollups ([`rollups`](super::rollups): what the call changed, taken from the
-//!    sessions as stored before it). A call cut off after its events is retried as duplicates: its
-//!    sessions stay behind those events (the next event of the visitor continues from the
-//!    state before them) and the rollups miss them. On a cluster the events and their ids
-//!    wait for the shard and a quorum of its replicas
+//!    else behind), then together the visitors' new latest sessions and the rollups
+//!    ([`rollups`](super::rollups): what the call changed, taken from the sessions as
+//!    stored before it), and last their ids, which mark the call complete. On a cluster
+//!    the events and their ids wait for the shard and a quorum of its replicas
 //!    ([`insert_settings`](ClickHouseStore::insert_settings)).
+//! 4. **Carrying a cut-off call on.** An id in `events` but not in `event_ids` was
+//!    written by a call cut off before its end (a collector killed mid-call). Its retry
+//!    takes the event through steps 2 and 3 as a new one but does not write its row
+//!    again: the session it started goes on (the visitor is not split), and the rollups
+//!    count it, twice only if the cut fell between the rollups and the ids
+//!    (`rebuild-reports` makes such a day exact again, `rollups/reconcile.rs`).
 //!
 //! The call resolves only after every insert was accepted; the ingest writer acknowledges
 //! after that. Nothing is kept in memory across calls: one owner collector per visitor
