@@ -67,6 +67,9 @@ struct Inner {
     replicas: u32,
     /// Replicas an insert must reach before it is acknowledged.
     quorum: u32,
+    /// This store's claim to a job one collector runs (`rollups/reconcile.rs`): random,
+    /// the same for every run of the store, so a run that failed is taken up again.
+    claim: [u8; 16],
 }
 
 impl ClickHouseStore {
@@ -96,6 +99,7 @@ impl ClickHouseStore {
                 runtime: tokio::runtime::Handle::current(),
                 replicas,
                 quorum,
+                claim: crate::store::random_bytes::<16>()?,
             }),
             since,
         };

@@ -16,8 +16,11 @@
 //! It is exact for a day no write touches while it runs: the counts it reads could
 //! otherwise include a call's rollups but not its events, or the reverse, and the
 //! difference would carry that call twice or not at all. A day is reconciled once its
-//! sessions are over (`spoor-collector rebuild-reports --store clickhouse:… --day`, or
-//! after the load of a test); a later late event is added by the writer as usual.
+//! sessions are over: by one collector an hour into the next day
+//! ([`ClickHouseStore::reconcile_closed`], from each collector's minutely task), or on
+//! demand (`SPOOR_STORE=clickhouse:… spoor-collector rebuild-reports --site S --from D
+//! --to D`, which the cluster test runs after its load); a later late event is added by
+//! the writer as usual.
 //! Sessions are taken as if their events had arrived in time order (equal times in order
 //! of arrival), which is how the writer saw them unless a late event reached it after a
 //! later one: then only the exit page or first page views of that session can differ.
@@ -107,8 +110,9 @@ impl ClickHouseStore {
     /// [`CLOSED_AFTER_MS`] into today, by one collector: each collector's minutely task
     /// asks; the one whose claim is chosen (as a salt is, the earliest candidate once no
     /// earlier one can land) runs it and marks the day `reconciled` in `rollup_marks`.
-    /// Returns what it did (`None`: not due, done, or another collector's). A collector
-    /// that dies in the middle leaves the day to `rebuild-reports`.
+    /// Returns what it did (`None`: not due, done, or another collector's). A run that
+    /// fails is taken up by the same collector at its next; one that dies in the middle
+    /// leaves the day to `rebuild-reports`.
     pub async fn reconcile_closed(
         &self,
         now_ms: i64,
@@ -118,7 +122,7 @@ impl ClickHouseStore {
         if now_ms - today * DAY_MS < CLOSED_AFTER_MS || self.reconciled(day).await? {
             return Ok(None);
         }
-        let claim = crate::store::random_bytes::<16>()?;
+        let claim = self.inner.claim;
         let chosen = self
             .chosen_or_create("reconcile", &day.to_string(), &claim)
             .await?;
