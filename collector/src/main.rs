@@ -17,7 +17,7 @@ use clap::Parser;
 use spoor_collector::Collector;
 use spoor_collector::config::{Config, LoadError};
 use spoor_collector::http::assets;
-use spoor_collector::maintenance::cli::Command;
+use spoor_collector::maintenance::cli::{self, Command};
 use spoor_collector::store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -157,14 +157,25 @@ struct AdminTokenCommand {
     /// every dashboard session out (restart the collector to apply)
     #[arg(long, required = true)]
     reset: bool,
-    /// SQLite database file [default: $SPOOR_DB, else the server's --db default]
+    /// SQLite database file [default: the ClickHouse store of $SPOOR_STORE, else $SPOOR_DB, else the server's --db default]
     #[arg(long)]
     db: Option<PathBuf>,
 }
 
 impl AdminTokenCommand {
     async fn run(self) -> anyhow::Result<()> {
-        let db = spoor_collector::config::database_path(self.db, |k| std::env::var(k).ok());
+        let env = |k: &str| std::env::var(k).ok();
+        if let Some(spec) = cli::clickhouse_spec(self.db.as_deref(), &env) {
+            let store = cli::open_clickhouse(&spec, &env).await?;
+            let token = spoor_collector::http::auth::token::reset(&store).await?;
+            eprintln!(
+                "New admin token for the ClickHouse store of SPOOR_STORE (shown this once; \
+                 restart the collectors to use it):"
+            );
+            println!("{}", token.reveal());
+            return Ok(());
+        }
+        let db = spoor_collector::config::database_path(self.db, env);
         let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
         let token = spoor_collector::http::auth::token::reset(&store).await?;
         eprintln!(

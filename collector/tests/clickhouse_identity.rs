@@ -977,3 +977,116 @@ async fn measure_identity_side_effects() -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// With `SPOOR_STORE=clickhouse:…` in the environment, the operator's subcommands work on
+/// that store as the API does: `export` prints a visitor's events, `erase` deletes them,
+/// and `rebuild-reports` reconciles the day's rollups with what is left.
+#[test]
+fn the_subcommands_export_erase_and_rebuild_on_the_clickhouse_store_of_spoor_store() {
+    use clap::Parser;
+    use spoor_collector::maintenance::cli::Command;
+    use spoor_collector::reports::range::date;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(url) = common::clickhouse::new_database() else {
+        return;
+    };
+    let endpoint = common::clickhouse_endpoint(&url);
+    runtime.block_on(async {
+        let options = ClickHouseOptions {
+            endpoint: endpoint.clone(),
+            cluster: None,
+            insert_quorum: 2,
+        };
+        let store = Store {
+            store: ClickHouseStore::open(options, SessionRules::default())
+                .await
+                .unwrap(),
+            client: Client::new(endpoint),
+        };
+        insert(
+            &store,
+            &[
+                event(1, "x", "s"),
+                event(2, "x", "s"),
+                event(3, "other", "t"),
+            ],
+        )
+        .await
+        .unwrap();
+    });
+    let env = |k: &str| match k {
+        "SPOOR_STORE" => Some(format!("clickhouse:{url}")),
+        "SPOOR_CLICKHOUSE_USER" => Some(common::clickhouse::USER.to_string()),
+        "SPOOR_CLICKHOUSE_PASSWORD" => Some(common::clickhouse::PASSWORD.to_string()),
+        _ => None,
+    };
+    // Outside the test's runtime, as the binary runs them on a thread of its own.
+    let run = |a: &[&str]| -> serde_json::Value {
+        let mut call = vec!["spoor-collector"];
+        call.extend(a);
+        let json = Command::try_parse_from(call).unwrap().run(env).unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    let x = ["--site", "demo", "--visitor", "x"];
+    let export = run(&[&["export"][..], &x].concat());
+    assert_eq!(
+        export["events"].as_array().map(Vec::len),
+        Some(2),
+        "{export}"
+    );
+    let erased = run(&[&["erase"][..], &x].concat());
+    assert_eq!(erased["events"], 2, "{erased}");
+    let export = run(&[&["export"][..], &x].concat());
+    assert_eq!(
+        export["events"].as_array().map(Vec::len),
+        Some(0),
+        "{export}"
+    );
+    let today = date(day());
+    let rebuilt = run(&["rebuild-reports", "--site", "demo", "--from", &today]);
+    assert_eq!(rebuilt[0]["events"], 1, "other's event is left: {rebuilt}");
+
+    // `admin-token --reset` replaces the token's hash in that store, and makes no SQLite
+    // file where it runs.
+    let dir = tempfile::tempdir().unwrap();
+    let reset = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_spoor-collector"))
+            .args(["admin-token", "--reset"])
+            .current_dir(dir.path())
+            .env_remove("SPOOR_DB")
+            .env("SPOOR_STORE", format!("clickhouse:{url}"))
+            .env("SPOOR_CLICKHOUSE_USER", common::clickhouse::USER)
+            .env("SPOOR_CLICKHOUSE_PASSWORD", common::clickhouse::PASSWORD)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let stored = || {
+        let endpoint = common::clickhouse_endpoint(&url);
+        runtime.block_on(async {
+            let store = ClickHouseStore::open(
+                ClickHouseOptions {
+                    endpoint,
+                    cluster: None,
+                    insert_quorum: 2,
+                },
+                SessionRules::default(),
+            )
+            .await
+            .unwrap();
+            store.credential("admin-token-sha256").await.unwrap()
+        })
+    };
+    let first = reset();
+    let hash = stored();
+    assert!(!first.is_empty() && hash.is_some());
+    assert_ne!(reset(), first);
+    assert_ne!(stored(), hash, "the new token's hash");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no SQLite file made"
+    );
+}

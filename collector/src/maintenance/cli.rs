@@ -4,20 +4,23 @@
 //! serving) and `rebuild-reports` (clears the report data and computes it again from the
 //! stored events, sessions and links with [`SqliteStore::rebuild_reports`], the code that
 //! backfills a file upgraded from before the reports; stop the collector first). Each
-//! prints its result as JSON. On a ClickHouse store (`SPOOR_STORE=clickhouse:…`),
-//! `rebuild-reports --site S [--from DATE] [--to DATE]` reconciles those UTC days' rollups
-//! with their events ([`ClickHouseStore::reconcile_day`]) while the collectors go on
-//! serving; `export` and `erase` are the running collector's API there.
+//! prints its result as JSON. With `SPOOR_STORE=clickhouse:…` in the environment (and no
+//! `--db`), they work on that ClickHouse store, with the server's credentials and cluster
+//! (`SPOOR_CLICKHOUSE_USER`, `…_PASSWORD`, `…_CLUSTER`), while the collectors go on
+//! serving: `export` and `erase` as the API's (an erasure bumps the maintenance epoch, so
+//! every writer drops its caches), and `rebuild-reports --site S [--from DATE] [--to
+//! DATE]` reconciles those UTC days' rollups with their events
+//! ([`ClickHouseStore::reconcile_day`]).
 
 use std::path::PathBuf;
 
 use super::erasure::Subject;
 use crate::reports::range::{DAY_MS, parse_date};
 use crate::session::SessionRules;
-use crate::store::StoreError;
 use crate::store::clickhouse::client::Endpoint;
 use crate::store::clickhouse::{ClickHouseOptions, ClickHouseStore, Reconciled};
 use crate::store::sqlite::SqliteStore;
+use crate::store::{Maintenance, StoreError};
 
 /// `spoor-collector export|erase|rebuild-reports …`.
 #[derive(Debug, clap::Parser)]
@@ -59,10 +62,11 @@ pub struct Rebuild {
     pub to: Option<String>,
 }
 
-/// The database file a subcommand opens.
+/// The database file a subcommand opens (with `SPOOR_STORE=clickhouse:…` and no `--db`:
+/// that ClickHouse store).
 #[derive(Debug, clap::Args)]
 pub struct Database {
-    /// SQLite database file [default: $SPOOR_DB, else the server's --db default]
+    /// SQLite database file [default: the ClickHouse store of $SPOOR_STORE, else $SPOOR_DB, else the server's --db default]
     #[arg(long)]
     pub db: Option<PathBuf>,
 }
@@ -99,14 +103,32 @@ impl Command {
     /// `SPOOR_DB` when `--db` is not given.
     pub fn run(self, env: impl Fn(&str) -> Option<String>) -> Result<String, CommandError> {
         let json = match self.action {
-            Action::Export(t) => {
-                let (store, site, subject) = t.open(env)?;
-                serde_json::to_string_pretty(&store.export(&site, &subject)?)
-            }
-            Action::Erase(t) => {
-                let (store, site, subject) = t.open(env)?;
-                serde_json::to_string_pretty(&store.erase(&site, &subject)?)
-            }
+            Action::Export(t) => match clickhouse_store(&t.database, &env) {
+                Some(spec) => {
+                    let (site, subject) = t.subject()?;
+                    let export = on_clickhouse(&spec, &env, |store| async move {
+                        Maintenance::export(&store, &site, &subject).await
+                    })?;
+                    serde_json::to_string_pretty(&export)
+                }
+                None => {
+                    let (store, site, subject) = t.open(env)?;
+                    serde_json::to_string_pretty(&store.export(&site, &subject)?)
+                }
+            },
+            Action::Erase(t) => match clickhouse_store(&t.database, &env) {
+                Some(spec) => {
+                    let (site, subject) = t.subject()?;
+                    let erased = on_clickhouse(&spec, &env, |store| async move {
+                        Maintenance::erase(&store, &site, &subject).await
+                    })?;
+                    serde_json::to_string_pretty(&erased)
+                }
+                None => {
+                    let (store, site, subject) = t.open(env)?;
+                    serde_json::to_string_pretty(&store.erase(&site, &subject)?)
+                }
+            },
             Action::RebuildReports(rebuild) => match clickhouse_store(&rebuild.database, &env) {
                 Some(spec) => serde_json::to_string_pretty(&rebuild.on_clickhouse(&spec, &env)?),
                 None => {
@@ -121,10 +143,39 @@ impl Command {
 
 /// The `clickhouse:…` spec of `SPOOR_STORE`, unless `--db` names a file.
 fn clickhouse_store(database: &Database, env: &impl Fn(&str) -> Option<String>) -> Option<String> {
-    if database.db.is_some() {
+    clickhouse_spec(database.db.as_deref(), env)
+}
+
+/// The `clickhouse:…` spec of `SPOOR_STORE` (read by `env`), unless `db` names a file:
+/// the store an operator's command works on.
+pub fn clickhouse_spec(
+    db: Option<&std::path::Path>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    if db.is_some() {
         return None;
     }
     env("SPOOR_STORE").and_then(|s| s.strip_prefix("clickhouse:").map(str::to_string))
+}
+
+/// Opens the ClickHouse store `spec` names, with the credentials and cluster of the
+/// server's environment (`SPOOR_CLICKHOUSE_USER`, `…_PASSWORD`, `…_CLUSTER`).
+pub async fn open_clickhouse(
+    spec: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<ClickHouseStore, CommandError> {
+    let endpoint = Endpoint::parse(
+        spec,
+        env("SPOOR_CLICKHOUSE_USER"),
+        env("SPOOR_CLICKHOUSE_PASSWORD"),
+    )
+    .map_err(CommandError::Usage)?;
+    let options = ClickHouseOptions {
+        endpoint,
+        cluster: env("SPOOR_CLICKHOUSE_CLUSTER"),
+        insert_quorum: 1,
+    };
+    Ok(ClickHouseStore::open(options, SessionRules::default()).await?)
 }
 
 impl Rebuild {
@@ -149,32 +200,37 @@ impl Rebuild {
         if to < from {
             return Err(CommandError::Usage("--to is before --from".into()));
         }
-        let endpoint = Endpoint::parse(
-            spec,
-            env("SPOOR_CLICKHOUSE_USER"),
-            env("SPOOR_CLICKHOUSE_PASSWORD"),
-        )
-        .map_err(CommandError::Usage)?;
-        let options = ClickHouseOptions {
-            endpoint,
-            cluster: env("SPOOR_CLICKHOUSE_CLUSTER"),
-            insert_quorum: 1,
-        };
-        let reconcile = async {
-            let store = ClickHouseStore::open(options, SessionRules::default()).await?;
+        on_clickhouse(spec, env, |store| async move {
             let mut done = Vec::new();
             for d in from..=to {
                 done.push(store.reconcile_day(&site, d).await?);
             }
             Ok(done)
-        };
-        // The binary runs subcommands on a blocking thread of its runtime.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime.block_on(reconcile),
-            Err(_) => tokio::runtime::Runtime::new()
-                .map_err(|e| CommandError::Usage(e.to_string()))?
-                .block_on(reconcile),
-        }
+        })
+    }
+}
+
+/// Opens the ClickHouse store `spec` names ([`open_clickhouse`]) and runs `job` on it:
+/// on the binary's runtime (it runs subcommands on a blocking thread of it), or on one
+/// of its own.
+fn on_clickhouse<T, Job, Done>(
+    spec: &str,
+    env: &impl Fn(&str) -> Option<String>,
+    job: Job,
+) -> Result<T, CommandError>
+where
+    Job: FnOnce(ClickHouseStore) -> Done,
+    Done: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let run = async {
+        let store = open_clickhouse(spec, env).await?;
+        Ok(job(store).await?)
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime.block_on(run),
+        Err(_) => tokio::runtime::Runtime::new()
+            .map_err(|e| CommandError::Usage(e.to_string()))?
+            .block_on(run),
     }
 }
 
@@ -183,16 +239,6 @@ impl Database {
     /// server's default ([`database_path`](crate::config::database_path)); it must exist
     /// (a subcommand never creates one).
     fn open(self, env: impl Fn(&str) -> Option<String>) -> Result<SqliteStore, CommandError> {
-        // A server on ClickHouse (`SPOOR_STORE`) keeps nothing in a SQLite file: answering
-        // from one would export or erase the wrong store, so say so (an explicit `--db`
-        // still names a file).
-        if self.db.is_none() && env("SPOOR_STORE").is_some_and(|s| s.starts_with("clickhouse:")) {
-            return Err(CommandError::Usage(
-                "SPOOR_STORE names a ClickHouse store: export and erase read SQLite files only; \
-                 use GET /api/export or DELETE /api/erase of the running collector"
-                    .into(),
-            ));
-        }
         let db = crate::config::database_path(self.db, env);
         if !db.exists() {
             return Err(CommandError::Usage(format!(
@@ -205,14 +251,23 @@ impl Database {
 }
 
 impl Target {
-    /// The store, the site and the one subject named.
+    /// The site and the one subject named.
+    fn subject(self) -> Result<(String, Subject), CommandError> {
+        let subject = Subject::from_parts(self.visitor, self.person, self.user)
+            .map_err(CommandError::Usage)?;
+        Ok((self.site, subject))
+    }
+
+    /// The SQLite store, the site and the one subject named.
     fn open(
         self,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<(SqliteStore, String, Subject), CommandError> {
-        let subject = Subject::from_parts(self.visitor, self.person, self.user)
-            .map_err(CommandError::Usage)?;
-        Ok((self.database.open(env)?, self.site, subject))
+        let database = Database {
+            db: self.database.db.clone(),
+        };
+        let (site, subject) = self.subject()?;
+        Ok((database.open(env)?, site, subject))
     }
 }
 
@@ -268,16 +323,15 @@ mod tests {
     }
 
     #[test]
-    fn on_a_clickhouse_store_the_subcommands_refuse_rather_than_read_a_sqlite_file()
+    fn a_file_named_on_the_command_line_is_read_whatever_spoor_store_says()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("spoor.db");
         SqliteStore::open(&path)?.insert_events(&[event(1, "v1", "s1")])?;
         let db = path.display().to_string();
-        let env = |k: &str| match k {
-            "SPOOR_STORE" => Some("clickhouse:http://127.0.0.1:8123/spoor".to_string()),
-            "SPOOR_DB" => Some(db.clone()),
-            _ => None,
+        // Nothing listens there: reading the file must not try it.
+        let env = |k: &str| {
+            (k == "SPOOR_STORE").then(|| "clickhouse:http://127.0.0.1:9/spoor".to_string())
         };
         let export = [
             "spoor-collector",
@@ -286,16 +340,11 @@ mod tests {
             "demo",
             "--visitor",
             "v1",
+            "--db",
+            &db,
         ];
-        let refused = Command::try_parse_from(args(&export))?.run(env);
-        assert!(
-            matches!(&refused, Err(CommandError::Usage(m)) if m.contains("ClickHouse")),
-            "{refused:?}"
-        );
-        // A file named on the command line is still read.
-        let mut named = export.to_vec();
-        named.extend(["--db", &db]);
-        assert!(Command::try_parse_from(args(&named))?.run(env).is_ok());
+        let json = Command::try_parse_from(args(&export))?.run(env)?;
+        assert!(json.contains("\"v1\""), "{json}");
         Ok(())
     }
 
