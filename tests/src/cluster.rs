@@ -172,6 +172,12 @@ impl Cluster {
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
+        // One start at a time in this process: `scripts/cluster.sh` picks ports nothing
+        // listens on, and two clusters starting together (the tests of one binary run in
+        // parallel) could pick the same one before either listens ("Address already in
+        // use", seen once in CI). Once up, a cluster's ports are taken for the next.
+        static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one_at_a_time = STARTING.lock().await;
         // Built before the script runs, so that a failing start still stops what it began.
         let mut cluster = Cluster {
             urls: Vec::new(),
