@@ -625,6 +625,10 @@ async fn a_visitor_covers_the_events_sent_with_its_beacon_id_and_a_user_its_sign
     let w = store.export("demo", &Subject::Visitor("w".into())).await?;
     assert_eq!(ids(&w), [uuid(7)]);
     assert!(store.person("demo", "z", Mode::Inclusive).await?.is_none());
+    assert!(
+        rows_naming(&store, "visitor_hours", "visitor", "y").await? > 0,
+        "the hours y was seen in are kept (for the reports' persons)"
+    );
     let erased = store.erase("demo", &Subject::Visitor("y".into())).await?;
     assert_eq!((erased.events, erased.sessions), (2, 1));
     let left = store.export("demo", &Subject::Visitor("x".into())).await?;
@@ -645,6 +649,11 @@ async fn a_visitor_covers_the_events_sent_with_its_beacon_id_and_a_user_its_sign
     assert_eq!(
         rows_naming(&store, "latest_sessions", "visitor", "y").await?,
         0
+    );
+    assert_eq!(
+        rows_naming(&store, "visitor_hours", "visitor", "y").await?,
+        0,
+        "nor the hours it was seen in"
     );
     assert!(
         !store

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/clickhouse/0003_reports.sql"),
     include_str!("../../../migrations/clickhouse/0004_persons.sql"),
     include_str!("../../../migrations/clickhouse/0005_rollups.sql"),
+    include_str!("../../../migrations/clickhouse/0006_visitor_hours.sql"),
 ];
 
 /// The schema version the code expects.

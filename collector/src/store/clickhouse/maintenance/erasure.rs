@@ -437,6 +437,7 @@ impl ClickHouseStore {
                 "fingerprint_seen",
                 "cookie_ids",
                 "visitor_persons",
+                "visitor_hours",
             ] {
                 self.delete_where(table, &by_visitor).await?;
             }

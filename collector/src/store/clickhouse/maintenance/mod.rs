@@ -173,6 +173,12 @@ impl ClickHouseStore {
             self.delete_where("events", &old).await?;
             self.delete_where("latest_sessions", &format!("last_ts < {cutoff_ms}"))
                 .await?;
+            // The hours wholly before the cutoff.
+            self.delete_where(
+                "visitor_hours",
+                &format!("hour < {}", cutoff_ms.div_euclid(3_600_000)),
+            )
+            .await?;
         }
         if !links.is_empty() {
             self.delete_where("links", &format!("at_ms < {cutoff_ms}"))

@@ -9,7 +9,9 @@
 //! time the window holds fewer than `limit` (never past the range's start). A window that
 //! holds `limit` holds the answer: every session of the range outside it started earlier
 //! than all of those. Its cost is that of the window the newest sessions need, not the
-//! range's; then the listed sessions' events are read between their earliest start and
+//! range's. Each window is read twice: the sessions' starts alone, to choose the newest
+//! `limit`, then the facts of those only (the rest of the window's events skipped before
+//! grouping). Then the listed sessions' events are read between their earliest start and
 //! latest end, where all of them lie.
 
 use std::collections::HashMap;
@@ -146,7 +148,19 @@ impl ClickHouseStore {
         let mut span = FIRST_WINDOW_MS;
         loop {
             let from = end.saturating_sub(span).max(start);
-            let sessions = self.sessions_between(q, from, end, None, need).await?;
+            // Which sessions, from their starts alone; then their facts.
+            let starts = self
+                .sessions_between(q, from, end, None, Need::default())
+                .await?;
+            let newest = format!(
+                "session IN (SELECT session FROM ({}) \
+                 ORDER BY start_ts DESC, toString(session) LIMIT {})",
+                starts.sql(),
+                q.limit
+            );
+            let sessions = self
+                .sessions_among(q, from, end, None, need, Some(&newest))
+                .await?;
             let listed: Vec<Listed> = self
                 .client()
                 .rows(

@@ -120,8 +120,26 @@ impl ClickHouseStore {
         bucket: Option<&str>,
         need: Need,
     ) -> Result<Sessions, StoreError> {
+        self.sessions_among(q, start, end, bucket, need, None).await
+    }
+
+    /// [`sessions_between`](Self::sessions_between), of the sessions `among` (an SQL
+    /// condition over the events' columns, such as `session IN (…)`) only: the other
+    /// events of the window are skipped before they are grouped.
+    pub(super) async fn sessions_among(
+        &self,
+        q: &ReportQuery,
+        start: i64,
+        end: i64,
+        bucket: Option<&str>,
+        need: Need,
+        among: Option<&str>,
+    ) -> Result<Sessions, StoreError> {
         let events = self.table("events");
-        let window = session_events(&q.site, start, end);
+        let mut window = session_events(&q.site, start, end);
+        if let Some(among) = among {
+            window.push_str(&format!(" AND {among}"));
+        }
         let f = &q.filters;
         let mut cols = vec![
             "session".to_string(),
