@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::super::ClickHouseStore;
 use super::super::client::quote;
-use super::sessions::{PERSON_AT_ARRIVAL, events_between, mode_str};
+use super::sessions::{ONE_PERSON, PERSON_AT_ARRIVAL, events_between, mode_str};
 use crate::reports::flows::first_pages;
 use crate::reports::range::{DAY_MS, HOUR_MS};
 use crate::reports::{CountBy, Counts, ReportQuery, Row};
@@ -171,8 +171,7 @@ impl ClickHouseStore {
         );
         let stretches = self.stretches_of(&q.site, q.mode);
         let linked = self.linked_visitors(&q.site, q.mode);
-        let one_person = format!("length(stretches) = 1 AND stretches[1].1 = {}", i64::MIN);
-        let shared = format!("SELECT visitor FROM ({stretches}) WHERE NOT ({one_person})");
+        let shared = format!("SELECT visitor FROM ({stretches}) WHERE NOT ({ONE_PERSON})");
         let hour_i = format!("intDiv(hour * {HOUR_MS} - {start}, {bucket_ms})");
         let ts_i = format!("intDiv(ts - {start}, {bucket_ms})");
         let named = format!(
@@ -190,7 +189,7 @@ impl ClickHouseStore {
                  SELECT i, visitor, stretches[1].2 AS person FROM (SELECT * FROM (\
                      SELECT {hour_i} AS i, visitor FROM {visitor_hours} \
                      WHERE {hours} AND visitor IN ({linked})) \
-                 ANY LEFT JOIN ({stretches}) USING visitor) WHERE {one_person} \
+                 ANY LEFT JOIN ({stretches}) USING visitor) WHERE {ONE_PERSON} \
                  UNION ALL \
                  SELECT i, visitor, person FROM (\
                      SELECT i, visitor, {PERSON_AT_ARRIVAL} FROM (SELECT * FROM (\

@@ -34,8 +34,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::super::ClickHouseStore;
-use super::super::client::quote;
-use super::sessions::{PERSON_AT_ARRIVAL, events_between};
+use super::super::client::{quote, quote_list};
+use super::sessions::{ONE_PERSON, PERSON_AT_ARRIVAL, events_between};
+use crate::identity::graph::Mode;
 use crate::reports::funnel::{FunnelDef, Step};
 use crate::reports::{FunnelHit, ReportQuery};
 use crate::store::StoreError;
@@ -117,36 +118,53 @@ impl ClickHouseStore {
         let later_end = end.saturating_add(window_ms.max(0));
         // An event matching two steps (the same page twice) is a hit of each.
         let mut arms = Vec::new();
+        let (mut pages, mut names) = (Vec::new(), Vec::new());
         for (i, step) in steps.iter().enumerate() {
             let to = if i == 0 { end } else { later_end };
             let matches = match step {
-                Step::Page(path) => format!("kind = 'pageview' AND path = {}", quote(path)),
-                Step::Event(name) => format!("kind = 'custom' AND name = {}", quote(name)),
+                Step::Page(path) => {
+                    pages.push(path.as_str());
+                    format!("kind = 'pageview' AND path = {}", quote(path))
+                }
+                Step::Event(name) => {
+                    names.push(name.as_str());
+                    format!("kind = 'custom' AND name = {}", quote(name))
+                }
             };
             arms.push(format!("if({matches} AND ts < {to}, {}, 0)", i + 1));
         }
         let hits = format!("arrayFilter(x -> x > 0, [{}])", arms.join(", "));
-        let mut filter = String::new();
+        // What can be a hit at all, read before the rest of the row.
+        let mut can_hit = Vec::new();
+        if !pages.is_empty() {
+            can_hit.push(format!(
+                "(kind = 'pageview' AND path IN {})",
+                quote_list(pages)
+            ));
+        }
+        if !names.is_empty() {
+            can_hit.push(format!(
+                "(kind = 'custom' AND name IN {})",
+                quote_list(names)
+            ));
+        }
+        let mut filter = format!(" AND ({})", can_hit.join(" OR "));
         if !q.filters.is_empty() {
             let sessions = self.sessions(q, super::sessions::Need::default()).await?;
-            filter = format!(" AND session IN (SELECT session FROM ({}))", sessions.sql());
+            filter.push_str(&format!(
+                " AND session IN (SELECT session FROM ({}))",
+                sessions.sql()
+            ));
         }
         // Every event read is at or after `start`: the packed times are not negative.
         let window = events_between(&q.site, start, later_end);
-        let events = self.table("events");
-        let stretches = self.stretches_of(&q.site, q.mode);
+        let persons = self.persons_of_hits(&q.site, q.mode, &format!("{window}{filter}"), &hits);
         let kept = kept(steps.len());
         let sql = format!(
             "SELECT who, hits FROM (\
                  SELECT who, arraySort(groupArray(toUInt64(ts - {start}) * {PACK} + step)) AS hs, \
                      {kept} \
-                 FROM (\
-                     SELECT {PERSON_AT_ARRIVAL}, cityHash64(person) AS who, ts, \
-                         toUInt64(s - 1) AS step \
-                     FROM (SELECT * FROM (\
-                         SELECT visitor, ts, received, arrayJoin({hits}) AS s FROM {events} \
-                         WHERE {window} AND kind IN ('pageview', 'custom'){filter}) \
-                     ANY LEFT JOIN ({stretches}) USING visitor)) \
+                 FROM ({persons}) \
                  GROUP BY who HAVING min(step) = 0)"
         );
         let rows: Vec<Kept> = self.client().rows(sql, &[]).await?;
@@ -159,6 +177,39 @@ impl ClickHouseStore {
             }));
         }
         Ok(out)
+    }
+
+    /// `who, ts, step` of every hit (`hits`: an array of the step numbers, from 1, each
+    /// event of `cond` is a hit of), `who` the 64-bit hash of the event's visitor's
+    /// person at its arrival. A visitor of one person all along (nearly every linked
+    /// visitor) is mapped to it by `transform` over two constant arrays, those visitors
+    /// and their persons; only the events of shared browsers (more than one stretch) are
+    /// joined to their stretches, read by the events' primary key; every other visitor is
+    /// its own person. (`transform` refuses empty arrays: both start with `''`, which maps
+    /// to itself.)
+    fn persons_of_hits(&self, site: &str, mode: Mode, cond: &str, hits: &str) -> String {
+        let events = self.table("events");
+        let stretches = self.stretches_of(site, mode);
+        let shared = format!("SELECT visitor FROM ({stretches}) WHERE NOT ({ONE_PERSON})");
+        let constant = |column: &str| {
+            format!(
+                "(SELECT arrayPushFront(groupArray({column}), '') FROM ({stretches}) \
+                 WHERE {ONE_PERSON})"
+            )
+        };
+        let (visitors, persons) = (constant("visitor"), constant("stretches[1].2"));
+        format!(
+            "SELECT cityHash64(transform(visitor, {visitors}, {persons}, visitor)) AS who, ts, \
+                 toUInt64(s - 1) AS step \
+             FROM (SELECT visitor, ts, arrayJoin({hits}) AS s FROM {events} \
+                 WHERE {cond} AND visitor NOT IN ({shared})) \
+             UNION ALL \
+             SELECT cityHash64(person) AS who, ts, toUInt64(s - 1) AS step FROM (\
+                 SELECT {PERSON_AT_ARRIVAL}, ts, s FROM (SELECT * FROM (\
+                     SELECT visitor, ts, received, arrayJoin({hits}) AS s FROM {events} \
+                     WHERE {cond} AND visitor IN ({shared})) \
+                 ANY LEFT JOIN ({stretches}) USING visitor))"
+        )
     }
 
     /// [`ReportSource::save_funnel`](crate::store::ReportSource::save_funnel): a new

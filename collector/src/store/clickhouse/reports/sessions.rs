@@ -46,6 +46,11 @@ pub(super) const ENGAGED: &str = "(kind = 'engagement' AND visible_ms >= 10000) 
 pub(super) const PERSON_AT_ARRIVAL: &str = "arrayCount((t, r) -> t.1 <= r, stretches, \
      replicate(received, stretches)) AS k, if(k = 0, visitor, stretches[k].2) AS person";
 
+/// Over a visitor's `stretches` (see [`PERSON_AT_ARRIVAL`]): whether it is one person
+/// all along (one stretch, from the beginning of time), the person of its only stretch.
+pub(super) const ONE_PERSON: &str =
+    "length(stretches) = 1 AND stretches[1].1 = -9223372036854775808";
+
 /// The stored name of a reading (the `mode` column of `visitor_persons`).
 pub(super) fn mode_str(mode: Mode) -> &'static str {
     match mode {
