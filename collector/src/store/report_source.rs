@@ -45,7 +45,9 @@ pub trait ReportSource: Send + Sync {
     fn transitions(&self, q: &ReportQuery, page: &str) -> StoreFuture<'_, RawTransitions>;
 
     /// The first `steps` page views of sessions (of the 5 each remembers), equal
-    /// sequences added up, with their session counts.
+    /// sequences added up, with their session counts: at least the `q.limit` most common
+    /// (by sessions, then pages, as [`flows::build`](crate::reports::flows::build) keeps
+    /// them), all of them where that costs no more.
     fn flows(&self, q: &ReportQuery, steps: usize) -> StoreFuture<'_, Vec<(Vec<String>, u64)>>;
 
     /// The events that match each step, from the range's start to its end plus

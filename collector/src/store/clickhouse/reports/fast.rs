@@ -18,7 +18,6 @@ use serde::Deserialize;
 use super::super::ClickHouseStore;
 use super::super::client::quote;
 use super::sessions::{ONE_PERSON, PERSON_AT_ARRIVAL, events_between, mode_str};
-use crate::reports::flows::first_pages;
 use crate::reports::range::{DAY_MS, HOUR_MS};
 use crate::reports::{CountBy, Counts, ReportQuery, Row};
 use crate::store::{RawTransitions, StoreError};
@@ -299,7 +298,8 @@ impl ClickHouseStore {
     }
 
     /// One counter of `dim` per key over the range, added up (transitions and flows
-    /// need no visitors); `key_filter` an SQL condition over `key`.
+    /// need no visitors); `key_filter` an SQL condition over `key`, `key` the SQL of the
+    /// key, `then` what follows the grouping (an order and a limit).
     async fn fast_sums(
         &self,
         q: &ReportQuery,
@@ -307,6 +307,7 @@ impl ClickHouseStore {
         counter: &str,
         key_filter: &str,
         key: &str,
+        then: &str,
     ) -> Result<Vec<(String, u64)>, StoreError> {
         let rows = Self::rollup_rows(&q.site, dim, q.range.start_ms(), q.range.end_ms(), DAY_MS);
         let sums: Vec<KeyCount> = self
@@ -314,7 +315,7 @@ impl ClickHouseStore {
             .rows(
                 format!(
                     "SELECT {key} AS k, sum({counter}) AS n FROM {} \
-                     WHERE {rows} AND {key_filter} GROUP BY k HAVING n > 0",
+                     WHERE {rows} AND {key_filter} GROUP BY k HAVING n > 0 {then}",
                     self.table("report_counts")
                 ),
                 &[],
@@ -334,16 +335,19 @@ impl ClickHouseStore {
         let p = quote(page);
         let pairs =
             format!("(splitByChar('\\n', key)[2] = {p} OR splitByChar('\\n', key)[1] = {p})");
-        let all = self.fast_sums(q, "transition", "pageviews", &pairs, "key");
+        let all = self.fast_sums(q, "transition", "pageviews", &pairs, "key", "");
         let this_page = format!("key = {p}");
-        let exits = self.fast_sums(q, "exit", "sessions", &this_page, "key");
+        let exits = self.fast_sums(q, "exit", "sessions", &this_page, "key", "");
         let (all, exits) = tokio::try_join!(all, exits)?;
         let exits = exits.into_iter().map(|(_, n)| n).sum();
         Ok(crate::store::rollup::transitions(all, exits, page))
     }
 
     /// [`ReportSource::flows`](crate::store::ReportSource::flows) from the rollups:
-    /// sessions per first `steps` page views.
+    /// sessions per first `steps` page views, the `q.limit` most common only (by
+    /// sessions, then pages: as [`flows::build`](crate::reports::flows::build) orders
+    /// them; an array of strings compares as a `Vec<String>` does), so that a month's
+    /// tens of thousands of sequences are not sent to be dropped.
     pub(super) async fn fast_flows(
         &self,
         q: &ReportQuery,
@@ -351,14 +355,12 @@ impl ClickHouseStore {
     ) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
         let cut =
             format!("arrayStringConcat(arraySlice(splitByChar('\\n', key), 1, {steps}), '\\n')");
-        let sums = self.fast_sums(q, "flow", "sessions", "1", &cut).await?;
-        let mut out: HashMap<&str, u64> = HashMap::new();
-        for (key, n) in &sums {
-            *out.entry(first_pages(key, steps)).or_default() += n;
-        }
-        Ok(out
+        let top = format!("ORDER BY n DESC, splitByChar('\\n', k) LIMIT {}", q.limit);
+        let sums = self
+            .fast_sums(q, "flow", "sessions", "1", &cut, &top)
+            .await?;
+        Ok(sums
             .into_iter()
-            .filter(|(_, n)| *n > 0)
             .map(|(key, n)| (key.split('\n').map(str::to_string).collect(), n))
             .collect())
     }
