@@ -151,48 +151,46 @@ impl ClickHouseStore {
     /// Per bucket (as [`fast_buckets`](Self::fast_buckets) numbers them), the linked
     /// visitors with events there, and those of their persons that are not also an
     /// unlinked visitor with events there (a person is named after one of its visitors,
-    /// which has no rows of its own when it was never split).
+    /// which has no rows of its own when it was never split): the persons of the linked
+    /// visitors and those unlinked visitors together, less the unlinked visitors.
     ///
-    /// Which linked visitors have events in which hours is read from `visitor_hours` by
-    /// its primary key (the few linked visitors among all); a visitor of one person all
-    /// along is that person there. Only the shared browsers (more than one stretch, so the
+    /// Which of them have events in which hours is read from `visitor_hours` by its
+    /// primary key (the few linked visitors among all); a visitor of one person all along
+    /// is that person there. Only the shared browsers (more than one stretch, so the
     /// person depends on each event's arrival) have their events read, by the events'
     /// primary key (`(site, day, visitor)`): they are very few.
     fn linked_buckets(&self, q: &ReportQuery, start: i64, end: i64, bucket_ms: i64) -> String {
         let events = self.table("events");
-        let visitor_hours = self.table("visitor_hours");
         let window = events_between(&q.site, start, end);
-        let hours = format!(
-            "site = {} AND hour >= {} AND hour < {}",
-            quote(&q.site),
-            start.div_euclid(HOUR_MS),
-            end.div_euclid(HOUR_MS)
-        );
         let stretches = self.stretches_of(&q.site, q.mode);
-        let linked = self.linked_visitors(&q.site, q.mode);
         let shared = format!("SELECT visitor FROM ({stretches}) WHERE NOT ({ONE_PERSON})");
-        let hour_i = format!("intDiv(hour * {HOUR_MS} - {start}, {bucket_ms})");
-        let ts_i = format!("intDiv(ts - {start}, {bucket_ms})");
-        let named = format!(
-            "SELECT DISTINCT person FROM {} WHERE site = {} AND mode = '{}'",
+        let mappings = format!(
+            "FROM {} WHERE site = {} AND mode = '{}'",
             self.table("visitor_persons"),
             quote(&q.site),
             mode_str(q.mode),
         );
+        let hours = format!(
+            "SELECT intDiv(hour * {HOUR_MS} - {start}, {bucket_ms}) AS i, visitor FROM {} \
+             WHERE site = {} AND hour >= {} AND hour < {} \
+             AND visitor IN (SELECT visitor {mappings} UNION ALL SELECT person {mappings})",
+            self.table("visitor_hours"),
+            quote(&q.site),
+            start.div_euclid(HOUR_MS),
+            end.div_euclid(HOUR_MS)
+        );
         format!(
-            "SELECT i, uniqExact(visitor) AS visitors, \
-                 uniqExactIf(person, (i, person) NOT IN (\
-                     SELECT {hour_i}, visitor FROM {visitor_hours} WHERE {hours} \
-                     AND visitor IN ({named}) AND visitor NOT IN ({linked}))) AS persons \
+            "SELECT i, uniqExactIf(visitor, linked) AS visitors, \
+                 uniqExact(person) - uniqExactIf(person, NOT linked) AS persons \
              FROM (\
-                 SELECT i, visitor, stretches[1].2 AS person FROM (SELECT * FROM (\
-                     SELECT {hour_i} AS i, visitor FROM {visitor_hours} \
-                     WHERE {hours} AND visitor IN ({linked})) \
-                 ANY LEFT JOIN ({stretches}) USING visitor) WHERE {ONE_PERSON} \
+                 SELECT i, visitor, notEmpty(stretches) AS linked, \
+                     if(linked, stretches[1].2, visitor) AS person \
+                 FROM (SELECT * FROM ({hours}) ANY LEFT JOIN ({stretches}) USING visitor) \
+                 WHERE NOT linked OR {ONE_PERSON} \
                  UNION ALL \
-                 SELECT i, visitor, person FROM (\
+                 SELECT i, visitor, toUInt8(1) AS linked, person FROM (\
                      SELECT i, visitor, {PERSON_AT_ARRIVAL} FROM (SELECT * FROM (\
-                         SELECT {ts_i} AS i, visitor, received \
+                         SELECT intDiv(ts - {start}, {bucket_ms}) AS i, visitor, received \
                          FROM {events} WHERE {window} AND visitor IN ({shared})) \
                      ANY LEFT JOIN ({stretches}) USING visitor))) \
              GROUP BY i"

@@ -2,17 +2,19 @@
 //! real-time view (visitors and pages of the last minutes), the fallback page views per
 //! reason, and the sites with events: the reports that list rather than count sessions.
 //!
-//! **The log reads back from the range's end.** Its answer is the newest `limit` sessions
-//! that start in the range and pass the filters, so it groups the sessions starting in a
-//! window `[end - w, end)` ([`sessions_between`](super::sessions), which reads the events
-//! of `[end - w - SPAN, end + SPAN)`), `w` a day and then [`GROWTH`] times longer each
-//! time the window holds fewer than `limit` (never past the range's start). A window that
-//! holds `limit` holds the answer: every session of the range outside it started earlier
-//! than all of those. Its cost is that of the window the newest sessions need, not the
-//! range's. Each window is read twice: the sessions' starts alone, to choose the newest
-//! `limit`, then the facts of those only (the rest of the window's events skipped before
-//! grouping). Then the listed sessions' events are read between their earliest start and
-//! latest end, where all of them lie.
+//! **The log reads back from the range's newest event.** Its answer is the newest
+//! `limit` sessions that start in the range and pass the filters. It first finds the
+//! range's newest event (the `ts` of its last day, then of [`GROWTH`] times more days
+//! back while they are empty), then groups only the sessions with an event in a window
+//! `[latest - w, end)`, `w` an hour and then `GROWTH` times longer each time the window
+//! holds fewer than `limit` (never past the range's start): the sessions that start in the
+//! window are among them, and their events are read over `[from - SPAN, end + SPAN)`
+//! ([`sessions_among`](super::sessions), `session IN` the window's), the rest of those
+//! days' events skipped before grouping. A window that holds `limit` holds the answer:
+//! every session of the range outside it started earlier than all of those. Its cost is
+//! that of the window the newest sessions need, not the range's, and an empty end of the
+//! range (a day just begun) costs a read of its `ts`. Then the listed sessions' events are
+//! read between their earliest start and latest end, where all of them lie.
 
 use std::collections::HashMap;
 
@@ -21,15 +23,15 @@ use serde::Deserialize;
 use super::super::ClickHouseStore;
 use super::super::client::quote_list;
 use super::sessions::{Need, events_between};
-use crate::reports::range::DAY_MS;
+use crate::reports::range::{DAY_MS, HOUR_MS};
 use crate::reports::{KeyCount, LogEvent, LogSession, Realtime, ReportQuery};
 use crate::store::StoreError;
 
 /// Events the log shows per session (as the SQLite store's log).
 const LOG_EVENTS: usize = 200;
 
-/// The first window the log looks back over from the range's end, ms.
-const FIRST_WINDOW_MS: i64 = DAY_MS;
+/// The first window the log looks back over from the range's newest event, ms.
+const FIRST_WINDOW_MS: i64 = HOUR_MS;
 
 /// How many times longer each next window is than the one before.
 const GROWTH: i64 = 4;
@@ -145,21 +147,19 @@ impl ClickHouseStore {
         need: Need,
     ) -> Result<Vec<Listed>, StoreError> {
         let (start, end) = (q.range.start_ms(), q.range.end_ms());
+        let Some(latest) = self.newest_event(&q.site, start, end).await? else {
+            return Ok(Vec::new());
+        };
+        let events = self.table("events");
         let mut span = FIRST_WINDOW_MS;
         loop {
-            let from = end.saturating_sub(span).max(start);
-            // Which sessions, from their starts alone; then their facts.
-            let starts = self
-                .sessions_between(q, from, end, None, Need::default())
-                .await?;
-            let newest = format!(
-                "session IN (SELECT session FROM ({}) \
-                 ORDER BY start_ts DESC, toString(session) LIMIT {})",
-                starts.sql(),
-                q.limit
+            let from = latest.saturating_add(1).saturating_sub(span).max(start);
+            let seen = format!(
+                "session IN (SELECT session FROM {events} WHERE {})",
+                events_between(&q.site, from, end)
             );
             let sessions = self
-                .sessions_among(q, from, end, None, need, Some(&newest))
+                .sessions_among(q, from, end, None, need, Some(&seen))
                 .await?;
             let listed: Vec<Listed> = self
                 .client()
@@ -179,6 +179,44 @@ impl ClickHouseStore {
                 return Ok(listed);
             }
             span = span.saturating_mul(GROWTH);
+        }
+    }
+
+    /// The time of the newest event of `[start, end)` (`None`: there is none), read from
+    /// the range's last day, then from [`GROWTH`] times more days back while they hold
+    /// none.
+    async fn newest_event(
+        &self,
+        site: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        #[derive(Deserialize)]
+        struct Newest {
+            n: u64,
+            t: i64,
+        }
+        let mut days = 1;
+        loop {
+            let from = end.saturating_sub(days * DAY_MS).max(start);
+            let rows: Vec<Newest> = self
+                .client()
+                .rows(
+                    format!(
+                        "SELECT count() AS n, max(ts) AS t FROM {} WHERE {}",
+                        self.table("events"),
+                        events_between(site, from, end)
+                    ),
+                    &[],
+                )
+                .await?;
+            if let Some(r) = rows.first().filter(|r| r.n > 0) {
+                return Ok(Some(r.t));
+            }
+            if from <= start {
+                return Ok(None);
+            }
+            days = days.saturating_mul(GROWTH);
         }
     }
 
