@@ -121,6 +121,44 @@ pub(super) struct PersonCache {
     dirty_rows: BTreeSet<Key>,
 }
 
+/// Of `keys`, those `known` does not know yet.
+fn unread<'a>(keys: &[&'a str], known: impl Fn(&str) -> bool) -> Vec<&'a str> {
+    keys.iter().copied().filter(|k| !known(k)).collect()
+}
+
+/// The newest version of each row of `table` under `(site, m)` whose `column` is one of
+/// `keys` (read 1,000 keys a query): `select` the columns, the newest of each by
+/// `argMax(…, version)`, grouped by `group`.
+async fn newest<R: serde::de::DeserializeOwned>(
+    store: &ClickHouseStore,
+    (table, column): (&str, &str),
+    site: &str,
+    m: &'static str,
+    keys: &[&str],
+    (select, group): (&str, &str),
+) -> Result<Vec<R>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(1000) {
+        out.extend(
+            store
+                .client()
+                .rows::<R>(
+                    format!(
+                        "SELECT {select} FROM {} WHERE site = {} AND mode = {} AND {column} IN {} \
+                         GROUP BY {group}",
+                        store.table(table),
+                        quote(site),
+                        quote(m),
+                        quote_list(chunk.iter().copied())
+                    ),
+                    &store.consistent_read(),
+                )
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
 impl PersonCache {
     async fn load_nodes(
         &mut self,
@@ -129,11 +167,7 @@ impl PersonCache {
         m: &'static str,
         nodes: &[&str],
     ) -> Result<(), StoreError> {
-        let unread: Vec<&str> = nodes
-            .iter()
-            .copied()
-            .filter(|n| !self.node_person.contains_key(&key(site, m, n)))
-            .collect();
+        let unread = unread(nodes, |n| self.node_person.contains_key(&key(site, m, n)));
         if unread.is_empty() {
             return Ok(());
         }
@@ -142,20 +176,15 @@ impl PersonCache {
             node: String,
             person: String,
         }
-        let rows: Vec<R> = store
-            .client()
-            .rows(
-                format!(
-                    "SELECT node, argMax(person, version) AS person FROM {} \
-                     WHERE site = {} AND mode = {} AND node IN {} GROUP BY node",
-                    store.table("person_nodes"),
-                    quote(site),
-                    quote(m),
-                    quote_list(unread.iter().copied())
-                ),
-                &store.consistent_read(),
-            )
-            .await?;
+        let rows: Vec<R> = newest(
+            store,
+            ("person_nodes", "node"),
+            site,
+            m,
+            &unread,
+            ("node, argMax(person, version) AS person", "node"),
+        )
+        .await?;
         let mut found: HashMap<String, String> =
             rows.into_iter().map(|r| (r.node, r.person)).collect();
         for n in unread {
@@ -172,11 +201,7 @@ impl PersonCache {
         m: &'static str,
         labels: &[&str],
     ) -> Result<(), StoreError> {
-        let unread: Vec<&str> = labels
-            .iter()
-            .copied()
-            .filter(|n| !self.sets.contains_key(&key(site, m, n)))
-            .collect();
+        let unread = unread(labels, |n| self.sets.contains_key(&key(site, m, n)));
         if unread.is_empty() {
             return Ok(());
         }
@@ -186,20 +211,18 @@ impl PersonCache {
             nodes: i64,
             user: String,
         }
-        let rows: Vec<R> = store
-            .client()
-            .rows(
-                format!(
-                    "SELECT person, argMax(nodes, version) AS nodes, argMax(user, version) AS user \
-                     FROM {} WHERE site = {} AND mode = {} AND person IN {} GROUP BY person",
-                    store.table("person_sets"),
-                    quote(site),
-                    quote(m),
-                    quote_list(unread.iter().copied())
-                ),
-                &store.consistent_read(),
-            )
-            .await?;
+        let rows: Vec<R> = newest(
+            store,
+            ("person_sets", "person"),
+            site,
+            m,
+            &unread,
+            (
+                "person, argMax(nodes, version) AS nodes, argMax(user, version) AS user",
+                "person",
+            ),
+        )
+        .await?;
         let mut found: HashMap<String, (i64, String)> = rows
             .into_iter()
             .map(|r| (r.person, (r.nodes, r.user)))
@@ -221,48 +244,40 @@ impl PersonCache {
         m: &'static str,
         labels: &[&str],
     ) -> Result<(), StoreError> {
-        let unread: Vec<&str> = labels
-            .iter()
-            .copied()
-            .filter(|n| !self.members_read.contains(&key(site, m, n)))
-            .collect();
-        for chunk in unread.chunks(1000) {
-            #[derive(serde::Deserialize)]
-            struct R {
-                person: String,
-                node: String,
-                member: u8,
+        let unread = unread(labels, |n| self.members_read.contains(&key(site, m, n)));
+        #[derive(serde::Deserialize)]
+        struct R {
+            person: String,
+            node: String,
+            member: u8,
+        }
+        let rows: Vec<R> = newest(
+            store,
+            ("person_members", "person"),
+            site,
+            m,
+            &unread,
+            (
+                "person, node, argMax(member, version) AS member",
+                "person, node",
+            ),
+        )
+        .await?;
+        for r in rows {
+            let k = key(site, m, &r.person);
+            // What this piece of work wrote is newer.
+            if self.dirty_members.contains(&(k.clone(), r.node.clone())) {
+                continue;
             }
-            let rows: Vec<R> = store
-                .client()
-                .rows(
-                    format!(
-                        "SELECT person, node, argMax(member, version) AS member FROM {} \
-                         WHERE site = {} AND mode = {} AND person IN {} GROUP BY person, node",
-                        store.table("person_members"),
-                        quote(site),
-                        quote(m),
-                        quote_list(chunk.iter().copied())
-                    ),
-                    &store.consistent_read(),
-                )
-                .await?;
-            for r in rows {
-                let k = key(site, m, &r.person);
-                // What this piece of work wrote is newer.
-                if self.dirty_members.contains(&(k.clone(), r.node.clone())) {
-                    continue;
-                }
-                let known = self.members.entry(k).or_default();
-                if r.member > 0 {
-                    known.insert(r.node, r.member);
-                } else {
-                    known.remove(&r.node);
-                }
+            let known = self.members.entry(k).or_default();
+            if r.member > 0 {
+                known.insert(r.node, r.member);
+            } else {
+                known.remove(&r.node);
             }
-            for n in chunk {
-                self.members_read.insert(key(site, m, n));
-            }
+        }
+        for n in unread {
+            self.members_read.insert(key(site, m, n));
         }
         Ok(())
     }
@@ -274,41 +289,33 @@ impl PersonCache {
         m: &'static str,
         visitors: &[&str],
     ) -> Result<(), StoreError> {
-        let unread: Vec<&str> = visitors
-            .iter()
-            .copied()
-            .filter(|n| !self.rows.contains_key(&key(site, m, n)))
-            .collect();
-        for chunk in unread.chunks(1000) {
-            #[derive(serde::Deserialize)]
-            struct R {
-                visitor: String,
-                from_ms: i64,
-                person: String,
-            }
-            let rows: Vec<R> = store
-                .client()
-                .rows(
-                    format!(
-                        "SELECT visitor, from_ms, argMax(person, version) AS person FROM {} \
-                         WHERE site = {} AND mode = {} AND visitor IN {} GROUP BY visitor, from_ms",
-                        store.table("visitor_persons"),
-                        quote(site),
-                        quote(m),
-                        quote_list(chunk.iter().copied())
-                    ),
-                    &store.consistent_read(),
-                )
-                .await?;
-            for n in chunk {
-                self.rows.insert(key(site, m, n), BTreeMap::new());
-            }
-            for r in rows {
-                self.rows
-                    .entry(key(site, m, &r.visitor))
-                    .or_default()
-                    .insert(r.from_ms, r.person);
-            }
+        let unread = unread(visitors, |n| self.rows.contains_key(&key(site, m, n)));
+        #[derive(serde::Deserialize)]
+        struct R {
+            visitor: String,
+            from_ms: i64,
+            person: String,
+        }
+        let rows: Vec<R> = newest(
+            store,
+            ("visitor_persons", "visitor"),
+            site,
+            m,
+            &unread,
+            (
+                "visitor, from_ms, argMax(person, version) AS person",
+                "visitor, from_ms",
+            ),
+        )
+        .await?;
+        for n in unread {
+            self.rows.insert(key(site, m, n), BTreeMap::new());
+        }
+        for r in rows {
+            self.rows
+                .entry(key(site, m, &r.visitor))
+                .or_default()
+                .insert(r.from_ms, r.person);
         }
         Ok(())
     }
