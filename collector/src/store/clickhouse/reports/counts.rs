@@ -69,7 +69,7 @@ impl ClickHouseStore {
             ..Need::default()
         };
         let sessions = self
-            .sessions_between(q, start, end, Some(&bucket("start_ts")), need)
+            .sessions_between(q, (start, end), Some(&bucket("start_ts")), need, None)
             .await?;
         let session_counts = if events_side {
             "toUInt64(0) AS visitors, toUInt64(0) AS persons, toUInt64(0) AS pageviews, \

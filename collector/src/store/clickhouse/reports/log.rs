@@ -9,7 +9,7 @@
 //! `[latest - w, end)`, `w` an hour and then `GROWTH` times longer each time the window
 //! holds fewer than `limit` (never past the range's start): the sessions that start in the
 //! window are among them, and their events are read over `[from - SPAN, end + SPAN)`
-//! ([`sessions_among`](super::sessions), `session IN` the window's), the rest of those
+//! ([`sessions_between`](super::sessions), `session IN` the window's), the rest of those
 //! days' events skipped before grouping. A window that holds `limit` holds the answer:
 //! every session of the range outside it started earlier than all of those. Its cost is
 //! that of the window the newest sessions need, not the range's, and an empty end of the
@@ -159,7 +159,7 @@ impl ClickHouseStore {
                 events_between(&q.site, from, end)
             );
             let sessions = self
-                .sessions_among(q, from, end, None, need, Some(&seen))
+                .sessions_between(q, (from, end), None, need, Some(&seen))
                 .await?;
             let listed: Vec<Listed> = self
                 .client()

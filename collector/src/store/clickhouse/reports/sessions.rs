@@ -111,31 +111,18 @@ impl ClickHouseStore {
         q: &ReportQuery,
         need: Need,
     ) -> Result<Sessions, StoreError> {
-        self.sessions_between(q, q.range.start_ms(), q.range.end_ms(), None, need)
+        self.sessions_between(q, (q.range.start_ms(), q.range.end_ms()), None, need, None)
             .await
     }
 
     /// The sessions of `[start, end)` of `q`'s site that pass its filters; `bucket`, when
-    /// given, is an SQL expression over `start_ts` added as column `b`.
+    /// given, is an SQL expression over `start_ts` added as column `b`; `among`, when
+    /// given, an SQL condition over the events' columns (such as `session IN (…)`) that
+    /// keeps only some sessions, the other events skipped before they are grouped.
     pub(super) async fn sessions_between(
         &self,
         q: &ReportQuery,
-        start: i64,
-        end: i64,
-        bucket: Option<&str>,
-        need: Need,
-    ) -> Result<Sessions, StoreError> {
-        self.sessions_among(q, start, end, bucket, need, None).await
-    }
-
-    /// [`sessions_between`](Self::sessions_between), of the sessions `among` (an SQL
-    /// condition over the events' columns, such as `session IN (…)`) only: the other
-    /// events of the window are skipped before they are grouped.
-    pub(super) async fn sessions_among(
-        &self,
-        q: &ReportQuery,
-        start: i64,
-        end: i64,
+        (start, end): (i64, i64),
         bucket: Option<&str>,
         need: Need,
         among: Option<&str>,
