@@ -12,6 +12,7 @@
 //! DATE]` reconciles those UTC days' rollups with their events
 //! ([`ClickHouseStore::reconcile_day`]).
 
+use std::future::Future;
 use std::path::PathBuf;
 
 use super::erasure::Subject;
@@ -103,32 +104,16 @@ impl Command {
     /// `SPOOR_DB` when `--db` is not given.
     pub fn run(self, env: impl Fn(&str) -> Option<String>) -> Result<String, CommandError> {
         let json = match self.action {
-            Action::Export(t) => match clickhouse_store(&t.database, &env) {
-                Some(spec) => {
-                    let (site, subject) = t.subject()?;
-                    let export = on_clickhouse(&spec, &env, |store| async move {
-                        Maintenance::export(&store, &site, &subject).await
-                    })?;
-                    serde_json::to_string_pretty(&export)
-                }
-                None => {
-                    let (store, site, subject) = t.open(env)?;
-                    serde_json::to_string_pretty(&store.export(&site, &subject)?)
-                }
-            },
-            Action::Erase(t) => match clickhouse_store(&t.database, &env) {
-                Some(spec) => {
-                    let (site, subject) = t.subject()?;
-                    let erased = on_clickhouse(&spec, &env, |store| async move {
-                        Maintenance::erase(&store, &site, &subject).await
-                    })?;
-                    serde_json::to_string_pretty(&erased)
-                }
-                None => {
-                    let (store, site, subject) = t.open(env)?;
-                    serde_json::to_string_pretty(&store.erase(&site, &subject)?)
-                }
-            },
+            Action::Export(t) => {
+                serde_json::to_string_pretty(&t.run(&env, |store, site, subject| async move {
+                    store.export(&site, &subject).await
+                })?)
+            }
+            Action::Erase(t) => {
+                serde_json::to_string_pretty(&t.run(&env, |store, site, subject| async move {
+                    store.erase(&site, &subject).await
+                })?)
+            }
             Action::RebuildReports(rebuild) => match clickhouse_store(&rebuild.database, &env) {
                 Some(spec) => serde_json::to_string_pretty(&rebuild.on_clickhouse(&spec, &env)?),
                 None => {
@@ -210,9 +195,8 @@ impl Rebuild {
     }
 }
 
-/// Opens the ClickHouse store `spec` names ([`open_clickhouse`]) and runs `job` on it:
-/// on the binary's runtime (it runs subcommands on a blocking thread of it), or on one
-/// of its own.
+/// Opens the ClickHouse store `spec` names ([`open_clickhouse`]) and runs `job` on it
+/// ([`block_on`]).
 fn on_clickhouse<T, Job, Done>(
     spec: &str,
     env: &impl Fn(&str) -> Option<String>,
@@ -220,17 +204,22 @@ fn on_clickhouse<T, Job, Done>(
 ) -> Result<T, CommandError>
 where
     Job: FnOnce(ClickHouseStore) -> Done,
-    Done: std::future::Future<Output = Result<T, StoreError>>,
+    Done: Future<Output = Result<T, StoreError>>,
 {
-    let run = async {
+    block_on(async {
         let store = open_clickhouse(spec, env).await?;
         Ok(job(store).await?)
-    };
+    })
+}
+
+/// Runs `work` on the binary's runtime (it runs subcommands on a blocking thread of it),
+/// or on one of its own.
+fn block_on<T>(work: impl Future<Output = Result<T, CommandError>>) -> Result<T, CommandError> {
     match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => runtime.block_on(run),
+        Ok(runtime) => runtime.block_on(work),
         Err(_) => tokio::runtime::Runtime::new()
             .map_err(|e| CommandError::Usage(e.to_string()))?
-            .block_on(run),
+            .block_on(work),
     }
 }
 
@@ -258,16 +247,30 @@ impl Target {
         Ok((self.site, subject))
     }
 
-    /// The SQLite store, the site and the one subject named.
-    fn open(
+    /// Runs `job` with the store the subcommand works on (the ClickHouse store of
+    /// `SPOOR_STORE` unless `--db` is given, else the SQLite file), the site and the one
+    /// subject named.
+    fn run<T, Job, Done>(
         self,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<(SqliteStore, String, Subject), CommandError> {
+        env: &impl Fn(&str) -> Option<String>,
+        job: Job,
+    ) -> Result<T, CommandError>
+    where
+        Job: FnOnce(Box<dyn Maintenance>, String, Subject) -> Done,
+        Done: Future<Output = Result<T, StoreError>>,
+    {
+        let spec = clickhouse_store(&self.database, env);
         let database = Database {
             db: self.database.db.clone(),
         };
         let (site, subject) = self.subject()?;
-        Ok((database.open(env)?, site, subject))
+        match spec {
+            Some(spec) => on_clickhouse(&spec, env, |store| job(Box::new(store), site, subject)),
+            None => {
+                let store = database.open(env)?;
+                block_on(async { Ok(job(Box::new(store), site, subject).await?) })
+            }
+        }
     }
 }
 
