@@ -165,23 +165,23 @@ struct AdminTokenCommand {
 impl AdminTokenCommand {
     async fn run(self) -> anyhow::Result<()> {
         let env = |k: &str| std::env::var(k).ok();
-        if let Some(spec) = cli::clickhouse_spec(self.db.as_deref(), &env) {
-            let store = cli::open_clickhouse(&spec, &env).await?;
-            let token = spoor_collector::http::auth::token::reset(&store).await?;
-            eprintln!(
-                "New admin token for the ClickHouse store of SPOOR_STORE (shown this once; \
-                 restart the collectors to use it):"
-            );
-            println!("{}", token.reveal());
-            return Ok(());
-        }
-        let db = spoor_collector::config::database_path(self.db, env);
-        let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
-        let token = spoor_collector::http::auth::token::reset(&store).await?;
-        eprintln!(
-            "New admin token for {} (shown this once; restart the collector to use it):",
-            db.display()
-        );
+        let reset = spoor_collector::http::auth::token::reset;
+        let (token, of) = match cli::clickhouse_spec(self.db.as_deref(), &env) {
+            Some(spec) => {
+                let store = cli::open_clickhouse(&spec, &env).await?;
+                (
+                    reset(&store).await?,
+                    "the ClickHouse store of SPOOR_STORE".to_string(),
+                )
+            }
+            None => {
+                let db = spoor_collector::config::database_path(self.db, env);
+                let store =
+                    SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+                (reset(&store).await?, db.display().to_string())
+            }
+        };
+        eprintln!("New admin token for {of} (shown this once; restart the collectors to use it):");
         println!("{}", token.reveal());
         Ok(())
     }
